@@ -1,0 +1,471 @@
+//! Routing: an HTTP request line (method, path, query, host) becomes one typed
+//! [`Operation`] before authentication and handling, so handlers never
+//! re-parse the URL.
+
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use http::Method;
+use percent_encoding::percent_decode_str;
+
+/// Query parameters, percent-decoded, in the order received.
+///
+/// `+` is kept literally: SigV4 signs it as `%2B`, and SDKs encode spaces as
+/// `%20`, so treating `+` as a space would corrupt keys and prefixes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query(pub Vec<(String, String)>);
+
+impl Query {
+    /// Parses a raw query string (without `?`).
+    pub fn parse(raw: &str) -> S3Result<Query> {
+        let mut out = Vec::new();
+        for pair in raw.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            out.push((decode(k)?, decode(v)?));
+        }
+        Ok(Query(out))
+    }
+
+    /// The first value of `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether `name` is present (with or without a value).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+
+    fn get_owned(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::to_string)
+    }
+
+    /// A non-empty value of `name`.
+    fn non_empty(&self, name: &str) -> Option<String> {
+        self.get(name).filter(|v| !v.is_empty()).map(str::to_string)
+    }
+
+    /// An integer parameter, `InvalidArgument` if not a number.
+    fn number<T: std::str::FromStr>(&self, name: &str) -> S3Result<Option<T>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                S3Error::invalid_argument(format!("Provided {name} not an integer or within integer range"))
+            }),
+        }
+    }
+}
+
+fn decode(s: &str) -> S3Result<String> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| S3Error::new(S3ErrorCode::InvalidURI))
+}
+
+/// Parameters shared by the object listings (ListObjects v1/v2, ListObjectVersions).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListParams {
+    /// Only keys beginning with this.
+    pub prefix: String,
+    /// Groups keys sharing a prefix up to this delimiter into CommonPrefixes.
+    pub delimiter: Option<String>,
+    /// Page size, capped at 1000 as S3 does.
+    pub max_keys: usize,
+    /// `encoding-type=url` was requested.
+    pub encoding_url: bool,
+    /// v2: opaque token from a previous page.
+    pub continuation_token: Option<String>,
+    /// v2: start listing after this key.
+    pub start_after: Option<String>,
+    /// v2: include Owner in entries.
+    pub fetch_owner: bool,
+    /// v1: start after this key; versions: key-marker.
+    pub marker: Option<String>,
+    /// Versions: version-id-marker.
+    pub version_id_marker: Option<String>,
+}
+
+impl ListParams {
+    fn from_query(q: &Query, version_marker_names: bool) -> S3Result<ListParams> {
+        let max_keys: i64 = q
+            .number(if q.has("max-uploads") {
+                "max-uploads"
+            } else {
+                "max-keys"
+            })?
+            .unwrap_or(1000);
+        if max_keys < 0 {
+            return Err(S3Error::invalid_argument("max-keys cannot be negative"));
+        }
+        let encoding_url = match q.get("encoding-type") {
+            None | Some("") => false,
+            Some(v) if v.eq_ignore_ascii_case("url") => true,
+            Some(_) => return Err(S3Error::invalid_argument("Invalid Encoding Method specified in Request")),
+        };
+        let marker_name = if version_marker_names { "key-marker" } else { "marker" };
+        Ok(ListParams {
+            prefix: q.get_owned("prefix").unwrap_or_default(),
+            delimiter: q.non_empty("delimiter"),
+            max_keys: max_keys.min(1000) as usize,
+            encoding_url,
+            continuation_token: q.get_owned("continuation-token"),
+            start_after: q.non_empty("start-after"),
+            fetch_owner: q.get("fetch-owner") == Some("true"),
+            marker: q.non_empty(marker_name),
+            version_id_marker: q.non_empty(if version_marker_names {
+                "version-id-marker"
+            } else {
+                "upload-id-marker"
+            }),
+        })
+    }
+}
+
+/// Paging for ListParts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartListParams {
+    /// Parts after this number.
+    pub part_number_marker: u32,
+    /// Page size (max 1000).
+    pub max_parts: usize,
+}
+
+/// One S3 operation, parsed from the request line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)] // Variants are named after the S3 API actions.
+pub enum Operation {
+    ListBuckets { prefix: Option<String>, continuation_token: Option<String>, max_buckets: Option<usize> },
+    CreateBucket { bucket: String },
+    HeadBucket { bucket: String },
+    DeleteBucket { bucket: String },
+    GetBucketLocation { bucket: String },
+    GetBucketVersioning { bucket: String },
+    PutBucketVersioning { bucket: String },
+    GetBucketAcl { bucket: String },
+    PutBucketAcl { bucket: String },
+    ListObjects { bucket: String, params: ListParams },
+    ListObjectsV2 { bucket: String, params: ListParams },
+    ListObjectVersions { bucket: String, params: ListParams },
+    ListMultipartUploads { bucket: String, params: ListParams },
+    DeleteObjects { bucket: String },
+    PutObject { bucket: String, key: String },
+    CopyObject { bucket: String, key: String },
+    GetObject { bucket: String, key: String, version_id: Option<String>, part_number: Option<u32> },
+    HeadObject { bucket: String, key: String, version_id: Option<String>, part_number: Option<u32> },
+    DeleteObject { bucket: String, key: String, version_id: Option<String> },
+    GetObjectAcl { bucket: String, key: String, version_id: Option<String> },
+    PutObjectAcl { bucket: String, key: String, version_id: Option<String> },
+    CreateMultipartUpload { bucket: String, key: String },
+    UploadPart { bucket: String, key: String, upload_id: String, part_number: u32 },
+    UploadPartCopy { bucket: String, key: String, upload_id: String, part_number: u32 },
+    CompleteMultipartUpload { bucket: String, key: String, upload_id: String },
+    AbortMultipartUpload { bucket: String, key: String, upload_id: String },
+    ListParts { bucket: String, key: String, upload_id: String, params: PartListParams },
+}
+
+impl Operation {
+    /// The S3 action name, for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        use Operation::*;
+        match self {
+            ListBuckets { .. } => "ListBuckets",
+            CreateBucket { .. } => "CreateBucket",
+            HeadBucket { .. } => "HeadBucket",
+            DeleteBucket { .. } => "DeleteBucket",
+            GetBucketLocation { .. } => "GetBucketLocation",
+            GetBucketVersioning { .. } => "GetBucketVersioning",
+            PutBucketVersioning { .. } => "PutBucketVersioning",
+            GetBucketAcl { .. } => "GetBucketAcl",
+            PutBucketAcl { .. } => "PutBucketAcl",
+            ListObjects { .. } => "ListObjects",
+            ListObjectsV2 { .. } => "ListObjectsV2",
+            ListObjectVersions { .. } => "ListObjectVersions",
+            ListMultipartUploads { .. } => "ListMultipartUploads",
+            DeleteObjects { .. } => "DeleteObjects",
+            PutObject { .. } => "PutObject",
+            CopyObject { .. } => "CopyObject",
+            GetObject { .. } => "GetObject",
+            HeadObject { .. } => "HeadObject",
+            DeleteObject { .. } => "DeleteObject",
+            GetObjectAcl { .. } => "GetObjectAcl",
+            PutObjectAcl { .. } => "PutObjectAcl",
+            CreateMultipartUpload { .. } => "CreateMultipartUpload",
+            UploadPart { .. } => "UploadPart",
+            UploadPartCopy { .. } => "UploadPartCopy",
+            CompleteMultipartUpload { .. } => "CompleteMultipartUpload",
+            AbortMultipartUpload { .. } => "AbortMultipartUpload",
+            ListParts { .. } => "ListParts",
+        }
+    }
+
+    /// The bucket the operation addresses, if any.
+    pub fn bucket(&self) -> Option<&str> {
+        use Operation::*;
+        match self {
+            ListBuckets { .. } => None,
+            CreateBucket { bucket }
+            | HeadBucket { bucket }
+            | DeleteBucket { bucket }
+            | GetBucketLocation { bucket }
+            | GetBucketVersioning { bucket }
+            | PutBucketVersioning { bucket }
+            | GetBucketAcl { bucket }
+            | PutBucketAcl { bucket }
+            | DeleteObjects { bucket }
+            | ListObjects { bucket, .. }
+            | ListObjectsV2 { bucket, .. }
+            | ListObjectVersions { bucket, .. }
+            | ListMultipartUploads { bucket, .. }
+            | PutObject { bucket, .. }
+            | CopyObject { bucket, .. }
+            | GetObject { bucket, .. }
+            | HeadObject { bucket, .. }
+            | DeleteObject { bucket, .. }
+            | GetObjectAcl { bucket, .. }
+            | PutObjectAcl { bucket, .. }
+            | CreateMultipartUpload { bucket, .. }
+            | UploadPart { bucket, .. }
+            | UploadPartCopy { bucket, .. }
+            | CompleteMultipartUpload { bucket, .. }
+            | AbortMultipartUpload { bucket, .. }
+            | ListParts { bucket, .. } => Some(bucket),
+        }
+    }
+}
+
+/// Where a request points: bucket and key, before the method is considered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The bucket, `None` for the service root.
+    pub bucket: Option<String>,
+    /// The object key, `None` for a bucket or the root.
+    pub key: Option<String>,
+}
+
+/// Splits the path (and, with a configured `domain`, the Host header) into
+/// bucket and key. Virtual-host style applies when the host is
+/// `<bucket>.<domain>`; anything else is path style.
+pub fn target(raw_path: &str, host: Option<&str>, domain: Option<&str>) -> S3Result<Target> {
+    let path = decode(raw_path)?;
+    let path = path.strip_prefix('/').unwrap_or(&path);
+    let vhost_bucket = match (host, domain) {
+        (Some(host), Some(domain)) => {
+            let host = strip_port(host);
+            host.strip_suffix(domain)
+                .and_then(|h| h.strip_suffix('.'))
+                .filter(|b| !b.is_empty())
+                .map(|b| b.to_ascii_lowercase())
+        }
+        _ => None,
+    };
+    if let Some(bucket) = vhost_bucket {
+        let key = (!path.is_empty()).then(|| path.to_string());
+        return Ok(Target { bucket: Some(bucket), key });
+    }
+    if path.is_empty() {
+        return Ok(Target { bucket: None, key: None });
+    }
+    match path.split_once('/') {
+        None => Ok(Target { bucket: Some(path.to_string()), key: None }),
+        Some((bucket, "")) => Ok(Target { bucket: Some(bucket.to_string()), key: None }),
+        Some((bucket, key)) => Ok(Target { bucket: Some(bucket.to_string()), key: Some(key.to_string()) }),
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        // [v6]:port
+        return host.split_once(']').map(|(h, _)| &host[..h.len() + 1]).unwrap_or(host);
+    }
+    host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+}
+
+/// Bucket sub-resources kura recognises but does not implement: answered with
+/// `NotImplemented` rather than being mistaken for a listing.
+const UNSUPPORTED_BUCKET_SUBRESOURCES: &[&str] = &[
+    "accelerate", "analytics", "cors", "encryption", "intelligent-tiering", "inventory", "lifecycle",
+    "logging", "metrics", "notification", "object-lock", "ownershipControls", "policy",
+    "policyStatus", "publicAccessBlock", "replication", "requestPayment", "tagging", "website",
+];
+
+const UNSUPPORTED_OBJECT_SUBRESOURCES: &[&str] =
+    &["tagging", "retention", "legal-hold", "torrent", "restore", "select", "attributes"];
+
+/// Routes a request to its operation.
+pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operation> {
+    let not_implemented = || S3Error::new(S3ErrorCode::NotImplemented);
+    let Some(bucket) = target.bucket else {
+        return match *method {
+            Method::GET => Ok(Operation::ListBuckets {
+                prefix: query.non_empty("prefix"),
+                continuation_token: query.non_empty("continuation-token"),
+                max_buckets: query.number("max-buckets")?,
+            }),
+            _ => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
+        };
+    };
+    let Some(key) = target.key else {
+        if UNSUPPORTED_BUCKET_SUBRESOURCES.iter().any(|s| query.has(s)) {
+            return Err(not_implemented());
+        }
+        return match *method {
+            Method::GET if query.has("location") => Ok(Operation::GetBucketLocation { bucket }),
+            Method::GET if query.has("versioning") => Ok(Operation::GetBucketVersioning { bucket }),
+            Method::GET if query.has("acl") => Ok(Operation::GetBucketAcl { bucket }),
+            Method::GET if query.has("uploads") => Ok(Operation::ListMultipartUploads {
+                bucket,
+                params: ListParams::from_query(query, true)?,
+            }),
+            Method::GET if query.has("versions") => Ok(Operation::ListObjectVersions {
+                bucket,
+                params: ListParams::from_query(query, true)?,
+            }),
+            Method::GET if query.get("list-type") == Some("2") => Ok(Operation::ListObjectsV2 {
+                bucket,
+                params: ListParams::from_query(query, false)?,
+            }),
+            Method::GET => Ok(Operation::ListObjects { bucket, params: ListParams::from_query(query, false)? }),
+            Method::PUT if query.has("versioning") => Ok(Operation::PutBucketVersioning { bucket }),
+            Method::PUT if query.has("acl") => Ok(Operation::PutBucketAcl { bucket }),
+            Method::PUT => Ok(Operation::CreateBucket { bucket }),
+            Method::HEAD => Ok(Operation::HeadBucket { bucket }),
+            Method::DELETE => Ok(Operation::DeleteBucket { bucket }),
+            Method::POST if query.has("delete") => Ok(Operation::DeleteObjects { bucket }),
+            _ => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
+        };
+    };
+    if UNSUPPORTED_OBJECT_SUBRESOURCES.iter().any(|s| query.has(s)) {
+        return Err(not_implemented());
+    }
+    let version_id = query.non_empty("versionId");
+    let upload_id = query.get_owned("uploadId");
+    let part_number: Option<u32> = query.number("partNumber")?;
+    if let Some(n) = part_number {
+        if !(1..=10_000).contains(&n) {
+            return Err(S3Error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive"));
+        }
+    }
+    match (method.clone(), upload_id, part_number) {
+        (Method::PUT, Some(upload_id), Some(part_number)) => Ok(Operation::UploadPart { bucket, key, upload_id, part_number }),
+        (Method::PUT, None, _) if query.has("acl") => Ok(Operation::PutObjectAcl { bucket, key, version_id }),
+        (Method::PUT, None, None) => Ok(Operation::PutObject { bucket, key }),
+        (Method::GET, Some(upload_id), _) => Ok(Operation::ListParts {
+            bucket,
+            key,
+            upload_id,
+            params: PartListParams {
+                part_number_marker: query.number("part-number-marker")?.unwrap_or(0),
+                max_parts: query.number::<usize>("max-parts")?.unwrap_or(1000).min(1000),
+            },
+        }),
+        (Method::GET, None, _) if query.has("acl") => Ok(Operation::GetObjectAcl { bucket, key, version_id }),
+        (Method::GET, None, part_number) => Ok(Operation::GetObject { bucket, key, version_id, part_number }),
+        (Method::HEAD, None, part_number) => Ok(Operation::HeadObject { bucket, key, version_id, part_number }),
+        (Method::DELETE, Some(upload_id), _) => Ok(Operation::AbortMultipartUpload { bucket, key, upload_id }),
+        (Method::DELETE, None, _) => Ok(Operation::DeleteObject { bucket, key, version_id }),
+        (Method::POST, None, _) if query.has("uploads") => Ok(Operation::CreateMultipartUpload { bucket, key }),
+        (Method::POST, Some(upload_id), _) => Ok(Operation::CompleteMultipartUpload { bucket, key, upload_id }),
+        (Method::PUT, Some(_), None) => Err(S3Error::invalid_argument("partNumber is required with uploadId")),
+        _ => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
+    }
+}
+
+/// Promotes PutObject/UploadPart to their copy variants when the request has
+/// `x-amz-copy-source` (the method and URL alone cannot tell them apart).
+pub fn with_copy_source(op: Operation, has_copy_source: bool) -> Operation {
+    match (op, has_copy_source) {
+        (Operation::PutObject { bucket, key }, true) => Operation::CopyObject { bucket, key },
+        (Operation::UploadPart { bucket, key, upload_id, part_number }, true) => {
+            Operation::UploadPartCopy { bucket, key, upload_id, part_number }
+        }
+        (op, _) => op,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(method: Method, path: &str, query: &str) -> S3Result<Operation> {
+        let t = target(path, Some("localhost:9000"), None)?;
+        route(&method, t, &Query::parse(query)?)
+    }
+
+    #[test]
+    fn path_style_targets() {
+        assert_eq!(target("/", None, None).unwrap(), Target { bucket: None, key: None });
+        assert_eq!(target("/b", None, None).unwrap(), Target { bucket: Some("b".into()), key: None });
+        assert_eq!(target("/b/", None, None).unwrap(), Target { bucket: Some("b".into()), key: None });
+        assert_eq!(
+            target("/b/a%20b/c%2Bd+e//", None, None).unwrap(),
+            Target { bucket: Some("b".into()), key: Some("a b/c+d+e//".into()) }
+        );
+        assert_eq!(
+            target("/b/%E6%97%A5%E6%9C%AC", None, None).unwrap().key.unwrap(),
+            "日本"
+        );
+        assert!(target("/b/%FF", None, None).is_err());
+    }
+
+    #[test]
+    fn virtual_host_targets() {
+        let t = target("/k/x", Some("bkt.s3.example.com:9000"), Some("s3.example.com")).unwrap();
+        assert_eq!(t, Target { bucket: Some("bkt".into()), key: Some("k/x".into()) });
+        let t = target("/bkt/k", Some("s3.example.com"), Some("s3.example.com")).unwrap();
+        assert_eq!(t, Target { bucket: Some("bkt".into()), key: Some("k".into()) });
+        let t = target("/", Some("bkt.s3.example.com"), Some("s3.example.com")).unwrap();
+        assert_eq!(t, Target { bucket: Some("bkt".into()), key: None });
+        let t = target("/b/k", Some("[::1]:9000"), Some("s3.example.com")).unwrap();
+        assert_eq!(t.bucket.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn routes_operations() {
+        assert!(matches!(op(Method::GET, "/", "").unwrap(), Operation::ListBuckets { .. }));
+        assert!(matches!(op(Method::PUT, "/b", "").unwrap(), Operation::CreateBucket { .. }));
+        assert!(matches!(op(Method::GET, "/b", "location").unwrap(), Operation::GetBucketLocation { .. }));
+        assert!(matches!(op(Method::GET, "/b", "list-type=2&prefix=a").unwrap(), Operation::ListObjectsV2 { .. }));
+        assert!(matches!(op(Method::GET, "/b", "").unwrap(), Operation::ListObjects { .. }));
+        assert!(matches!(op(Method::POST, "/b", "delete").unwrap(), Operation::DeleteObjects { .. }));
+        assert!(matches!(op(Method::PUT, "/b/k", "").unwrap(), Operation::PutObject { .. }));
+        assert!(matches!(
+            op(Method::PUT, "/b/k", "partNumber=3&uploadId=u").unwrap(),
+            Operation::UploadPart { part_number: 3, .. }
+        ));
+        assert!(matches!(op(Method::POST, "/b/k", "uploads").unwrap(), Operation::CreateMultipartUpload { .. }));
+        assert!(matches!(op(Method::POST, "/b/k", "uploadId=u").unwrap(), Operation::CompleteMultipartUpload { .. }));
+        assert!(matches!(op(Method::DELETE, "/b/k", "uploadId=u").unwrap(), Operation::AbortMultipartUpload { .. }));
+        assert!(matches!(op(Method::GET, "/b/k", "uploadId=u").unwrap(), Operation::ListParts { .. }));
+        assert_eq!(
+            op(Method::GET, "/b/k", "versionId=v1").unwrap(),
+            Operation::GetObject { bucket: "b".into(), key: "k".into(), version_id: Some("v1".into()), part_number: None }
+        );
+        assert_eq!(op(Method::GET, "/b", "cors").unwrap_err().code, S3ErrorCode::NotImplemented);
+        assert_eq!(op(Method::PATCH, "/b/k", "").unwrap_err().code, S3ErrorCode::MethodNotAllowed);
+        assert_eq!(op(Method::GET, "/b/k", "partNumber=0").unwrap_err().code, S3ErrorCode::InvalidArgument);
+        assert_eq!(op(Method::GET, "/b", "list-type=2&max-keys=x").unwrap_err().code, S3ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn list_params() {
+        let Operation::ListObjectsV2 { params, .. } =
+            op(Method::GET, "/b", "list-type=2&prefix=a%2Bb&delimiter=%2F&max-keys=5000&encoding-type=url&start-after=x")
+                .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(params.prefix, "a+b");
+        assert_eq!(params.delimiter.as_deref(), Some("/"));
+        assert_eq!(params.max_keys, 1000);
+        assert!(params.encoding_url);
+        assert_eq!(params.start_after.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn copy_source_promotes() {
+        let put = Operation::PutObject { bucket: "b".into(), key: "k".into() };
+        assert!(matches!(with_copy_source(put, true), Operation::CopyObject { .. }));
+    }
+}

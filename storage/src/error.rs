@@ -1,0 +1,38 @@
+//! Storage errors. The server maps each to an S3 error in one place.
+
+use thiserror::Error;
+
+/// What can go wrong in the storage layer.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    /// The bucket does not exist.
+    #[error("no such bucket")]
+    NoSuchBucket,
+    /// The bucket exists already.
+    #[error("bucket already exists")]
+    BucketExists,
+    /// The bucket still holds objects.
+    #[error("bucket not empty")]
+    BucketNotEmpty,
+    /// No current version of the key.
+    #[error("no such key")]
+    NoSuchKey,
+    /// The version id is unknown (or purged).
+    #[error("no such version")]
+    NoSuchVersion,
+    /// Another write of the same key is in progress.
+    #[error("a conflicting write is in progress")]
+    Conflict,
+    /// Metadata store failure.
+    #[error("metadata store: {0}")]
+    Db(#[from] rocksdb::Error),
+    /// File system failure.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// Data on disk that cannot be decoded.
+    #[error("corrupt metadata: {0}")]
+    Corrupt(String),
+}
+
+/// Result of storage operations.
+pub type StorageResult<T> = Result<T, StorageError>;

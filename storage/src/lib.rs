@@ -1,0 +1,29 @@
+//! `kura-storage`: object metadata in RocksDB, object bytes in chunk files.
+//!
+//! Knows nothing of HTTP or S3 XML. The server drives it through [`Store`]:
+//! a write takes the key's [`WriteLock`], streams bytes through an
+//! [`ObjectWriter`], and commits them with one synced RocksDB write batch —
+//! the object becomes visible complete or not at all. Replaced and deleted
+//! versions are kept for the retention period, then purged (see
+//! `docs/design.md`).
+
+pub mod chunks;
+pub mod error;
+pub mod keys;
+pub mod list;
+pub mod locks;
+mod objects;
+mod purge;
+pub mod reader;
+pub mod rows;
+mod store;
+pub mod writer;
+
+pub use error::{StorageError, StorageResult};
+pub use list::{ListItem, ListPage, ListStart};
+pub use locks::WriteLock;
+pub use objects::NewObject;
+pub use reader::ObjectReader;
+pub use rows::{BucketRow, ObjectRow};
+pub use store::{Store, StoreConfig};
+pub use writer::{ObjectWriter, WrittenData};

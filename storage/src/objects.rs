@@ -1,0 +1,225 @@
+//! Object versions: commit, lookup, delete.
+//!
+//! Every change is one synced `WriteBatch`: the new current row, the chunk
+//! references, and the previous version moved to `CF_VERSIONS` with its
+//! purge-queue entry all land together or not at all.
+
+use rocksdb::WriteBatch;
+
+use crate::error::{StorageError, StorageResult};
+use crate::keys::{self, CF_CHUNKS, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
+use crate::locks::WriteLock;
+use crate::reader::ObjectReader;
+use crate::rows::{self, DataLocation, ObjectRow, PurgeEntry};
+use crate::store::{now_ms, Store};
+use crate::writer::WrittenData;
+
+/// Metadata of an object about to be committed.
+#[derive(Debug, Clone, Default)]
+pub struct NewObject {
+    /// Entity tag, quoted.
+    pub etag: String,
+    /// Stored response headers, lowercase names.
+    pub headers: Vec<(String, String)>,
+    /// Checksums: (algorithm, base64 value).
+    pub checksums: Vec<(String, String)>,
+    /// Part sizes for multipart objects.
+    pub part_sizes: Vec<u64>,
+}
+
+impl Store {
+    /// Takes the write lock of `bucket`/`key`; [`StorageError::Conflict`] if
+    /// another write of that key is in progress.
+    pub fn lock_key(&self, bucket: &str, key: &str) -> StorageResult<WriteLock> {
+        self.inner
+            .locks
+            .try_lock(keys::object_key(bucket, key))
+            .ok_or(StorageError::Conflict)
+    }
+
+    /// Whether a write of `bucket`/`key` is in progress.
+    pub fn is_writing(&self, bucket: &str, key: &str) -> bool {
+        self.inner.locks.is_locked(&keys::object_key(bucket, key))
+    }
+
+    /// The current version (possibly a delete marker), checking the bucket exists.
+    pub fn current(&self, bucket: &str, key: &str) -> StorageResult<Option<ObjectRow>> {
+        match self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key))?
+        {
+            Some(raw) => Ok(Some(rows::decode(&raw)?)),
+            None => {
+                self.require_bucket(bucket)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// A version by id, or the current one. Errors with `NoSuchKey` /
+    /// `NoSuchVersion` when absent.
+    pub fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> StorageResult<ObjectRow> {
+        let current = self.current(bucket, key)?;
+        let Some(version_id) = version_id else {
+            return current
+                .filter(|r| !r.delete_marker)
+                .ok_or(StorageError::NoSuchKey);
+        };
+        let seq = rows::parse_version_id(version_id).ok_or(StorageError::NoSuchVersion)?;
+        if let Some(row) = current.filter(|r| r.seq == seq) {
+            return Ok(row);
+        }
+        match self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq))?
+        {
+            Some(raw) => Ok(rows::decode(&raw)?),
+            None => Err(StorageError::NoSuchVersion),
+        }
+    }
+
+    /// Resolves a version and registers a reader on it, so its data outlives
+    /// any replacement, deletion or purge until the reader is dropped.
+    pub fn open_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> StorageResult<(ObjectRow, ObjectReader)> {
+        loop {
+            let row = self.get_object(bucket, key, version_id)?;
+            // A purge may have started between the lookup and the
+            // registration; then the version is gone: look again.
+            if let Some(guard) = self.inner.readers.register(row.seq) {
+                let reader = ObjectReader::new(
+                    self.inner.chunks.clone(),
+                    row.data.clone(),
+                    0,
+                    row.size,
+                    guard,
+                );
+                return Ok((row, reader));
+            }
+        }
+    }
+
+    /// Makes `data` the current version of `bucket`/`key`, atomically and durably.
+    pub fn commit_object(
+        &self,
+        lock: &WriteLock,
+        bucket: &str,
+        key: &str,
+        data: WrittenData,
+        new: NewObject,
+    ) -> StorageResult<ObjectRow> {
+        let object_key = keys::object_key(bucket, key);
+        assert_eq!(
+            lock.key(),
+            object_key.as_slice(),
+            "write lock of another key"
+        );
+        let previous = self.current(bucket, key)?;
+        let seq = self.next_seq()?;
+        let now = now_ms();
+        let row = ObjectRow {
+            seq,
+            delete_marker: false,
+            size: data.size,
+            etag: new.etag,
+            modified_ms: now,
+            headers: new.headers,
+            checksums: new.checksums,
+            part_sizes: new.part_sizes,
+            data: data.location.clone(),
+            expires_ms: 0,
+        };
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(&row));
+        if let DataLocation::Chunks(chunks) = &row.data {
+            for c in chunks {
+                batch.put_cf(self.cf(CF_CHUNKS), c.id, seq.to_be_bytes());
+            }
+        }
+        if let Some(prev) = previous {
+            self.retire(&mut batch, bucket, key, prev, now);
+        }
+        self.write_synced(batch)?;
+        data.cleanup.disarm();
+        Ok(row)
+    }
+
+    /// Removes the current version: it becomes noncurrent (recoverable for
+    /// the retention period) behind a delete marker. Returns the marker, or
+    /// `None` if there was nothing to delete (S3's delete is idempotent).
+    pub fn delete_object(
+        &self,
+        lock: &WriteLock,
+        bucket: &str,
+        key: &str,
+    ) -> StorageResult<Option<ObjectRow>> {
+        let object_key = keys::object_key(bucket, key);
+        assert_eq!(
+            lock.key(),
+            object_key.as_slice(),
+            "write lock of another key"
+        );
+        let Some(prev) = self.current(bucket, key)?.filter(|r| !r.delete_marker) else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let marker = ObjectRow {
+            seq: self.next_seq()?,
+            delete_marker: true,
+            size: 0,
+            etag: String::new(),
+            modified_ms: now,
+            headers: Vec::new(),
+            checksums: Vec::new(),
+            part_sizes: Vec::new(),
+            data: DataLocation::Inline(Vec::new()),
+            expires_ms: 0,
+        };
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
+        self.retire(&mut batch, bucket, key, prev, now);
+        self.retire(&mut batch, bucket, key, marker.clone(), now);
+        self.write_synced(batch)?;
+        Ok(Some(marker))
+    }
+
+    /// Adds to `batch`: `row` becomes a noncurrent version due for purging
+    /// after the retention period.
+    fn retire(
+        &self,
+        batch: &mut WriteBatch,
+        bucket: &str,
+        key: &str,
+        mut row: ObjectRow,
+        now: u64,
+    ) {
+        let due = now.saturating_add(self.inner.config.retention.as_millis() as u64);
+        row.expires_ms = due;
+        batch.put_cf(
+            self.cf(CF_VERSIONS),
+            keys::version_key(bucket, key, row.seq),
+            rows::encode(&row),
+        );
+        let entry = PurgeEntry {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            seq: row.seq,
+        };
+        batch.put_cf(
+            self.cf(CF_PURGE),
+            keys::purge_key(due, row.seq),
+            rows::encode(&entry),
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! Physical removal: versions whose retention ended, and orphan chunk files.
+//!
+//! What is due is recorded in `CF_PURGE` in the same batch that retired the
+//! version, so a crash never forgets a purge. Purging a version removes its
+//! files first and its rows second; a crash in between re-runs the purge on
+//! restart, and removing a missing file is not an error — idempotent.
+
+use rocksdb::{IteratorMode, WriteBatch};
+
+use crate::error::StorageResult;
+use crate::keys::{self, CF_CHUNKS, CF_PURGE, CF_VERSIONS};
+use crate::rows::{self, ObjectRow, PurgeEntry};
+use crate::store::{now_ms, Store};
+
+impl Store {
+    /// Purges every version due by now. Versions with active readers are
+    /// skipped and retried on the next call. Returns the number purged.
+    pub fn purge_due(&self) -> StorageResult<usize> {
+        let now = now_ms();
+        let mut due = Vec::new();
+        for item in self
+            .inner
+            .db
+            .iterator_cf(self.cf(CF_PURGE), IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            if keys::purge_key_due(&k).is_none_or(|d| d > now) {
+                break;
+            }
+            due.push((k.to_vec(), rows::decode::<PurgeEntry>(&v)?));
+            if due.len() >= 1000 {
+                break;
+            }
+        }
+        let mut purged = 0;
+        for (purge_key, entry) in due {
+            if self.purge_version(&purge_key, &entry)? {
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
+
+    fn purge_version(&self, purge_key: &[u8], entry: &PurgeEntry) -> StorageResult<bool> {
+        if !self.inner.readers.begin_purge(entry.seq) {
+            return Ok(false);
+        }
+        let result = self.purge_version_files(purge_key, entry);
+        self.inner.readers.end_purge(entry.seq);
+        result.map(|_| true)
+    }
+
+    fn purge_version_files(&self, purge_key: &[u8], entry: &PurgeEntry) -> StorageResult<()> {
+        let version_key = keys::version_key(&entry.bucket, &entry.key, entry.seq);
+        let row: Option<ObjectRow> = match self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_VERSIONS), &version_key)?
+        {
+            Some(raw) => Some(rows::decode(&raw)?),
+            None => None,
+        };
+        let mut batch = WriteBatch::default();
+        if let Some(row) = row {
+            for chunk in row.chunks() {
+                self.inner.chunks.remove(&chunk.id)?;
+                batch.delete_cf(self.cf(CF_CHUNKS), chunk.id);
+            }
+            batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
+        }
+        batch.delete_cf(self.cf(CF_PURGE), purge_key);
+        self.write_synced(batch)
+    }
+
+    /// Removes chunk files that no committed row refers to. Run at start-up,
+    /// before any request, when no upload can be in progress.
+    pub(crate) fn sweep_orphan_chunks(&self) -> StorageResult<usize> {
+        let mut orphans = Vec::new();
+        let mut lookup_error = None;
+        self.inner.chunks.walk(|id, path| {
+            let referenced = match id {
+                Some(id) => match self.inner.db.get_pinned_cf(self.cf(CF_CHUNKS), id) {
+                    Ok(v) => v.is_some(),
+                    Err(e) => {
+                        lookup_error.get_or_insert(e);
+                        true
+                    }
+                },
+                None => false,
+            };
+            if !referenced {
+                orphans.push(path.to_path_buf());
+            }
+        })?;
+        if let Some(e) = lookup_error {
+            return Err(e.into());
+        }
+        for path in &orphans {
+            std::fs::remove_file(path)?;
+        }
+        Ok(orphans.len())
+    }
+}

@@ -1,0 +1,238 @@
+//! Opening the store, version sequence numbers, and buckets.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
+
+use crate::chunks::ChunkStore;
+use crate::error::{StorageError, StorageResult};
+use crate::keys::{self, ALL_CFS, CF_BUCKETS, CF_META, CF_OBJECTS};
+use crate::locks::{LockTable, Readers};
+use crate::rows::{self, BucketRow};
+use crate::writer::ObjectWriter;
+
+/// Storage settings.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Root of the data directory (`meta/` and `chunks/` live below it).
+    pub data_dir: PathBuf,
+    /// Maximum size of one chunk file.
+    pub chunk_size: u64,
+    /// Objects up to this size are stored inside their metadata row.
+    pub inline_threshold: usize,
+    /// How long replaced and deleted versions stay recoverable.
+    pub retention: Duration,
+}
+
+/// The storage engine. Cheap to clone; all clones share one database.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: DB,
+    pub(crate) chunks: ChunkStore,
+    pub(crate) locks: Arc<LockTable>,
+    pub(crate) readers: Arc<Readers>,
+    pub(crate) config: StoreConfig,
+    seq: Mutex<SeqState>,
+}
+
+/// Sequence numbers are handed out from blocks reserved durably in
+/// `CF_META`, so they stay unique across restarts without a write per number.
+struct SeqState {
+    next: u64,
+    reserved_end: u64,
+}
+
+const SEQ_BLOCK: u64 = 1 << 20;
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store, then removes chunk files that no
+    /// committed metadata refers to (uploads a crash cut off).
+    pub fn open(config: StoreConfig) -> StorageResult<Store> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.increase_parallelism(2);
+        let cfs = ALL_CFS
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, config.data_dir.join("meta"), cfs)?;
+        let chunks = ChunkStore::open(config.data_dir.join("chunks"))?;
+        let stored = match db.get_cf(cf(&db, CF_META), keys::META_LAST_SEQ)? {
+            Some(v) => u64::from_be_bytes(
+                v.as_slice()
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt("bad sequence counter".into()))?,
+            ),
+            None => 0,
+        };
+        let store = Store {
+            inner: Arc::new(Inner {
+                db,
+                chunks,
+                locks: Arc::default(),
+                readers: Arc::default(),
+                config,
+                // Starting from the clock keeps version ids roughly time-ordered.
+                seq: Mutex::new(SeqState {
+                    next: stored.max(now_us()),
+                    reserved_end: 0,
+                }),
+            }),
+        };
+        let removed = store.sweep_orphan_chunks()?;
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed orphan chunk files left by interrupted uploads"
+            );
+        }
+        Ok(store)
+    }
+
+    /// The settings the store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn cf(&self, name: &str) -> &ColumnFamily {
+        cf(&self.inner.db, name)
+    }
+
+    /// Commits a batch durably (WAL fsync'd before returning). RocksDB groups
+    /// concurrent synced writes into one fsync, so parallel small PUTs share syncs.
+    pub(crate) fn write_synced(&self, batch: WriteBatch) -> StorageResult<()> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.inner.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    /// A new, unique, increasing sequence number.
+    pub(crate) fn next_seq(&self) -> StorageResult<u64> {
+        let mut s = self.inner.seq.lock();
+        s.next += 1;
+        if s.next >= s.reserved_end {
+            let end = s.next + SEQ_BLOCK;
+            let mut wo = WriteOptions::default();
+            wo.set_sync(true);
+            self.inner.db.put_cf_opt(
+                self.cf(CF_META),
+                keys::META_LAST_SEQ,
+                end.to_be_bytes(),
+                &wo,
+            )?;
+            s.reserved_end = end;
+        }
+        Ok(s.next)
+    }
+
+    /// A writer for a new object's bytes.
+    pub fn object_writer(&self) -> ObjectWriter {
+        ObjectWriter::new(
+            self.inner.chunks.clone(),
+            self.inner.config.chunk_size,
+            self.inner.config.inline_threshold,
+        )
+    }
+
+    /// Creates a bucket; [`StorageError::BucketExists`] if it exists.
+    pub fn create_bucket(&self, name: &str) -> StorageResult<BucketRow> {
+        // One lock for bucket creation and deletion keeps check-then-write atomic.
+        let _guard = self.bucket_lock(name)?;
+        if self.bucket(name)?.is_some() {
+            return Err(StorageError::BucketExists);
+        }
+        let row = BucketRow {
+            created_ms: now_ms(),
+        };
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_BUCKETS), name.as_bytes(), rows::encode(&row));
+        self.write_synced(batch)?;
+        Ok(row)
+    }
+
+    fn bucket_lock(&self, name: &str) -> StorageResult<crate::locks::WriteLock> {
+        let mut key = vec![0u8];
+        key.extend_from_slice(name.as_bytes());
+        self.inner.locks.try_lock(key).ok_or(StorageError::Conflict)
+    }
+
+    /// A bucket's row, if it exists.
+    pub fn bucket(&self, name: &str) -> StorageResult<Option<BucketRow>> {
+        match self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_BUCKETS), name.as_bytes())?
+        {
+            Some(raw) => Ok(Some(rows::decode(&raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn require_bucket(&self, name: &str) -> StorageResult<BucketRow> {
+        self.bucket(name)?.ok_or(StorageError::NoSuchBucket)
+    }
+
+    /// All buckets, by name.
+    pub fn list_buckets(&self) -> StorageResult<Vec<(String, BucketRow)>> {
+        let mut out = Vec::new();
+        for item in self
+            .inner
+            .db
+            .iterator_cf(self.cf(CF_BUCKETS), IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            let name = String::from_utf8(k.to_vec())
+                .map_err(|_| StorageError::Corrupt("bucket name".into()))?;
+            out.push((name, rows::decode(&v)?));
+        }
+        Ok(out)
+    }
+
+    /// Deletes an empty bucket.
+    pub fn delete_bucket(&self, name: &str) -> StorageResult<()> {
+        let _guard = self.bucket_lock(name)?;
+        self.require_bucket(name)?;
+        let prefix = keys::bucket_prefix(name);
+        let mut it = self.inner.db.raw_iterator_cf(self.cf(CF_OBJECTS));
+        it.seek(&prefix);
+        if it.valid() && it.key().is_some_and(|k| k.starts_with(&prefix)) {
+            return Err(StorageError::BucketNotEmpty);
+        }
+        it.status()?;
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
+        self.write_synced(batch)?;
+        Ok(())
+    }
+}
+
+fn cf<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
+    // Every CF in ALL_CFS is created at open; a missing one is a programming error.
+    db.cf_handle(name)
+        .expect("column family opened at start-up")
+}

@@ -1,0 +1,210 @@
+//! Streaming an object's bytes to disk.
+//!
+//! Small objects (up to the inline threshold) stay in memory and end up in
+//! their metadata row; anything larger is cut into chunk files of at most
+//! `chunk_size` bytes, each fsync'd when full. Until the metadata commit
+//! succeeds, the files written are owned by a cleanup guard that removes
+//! them on drop — an aborted upload (client gone, bad checksum, server
+//! error) leaves nothing behind.
+
+use std::fs::File;
+use std::io::{self, Write};
+
+use crate::chunks::{ChunkId, ChunkStore};
+use crate::rows::{ChunkRef, DataLocation};
+
+/// Removes chunk files on drop unless disarmed by a successful commit.
+#[derive(Debug)]
+pub(crate) struct ChunkCleanup {
+    store: ChunkStore,
+    ids: Vec<ChunkId>,
+}
+
+impl ChunkCleanup {
+    pub(crate) fn disarm(mut self) {
+        self.ids.clear();
+    }
+}
+
+impl Drop for ChunkCleanup {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            if let Err(e) = self.store.remove(id) {
+                tracing::warn!(chunk = %hex::encode(id), error = %e, "could not remove chunk of aborted upload");
+            }
+        }
+    }
+}
+
+/// Writes one object's bytes. Blocking: call it from a blocking thread.
+#[derive(Debug)]
+pub struct ObjectWriter {
+    chunk_size: u64,
+    inline_max: usize,
+    inline: Vec<u8>,
+    current: Option<(File, u64)>,
+    chunks: Vec<ChunkRef>,
+    cleanup: ChunkCleanup,
+    size: u64,
+}
+
+/// Bytes written and synced, ready to be committed by a metadata write.
+#[derive(Debug)]
+pub struct WrittenData {
+    pub(crate) location: DataLocation,
+    pub(crate) size: u64,
+    pub(crate) cleanup: ChunkCleanup,
+}
+
+impl WrittenData {
+    /// Total bytes written.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl ObjectWriter {
+    pub(crate) fn new(store: ChunkStore, chunk_size: u64, inline_max: usize) -> Self {
+        ObjectWriter {
+            chunk_size: chunk_size.max(1),
+            inline_max,
+            inline: Vec::new(),
+            current: None,
+            chunks: Vec::new(),
+            cleanup: ChunkCleanup {
+                store,
+                ids: Vec::new(),
+            },
+            size: 0,
+        }
+    }
+
+    /// Bytes accepted so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends bytes.
+    pub fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
+        self.size += data.len() as u64;
+        if self.chunks.is_empty() && self.current.is_none() {
+            if self.inline.len() + data.len() <= self.inline_max {
+                self.inline.extend_from_slice(data);
+                return Ok(());
+            }
+            // Outgrew inline storage: what was buffered becomes the start of the first chunk.
+            let buffered = std::mem::take(&mut self.inline);
+            self.write_chunked(&buffered)?;
+        }
+        while !data.is_empty() {
+            let n = self.write_chunked(data)?;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    /// Writes as much of `data` as fits in the current chunk; returns bytes taken.
+    fn write_chunked(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.current.is_none() {
+            let id = ChunkStore::new_id();
+            // Registered for cleanup before the file exists, so no window leaks it.
+            self.cleanup.ids.push(id);
+            let file = self.cleanup.store.create(&id)?;
+            self.chunks.push(ChunkRef { id, len: 0 });
+            self.current = Some((file, 0));
+        }
+        let (file, written) = self.current.as_mut().expect("chunk open");
+        let room = (self.chunk_size - *written) as usize;
+        let n = room.min(data.len());
+        file.write_all(&data[..n])?;
+        *written += n as u64;
+        self.chunks.last_mut().expect("chunk listed").len = *written;
+        if *written == self.chunk_size {
+            self.close_chunk()?;
+        }
+        Ok(n)
+    }
+
+    fn close_chunk(&mut self) -> io::Result<()> {
+        if let Some((file, _)) = self.current.take() {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Syncs everything written (file data and directory entries).
+    pub fn finish(mut self) -> io::Result<WrittenData> {
+        self.close_chunk()?;
+        let location = if self.chunks.is_empty() {
+            DataLocation::Inline(std::mem::take(&mut self.inline))
+        } else {
+            self.cleanup.store.sync_dirs_of(&self.cleanup.ids)?;
+            DataLocation::Chunks(std::mem::take(&mut self.chunks))
+        };
+        let cleanup = ChunkCleanup {
+            store: self.cleanup.store.clone(),
+            ids: std::mem::take(&mut self.cleanup.ids),
+        };
+        Ok(WrittenData {
+            location,
+            size: self.size,
+            cleanup,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, ChunkStore) {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = ChunkStore::open(tmp.path().join("c")).unwrap();
+        (tmp, s)
+    }
+
+    fn files(s: &ChunkStore) -> usize {
+        let mut n = 0;
+        s.walk(|_, _| n += 1).unwrap();
+        n
+    }
+
+    #[test]
+    fn small_objects_stay_inline() {
+        let (_t, s) = store();
+        let mut w = ObjectWriter::new(s.clone(), 10, 8);
+        w.write(b"abc").unwrap();
+        w.write(b"defgh").unwrap();
+        let d = w.finish().unwrap();
+        assert_eq!(d.location, DataLocation::Inline(b"abcdefgh".to_vec()));
+        assert_eq!(files(&s), 0);
+    }
+
+    #[test]
+    fn large_objects_are_chunked_and_cleaned_on_drop() {
+        let (_t, s) = store();
+        let mut w = ObjectWriter::new(s.clone(), 10, 4);
+        w.write(b"abc").unwrap();
+        w.write(&[7u8; 25]).unwrap();
+        let d = w.finish().unwrap();
+        let DataLocation::Chunks(c) = &d.location else {
+            panic!()
+        };
+        assert_eq!(c.iter().map(|c| c.len).collect::<Vec<_>>(), vec![10, 10, 8]);
+        let first = std::fs::read(s.path(&c[0].id)).unwrap();
+        assert_eq!(&first[..3], b"abc");
+        assert_eq!(files(&s), 3);
+        drop(d);
+        assert_eq!(files(&s), 0, "uncommitted chunks are removed");
+    }
+
+    #[test]
+    fn dropped_writer_cleans_up() {
+        let (_t, s) = store();
+        let mut w = ObjectWriter::new(s.clone(), 10, 0);
+        w.write(&[1u8; 15]).unwrap();
+        assert_eq!(files(&s), 2);
+        drop(w);
+        assert_eq!(files(&s), 0);
+    }
+}
