@@ -51,7 +51,9 @@ impl Query {
         match self.get(name) {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| {
-                S3Error::invalid_argument(format!("Provided {name} not an integer or within integer range"))
+                S3Error::invalid_argument(format!(
+                    "Provided {name} not an integer or within integer range"
+                ))
             }),
         }
     }
@@ -102,9 +104,17 @@ impl ListParams {
         let encoding_url = match q.get("encoding-type") {
             None | Some("") => false,
             Some(v) if v.eq_ignore_ascii_case("url") => true,
-            Some(_) => return Err(S3Error::invalid_argument("Invalid Encoding Method specified in Request")),
+            Some(_) => {
+                return Err(S3Error::invalid_argument(
+                    "Invalid Encoding Method specified in Request",
+                ))
+            }
         };
-        let marker_name = if version_marker_names { "key-marker" } else { "marker" };
+        let marker_name = if version_marker_names {
+            "key-marker"
+        } else {
+            "marker"
+        };
         Ok(ListParams {
             prefix: q.get_owned("prefix").unwrap_or_default(),
             delimiter: q.non_empty("delimiter"),
@@ -136,33 +146,121 @@ pub struct PartListParams {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(missing_docs)] // Variants are named after the S3 API actions.
 pub enum Operation {
-    ListBuckets { prefix: Option<String>, continuation_token: Option<String>, max_buckets: Option<usize> },
-    CreateBucket { bucket: String },
-    HeadBucket { bucket: String },
-    DeleteBucket { bucket: String },
-    GetBucketLocation { bucket: String },
-    GetBucketVersioning { bucket: String },
-    PutBucketVersioning { bucket: String },
-    GetBucketAcl { bucket: String },
-    PutBucketAcl { bucket: String },
-    ListObjects { bucket: String, params: ListParams },
-    ListObjectsV2 { bucket: String, params: ListParams },
-    ListObjectVersions { bucket: String, params: ListParams },
-    ListMultipartUploads { bucket: String, params: ListParams },
-    DeleteObjects { bucket: String },
-    PutObject { bucket: String, key: String },
-    CopyObject { bucket: String, key: String },
-    GetObject { bucket: String, key: String, version_id: Option<String>, part_number: Option<u32> },
-    HeadObject { bucket: String, key: String, version_id: Option<String>, part_number: Option<u32> },
-    DeleteObject { bucket: String, key: String, version_id: Option<String> },
-    GetObjectAcl { bucket: String, key: String, version_id: Option<String> },
-    PutObjectAcl { bucket: String, key: String, version_id: Option<String> },
-    CreateMultipartUpload { bucket: String, key: String },
-    UploadPart { bucket: String, key: String, upload_id: String, part_number: u32 },
-    UploadPartCopy { bucket: String, key: String, upload_id: String, part_number: u32 },
-    CompleteMultipartUpload { bucket: String, key: String, upload_id: String },
-    AbortMultipartUpload { bucket: String, key: String, upload_id: String },
-    ListParts { bucket: String, key: String, upload_id: String, params: PartListParams },
+    ListBuckets {
+        prefix: Option<String>,
+        continuation_token: Option<String>,
+        max_buckets: Option<usize>,
+    },
+    CreateBucket {
+        bucket: String,
+    },
+    HeadBucket {
+        bucket: String,
+    },
+    DeleteBucket {
+        bucket: String,
+    },
+    GetBucketLocation {
+        bucket: String,
+    },
+    GetBucketVersioning {
+        bucket: String,
+    },
+    PutBucketVersioning {
+        bucket: String,
+    },
+    GetBucketAcl {
+        bucket: String,
+    },
+    PutBucketAcl {
+        bucket: String,
+    },
+    ListObjects {
+        bucket: String,
+        params: ListParams,
+    },
+    ListObjectsV2 {
+        bucket: String,
+        params: ListParams,
+    },
+    ListObjectVersions {
+        bucket: String,
+        params: ListParams,
+    },
+    ListMultipartUploads {
+        bucket: String,
+        params: ListParams,
+    },
+    DeleteObjects {
+        bucket: String,
+    },
+    PutObject {
+        bucket: String,
+        key: String,
+    },
+    CopyObject {
+        bucket: String,
+        key: String,
+    },
+    GetObject {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+        part_number: Option<u32>,
+    },
+    HeadObject {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+        part_number: Option<u32>,
+    },
+    DeleteObject {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    GetObjectAcl {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    PutObjectAcl {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    CreateMultipartUpload {
+        bucket: String,
+        key: String,
+    },
+    UploadPart {
+        bucket: String,
+        key: String,
+        upload_id: String,
+        part_number: u32,
+    },
+    UploadPartCopy {
+        bucket: String,
+        key: String,
+        upload_id: String,
+        part_number: u32,
+    },
+    CompleteMultipartUpload {
+        bucket: String,
+        key: String,
+        upload_id: String,
+    },
+    AbortMultipartUpload {
+        bucket: String,
+        key: String,
+        upload_id: String,
+    },
+    ListParts {
+        bucket: String,
+        key: String,
+        upload_id: String,
+        params: PartListParams,
+    },
 }
 
 impl Operation {
@@ -262,22 +360,40 @@ pub fn target(raw_path: &str, host: Option<&str>, domain: Option<&str>) -> S3Res
     };
     if let Some(bucket) = vhost_bucket {
         let key = (!path.is_empty()).then(|| path.to_string());
-        return Ok(Target { bucket: Some(bucket), key });
+        return Ok(Target {
+            bucket: Some(bucket),
+            key,
+        });
     }
     if path.is_empty() {
-        return Ok(Target { bucket: None, key: None });
+        return Ok(Target {
+            bucket: None,
+            key: None,
+        });
     }
     match path.split_once('/') {
-        None => Ok(Target { bucket: Some(path.to_string()), key: None }),
-        Some((bucket, "")) => Ok(Target { bucket: Some(bucket.to_string()), key: None }),
-        Some((bucket, key)) => Ok(Target { bucket: Some(bucket.to_string()), key: Some(key.to_string()) }),
+        None => Ok(Target {
+            bucket: Some(path.to_string()),
+            key: None,
+        }),
+        Some((bucket, "")) => Ok(Target {
+            bucket: Some(bucket.to_string()),
+            key: None,
+        }),
+        Some((bucket, key)) => Ok(Target {
+            bucket: Some(bucket.to_string()),
+            key: Some(key.to_string()),
+        }),
     }
 }
 
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         // [v6]:port
-        return host.split_once(']').map(|(h, _)| &host[..h.len() + 1]).unwrap_or(host);
+        return host
+            .split_once(']')
+            .map(|(h, _)| &host[..h.len() + 1])
+            .unwrap_or(host);
     }
     host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
 }
@@ -285,13 +401,36 @@ fn strip_port(host: &str) -> &str {
 /// Bucket sub-resources kura recognises but does not implement: answered with
 /// `NotImplemented` rather than being mistaken for a listing.
 const UNSUPPORTED_BUCKET_SUBRESOURCES: &[&str] = &[
-    "accelerate", "analytics", "cors", "encryption", "intelligent-tiering", "inventory", "lifecycle",
-    "logging", "metrics", "notification", "object-lock", "ownershipControls", "policy",
-    "policyStatus", "publicAccessBlock", "replication", "requestPayment", "tagging", "website",
+    "accelerate",
+    "analytics",
+    "cors",
+    "encryption",
+    "intelligent-tiering",
+    "inventory",
+    "lifecycle",
+    "logging",
+    "metrics",
+    "notification",
+    "object-lock",
+    "ownershipControls",
+    "policy",
+    "policyStatus",
+    "publicAccessBlock",
+    "replication",
+    "requestPayment",
+    "tagging",
+    "website",
 ];
 
-const UNSUPPORTED_OBJECT_SUBRESOURCES: &[&str] =
-    &["tagging", "retention", "legal-hold", "torrent", "restore", "select", "attributes"];
+const UNSUPPORTED_OBJECT_SUBRESOURCES: &[&str] = &[
+    "tagging",
+    "retention",
+    "legal-hold",
+    "torrent",
+    "restore",
+    "select",
+    "attributes",
+];
 
 /// Routes a request to its operation.
 pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operation> {
@@ -326,7 +465,10 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
                 bucket,
                 params: ListParams::from_query(query, false)?,
             }),
-            Method::GET => Ok(Operation::ListObjects { bucket, params: ListParams::from_query(query, false)? }),
+            Method::GET => Ok(Operation::ListObjects {
+                bucket,
+                params: ListParams::from_query(query, false)?,
+            }),
             Method::PUT if query.has("versioning") => Ok(Operation::PutBucketVersioning { bucket }),
             Method::PUT if query.has("acl") => Ok(Operation::PutBucketAcl { bucket }),
             Method::PUT => Ok(Operation::CreateBucket { bucket }),
@@ -344,12 +486,23 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
     let part_number: Option<u32> = query.number("partNumber")?;
     if let Some(n) = part_number {
         if !(1..=10_000).contains(&n) {
-            return Err(S3Error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive"));
+            return Err(S3Error::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+            ));
         }
     }
     match (method.clone(), upload_id, part_number) {
-        (Method::PUT, Some(upload_id), Some(part_number)) => Ok(Operation::UploadPart { bucket, key, upload_id, part_number }),
-        (Method::PUT, None, _) if query.has("acl") => Ok(Operation::PutObjectAcl { bucket, key, version_id }),
+        (Method::PUT, Some(upload_id), Some(part_number)) => Ok(Operation::UploadPart {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+        }),
+        (Method::PUT, None, _) if query.has("acl") => Ok(Operation::PutObjectAcl {
+            bucket,
+            key,
+            version_id,
+        }),
         (Method::PUT, None, None) => Ok(Operation::PutObject { bucket, key }),
         (Method::GET, Some(upload_id), _) => Ok(Operation::ListParts {
             bucket,
@@ -357,17 +510,50 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             upload_id,
             params: PartListParams {
                 part_number_marker: query.number("part-number-marker")?.unwrap_or(0),
-                max_parts: query.number::<usize>("max-parts")?.unwrap_or(1000).min(1000),
+                max_parts: query
+                    .number::<usize>("max-parts")?
+                    .unwrap_or(1000)
+                    .min(1000),
             },
         }),
-        (Method::GET, None, _) if query.has("acl") => Ok(Operation::GetObjectAcl { bucket, key, version_id }),
-        (Method::GET, None, part_number) => Ok(Operation::GetObject { bucket, key, version_id, part_number }),
-        (Method::HEAD, None, part_number) => Ok(Operation::HeadObject { bucket, key, version_id, part_number }),
-        (Method::DELETE, Some(upload_id), _) => Ok(Operation::AbortMultipartUpload { bucket, key, upload_id }),
-        (Method::DELETE, None, _) => Ok(Operation::DeleteObject { bucket, key, version_id }),
-        (Method::POST, None, _) if query.has("uploads") => Ok(Operation::CreateMultipartUpload { bucket, key }),
-        (Method::POST, Some(upload_id), _) => Ok(Operation::CompleteMultipartUpload { bucket, key, upload_id }),
-        (Method::PUT, Some(_), None) => Err(S3Error::invalid_argument("partNumber is required with uploadId")),
+        (Method::GET, None, _) if query.has("acl") => Ok(Operation::GetObjectAcl {
+            bucket,
+            key,
+            version_id,
+        }),
+        (Method::GET, None, part_number) => Ok(Operation::GetObject {
+            bucket,
+            key,
+            version_id,
+            part_number,
+        }),
+        (Method::HEAD, None, part_number) => Ok(Operation::HeadObject {
+            bucket,
+            key,
+            version_id,
+            part_number,
+        }),
+        (Method::DELETE, Some(upload_id), _) => Ok(Operation::AbortMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        }),
+        (Method::DELETE, None, _) => Ok(Operation::DeleteObject {
+            bucket,
+            key,
+            version_id,
+        }),
+        (Method::POST, None, _) if query.has("uploads") => {
+            Ok(Operation::CreateMultipartUpload { bucket, key })
+        }
+        (Method::POST, Some(upload_id), _) => Ok(Operation::CompleteMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        }),
+        (Method::PUT, Some(_), None) => Err(S3Error::invalid_argument(
+            "partNumber is required with uploadId",
+        )),
         _ => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
     }
 }
@@ -377,9 +563,20 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
 pub fn with_copy_source(op: Operation, has_copy_source: bool) -> Operation {
     match (op, has_copy_source) {
         (Operation::PutObject { bucket, key }, true) => Operation::CopyObject { bucket, key },
-        (Operation::UploadPart { bucket, key, upload_id, part_number }, true) => {
-            Operation::UploadPartCopy { bucket, key, upload_id, part_number }
-        }
+        (
+            Operation::UploadPart {
+                bucket,
+                key,
+                upload_id,
+                part_number,
+            },
+            true,
+        ) => Operation::UploadPartCopy {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+        },
         (op, _) => op,
     }
 }
@@ -395,15 +592,39 @@ mod tests {
 
     #[test]
     fn path_style_targets() {
-        assert_eq!(target("/", None, None).unwrap(), Target { bucket: None, key: None });
-        assert_eq!(target("/b", None, None).unwrap(), Target { bucket: Some("b".into()), key: None });
-        assert_eq!(target("/b/", None, None).unwrap(), Target { bucket: Some("b".into()), key: None });
         assert_eq!(
-            target("/b/a%20b/c%2Bd+e//", None, None).unwrap(),
-            Target { bucket: Some("b".into()), key: Some("a b/c+d+e//".into()) }
+            target("/", None, None).unwrap(),
+            Target {
+                bucket: None,
+                key: None
+            }
         );
         assert_eq!(
-            target("/b/%E6%97%A5%E6%9C%AC", None, None).unwrap().key.unwrap(),
+            target("/b", None, None).unwrap(),
+            Target {
+                bucket: Some("b".into()),
+                key: None
+            }
+        );
+        assert_eq!(
+            target("/b/", None, None).unwrap(),
+            Target {
+                bucket: Some("b".into()),
+                key: None
+            }
+        );
+        assert_eq!(
+            target("/b/a%20b/c%2Bd+e//", None, None).unwrap(),
+            Target {
+                bucket: Some("b".into()),
+                key: Some("a b/c+d+e//".into())
+            }
+        );
+        assert_eq!(
+            target("/b/%E6%97%A5%E6%9C%AC", None, None)
+                .unwrap()
+                .key
+                .unwrap(),
             "日本"
         );
         assert!(target("/b/%FF", None, None).is_err());
@@ -411,49 +632,126 @@ mod tests {
 
     #[test]
     fn virtual_host_targets() {
-        let t = target("/k/x", Some("bkt.s3.example.com:9000"), Some("s3.example.com")).unwrap();
-        assert_eq!(t, Target { bucket: Some("bkt".into()), key: Some("k/x".into()) });
+        let t = target(
+            "/k/x",
+            Some("bkt.s3.example.com:9000"),
+            Some("s3.example.com"),
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            Target {
+                bucket: Some("bkt".into()),
+                key: Some("k/x".into())
+            }
+        );
         let t = target("/bkt/k", Some("s3.example.com"), Some("s3.example.com")).unwrap();
-        assert_eq!(t, Target { bucket: Some("bkt".into()), key: Some("k".into()) });
+        assert_eq!(
+            t,
+            Target {
+                bucket: Some("bkt".into()),
+                key: Some("k".into())
+            }
+        );
         let t = target("/", Some("bkt.s3.example.com"), Some("s3.example.com")).unwrap();
-        assert_eq!(t, Target { bucket: Some("bkt".into()), key: None });
+        assert_eq!(
+            t,
+            Target {
+                bucket: Some("bkt".into()),
+                key: None
+            }
+        );
         let t = target("/b/k", Some("[::1]:9000"), Some("s3.example.com")).unwrap();
         assert_eq!(t.bucket.as_deref(), Some("b"));
     }
 
     #[test]
     fn routes_operations() {
-        assert!(matches!(op(Method::GET, "/", "").unwrap(), Operation::ListBuckets { .. }));
-        assert!(matches!(op(Method::PUT, "/b", "").unwrap(), Operation::CreateBucket { .. }));
-        assert!(matches!(op(Method::GET, "/b", "location").unwrap(), Operation::GetBucketLocation { .. }));
-        assert!(matches!(op(Method::GET, "/b", "list-type=2&prefix=a").unwrap(), Operation::ListObjectsV2 { .. }));
-        assert!(matches!(op(Method::GET, "/b", "").unwrap(), Operation::ListObjects { .. }));
-        assert!(matches!(op(Method::POST, "/b", "delete").unwrap(), Operation::DeleteObjects { .. }));
-        assert!(matches!(op(Method::PUT, "/b/k", "").unwrap(), Operation::PutObject { .. }));
+        assert!(matches!(
+            op(Method::GET, "/", "").unwrap(),
+            Operation::ListBuckets { .. }
+        ));
+        assert!(matches!(
+            op(Method::PUT, "/b", "").unwrap(),
+            Operation::CreateBucket { .. }
+        ));
+        assert!(matches!(
+            op(Method::GET, "/b", "location").unwrap(),
+            Operation::GetBucketLocation { .. }
+        ));
+        assert!(matches!(
+            op(Method::GET, "/b", "list-type=2&prefix=a").unwrap(),
+            Operation::ListObjectsV2 { .. }
+        ));
+        assert!(matches!(
+            op(Method::GET, "/b", "").unwrap(),
+            Operation::ListObjects { .. }
+        ));
+        assert!(matches!(
+            op(Method::POST, "/b", "delete").unwrap(),
+            Operation::DeleteObjects { .. }
+        ));
+        assert!(matches!(
+            op(Method::PUT, "/b/k", "").unwrap(),
+            Operation::PutObject { .. }
+        ));
         assert!(matches!(
             op(Method::PUT, "/b/k", "partNumber=3&uploadId=u").unwrap(),
             Operation::UploadPart { part_number: 3, .. }
         ));
-        assert!(matches!(op(Method::POST, "/b/k", "uploads").unwrap(), Operation::CreateMultipartUpload { .. }));
-        assert!(matches!(op(Method::POST, "/b/k", "uploadId=u").unwrap(), Operation::CompleteMultipartUpload { .. }));
-        assert!(matches!(op(Method::DELETE, "/b/k", "uploadId=u").unwrap(), Operation::AbortMultipartUpload { .. }));
-        assert!(matches!(op(Method::GET, "/b/k", "uploadId=u").unwrap(), Operation::ListParts { .. }));
+        assert!(matches!(
+            op(Method::POST, "/b/k", "uploads").unwrap(),
+            Operation::CreateMultipartUpload { .. }
+        ));
+        assert!(matches!(
+            op(Method::POST, "/b/k", "uploadId=u").unwrap(),
+            Operation::CompleteMultipartUpload { .. }
+        ));
+        assert!(matches!(
+            op(Method::DELETE, "/b/k", "uploadId=u").unwrap(),
+            Operation::AbortMultipartUpload { .. }
+        ));
+        assert!(matches!(
+            op(Method::GET, "/b/k", "uploadId=u").unwrap(),
+            Operation::ListParts { .. }
+        ));
         assert_eq!(
             op(Method::GET, "/b/k", "versionId=v1").unwrap(),
-            Operation::GetObject { bucket: "b".into(), key: "k".into(), version_id: Some("v1".into()), part_number: None }
+            Operation::GetObject {
+                bucket: "b".into(),
+                key: "k".into(),
+                version_id: Some("v1".into()),
+                part_number: None
+            }
         );
-        assert_eq!(op(Method::GET, "/b", "cors").unwrap_err().code, S3ErrorCode::NotImplemented);
-        assert_eq!(op(Method::PATCH, "/b/k", "").unwrap_err().code, S3ErrorCode::MethodNotAllowed);
-        assert_eq!(op(Method::GET, "/b/k", "partNumber=0").unwrap_err().code, S3ErrorCode::InvalidArgument);
-        assert_eq!(op(Method::GET, "/b", "list-type=2&max-keys=x").unwrap_err().code, S3ErrorCode::InvalidArgument);
+        assert_eq!(
+            op(Method::GET, "/b", "cors").unwrap_err().code,
+            S3ErrorCode::NotImplemented
+        );
+        assert_eq!(
+            op(Method::PATCH, "/b/k", "").unwrap_err().code,
+            S3ErrorCode::MethodNotAllowed
+        );
+        assert_eq!(
+            op(Method::GET, "/b/k", "partNumber=0").unwrap_err().code,
+            S3ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            op(Method::GET, "/b", "list-type=2&max-keys=x")
+                .unwrap_err()
+                .code,
+            S3ErrorCode::InvalidArgument
+        );
     }
 
     #[test]
     fn list_params() {
-        let Operation::ListObjectsV2 { params, .. } =
-            op(Method::GET, "/b", "list-type=2&prefix=a%2Bb&delimiter=%2F&max-keys=5000&encoding-type=url&start-after=x")
-                .unwrap()
-        else {
+        let Operation::ListObjectsV2 { params, .. } = op(
+            Method::GET,
+            "/b",
+            "list-type=2&prefix=a%2Bb&delimiter=%2F&max-keys=5000&encoding-type=url&start-after=x",
+        )
+        .unwrap() else {
             panic!()
         };
         assert_eq!(params.prefix, "a+b");
@@ -465,7 +763,13 @@ mod tests {
 
     #[test]
     fn copy_source_promotes() {
-        let put = Operation::PutObject { bucket: "b".into(), key: "k".into() };
-        assert!(matches!(with_copy_source(put, true), Operation::CopyObject { .. }));
+        let put = Operation::PutObject {
+            bucket: "b".into(),
+            key: "k".into(),
+        };
+        assert!(matches!(
+            with_copy_source(put, true),
+            Operation::CopyObject { .. }
+        ));
     }
 }

@@ -48,7 +48,7 @@ pub fn object_key(bucket: &str, key: &str) -> Vec<u8> {
 }
 
 /// Splits an `objects` key back into the object key (bucket prefix removed).
-pub fn object_key_name<'a>(bucket_prefix_len: usize, raw: &'a [u8]) -> Option<&'a str> {
+pub fn object_key_name(bucket_prefix_len: usize, raw: &[u8]) -> Option<&str> {
     std::str::from_utf8(raw.get(bucket_prefix_len..)?).ok()
 }
 

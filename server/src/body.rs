@@ -1,0 +1,144 @@
+//! Request bodies as a stream of verified payload bytes.
+//!
+//! Undoes aws-chunked framing (checking every chunk signature), checks the
+//! declared `x-amz-content-sha256` and lengths, and maps transport failures
+//! to S3 errors. Nothing is buffered beyond one frame.
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use kura_protocol::sigv4::{ChunkedDecoder, PayloadMode, Verified};
+use kura_protocol::{S3Error, S3ErrorCode, S3Result};
+use sha2::{Digest, Sha256};
+
+/// The decoded payload of a request.
+pub struct Payload {
+    body: Incoming,
+    decoder: Option<ChunkedDecoder>,
+    sha256: Option<(Sha256, [u8; 32])>,
+    /// `x-amz-decoded-content-length` (aws-chunked) or Content-Length.
+    expected: Option<u64>,
+    received: u64,
+    finished: bool,
+    trailers: Vec<(String, String)>,
+}
+
+impl Payload {
+    /// Wraps a request body according to the verified payload mode.
+    pub fn new(body: Incoming, verified: &mut Verified, expected: Option<u64>) -> Payload {
+        let decoder = verified.payload.is_streaming().then(|| {
+            ChunkedDecoder::new(verified.chunk_signer.take(), verified.payload.has_trailer())
+        });
+        let sha256 = match verified.payload {
+            PayloadMode::Sha256(h) => Some((Sha256::new(), h)),
+            _ => None,
+        };
+        Payload {
+            body,
+            decoder,
+            sha256,
+            expected,
+            received: 0,
+            finished: false,
+            trailers: Vec::new(),
+        }
+    }
+
+    /// The next piece of payload, `None` at the (verified) end.
+    pub async fn next(&mut self) -> S3Result<Option<Bytes>> {
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            if let Some(decoder) = self.decoder.as_mut() {
+                if let Some(data) = decoder.next_payload()? {
+                    if data.is_empty() {
+                        continue;
+                    }
+                    return self.accept(data).map(Some);
+                }
+            }
+            match self.body.frame().await {
+                None => {
+                    self.finish()?;
+                    return Ok(None);
+                }
+                Some(Err(e)) => return Err(transport_error(e)),
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    match self.decoder.as_mut() {
+                        Some(decoder) => decoder.push(data),
+                        None if data.is_empty() => continue,
+                        None => return self.accept(data).map(Some),
+                    }
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, data: Bytes) -> S3Result<Bytes> {
+        self.received += data.len() as u64;
+        if let Some(expected) = self.expected {
+            if self.received > expected {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    "The request body is longer than its declared length.",
+                ));
+            }
+        }
+        if let Some((hasher, _)) = self.sha256.as_mut() {
+            hasher.update(&data);
+        }
+        Ok(data)
+    }
+
+    fn finish(&mut self) -> S3Result<()> {
+        self.finished = true;
+        if let Some(decoder) = self.decoder.take() {
+            self.trailers = decoder.finish()?;
+        }
+        if let Some(expected) = self.expected {
+            if self.received != expected {
+                return Err(S3Error::new(S3ErrorCode::IncompleteBody));
+            }
+        }
+        if let Some((hasher, want)) = self.sha256.take() {
+            if hasher.finalize().as_slice() != want {
+                return Err(S3Error::new(S3ErrorCode::XAmzContentSHA256Mismatch));
+            }
+        }
+        Ok(())
+    }
+
+    /// Trailing headers of an aws-chunked body (after the end was reached).
+    pub fn trailers(&self) -> &[(String, String)] {
+        &self.trailers
+    }
+
+    /// Reads the whole (small) body, refusing more than `limit` bytes.
+    pub async fn read_to_end(&mut self, limit: usize) -> S3Result<Bytes> {
+        let mut out = BytesMut::new();
+        while let Some(data) = self.next().await? {
+            if out.len() + data.len() > limit {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    "The request body is too large.",
+                ));
+            }
+            out.extend_from_slice(&data);
+        }
+        Ok(out.freeze())
+    }
+}
+
+/// A body that ended early or broke mid-way.
+fn transport_error(e: hyper::Error) -> S3Error {
+    if e.is_timeout() {
+        S3Error::new(S3ErrorCode::RequestTimeout)
+    } else {
+        // hyper reports a body shorter than Content-Length as an incomplete message.
+        S3Error::new(S3ErrorCode::IncompleteBody)
+    }
+}

@@ -1,0 +1,108 @@
+//! Command-line configuration of `kura serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Options of `kura serve`. Every option can also be set from the environment.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KURA_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Data directory (metadata and chunk files).
+    #[arg(long, env = "KURA_DATA_DIR", default_value = "./kura-data")]
+    pub data_dir: PathBuf,
+    /// Domain for virtual-host-style requests (`<bucket>.<domain>`).
+    #[arg(long, env = "KURA_DOMAIN")]
+    pub domain: Option<String>,
+    /// Region reported to clients and expected in signatures.
+    #[arg(long, env = "KURA_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Maximum size of one chunk file, e.g. `8MiB`.
+    #[arg(long, env = "KURA_CHUNK_SIZE", default_value = "8MiB", value_parser = parse_size)]
+    pub chunk_size: u64,
+    /// Objects up to this size are kept inside the metadata store.
+    #[arg(long, env = "KURA_INLINE_THRESHOLD", default_value = "4KiB", value_parser = parse_size)]
+    pub inline_threshold: u64,
+    /// How long deleted and replaced versions stay recoverable, e.g. `24h`, `7d`, `5s`.
+    #[arg(long, env = "KURA_RETENTION", default_value = "24h", value_parser = parse_duration)]
+    pub retention: Duration,
+    /// Largest object accepted by a single PUT.
+    #[arg(long, env = "KURA_MAX_OBJECT_SIZE", default_value = "5GiB", value_parser = parse_size)]
+    pub max_object_size: u64,
+    /// Downloads of a key while it is being written: `reject` (409) or `previous` (serve the prior version).
+    #[arg(
+        long,
+        env = "KURA_READS_DURING_WRITE",
+        value_enum,
+        default_value = "reject"
+    )]
+    pub reads_during_write: crate::state::ReadsDuringWrite,
+}
+
+/// Parses sizes like `4096`, `64KiB`, `8MiB`, `5GiB` (also `KB`/`MB`/`GB`, `K`/`M`/`G`, all binary).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid size: {s:?}"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("invalid size unit in {s:?}")),
+    };
+    n.checked_mul(mult)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("size out of range: {s:?}"))
+}
+
+/// Parses durations like `30s`, `15m`, `24h`, `7d` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration: {s:?}"))?;
+    let secs = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("invalid duration unit in {s:?} (use s, m, h or d)")),
+    };
+    n.checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("duration out of range: {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
+        assert_eq!(parse_size("5GiB"), Ok(5 << 30));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12XB").is_err());
+        assert!(parse_size("99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("1w").is_err());
+    }
+}

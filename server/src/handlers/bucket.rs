@@ -1,0 +1,107 @@
+//! Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
+//! GetBucketLocation, GetBucketVersioning.
+
+use http::{Response, StatusCode};
+use kura_protocol::names::validate_bucket_name;
+use kura_protocol::xml::{
+    BucketEntry, CreateBucketConfiguration, ListAllMyBucketsResult, LocationConstraint, Owner,
+    VersioningConfiguration,
+};
+use kura_protocol::{S3Error, S3ErrorCode, S3Result};
+use sha2::{Digest, Sha256};
+
+use super::Ctx;
+use crate::errors::{blocking, StorageResultExt};
+use crate::response::{self, Body};
+
+/// Largest CreateBucketConfiguration body accepted.
+const MAX_CONFIG_BODY: usize = 64 * 1024;
+
+/// The owner shown in listings: derived from the access key, stable across restarts.
+pub fn owner_of(access_key_id: &str) -> Owner {
+    Owner {
+        id: hex::encode(Sha256::digest(access_key_id.as_bytes())),
+        display_name: access_key_id.to_string(),
+    }
+}
+
+pub async fn list_buckets(ctx: Ctx) -> S3Result<Response<Body>> {
+    let store = ctx.state.store.clone();
+    let buckets = blocking(move || store.list_buckets().s3()).await?;
+    let result = ListAllMyBucketsResult {
+        owner: owner_of(&ctx.verified.access_key_id),
+        buckets: buckets
+            .into_iter()
+            .map(|(name, row)| BucketEntry {
+                name,
+                creation_date: super::list::timestamp(row.created_ms),
+            })
+            .collect(),
+        continuation_token: None,
+        prefix: None,
+    };
+    Ok(response::xml(result.to_xml()))
+}
+
+pub async fn create_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
+    validate_bucket_name(&bucket)?;
+    let region = ctx.state.region.clone();
+    let store = ctx.state.store.clone();
+    let (mut payload, _rest) = ctx.payload(None);
+    let body = payload.read_to_end(MAX_CONFIG_BODY).await?;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let config = CreateBucketConfiguration::parse(&body)?;
+        if let Some(location) = config.location_constraint.filter(|l| !l.is_empty()) {
+            if location != region {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    format!("The specified location-constraint is not valid: this server's region is {region}"),
+                ));
+            }
+        }
+    }
+    let name = bucket.clone();
+    blocking(move || store.create_bucket(&name).s3()).await?;
+    let mut r = response::empty(StatusCode::OK);
+    response::set_header(&mut r, "location", &format!("/{bucket}"));
+    Ok(r)
+}
+
+pub async fn head_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
+    require_bucket(&ctx, &bucket)?;
+    let mut r = response::empty(StatusCode::OK);
+    response::set_header(&mut r, "x-amz-bucket-region", &ctx.state.region);
+    Ok(r)
+}
+
+pub async fn delete_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
+    let store = ctx.state.store.clone();
+    blocking(move || store.delete_bucket(&bucket).s3()).await?;
+    Ok(response::empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn get_location(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
+    require_bucket(&ctx, &bucket)?;
+    Ok(response::xml(
+        LocationConstraint {
+            region: ctx.state.region.clone(),
+        }
+        .to_xml(),
+    ))
+}
+
+pub async fn get_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
+    require_bucket(&ctx, &bucket)?;
+    Ok(response::xml(
+        VersioningConfiguration { status: None }.to_xml(),
+    ))
+}
+
+fn require_bucket(ctx: &Ctx, bucket: &str) -> S3Result<()> {
+    ctx.state
+        .store
+        .bucket(bucket)
+        .s3()?
+        .map(|_| ())
+        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))
+}

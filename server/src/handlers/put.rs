@@ -1,0 +1,113 @@
+//! PutObject.
+
+use http::{Response, StatusCode};
+use kura_protocol::headers;
+use kura_protocol::names::validate_object_key;
+use kura_protocol::{S3Error, S3ErrorCode, S3Result};
+use kura_storage::{NewObject, ObjectRow, Store};
+
+use super::ingest::ingest;
+use super::Ctx;
+use crate::errors::{blocking, StorageResultExt};
+use crate::response::{self, Body};
+
+/// Stores an object from a streamed body, visible only once complete and synced.
+pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<Body>> {
+    validate_object_key(&key)?;
+    let h = &ctx.parts.headers;
+    let length = payload_length(h, ctx.verified.payload.is_streaming())?;
+    if length > ctx.state.max_object_size {
+        return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+    }
+    let stored_headers = headers::stored_object_headers(h)?;
+    let content_md5 = headers::content_md5(h)?;
+    let store = ctx.state.store.clone();
+    // Refuse before reading a byte of the body.
+    store
+        .bucket(&bucket)
+        .s3()?
+        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))?;
+    let lock = store.lock_key(&bucket, &key).s3()?;
+    check_write_conditions(&store, h, &bucket, &key)?;
+
+    let (mut payload, _rest) = ctx.payload(Some(length));
+    let ingested = ingest(&store, &mut payload).await?;
+    if let Some(want) = content_md5 {
+        if want != ingested.md5 {
+            return Err(S3Error::new(S3ErrorCode::BadDigest));
+        }
+    }
+    let etag = format!("\"{}\"", hex::encode(ingested.md5));
+    let new = NewObject {
+        etag,
+        headers: stored_headers,
+        ..Default::default()
+    };
+    let row = blocking(move || {
+        store
+            .commit_object(&lock, &bucket, &key, ingested.data, new)
+            .s3()
+    })
+    .await?;
+    Ok(write_response(&row))
+}
+
+/// The object size a PUT declares: `x-amz-decoded-content-length` for
+/// aws-chunked bodies, Content-Length otherwise. S3 refuses uploads of
+/// unknown length with 411.
+pub fn payload_length(h: &http::HeaderMap, streaming: bool) -> S3Result<u64> {
+    let declared = if streaming {
+        headers::decoded_content_length(h)?
+    } else {
+        headers::content_length(h)?
+    };
+    declared.ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))
+}
+
+/// `If-None-Match: *` (create only) and `If-Match: "etag"` (replace only that
+/// version). Checked under the key's write lock, so they cannot race.
+pub fn check_write_conditions(
+    store: &Store,
+    h: &http::HeaderMap,
+    bucket: &str,
+    key: &str,
+) -> S3Result<()> {
+    let if_none_match = h
+        .get(http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    let if_match = h.get(http::header::IF_MATCH).and_then(|v| v.to_str().ok());
+    if if_none_match.is_none() && if_match.is_none() {
+        return Ok(());
+    }
+    let current = store
+        .current(bucket, key)
+        .s3()?
+        .filter(|r| !r.delete_marker);
+    if let Some(v) = if_none_match {
+        if v.trim() != "*" {
+            return Err(S3Error::new(S3ErrorCode::NotImplemented));
+        }
+        if current.is_some() {
+            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
+        }
+    }
+    if let Some(v) = if_match {
+        let Some(current) = current else {
+            return Err(S3Error::new(S3ErrorCode::NoSuchKey));
+        };
+        let matches = v
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t.trim_matches('"') == current.etag.trim_matches('"'));
+        if !matches {
+            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
+        }
+    }
+    Ok(())
+}
+
+fn write_response(row: &ObjectRow) -> Response<Body> {
+    let mut r = response::empty(StatusCode::OK);
+    response::set_header(&mut r, "etag", &row.etag);
+    r
+}

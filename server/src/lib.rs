@@ -1,0 +1,18 @@
+//! `kura-server`: the hyper/tokio front end that joins `kura-protocol`
+//! (the S3 wire format) and `kura-storage` (bytes and metadata).
+//!
+//! A request is routed into a typed operation, authenticated, handed to one
+//! thin handler, and its result (or error) rendered in one place.
+
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod credentials;
+pub mod errors;
+pub mod handlers;
+pub mod response;
+pub mod server;
+pub mod service;
+pub mod state;
+
+pub use server::run;

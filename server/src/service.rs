@@ -1,0 +1,108 @@
+//! One request: route, authenticate, dispatch to a handler, render the result.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderValue, Method, Request, Response};
+use hyper::body::Incoming;
+use kura_protocol::router::{self, Operation, Query};
+use kura_protocol::S3Result;
+use rand::RngCore;
+
+use crate::auth::authenticate;
+use crate::handlers::{self, Ctx};
+use crate::response::{self, Body};
+use crate::state::AppState;
+
+/// Handles one HTTP request. Never fails: errors become S3 error responses.
+pub async fn handle(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let method = req.method().clone();
+    let resource = req.uri().path().to_string();
+    let (op_name, result) = dispatch(&state, req, &request_id).await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status().is_server_error() {
+                tracing::warn!(
+                    request_id,
+                    op = op_name,
+                    code = e.code.as_str(),
+                    "request failed"
+                );
+            }
+            response::error(&e, &resource, &request_id, method == Method::HEAD)
+        }
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-amz-request-id", v.clone());
+        h.insert("x-amz-id-2", v);
+    }
+    h.insert(http::header::SERVER, HeaderValue::from_static("kura"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    tracing::info!(
+        request_id,
+        op = op_name,
+        method = %method,
+        path = %resource,
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    Ok(resp)
+}
+
+fn new_request_id() -> String {
+    let mut b = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode_upper(b)
+}
+
+async fn dispatch(
+    state: &Arc<AppState>,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> (&'static str, S3Result<Response<Body>>) {
+    let (parts, body) = req.into_parts();
+    let op = match parse_operation(state, &parts) {
+        Ok(op) => op,
+        Err(e) => return ("Unknown", Err(e)),
+    };
+    let name = op.name();
+    let verified = match authenticate(state, &parts) {
+        Ok(v) => v,
+        Err(e) => return (name, Err(e)),
+    };
+    let ctx = Ctx {
+        state: Arc::clone(state),
+        parts,
+        body,
+        verified,
+        request_id: request_id.to_string(),
+    };
+    (name, handlers::handle(ctx, op).await)
+}
+
+fn parse_operation(state: &AppState, parts: &http::request::Parts) -> S3Result<Operation> {
+    let query = Query::parse(parts.uri.query().unwrap_or(""))?;
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.host());
+    let target = router::target(parts.uri.path(), host, state.domain.as_deref())?;
+    let op = router::route(&parts.method, target, &query)?;
+    Ok(router::with_copy_source(
+        op,
+        parts.headers.contains_key("x-amz-copy-source"),
+    ))
+}

@@ -1,0 +1,30 @@
+//! What every request handler can reach.
+
+use kura_storage::Store;
+
+use crate::credentials::Credentials;
+
+/// How downloads behave while a write of the same key is in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadsDuringWrite {
+    /// Refuse with 409 OperationAborted (the default policy).
+    Reject,
+    /// Serve the version that was current before the write began.
+    Previous,
+}
+
+/// Shared server state.
+pub struct AppState {
+    /// The storage engine.
+    pub store: Store,
+    /// Root credentials.
+    pub root: Credentials,
+    /// Region name reported and expected in signatures.
+    pub region: String,
+    /// Domain for virtual-host-style addressing.
+    pub domain: Option<String>,
+    /// Largest object a single PUT may store.
+    pub max_object_size: u64,
+    /// Download policy during writes.
+    pub reads_during_write: ReadsDuringWrite,
+}

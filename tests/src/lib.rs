@@ -1,1 +1,0 @@
-//! test harness (being written)
