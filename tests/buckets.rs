@@ -116,3 +116,30 @@ async fn create_bucket_configuration_is_parsed() {
     assert_eq!(head.status, 404, "malformed request created nothing");
     assert!(head.body.is_empty(), "HEAD errors carry no body");
 }
+
+#[tokio::test]
+async fn virtual_host_style_with_a_domain() {
+    let server = Server::start_with(&["--domain", "s3.kura.test"]);
+    let port = server.addr.rsplit(':').next().unwrap().to_string();
+    let vhost = format!("vbucket.s3.kura.test:{port}");
+    let r = Raw::new("PUT", "/")
+        .header("host", &vhost)
+        .send(&server.addr);
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let r = Raw::new("PUT", "/dir/file.txt")
+        .header("host", &vhost)
+        .body("virtual")
+        .send(&server.addr);
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    // The same object through path style.
+    let r = Raw::new("GET", "/vbucket/dir/file.txt").send(&server.addr);
+    assert_eq!((r.status, r.body_text().as_str()), (200, "virtual"));
+    let r = Raw::new("GET", "/?list-type=2")
+        .header("host", &vhost)
+        .send(&server.addr);
+    assert!(
+        r.body_text().contains("<Key>dir/file.txt</Key>"),
+        "{}",
+        r.body_text()
+    );
+}

@@ -92,7 +92,13 @@ impl Raw {
 
     /// Signs (unless disabled) and sends to `addr` (`host:port`).
     pub fn send(mut self, addr: &str) -> RawResponse {
-        self.headers.push(("host".into(), addr.to_string()));
+        if !self
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("host"))
+        {
+            self.headers.push(("host".into(), addr.to_string()));
+        }
         if !self.no_content_length {
             self.headers
                 .push(("content-length".into(), self.body.len().to_string()));
@@ -137,7 +143,12 @@ impl Raw {
             .build()
             .unwrap()
             .into();
-        let uri = format!("http://{addr}{}", self.path);
+        let host = self
+            .headers
+            .iter()
+            .find(|(k, _)| k == "host")
+            .map(|(_, v)| v.clone());
+        let uri = format!("http://{}{}", host.as_deref().unwrap_or(addr), self.path);
         let body = match &self.payload_hash {
             Some(h) => SignableBody::Precomputed(h.clone()),
             None => SignableBody::Bytes(&self.body),
