@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB,
 };
@@ -42,6 +42,10 @@ pub(crate) struct Inner {
     pub(crate) readers: Arc<Readers>,
     pub(crate) config: StoreConfig,
     seq: Mutex<SeqState>,
+    /// Commits into a bucket hold this shared; deleting a bucket holds it
+    /// exclusively, so no object can be committed into a bucket between the
+    /// emptiness check and the deletion.
+    bucket_commits: RwLock<()>,
 }
 
 /// Sequence numbers are handed out from blocks reserved durably in
@@ -101,6 +105,7 @@ impl Store {
                     next: stored.max(now_us()),
                     reserved_end: 0,
                 }),
+                bucket_commits: RwLock::new(()),
             }),
         };
         let removed = store.sweep_orphan_chunks()?;
@@ -213,9 +218,15 @@ impl Store {
         Ok(out)
     }
 
+    /// Held while a change is committed into an existing bucket (see `bucket_commits`).
+    pub(crate) fn commit_guard(&self) -> RwLockReadGuard<'_, ()> {
+        self.inner.bucket_commits.read()
+    }
+
     /// Deletes an empty bucket.
     pub fn delete_bucket(&self, name: &str) -> StorageResult<()> {
         let _guard = self.bucket_lock(name)?;
+        let _no_commits = self.inner.bucket_commits.write();
         self.require_bucket(name)?;
         let prefix = keys::bucket_prefix(name);
         let mut it = self.inner.db.raw_iterator_cf(self.cf(CF_OBJECTS));
