@@ -125,6 +125,7 @@ impl Store {
             object_key.as_slice(),
             "write lock of another key"
         );
+        let _bucket = self.commit_guard();
         let previous = self.current(bucket, key)?;
         let seq = self.next_seq()?;
         let now = now_ms();
