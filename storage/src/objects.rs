@@ -197,7 +197,7 @@ impl Store {
 
     /// Adds to `batch`: `row` becomes a noncurrent version due for purging
     /// after the retention period.
-    fn retire(
+    pub(crate) fn retire(
         &self,
         batch: &mut WriteBatch,
         bucket: &str,

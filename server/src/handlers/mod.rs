@@ -1,6 +1,7 @@
 //! Thin handlers: one typed operation in, one response out.
 
 mod bucket;
+mod checksum;
 mod delete;
 mod get;
 mod ingest;

@@ -6,7 +6,8 @@ use kura_protocol::names::validate_object_key;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{NewObject, ObjectRow, Store};
 
-use super::ingest::ingest;
+use super::checksum;
+use super::ingest::ingest_with;
 use super::Ctx;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
@@ -21,6 +22,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     }
     let stored_headers = headers::stored_object_headers(h)?;
     let content_md5 = headers::content_md5(h)?;
+    let requested = checksum::requested(h, ctx.verified.payload.has_trailer())?;
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     store
@@ -31,7 +33,9 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     check_write_conditions(&store, h, &bucket, &key)?;
 
     let (mut payload, _rest) = ctx.payload(Some(length));
-    let ingested = ingest(&store, &mut payload).await?;
+    let algorithm = requested.as_ref().map(|r| r.algorithm);
+    let ingested = ingest_with(store.object_writer(), &mut payload, algorithm).await?;
+    let checksum = checksum::verify(requested.as_ref(), ingested.checksum, payload.trailers())?;
     if let Some(want) = content_md5 {
         if want != ingested.md5 {
             return Err(S3Error::new(S3ErrorCode::BadDigest));
@@ -41,6 +45,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let new = NewObject {
         etag,
         headers: stored_headers,
+        checksums: checksum.iter().map(checksum::stored).collect(),
         ..Default::default()
     };
     let row = blocking(move || {
@@ -109,5 +114,8 @@ pub fn check_write_conditions(
 fn write_response(row: &ObjectRow) -> Response<Body> {
     let mut r = response::empty(StatusCode::OK);
     response::set_header(&mut r, "etag", &row.etag);
+    for c in &row.checksums {
+        checksum::set_header(&mut r, c);
+    }
     r
 }

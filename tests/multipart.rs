@@ -1,0 +1,3 @@
+//! Multipart uploads.
+
+mod common;

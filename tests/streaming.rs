@@ -1,0 +1,3 @@
+//! aws-chunked streaming uploads.
+
+mod common;
