@@ -188,3 +188,213 @@ async fn wrong_checksum_is_rejected_and_nothing_stored() {
         "refused uploads leave no chunk files"
     );
 }
+
+mod multipart {
+    use super::*;
+    use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload, CompletedPart};
+
+    const MIB: usize = 1024 * 1024;
+
+    /// Uploads `parts` under `algorithm` (and `kind`), completes with the
+    /// part checksums, and returns the object checksum of the Complete
+    /// response and of a GET with checksum mode.
+    async fn upload(
+        s3: &aws_sdk_s3::Client,
+        key: &str,
+        algorithm: ChecksumAlgorithm,
+        kind: Option<ChecksumType>,
+        parts: &[Vec<u8>],
+    ) -> (String, String) {
+        let id = s3
+            .create_multipart_upload()
+            .bucket("bkt")
+            .key(key)
+            .checksum_algorithm(algorithm.clone())
+            .set_checksum_type(kind)
+            .send()
+            .await
+            .unwrap()
+            .upload_id()
+            .unwrap()
+            .to_string();
+        let mut done = Vec::new();
+        for (i, data) in parts.iter().enumerate() {
+            let n = i as i32 + 1;
+            let r = s3
+                .upload_part()
+                .bucket("bkt")
+                .key(key)
+                .upload_id(&id)
+                .part_number(n)
+                .checksum_algorithm(algorithm.clone())
+                .body(ByteStream::from(data.clone()))
+                .send()
+                .await
+                .unwrap();
+            let value = value_of(
+                &algorithm,
+                r.checksum_crc32(),
+                r.checksum_crc32_c(),
+                r.checksum_crc64_nvme(),
+                r.checksum_sha1(),
+                r.checksum_sha256(),
+            )
+            .expect("UploadPart returns the part checksum");
+            assert_eq!(value, b64(&digest(&algorithm, data)));
+            let part = CompletedPart::builder()
+                .part_number(n)
+                .e_tag(r.e_tag().unwrap());
+            let part = match algorithm {
+                ChecksumAlgorithm::Crc32 => part.checksum_crc32(value),
+                ChecksumAlgorithm::Crc32C => part.checksum_crc32_c(value),
+                ChecksumAlgorithm::Crc64Nvme => part.checksum_crc64_nvme(value),
+                ChecksumAlgorithm::Sha1 => part.checksum_sha1(value),
+                _ => part.checksum_sha256(value),
+            };
+            done.push(part.build());
+        }
+        let c = s3
+            .complete_multipart_upload()
+            .bucket("bkt")
+            .key(key)
+            .upload_id(&id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let completed = value_of(
+            &algorithm,
+            c.checksum_crc32(),
+            c.checksum_crc32_c(),
+            c.checksum_crc64_nvme(),
+            c.checksum_sha1(),
+            c.checksum_sha256(),
+        )
+        .expect("Complete returns the object checksum");
+        let got = s3
+            .get_object()
+            .bucket("bkt")
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        let returned = value_of(
+            &algorithm,
+            got.checksum_crc32(),
+            got.checksum_crc32_c(),
+            got.checksum_crc64_nvme(),
+            got.checksum_sha1(),
+            got.checksum_sha256(),
+        )
+        .expect("GET returns the object checksum");
+        let body = got.body.collect().await.unwrap().into_bytes();
+        assert_eq!(&body[..], &parts.concat()[..]);
+        (completed, returned)
+    }
+
+    #[tokio::test]
+    async fn composite_and_full_object_checksums() {
+        let server = Server::start_with(&["--chunk-size", "1MiB"]);
+        let s3 = server.client().await;
+        s3.create_bucket().bucket("bkt").send().await.unwrap();
+        let parts = vec![pattern(5 * MIB, 1), pattern(MIB + 3, 2)];
+        let whole = parts.concat();
+
+        // Composite: the checksum of the concatenated part checksums, "-N".
+        for algorithm in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32C,
+            ChecksumAlgorithm::Sha1,
+            ChecksumAlgorithm::Sha256,
+        ] {
+            let joined: Vec<u8> = parts.iter().flat_map(|p| digest(&algorithm, p)).collect();
+            let expected = format!("{}-2", b64(&digest(&algorithm, &joined)));
+            let key = format!("composite-{}", algorithm.as_str());
+            let (completed, returned) = upload(&s3, &key, algorithm.clone(), None, &parts).await;
+            assert_eq!(completed, expected, "{algorithm:?}");
+            assert_eq!(returned, expected, "{algorithm:?}");
+            let head = s3
+                .head_object()
+                .bucket("bkt")
+                .key(&key)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(head.checksum_type(), Some(&ChecksumType::Composite));
+        }
+
+        // Full object: the CRC of the whole data, combined from the parts'.
+        for (algorithm, kind) in [
+            (ChecksumAlgorithm::Crc64Nvme, None),
+            (ChecksumAlgorithm::Crc64Nvme, Some(ChecksumType::FullObject)),
+            (ChecksumAlgorithm::Crc32, Some(ChecksumType::FullObject)),
+            (ChecksumAlgorithm::Crc32C, Some(ChecksumType::FullObject)),
+        ] {
+            let key = format!("full-{}", algorithm.as_str());
+            let expected = b64(&digest(&algorithm, &whole));
+            let (completed, returned) = upload(&s3, &key, algorithm.clone(), kind, &parts).await;
+            assert_eq!(completed, expected, "{algorithm:?}");
+            assert_eq!(returned, expected, "{algorithm:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_part_checksum_is_rejected() {
+        let server = Server::start_with(&["--chunk-size", "1MiB"]);
+        let s3 = server.client_no_retry().await;
+        s3.create_bucket().bucket("bkt").send().await.unwrap();
+        let id = s3
+            .create_multipart_upload()
+            .bucket("bkt")
+            .key("k")
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .send()
+            .await
+            .unwrap()
+            .upload_id()
+            .unwrap()
+            .to_string();
+        let data = pattern(2 * MIB, 9);
+        let err = s3
+            .upload_part()
+            .bucket("bkt")
+            .key("k")
+            .upload_id(&id)
+            .part_number(1)
+            .checksum_sha256(b64(&digest(&ChecksumAlgorithm::Sha256, b"x")))
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.into_service_error().code(), Some("BadDigest"));
+        // Another algorithm than the upload's is refused too.
+        let err = s3
+            .upload_part()
+            .bucket("bkt")
+            .key("k")
+            .upload_id(&id)
+            .part_number(1)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from(data))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.into_service_error().code(), Some("InvalidRequest"));
+        let parts = s3
+            .list_parts()
+            .bucket("bkt")
+            .key("k")
+            .upload_id(&id)
+            .send()
+            .await
+            .unwrap();
+        assert!(parts.parts().is_empty(), "no part stored");
+        assert_eq!(server.chunk_files(), 0);
+    }
+}
