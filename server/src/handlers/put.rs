@@ -21,6 +21,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     }
     let stored_headers = headers::stored_object_headers(h)?;
     let content_md5 = headers::content_md5(h)?;
+    let public = super::public::canned_acl(h)?;
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     store
@@ -30,7 +31,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let lock = store.lock_key(&bucket, &key).s3()?;
     check_write_conditions(&store, h, &bucket, &key)?;
 
-    let (mut payload, _rest) = ctx.payload(Some(length));
+    let (mut payload, rest) = ctx.payload(Some(length));
     let ingested = ingest(&store, &mut payload).await?;
     if let Some(want) = content_md5 {
         if want != ingested.md5 {
@@ -41,15 +42,14 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let new = NewObject {
         etag,
         headers: stored_headers,
+        public,
         ..Default::default()
     };
-    let row = blocking(move || {
-        store
-            .commit_object(&lock, &bucket, &key, ingested.data, new)
-            .s3()
-    })
-    .await?;
-    Ok(write_response(&row))
+    let (b, k) = (bucket.clone(), key.clone());
+    let row = blocking(move || store.commit_object(&lock, &b, &k, ingested.data, new).s3()).await?;
+    let mut r = write_response(&row);
+    super::public::add_public_url(&rest.state, &rest.parts, &mut r, &bucket, &key)?;
+    Ok(r)
 }
 
 /// The object size a PUT declares: `x-amz-decoded-content-length` for
@@ -109,5 +109,6 @@ pub fn check_write_conditions(
 fn write_response(row: &ObjectRow) -> Response<Body> {
     let mut r = response::empty(StatusCode::OK);
     response::set_header(&mut r, "etag", &row.etag);
+    response::set_header(&mut r, "x-amz-version-id", &row.version_id());
     r
 }

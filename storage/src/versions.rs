@@ -1,0 +1,348 @@
+//! The versioning view: every version of a key during its retention —
+//! listing them, checking one exists, and deleting one by id.
+//!
+//! The current version lives in `CF_OBJECTS`, the noncurrent ones and delete
+//! markers in `CF_VERSIONS` (newest first within a key). A key whose newest
+//! entry is a delete marker has no `CF_OBJECTS` row.
+
+use rocksdb::{ReadOptions, WriteBatch};
+
+use crate::error::{StorageError, StorageResult};
+use crate::keys::{self, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
+use crate::locks::WriteLock;
+use crate::rows::{self, ObjectRow, PurgeEntry};
+use crate::store::{now_ms, Store};
+
+/// One entry of a version listing.
+#[derive(Debug, Clone)]
+pub enum VersionItem {
+    /// A version or delete marker of `key`.
+    Version {
+        /// Object key.
+        key: String,
+        /// The version (`delete_marker` tells which kind).
+        row: ObjectRow,
+        /// Whether it is the key's current state.
+        is_latest: bool,
+    },
+    /// Keys rolled up at the delimiter.
+    CommonPrefix(String),
+}
+
+/// A page of a version listing.
+#[derive(Debug, Clone)]
+pub struct VersionPage {
+    /// Entries by key, newest version first within a key.
+    pub items: Vec<VersionItem>,
+    /// Whether more entries follow.
+    pub truncated: bool,
+}
+
+/// Where a version listing starts (S3's `key-marker` / `version-id-marker`).
+#[derive(Debug, Clone, Default)]
+pub struct VersionStart {
+    /// Start after this key, or within it when `version_id` is set.
+    pub key: Option<String>,
+    /// Start after this version of `key`.
+    pub version_id: Option<String>,
+}
+
+/// What DeleteObject with a version id did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedVersion {
+    /// The deleted version was a delete marker.
+    pub delete_marker: bool,
+}
+
+impl Store {
+    /// Lists versions and delete markers of `bucket` under `prefix`, keys in
+    /// order, newest first within a key, at most `max` entries
+    /// (CommonPrefixes count as one).
+    pub fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start: &VersionStart,
+        max: usize,
+    ) -> StorageResult<VersionPage> {
+        self.require_bucket(bucket)?;
+        let bucket_len = keys::bucket_prefix(bucket).len();
+        let mut obj = self.bounded(CF_OBJECTS, keys::object_key(bucket, prefix));
+        let mut ver = self.bounded(CF_VERSIONS, keys::version_key_range_prefix(bucket, prefix));
+        // Seeks both iterators to the first key >= `from` (raw key bytes).
+        let seek = |obj: &mut Iter<'_>, ver: &mut Iter<'_>, from: &[u8]| {
+            let mut o = keys::bucket_prefix(bucket);
+            let mut v = o.clone();
+            o.extend_from_slice(from);
+            for &b in from {
+                v.push(b);
+                if b == 0 {
+                    v.push(0xFF);
+                }
+            }
+            obj.seek(o);
+            ver.seek(v);
+        };
+        let marker_seq = start.version_id.as_deref().and_then(rows::parse_version_id);
+        // Where to begin: the marker key itself (then skip its newer
+        // versions), or strictly after it (or after its CommonPrefix).
+        let mut from = prefix.as_bytes().to_vec();
+        let mut after_key = None;
+        if let Some(k) = start.key.as_deref().filter(|k| *k >= prefix) {
+            match (marker_seq, rollup(k, prefix, delimiter)) {
+                (Some(_), _) => from = k.as_bytes().to_vec(),
+                (None, Some(cp)) if cp == k => match keys::prefix_successor(cp.as_bytes()) {
+                    Some(next) => from = next,
+                    None => {
+                        return Ok(VersionPage {
+                            items: Vec::new(),
+                            truncated: false,
+                        })
+                    }
+                },
+                (None, _) => {
+                    from = k.as_bytes().to_vec();
+                    after_key = Some(k.to_string());
+                }
+            }
+        }
+        seek(&mut obj, &mut ver, &from);
+
+        let mut items = Vec::new();
+        let mut truncated = false;
+        loop {
+            let next_obj = match (obj.valid(), obj.key()) {
+                (true, Some(k)) => Some(
+                    keys::object_key_name(bucket_len, k)
+                        .ok_or_else(|| StorageError::Corrupt("object key".into()))?
+                        .to_string(),
+                ),
+                _ => None,
+            };
+            let next_ver = match (ver.valid(), ver.key()) {
+                (true, Some(k)) => Some(
+                    keys::version_key_parts(bucket_len, k)
+                        .ok_or_else(|| StorageError::Corrupt("version key".into()))?
+                        .0,
+                ),
+                _ => None,
+            };
+            let key = match (next_obj, next_ver) {
+                (None, None) => break,
+                (Some(a), None) | (None, Some(a)) => a,
+                (Some(a), Some(b)) => a.min(b),
+            };
+            if let Some(cp) = rollup(&key, prefix, delimiter) {
+                if items.len() == max {
+                    truncated = true;
+                    break;
+                }
+                match keys::prefix_successor(cp.as_bytes()) {
+                    Some(next) => seek(&mut obj, &mut ver, &next),
+                    None => {
+                        items.push(VersionItem::CommonPrefix(cp.to_string()));
+                        break;
+                    }
+                }
+                items.push(VersionItem::CommonPrefix(cp.to_string()));
+                continue;
+            }
+            // Every version of this key, newest first.
+            let mut versions: Vec<(ObjectRow, bool)> = Vec::new();
+            if obj.valid()
+                && obj.key().and_then(|k| keys::object_key_name(bucket_len, k)) == Some(&key)
+            {
+                versions.push((rows::decode(obj.value().unwrap_or_default())?, true));
+                obj.next();
+            }
+            while ver.valid() {
+                let Some((k, _)) = ver
+                    .key()
+                    .and_then(|k| keys::version_key_parts(bucket_len, k))
+                else {
+                    break;
+                };
+                if k != key {
+                    break;
+                }
+                let row: ObjectRow = rows::decode(ver.value().unwrap_or_default())?;
+                let latest = versions.is_empty() && row.delete_marker;
+                versions.push((row, latest));
+                ver.next();
+            }
+            if after_key.as_deref() == Some(key.as_str()) {
+                continue;
+            }
+            for (row, is_latest) in versions {
+                if start.key.as_deref() == Some(key.as_str())
+                    && marker_seq.is_some_and(|m| row.seq >= m)
+                {
+                    continue;
+                }
+                if items.len() == max {
+                    truncated = true;
+                    break;
+                }
+                items.push(VersionItem::Version {
+                    key: key.clone(),
+                    row,
+                    is_latest,
+                });
+            }
+            if truncated {
+                break;
+            }
+        }
+        obj.status()?;
+        ver.status()?;
+        Ok(VersionPage { items, truncated })
+    }
+
+    fn bounded(&self, cf: &str, prefix: Vec<u8>) -> Iter<'_> {
+        let mut opts = ReadOptions::default();
+        if let Some(upper) = keys::prefix_successor(&prefix) {
+            opts.set_iterate_upper_bound(upper);
+        }
+        self.inner.db.raw_iterator_cf_opt(self.cf(cf), opts)
+    }
+
+    /// Whether `bucket`/`key` is deleted: no current version, and its newest
+    /// noncurrent one is a delete marker.
+    pub fn latest_is_delete_marker(&self, bucket: &str, key: &str) -> StorageResult<bool> {
+        if self.current(bucket, key)?.is_some() {
+            return Ok(false);
+        }
+        let prefix = keys::version_key_prefix(bucket, key);
+        let mut it = self.bounded(CF_VERSIONS, prefix.clone());
+        it.seek(&prefix);
+        let latest = match (it.valid(), it.value()) {
+            (true, Some(v)) => rows::decode::<ObjectRow>(v)?.delete_marker,
+            _ => false,
+        };
+        it.status()?;
+        Ok(latest)
+    }
+
+    /// Whether version `seq` of `bucket`/`key` still exists (current or noncurrent).
+    pub(crate) fn version_exists(&self, bucket: &str, key: &str, seq: u64) -> StorageResult<bool> {
+        if let Some(raw) = self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key))?
+        {
+            if rows::decode::<ObjectRow>(&raw)?.seq == seq {
+                return Ok(true);
+            }
+        }
+        Ok(self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq))?
+            .is_some())
+    }
+
+    /// Deletes one version for good (S3 DeleteObject with `versionId`). It
+    /// disappears at once; its files are purged as soon as no download reads
+    /// them. If that leaves the key without a current version and its newest
+    /// remaining version is not a delete marker, that version becomes current
+    /// again — deleting a delete marker restores the object, as in S3.
+    /// `Ok(None)` if the version does not exist.
+    pub fn delete_version(
+        &self,
+        lock: &WriteLock,
+        bucket: &str,
+        key: &str,
+        seq: u64,
+    ) -> StorageResult<Option<DeletedVersion>> {
+        assert_eq!(
+            lock.key(),
+            keys::object_key(bucket, key).as_slice(),
+            "write lock of another key"
+        );
+        let _bucket = self.commit_guard();
+        let object_key = keys::object_key(bucket, key);
+        let mut current = self.current(bucket, key)?;
+        let mut batch = WriteBatch::default();
+        let removed = match current.take_if(|r| r.seq == seq) {
+            Some(row) => {
+                batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
+                // The key loses its current version: its URL dies.
+                self.unpublish_in(&mut batch, bucket, key)?;
+                row
+            }
+            None => {
+                let vkey = keys::version_key(bucket, key, seq);
+                let Some(raw) = self.inner.db.get_pinned_cf(self.cf(CF_VERSIONS), &vkey)? else {
+                    return Ok(None);
+                };
+                batch.delete_cf(self.cf(CF_VERSIONS), &vkey);
+                rows::decode(&raw)?
+            }
+        };
+        if current.is_none() {
+            self.promote_newest(&mut batch, bucket, key, seq)?;
+        }
+        let entry = PurgeEntry {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            seq,
+            chunks: removed.chunks().iter().map(|c| c.id).collect(),
+        };
+        batch.put_cf(
+            self.cf(CF_PURGE),
+            keys::purge_key(now_ms(), seq),
+            rows::encode(&entry),
+        );
+        self.write_synced(batch)?;
+        Ok(Some(DeletedVersion {
+            delete_marker: removed.delete_marker,
+        }))
+    }
+
+    /// Adds to `batch`: the newest noncurrent version of `bucket`/`key`
+    /// other than `except` becomes current, unless it is a delete marker.
+    fn promote_newest(
+        &self,
+        batch: &mut WriteBatch,
+        bucket: &str,
+        key: &str,
+        except: u64,
+    ) -> StorageResult<()> {
+        let mut it = self.bounded(CF_VERSIONS, keys::version_key_prefix(bucket, key));
+        it.seek(keys::version_key_prefix(bucket, key));
+        while it.valid() {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                break;
+            };
+            let mut row: ObjectRow = rows::decode(v)?;
+            if row.seq == except {
+                it.next();
+                continue;
+            }
+            if !row.delete_marker {
+                // Its pending purge entry finds no version row (or a later
+                // due time) and so leaves it alone.
+                batch.delete_cf(self.cf(CF_VERSIONS), k);
+                row.expires_ms = 0;
+                batch.put_cf(
+                    self.cf(CF_OBJECTS),
+                    keys::object_key(bucket, key),
+                    rows::encode(&row),
+                );
+            }
+            break;
+        }
+        it.status()?;
+        Ok(())
+    }
+}
+
+type Iter<'a> = rocksdb::DBRawIteratorWithThreadMode<'a, rocksdb::DB>;
+
+/// The CommonPrefix `key` rolls up into, if any.
+fn rollup<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Option<&'a str> {
+    let d = delimiter?;
+    let rest = key.get(prefix.len()..)?;
+    rest.find(d).map(|i| &key[..prefix.len() + i + d.len()])
+}
