@@ -28,6 +28,9 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        // stdout carries what the user needs (the listening address, generated
+        // credentials, `kura publish`'s URL); the log goes to stderr.
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -43,6 +43,10 @@ impl Store {
 
     fn purge_version(&self, purge_key: &[u8], entry: &PurgeEntry) -> StorageResult<bool> {
         if !self.inner.readers.begin_purge(entry.seq) {
+            tracing::info!(
+                version = %rows::version_id(entry.seq),
+                "purge deferred: a download is reading this version"
+            );
             return Ok(false);
         }
         let result = self.purge_version_files(purge_key, entry);

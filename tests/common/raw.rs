@@ -127,7 +127,7 @@ impl Raw {
         parse_response(&raw)
     }
 
-    fn sign(&mut self, addr: &str) {
+    pub fn sign(&mut self, addr: &str) {
         let identity = Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
