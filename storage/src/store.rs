@@ -238,6 +238,7 @@ impl Store {
         it.status()?;
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
+        self.drop_bucket_versions(&mut batch, name)?;
         self.write_synced(batch)?;
         Ok(())
     }

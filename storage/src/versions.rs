@@ -300,6 +300,44 @@ impl Store {
         }))
     }
 
+    /// Adds to `batch`: every noncurrent version and delete marker of
+    /// `bucket` is removed now and queued for immediate purging. Run when
+    /// the bucket itself is deleted, so a bucket created later under the
+    /// same name starts empty and nothing of the old one leaks.
+    pub(crate) fn drop_bucket_versions(
+        &self,
+        batch: &mut WriteBatch,
+        bucket: &str,
+    ) -> StorageResult<()> {
+        let prefix = keys::bucket_prefix(bucket);
+        let mut it = self.bounded(CF_VERSIONS, prefix.clone());
+        it.seek(&prefix);
+        let now = now_ms();
+        while it.valid() {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                break;
+            };
+            let (key, seq) = keys::version_key_parts(prefix.len(), k)
+                .ok_or_else(|| StorageError::Corrupt("version key".into()))?;
+            let row: ObjectRow = rows::decode(v)?;
+            let entry = PurgeEntry {
+                bucket: bucket.to_string(),
+                key,
+                seq,
+                chunks: row.chunks().iter().map(|c| c.id).collect(),
+            };
+            batch.delete_cf(self.cf(CF_VERSIONS), k);
+            batch.put_cf(
+                self.cf(CF_PURGE),
+                keys::purge_key(now, seq),
+                rows::encode(&entry),
+            );
+            it.next();
+        }
+        it.status()?;
+        Ok(())
+    }
+
     /// Adds to `batch`: the newest noncurrent version of `bucket`/`key`
     /// other than `except` becomes current, unless it is a delete marker.
     fn promote_newest(
@@ -345,4 +383,137 @@ fn rollup<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Option<&'a
     let d = delimiter?;
     let rest = key.get(prefix.len()..)?;
     rest.find(d).map(|i| &key[..prefix.len() + i + d.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::objects::NewObject;
+    use crate::{Store, StoreConfig};
+
+    fn store(dir: &std::path::Path, retention: Duration) -> Store {
+        Store::open(StoreConfig {
+            data_dir: dir.to_path_buf(),
+            chunk_size: 16,
+            inline_threshold: 4,
+            retention,
+        })
+        .unwrap()
+    }
+
+    fn put(s: &Store, bucket: &str, key: &str, body: &[u8]) -> ObjectRow {
+        let lock = s.lock_key(bucket, key).unwrap();
+        let mut w = s.object_writer();
+        w.write(body).unwrap();
+        let data = w.finish().unwrap();
+        s.commit_object(&lock, bucket, key, data, NewObject::default())
+            .unwrap()
+    }
+
+    fn files(dir: &std::path::Path) -> usize {
+        walk(&dir.join("chunks"))
+    }
+
+    fn walk(p: &std::path::Path) -> usize {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    walk(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    }
+
+    #[test]
+    fn bucket_retention_overrides_the_server_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("keep").unwrap();
+        s.create_bucket("notrash").unwrap();
+        assert_eq!(s.bucket_retention("notrash").unwrap(), None);
+        s.set_bucket_retention("notrash", Some(Duration::ZERO))
+            .unwrap();
+        assert_eq!(s.bucket_retention("notrash").unwrap(), Some(Duration::ZERO));
+        assert_eq!(
+            s.effective_retention("keep").unwrap(),
+            Duration::from_secs(86400)
+        );
+        for b in ["keep", "notrash"] {
+            put(&s, b, "k", &[1; 40]);
+            put(&s, b, "k", &[2; 40]);
+        }
+        assert_eq!(files(dir.path()), 12);
+        assert_eq!(
+            s.purge_due().unwrap(),
+            1,
+            "only the no-trash bucket's version"
+        );
+        assert_eq!(files(dir.path()), 9);
+        let page = s
+            .list_versions("keep", "", None, &VersionStart::default(), 100)
+            .unwrap();
+        assert_eq!(page.items.len(), 2);
+        let page = s
+            .list_versions("notrash", "", None, &VersionStart::default(), 100)
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        // Back to the default, and unknown buckets are refused.
+        s.set_bucket_retention("notrash", None).unwrap();
+        assert_eq!(s.bucket_retention("notrash").unwrap(), None);
+        assert!(matches!(
+            s.set_bucket_retention("nope", None),
+            Err(StorageError::NoSuchBucket)
+        ));
+    }
+
+    #[test]
+    fn deleting_a_bucket_drops_its_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("gone").unwrap();
+        put(&s, "gone", "k", &[1; 40]);
+        let lock = s.lock_key("gone", "k").unwrap();
+        s.delete_object(&lock, "gone", "k").unwrap();
+        drop(lock);
+        s.delete_bucket("gone").unwrap();
+        s.create_bucket("gone").unwrap();
+        let page = s
+            .list_versions("gone", "", None, &VersionStart::default(), 100)
+            .unwrap();
+        assert!(page.items.is_empty());
+        assert_eq!(s.purge_due().unwrap(), 2);
+        assert_eq!(files(dir.path()), 0);
+    }
+
+    #[test]
+    fn a_reader_keeps_a_version_deleted_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("b").unwrap();
+        let v1 = put(&s, "b", "k", &[7; 40]);
+        put(&s, "b", "k", &[8; 40]);
+        let (_, mut reader) = s.open_object("b", "k", Some(&v1.version_id())).unwrap();
+        let lock = s.lock_key("b", "k").unwrap();
+        s.delete_version(&lock, "b", "k", v1.seq).unwrap().unwrap();
+        assert!(matches!(
+            s.get_object("b", "k", Some(&v1.version_id())),
+            Err(StorageError::NoSuchVersion)
+        ));
+        assert_eq!(s.purge_due().unwrap(), 0, "deferred while read");
+        let mut buf = vec![0; 40];
+        let mut got = 0;
+        while got < 40 {
+            got += reader.read(&mut buf[got..]).unwrap();
+        }
+        assert_eq!(buf, vec![7; 40]);
+        drop(reader);
+        assert_eq!(s.purge_due().unwrap(), 1);
+        assert_eq!(files(dir.path()), 3);
+    }
 }
