@@ -473,6 +473,34 @@ mod tests {
     }
 
     #[test]
+    fn a_new_retention_applies_to_versions_already_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("b").unwrap();
+        put(&s, "b", "k", &[1; 40]);
+        put(&s, "b", "k", &[2; 40]);
+        put(&s, "b", "gone", &[3; 40]);
+        let lock = s.lock_key("b", "gone").unwrap();
+        s.delete_object(&lock, "b", "gone").unwrap();
+        drop(lock);
+        assert_eq!(s.purge_due().unwrap(), 0);
+        s.set_bucket_retention("b", Some(Duration::from_secs(3600)))
+            .unwrap();
+        assert_eq!(s.purge_due().unwrap(), 0, "an hour has not passed");
+        s.set_bucket_retention("b", Some(Duration::ZERO)).unwrap();
+        assert_eq!(
+            s.purge_due().unwrap(),
+            3,
+            "k's old version, gone and its marker"
+        );
+        assert_eq!(files(dir.path()), 3);
+        let page = s
+            .list_versions("b", "", None, &VersionStart::default(), 100)
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+    }
+
+    #[test]
     fn deleting_a_bucket_drops_its_versions() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path(), Duration::from_secs(86400));
