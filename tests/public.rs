@@ -141,6 +141,13 @@ async fn published_object_lifecycle() {
     let r = anon("GET", &path, &addr);
     assert_eq!(r.status, 200);
     assert_eq!(md5_hex(&r.body), md5_hex(&big));
+    // Also when the client sends `x-amz-acl: private` with every upload.
+    let r = Raw::new("PUT", "/share/docs/page%20one.html")
+        .header("x-amz-acl", "private")
+        .body("v3")
+        .send(&addr);
+    assert_eq!(r.header("x-kura-public-url"), Some(url.as_str()));
+    assert_eq!(anon("GET", &path, &addr).body, b"v3");
 
     // Unpublish: 404 at once, on both ways in.
     c.put_object_acl()
@@ -224,6 +231,33 @@ async fn private_objects_stay_private() {
         .header("x-amz-acl", "public-read")
         .send(&addr);
     assert_eq!(r.code(), "NoSuchKey");
+}
+
+/// With virtual-host-style addressing the link is on the bare domain.
+#[tokio::test(flavor = "multi_thread")]
+async fn public_url_with_a_domain() {
+    let s = Server::start_with(&["--domain", "s3.kura.test"]);
+    let addr = s.addr.clone();
+    let port = addr.rsplit_once(':').unwrap().1.to_string();
+    let bucket_host = format!("share.s3.kura.test:{port}");
+    let bare = format!("s3.kura.test:{port}");
+    assert_eq!(Raw::new("PUT", "/share").send(&addr).status, 200);
+    let r = Raw::new("PUT", "/a.txt")
+        .header("host", &bucket_host)
+        .header("x-amz-acl", "public-read")
+        .body("hello")
+        .send(&addr);
+    assert_eq!(r.status, 200, "{r:?}");
+    let url = r.header("x-kura-public-url").unwrap();
+    let path = url_path(url, &bare);
+    let mut get = Raw::new("GET", &path).header("host", &bare);
+    get.signed = false;
+    let r = get.send(&addr);
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"hello"[..]));
+    // The bucket's own /p/ path is the bucket's, not a public link.
+    let mut get = Raw::new("GET", &path).header("host", &bucket_host);
+    get.signed = false;
+    assert_eq!(get.send(&addr).status, 403);
 }
 
 fn kura(args: &[&str], endpoint: &str) -> std::process::Output {

@@ -317,6 +317,8 @@ async fn version_listing_paging_and_delete_by_version_id() {
     assert_eq!(r.status, 400);
     let r = Raw::new("DELETE", "/hist/b?versionId=0000000000000001").send(&s.addr);
     assert_eq!(r.status, 204);
+    let r = Raw::new("DELETE", "/hist/b?versionId=null").send(&s.addr);
+    assert_eq!(r.status, 204);
     assert_eq!(get_version(&c, "hist", "b", None).await, b"b1");
 }
 

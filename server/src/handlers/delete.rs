@@ -23,6 +23,8 @@ pub async fn delete_object(
     let store = ctx.state.store.clone();
     let mut r = response::empty(StatusCode::NO_CONTENT);
     match version_id {
+        // No "null" (unversioned) version ever exists in kura: nothing to delete.
+        Some(v) if v == "null" => {}
         Some(v) => {
             let seq = parse_version_id(&v)
                 .ok_or_else(|| S3Error::invalid_argument("Invalid version id specified"))?;

@@ -151,13 +151,28 @@ fn disposition(key: &str) -> String {
     )
 }
 
-/// The public URL of a token, on the host the caller used.
-pub fn public_url(parts: &Parts, token: &str, key: &str) -> String {
-    let host = parts
+/// The public URL of a token, on the host the caller used (without the
+/// bucket label of a virtual-host-style request: `/p/` lives on the bare
+/// domain).
+pub fn public_url(state: &AppState, parts: &Parts, token: &str, key: &str) -> String {
+    let mut host = parts
         .headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    if let Some(domain) = state.domain.as_deref() {
+        let (name, port) = match host.rsplit_once(':') {
+            Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (n, Some(p)),
+            _ => (host.as_str(), None),
+        };
+        if name.ends_with(&format!(".{domain}")) {
+            host = match port {
+                Some(p) => format!("{domain}:{p}"),
+                None => domain.to_string(),
+            };
+        }
+    }
     format!(
         "http://{host}{PUBLIC_PREFIX}{token}/{}",
         kura_protocol::xml::url_encode(file_name(key))
@@ -173,7 +188,11 @@ pub fn add_public_url(
     key: &str,
 ) -> S3Result<()> {
     if let Some(token) = state.store.public_token(bucket, key).s3()? {
-        response::set_header(r, "x-kura-public-url", &public_url(parts, &token, key));
+        response::set_header(
+            r,
+            "x-kura-public-url",
+            &public_url(state, parts, &token, key),
+        );
     }
     Ok(())
 }

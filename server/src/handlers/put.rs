@@ -21,7 +21,10 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     }
     let stored_headers = headers::stored_object_headers(h)?;
     let content_md5 = headers::content_md5(h)?;
-    let public = super::public::canned_acl(h)?;
+    // Only `public-read` changes anything here: clients that send
+    // `x-amz-acl: private` on every upload must not unpublish a key by
+    // updating it (an update keeps a published key published).
+    let public = super::public::canned_acl(h)?.filter(|p| *p);
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     store
