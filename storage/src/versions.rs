@@ -500,6 +500,76 @@ mod tests {
         assert_eq!(page.items.len(), 1);
     }
 
+    /// Pages of every size give the same listing, CommonPrefixes included.
+    #[test]
+    fn paging_with_a_delimiter() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("b").unwrap();
+        for key in ["a", "a", "b/1", "b/2", "b\0x", "c", "c", "c"] {
+            put(&s, "b", key, b"x");
+        }
+        let describe = |items: &[VersionItem]| -> Vec<String> {
+            items
+                .iter()
+                .map(|i| match i {
+                    VersionItem::Version {
+                        key,
+                        row,
+                        is_latest,
+                    } => {
+                        format!("{key}:{}:{is_latest}", row.seq)
+                    }
+                    VersionItem::CommonPrefix(p) => format!("CP {p}"),
+                })
+                .collect()
+        };
+        let all = s
+            .list_versions("b", "", Some("/"), &VersionStart::default(), 1000)
+            .unwrap();
+        assert!(!all.truncated);
+        let expected = describe(&all.items);
+        assert_eq!(expected.len(), 2 + 1 + 1 + 3);
+        assert_eq!(expected[3], "CP b/", "\\0 sorts before /");
+        for page in 1..=4 {
+            let mut got = Vec::new();
+            let mut start = VersionStart::default();
+            loop {
+                let p = s.list_versions("b", "", Some("/"), &start, page).unwrap();
+                assert!(p.items.len() <= page);
+                got.extend(describe(&p.items));
+                if !p.truncated {
+                    break;
+                }
+                start = match p.items.last().unwrap() {
+                    VersionItem::Version { key, row, .. } => VersionStart {
+                        key: Some(key.clone()),
+                        version_id: Some(row.version_id()),
+                    },
+                    VersionItem::CommonPrefix(p) => VersionStart {
+                        key: Some(p.clone()),
+                        version_id: None,
+                    },
+                };
+            }
+            assert_eq!(got, expected, "page size {page}");
+        }
+        // A key marker alone starts after every version of that key.
+        let p = s
+            .list_versions(
+                "b",
+                "",
+                None,
+                &VersionStart {
+                    key: Some("b/2".into()),
+                    version_id: None,
+                },
+                1000,
+            )
+            .unwrap();
+        assert_eq!(describe(&p.items).len(), 3, "c's three versions");
+    }
+
     #[test]
     fn deleting_a_bucket_drops_its_versions() {
         let dir = tempfile::tempdir().unwrap();
