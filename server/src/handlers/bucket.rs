@@ -1,5 +1,5 @@
 //! Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
-//! GetBucketLocation, GetBucketVersioning.
+//! GetBucketLocation (versioning: `versions.rs`).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -7,7 +7,6 @@ use http::{Response, StatusCode};
 use kura_protocol::names::validate_bucket_name;
 use kura_protocol::xml::{
     BucketEntry, CreateBucketConfiguration, ListAllMyBucketsResult, LocationConstraint, Owner,
-    VersioningConfiguration,
 };
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use sha2::{Digest, Sha256};
@@ -124,13 +123,6 @@ pub async fn get_location(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> 
             region: ctx.state.region.clone(),
         }
         .to_xml(),
-    ))
-}
-
-pub async fn get_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    require_bucket(&ctx, &bucket)?;
-    Ok(response::xml(
-        VersioningConfiguration { status: None }.to_xml(),
     ))
 }
 

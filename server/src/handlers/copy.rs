@@ -79,6 +79,8 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
         headers: replaced_headers.unwrap_or_else(|| row.headers.clone()),
         checksums,
         part_sizes: Vec::new(),
+        // As on PutObject: only `public-read` changes the key's published state.
+        public: super::public::canned_acl(h)?.filter(|p| *p),
     };
     let committed =
         blocking(move || store.commit_object(&lock, &bucket, &key, data, new).s3()).await?;
@@ -93,6 +95,7 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
     if let Some(v) = &source.version_id {
         response::set_header(&mut r, "x-amz-copy-source-version-id", v);
     }
+    response::set_header(&mut r, "x-amz-version-id", &committed.version_id());
     Ok(r)
 }
 
