@@ -2,8 +2,9 @@
 //! s3cmd and rclone, each pointed at a running kura with a throw-away HOME
 //! and config, each ending by comparing content hashes.
 //!
-//! Files stay below the tools' multipart thresholds (aws-cli/boto3 8 MiB,
-//! s3cmd 15 MiB, rclone 200 MiB) until multipart upload lands.
+//! Each tool also moves one file above its multipart threshold (aws-cli and
+//! boto3 8 MiB, s3cmd 15 MiB, rclone 200 MiB), so uploads go multipart and
+//! downloads use parallel ranged GETs.
 
 mod common;
 
@@ -134,6 +135,36 @@ fn aws_cli() {
     ]);
     assert_eq!(file_md5(&back), file_md5(&one));
 
+    // 50 MiB: a multipart upload, downloaded with parallel ranged GETs.
+    let big = home.join("big.bin");
+    std::fs::write(&big, pattern(50 * 1024 * 1024, 2)).unwrap();
+    aws(&[
+        "s3",
+        "cp",
+        big.to_str().unwrap(),
+        "s3://cli-bkt/single/big.bin",
+    ]);
+    let head = aws(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        "cli-bkt",
+        "--key",
+        "single/big.bin",
+    ]);
+    assert!(
+        head.contains("-7\\\""),
+        "multipart ETag (7 parts of 8 MiB): {head}"
+    );
+    let big_back = home.join("big.back");
+    aws(&[
+        "s3",
+        "cp",
+        "s3://cli-bkt/single/big.bin",
+        big_back.to_str().unwrap(),
+    ]);
+    assert_eq!(file_md5(&big_back), file_md5(&big));
+
     // sync a tree up, then down into an empty directory.
     let up = home.join("up");
     let want = make_tree(&up);
@@ -216,6 +247,9 @@ fn aws_cli() {
     let rest = aws(&["s3", "ls", "--recursive", "s3://cli-bkt/"]);
     assert!(!rest.contains("tree/"), "{rest}");
     assert!(rest.contains("copied/top.txt") && rest.contains("single/one.bin"));
+    aws(&["s3", "rm", "--recursive", "s3://cli-bkt/"]);
+    aws(&["s3", "rb", "s3://cli-bkt"]);
+    assert!(!aws(&["s3", "ls"]).contains("cli-bkt"));
 }
 
 const BOTO3_SCRIPT: &str = r#"
@@ -240,6 +274,16 @@ dst = os.path.join(work, "dst.bin")
 s3.download_file("boto-bkt", "dir/file one.bin", dst)
 assert md5(open(dst, "rb").read()) == md5(data), "download_file differs"
 
+# Above the 8 MiB threshold: multipart upload, parallel ranged download.
+big = os.urandom(20 * 1024 * 1024 + 3)
+with open(src, "wb") as f:
+    f.write(big)
+s3.upload_file(src, "boto-bkt", "big.bin")
+assert s3.head_object(Bucket="boto-bkt", Key="big.bin")["ETag"].endswith('-3"')
+s3.download_file("boto-bkt", "big.bin", dst)
+assert md5(open(dst, "rb").read()) == md5(big), "multipart download differs"
+s3.delete_object(Bucket="boto-bkt", Key="big.bin")
+
 # put/get with metadata and an explicit checksum.
 s3.put_object(Bucket="boto-bkt", Key="k+ey é", Body=b"hello", ContentType="text/plain",
               Metadata={"who": "boto3"}, ChecksumAlgorithm="SHA256")
@@ -248,6 +292,8 @@ assert o["Body"].read() == b"hello"
 assert o["ContentType"] == "text/plain" and o["Metadata"] == {"who": "boto3"}, o
 r = s3.get_object(Bucket="boto-bkt", Key="dir/file one.bin", Range="bytes=10-19")
 assert r["Body"].read() == data[10:20]
+h = s3.head_object(Bucket="boto-bkt", Key="k+ey é", ChecksumMode="ENABLED")
+assert h["ChecksumSHA256"] == __import__("base64").b64encode(hashlib.sha256(b"hello").digest()).decode(), h
 
 # Presigned URLs used by plain HTTP (botocore presigns with SigV2 unless
 # signature_version is s3v4; kura speaks only SigV4).
@@ -328,6 +374,14 @@ fn s3cmd() {
     let back = home.join("got.bin");
     s3cmd(&["get", "s3://cmd-bkt/in/put me.bin", back.to_str().unwrap()]);
     assert_eq!(file_md5(&back), file_md5(&file));
+    // Above s3cmd's 15 MiB multipart chunk.
+    let big = home.join("big.bin");
+    std::fs::write(&big, pattern(20 * 1024 * 1024, 6)).unwrap();
+    s3cmd(&["put", big.to_str().unwrap(), "s3://cmd-bkt/in/big.bin"]);
+    let big_back = home.join("big.back");
+    s3cmd(&["get", "s3://cmd-bkt/in/big.bin", big_back.to_str().unwrap()]);
+    assert_eq!(file_md5(&big_back), file_md5(&big));
+    s3cmd(&["del", "s3://cmd-bkt/in/big.bin"]);
     let ls = s3cmd(&["ls", "s3://cmd-bkt/in/"]);
     assert!(ls.contains("s3://cmd-bkt/in/put me.bin"), "{ls}");
 
@@ -379,9 +433,15 @@ fn rclone() {
     rclone(&["mkdir", "kura:rc-bkt"]);
     let up = home.join("up");
     let mut want = make_tree(&up);
+    // A file above rclone's 200 MiB upload cutoff (multipart, 5 MiB parts).
+    let big = pattern(210 * 1024 * 1024, 7);
+    std::fs::create_dir_all(up.join("large")).unwrap();
+    std::fs::write(up.join("large/big.bin"), &big).unwrap();
+    want.insert("large/big.bin".into(), md5_hex(&big));
+    drop(big);
     // Many small files too.
-    for i in 0..200 {
-        let name = format!("many/f{i:03}.txt");
+    for i in 0..1000 {
+        let name = format!("many/f{i:04}.txt");
         let data = format!("small file {i}\n").into_bytes();
         std::fs::create_dir_all(up.join("many")).unwrap();
         std::fs::write(up.join(&name), &data).unwrap();
