@@ -456,6 +456,14 @@ fn rclone() {
     rclone(&["copy", "kura:rc-bkt/tree", down.to_str().unwrap()]);
     assert_eq!(hash_tree(&down), want);
 
+    // sync mirrors a deletion and a change.
+    std::fs::remove_file(up.join("top.txt")).unwrap();
+    std::fs::write(up.join("many/f0000.txt"), b"changed").unwrap();
+    rclone(&["sync", up.to_str().unwrap(), "kura:rc-bkt/tree"]);
+    rclone(&["check", up.to_str().unwrap(), "kura:rc-bkt/tree"]);
+    let ls = rclone(&["lsf", "kura:rc-bkt/tree"]);
+    assert!(!ls.lines().any(|l| l == "top.txt"), "{ls}");
+
     rclone(&["delete", "kura:rc-bkt/tree"]);
     let ls = rclone(&["ls", "kura:rc-bkt"]);
     assert!(ls.trim().is_empty(), "{ls}");

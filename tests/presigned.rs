@@ -233,3 +233,65 @@ async fn tampered_urls_do_not_match() {
     let r = r.send(&server.addr);
     assert_eq!((r.status, r.code().as_str()), (403, "AccessDenied"));
 }
+
+/// A partner can be handed presigned UploadPart URLs for a large upload.
+#[tokio::test]
+async fn presigned_upload_parts() {
+    let (server, s3) = setup().await;
+    let up = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("parts.bin")
+        .send()
+        .await
+        .unwrap();
+    let upload_id = up.upload_id().unwrap();
+    let parts = [pattern(5 * 1024 * 1024, 1), pattern(1234, 2)];
+    let mut completed = Vec::new();
+    for (i, data) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let p = s3
+            .upload_part()
+            .bucket("bkt")
+            .key("parts.bin")
+            .upload_id(upload_id)
+            .part_number(n)
+            .presigned(config(Duration::from_secs(600)))
+            .await
+            .unwrap();
+        let r = send(&server, &p, data.clone());
+        assert_eq!(r.status, 200, "{}", r.body_text());
+        let etag = r.header("etag").unwrap().to_string();
+        assert_eq!(etag, format!("\"{}\"", md5_hex(data)));
+        completed.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(n)
+                .e_tag(etag)
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket("bkt")
+        .key("parts.bin")
+        .upload_id(upload_id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(completed))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let o = s3
+        .get_object()
+        .bucket("bkt")
+        .key("parts.bin")
+        .send()
+        .await
+        .unwrap();
+    let got = o.body.collect().await.unwrap().into_bytes();
+    assert_eq!(
+        md5_hex(&got),
+        md5_hex(&[parts[0].clone(), parts[1].clone()].concat())
+    );
+}
