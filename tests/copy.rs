@@ -331,3 +331,67 @@ async fn copy_honours_target_write_conditions() {
     assert_eq!(err.code(), Some("PreconditionFailed"));
     assert_eq!(get(&s3, "dst", "exists").await, b"old");
 }
+
+#[tokio::test]
+async fn copy_from_a_version() {
+    let (_server, s3) = setup().await;
+    let mut versions = Vec::new();
+    for body in ["old", "new"] {
+        let out = s3
+            .put_object()
+            .bucket("src")
+            .key("k")
+            .body(ByteStream::from_static(body.as_bytes()))
+            .send()
+            .await
+            .unwrap();
+        versions.push(out.version_id().unwrap().to_string());
+    }
+    let out = s3
+        .copy_object()
+        .bucket("dst")
+        .key("k")
+        .copy_source(format!("src/k?versionId={}", versions[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.copy_source_version_id(), Some(versions[0].as_str()));
+    assert!(out.version_id().is_some_and(|v| v != versions[0]));
+    assert_eq!(get(&s3, "dst", "k").await, b"old");
+
+    // A deleted key cannot be copied; neither can a delete marker by id.
+    let del = s3
+        .delete_object()
+        .bucket("src")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .copy_object()
+        .bucket("dst")
+        .key("k2")
+        .copy_source("src/k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchKey"));
+    let marker = del.version_id().expect("delete marker id");
+    let err = s3
+        .copy_object()
+        .bucket("dst")
+        .key("k2")
+        .copy_source(format!("src/k?versionId={marker}"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidRequest"));
+    let err = s3
+        .head_object()
+        .bucket("dst")
+        .key("k2")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 404);
+}
