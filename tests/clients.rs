@@ -242,6 +242,27 @@ fn aws_cli() {
     assert_eq!(r.status, 200, "{}", r.body_text());
     assert_eq!(md5_hex(&r.body), want["top.txt"]);
 
+    // Without that setting aws-cli v1 presigns with SigV2, which kura accepts
+    // for presigned URLs only.
+    let url = run(aws_cmd(&server, home)
+        .env("AWS_CONFIG_FILE", home.join("no-such-config"))
+        .args(["s3", "presign", "s3://cli-bkt/tree/top.txt"]));
+    let url = url.trim();
+    assert!(url.contains("AWSAccessKeyId="), "{url}");
+    let path = &url[url.find("/cli-bkt/").expect(url)..];
+    let mut r = Raw::new("GET", path);
+    r.signed = false;
+    let r = r.send(&server.addr);
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    assert_eq!(md5_hex(&r.body), want["top.txt"]);
+    let mut r = Raw::new("GET", &path.replacen("top.txt", "empty", 1));
+    r.signed = false;
+    let r = r.send(&server.addr);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+
     // rm --recursive empties the prefix.
     aws(&["s3", "rm", "--recursive", "s3://cli-bkt/tree/"]);
     let rest = aws(&["s3", "ls", "--recursive", "s3://cli-bkt/"]);
@@ -253,7 +274,7 @@ fn aws_cli() {
 }
 
 const BOTO3_SCRIPT: &str = r#"
-import hashlib, os, sys, urllib.request
+import hashlib, os, sys, urllib.error, urllib.request
 import boto3
 from botocore.config import Config
 
@@ -302,6 +323,25 @@ req = urllib.request.Request(url, data=data[:1000], method="PUT")
 assert urllib.request.urlopen(req).status == 200
 url = s3.generate_presigned_url("get_object", Params={"Bucket": "boto-bkt", "Key": "shared.bin"}, ExpiresIn=300)
 assert md5(urllib.request.urlopen(url).read()) == md5(data[:1000])
+
+# boto3's default presigning (SigV2 for a custom endpoint) works too.
+plain = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+url = plain.generate_presigned_url("put_object", Params={"Bucket": "boto-bkt", "Key": "v2 shared+.bin"}, ExpiresIn=300)
+assert "AWSAccessKeyId=" in url, url
+# SigV2 signs Content-Type: send none (urllib would add a form type), as curl -T does.
+req = urllib.request.Request(url, data=data[:2000], method="PUT", headers={"Content-Type": ""})
+assert urllib.request.urlopen(req).status == 200
+url = plain.generate_presigned_url("get_object", Params={"Bucket": "boto-bkt", "Key": "v2 shared+.bin",
+                                   "ResponseContentType": "text/plain"}, ExpiresIn=300)
+resp = urllib.request.urlopen(url)
+assert resp.headers["Content-Type"] == "text/plain", resp.headers
+assert md5(resp.read()) == md5(data[:2000])
+try:
+    urllib.request.urlopen(url.replace("text%2Fplain", "text%2Fhtml"))
+    raise AssertionError("a tampered SigV2 URL was accepted")
+except urllib.error.HTTPError as e:
+    assert e.code == 403, e.code
+plain.delete_object(Bucket="boto-bkt", Key="v2 shared+.bin")
 
 # copy, list, delete_objects.
 s3.copy_object(Bucket="boto-bkt", Key="copy.bin", CopySource={"Bucket": "boto-bkt", "Key": "dir/file one.bin"})
