@@ -572,3 +572,26 @@ async fn unfinished_uploads_expire_even_across_restarts() {
         .unwrap_err();
     assert_eq!(err.into_service_error().code(), Some("NoSuchUpload"));
 }
+
+#[tokio::test]
+async fn deleting_a_bucket_discards_its_uploads() {
+    let server = Server::start_with(&["--chunk-size", "1MiB"]);
+    let s3 = server.client().await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let id = create(&s3, "pending").await;
+    upload_part(&s3, "pending", &id, 1, &pattern(2 * MIB, 6)).await;
+    assert_eq!(server.chunk_files(), 2);
+    s3.delete_bucket().bucket("bkt").send().await.unwrap();
+    assert_eq!(server.chunk_files(), 0);
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        uploads.uploads().is_empty(),
+        "no upload reappears under the reused name"
+    );
+}

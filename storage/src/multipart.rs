@@ -467,6 +467,36 @@ impl Store {
         Ok(expired)
     }
 
+    /// Discards every upload of `bucket` (after the bucket was deleted: its
+    /// unfinished uploads must not reappear if the name is reused).
+    pub fn discard_bucket_uploads(&self, bucket: &str) -> StorageResult<usize> {
+        let bprefix = keys::bucket_prefix(bucket);
+        let mut found = Vec::new();
+        let mut opts = ReadOptions::default();
+        if let Some(end) = keys::prefix_successor(&bprefix) {
+            opts.set_iterate_upper_bound(end);
+        }
+        let iter = self.inner.db.iterator_cf_opt(
+            self.cf(CF_UPLOADS),
+            opts,
+            IteratorMode::From(&bprefix, Direction::Forward),
+        );
+        for item in iter {
+            let (k, v) = item?;
+            if let Some((key, upload_id)) = keys::parse_upload_key(&k[bprefix.len()..]) {
+                found.push((key, upload_id, rows::decode::<UploadRow>(&v)?.expires_ms));
+            }
+        }
+        for (key, upload_id, expires_ms) in &found {
+            let removed = {
+                let _mp = self.inner.multipart.lock();
+                self.remove_upload_rows(bucket, key, upload_id, *expires_ms)?
+            };
+            self.remove_chunk_files(&removed);
+        }
+        Ok(found.len())
+    }
+
     /// Uploads in progress in `bucket` whose keys start with `prefix`, in
     /// key then start order, beginning strictly after (`key_marker`,
     /// `upload_id_marker`) — or after every upload of `key_marker` when no
