@@ -253,6 +253,26 @@ mod multipart {
             };
             done.push(part.build());
         }
+        // ListParts reports each part's checksum.
+        let listed = s3
+            .list_parts()
+            .bucket("bkt")
+            .key(key)
+            .upload_id(&id)
+            .send()
+            .await
+            .unwrap();
+        for (p, data) in listed.parts().iter().zip(parts) {
+            let value = value_of(
+                &algorithm,
+                p.checksum_crc32(),
+                p.checksum_crc32_c(),
+                p.checksum_crc64_nvme(),
+                p.checksum_sha1(),
+                p.checksum_sha256(),
+            );
+            assert_eq!(value, Some(b64(&digest(&algorithm, data))));
+        }
         let c = s3
             .complete_multipart_upload()
             .bucket("bkt")

@@ -595,3 +595,34 @@ async fn deleting_a_bucket_discards_its_uploads() {
         "no upload reappears under the reused name"
     );
 }
+
+#[tokio::test]
+async fn replaced_multipart_object_is_purged_with_its_chunks() {
+    let server = Server::start_with(&["--chunk-size", "1MiB", "--retention", "1s"]);
+    let s3 = server.client().await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let id = create(&s3, "k").await;
+    let p1 = upload_part(&s3, "k", &id, 1, &pattern(5 * MIB, 1)).await;
+    let p2 = upload_part(&s3, "k", &id, 2, &pattern(MIB, 2)).await;
+    s3.complete_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(completed(vec![p1, p2]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(server.chunk_files(), 6);
+    s3.delete_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    common::eventually(
+        "the deleted multipart object's chunks are purged",
+        Duration::from_secs(15),
+        || server.chunk_files() == 0,
+    )
+    .await;
+}

@@ -11,7 +11,7 @@ use kura_protocol::checksum::{composite_checksum, full_object_crc, Checksum, Che
 use kura_protocol::headers;
 use kura_protocol::names::validate_object_key;
 use kura_protocol::xml::{
-    url_encode, Checksums, CompleteMultipartUpload, CompleteMultipartUploadResult, CompletedPart,
+    url_encode, CompleteMultipartUpload, CompleteMultipartUploadResult, CompletedPart,
     InitiateMultipartUploadResult,
 };
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
@@ -264,16 +264,11 @@ pub async fn complete(
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("localhost");
-    let mut checksums = Checksums::default();
-    if let Some((algorithm, value)) = &object_checksum {
-        let slot = match ChecksumAlgorithm::from_name(algorithm) {
-            Some(ChecksumAlgorithm::Crc32) => &mut checksums.crc32,
-            Some(ChecksumAlgorithm::Crc32c) => &mut checksums.crc32c,
-            Some(ChecksumAlgorithm::Crc64Nvme) => &mut checksums.crc64nvme,
-            Some(ChecksumAlgorithm::Sha1) => &mut checksums.sha1,
-            Some(ChecksumAlgorithm::Sha256) | None => &mut checksums.sha256,
-        };
-        *slot = Some(value.clone());
+    let mut checksums = object_checksum
+        .as_ref()
+        .map(super::multipart_list::checksums_of)
+        .unwrap_or_default();
+    if object_checksum.is_some() {
         checksums.checksum_type = upload.checksum_type.clone();
     }
     let doc = CompleteMultipartUploadResult {
