@@ -626,3 +626,76 @@ async fn replaced_multipart_object_is_purged_with_its_chunks() {
     )
     .await;
 }
+
+/// Starts a part upload of `total` bytes and sends only `sent` of them.
+fn partial_part(
+    server: &Server,
+    key: &str,
+    id: &str,
+    n: u32,
+    total: usize,
+    sent: usize,
+) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+    let path = format!("/bkt/{key}?partNumber={n}&uploadId={id}");
+    let head = common::raw::signed_head("PUT", &path, &server.addr, total);
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&vec![7u8; sent]).unwrap();
+    s.flush().unwrap();
+    s
+}
+
+#[tokio::test]
+async fn cut_off_and_crashed_part_uploads_leave_only_committed_parts() {
+    let mut server = Server::start_with(&["--chunk-size", "1MiB"]);
+    let s3 = server.client().await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let id = create(&s3, "k").await;
+    let p1 = upload_part(&s3, "k", &id, 1, &pattern(5 * MIB, 1)).await;
+    assert_eq!(server.chunk_files(), 5);
+
+    // The client goes away mid-part: its files go at once.
+    let socket = partial_part(&server, "k", &id, 2, 8 * MIB, 3 * MIB);
+    common::eventually("part 2 in progress", Duration::from_secs(20), || {
+        server.chunk_files() >= 7
+    })
+    .await;
+    drop(socket);
+    common::eventually("part 2's files removed", Duration::from_secs(20), || {
+        server.chunk_files() == 5
+    })
+    .await;
+
+    // The server dies mid-part: the start-up sweep removes the files,
+    // the committed part survives.
+    let _socket = partial_part(&server, "k", &id, 2, 8 * MIB, 3 * MIB);
+    common::eventually("part 2 in progress", Duration::from_secs(20), || {
+        server.chunk_files() >= 7
+    })
+    .await;
+    server.restart();
+    assert_eq!(server.chunk_files(), 5);
+    let s3 = server.client().await;
+    let parts = s3
+        .list_parts()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parts.parts().len(), 1);
+    s3.complete_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(completed(vec![p1]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        md5_hex(&get_bytes(&s3, "k").await),
+        md5_hex(&pattern(5 * MIB, 1))
+    );
+}
