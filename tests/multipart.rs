@@ -699,3 +699,71 @@ async fn cut_off_and_crashed_part_uploads_leave_only_committed_parts() {
         md5_hex(&pattern(5 * MIB, 1))
     );
 }
+
+#[tokio::test]
+async fn upload_part_copy_streams_through_bounded_memory() {
+    use md5::Digest;
+    use std::io::{Read, Write};
+    const SIZE: usize = 128 * MIB;
+    // Generous for a server that streams, impossible for one that buffers the source.
+    const LIMIT_KIB: u64 = 96 * 1024;
+    let server = Server::start();
+    let s3 = server.client().await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    // The source is streamed in over a raw socket (the SDK in a debug build
+    // is slow at this size).
+    let block = pattern(MIB, 77);
+    let mut md5 = md5::Md5::new();
+    let mut sock = std::net::TcpStream::connect(&server.addr).unwrap();
+    let head = common::raw::signed_head("PUT", "/bkt/source", &server.addr, SIZE);
+    sock.write_all(head.as_bytes()).unwrap();
+    for _ in 0..SIZE / MIB {
+        sock.write_all(&block).unwrap();
+        md5.update(&block);
+    }
+    let mut resp = [0u8; 12];
+    sock.read_exact(&mut resp).unwrap();
+    assert_eq!(&resp, b"HTTP/1.1 200");
+    let want = hex::encode(md5.finalize());
+    let id = create(&s3, "copy").await;
+    let r = s3
+        .upload_part_copy()
+        .bucket("bkt")
+        .key("copy")
+        .upload_id(&id)
+        .part_number(1)
+        .copy_source("bkt/source")
+        .send()
+        .await
+        .unwrap();
+    let etag = r
+        .copy_part_result()
+        .and_then(|c| c.e_tag())
+        .unwrap()
+        .to_string();
+    assert_eq!(etag, format!("\"{want}\""));
+    let peak = server.peak_rss_kib();
+    assert!(
+        peak < LIMIT_KIB,
+        "peak RSS {peak} KiB after copying a 128 MiB part"
+    );
+    s3.complete_multipart_upload()
+        .bucket("bkt")
+        .key("copy")
+        .upload_id(&id)
+        .multipart_upload(completed(vec![CompletedPart::builder()
+            .part_number(1)
+            .e_tag(etag)
+            .build()]))
+        .send()
+        .await
+        .unwrap();
+    let head = s3
+        .head_object()
+        .bucket("bkt")
+        .key("copy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(SIZE as i64));
+}
