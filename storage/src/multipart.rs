@@ -58,6 +58,21 @@ pub struct PartRow {
     pub chunks: Vec<ChunkRef>,
     /// The part's additional checksum: (algorithm, base64 value).
     pub checksum: Option<(String, String)>,
+    /// For uploads created without a checksum algorithm: the part's
+    /// CRC64NVME (base64), from which the object's full-object default
+    /// checksum is combined.
+    pub crc64nvme: Option<String>,
+}
+
+/// Metadata of a part about to be committed.
+#[derive(Debug, Clone, Default)]
+pub struct NewPart {
+    /// Entity tag, quoted.
+    pub etag: String,
+    /// The part's additional checksum: (algorithm, base64 value).
+    pub checksum: Option<(String, String)>,
+    /// See [`PartRow::crc64nvme`].
+    pub crc64nvme: Option<String>,
 }
 
 /// What the expiry queue names: one upload.
@@ -173,17 +188,13 @@ impl Store {
     }
 
     /// Commits a part's synced data, replacing any earlier upload of the same number.
-    #[allow(clippy::too_many_arguments)]
     pub fn commit_part(
         &self,
         _lock: &WriteLock,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
+        (bucket, key, upload_id): (&str, &str, &str),
         part_number: u32,
         data: WrittenData,
-        etag: String,
-        checksum: Option<(String, String)>,
+        new: NewPart,
     ) -> StorageResult<PartRow> {
         let ukey = keys::upload_key(bucket, key, upload_id);
         let pkey = keys::part_key(&ukey, part_number);
@@ -197,11 +208,12 @@ impl Store {
             }
         };
         let row = PartRow {
-            etag,
+            etag: new.etag,
             size: data.size,
             modified_ms: now_ms(),
             chunks,
-            checksum,
+            checksum: new.checksum,
+            crc64nvme: new.crc64nvme,
         };
         let replaced = {
             let _mp = self.inner.multipart.lock();
