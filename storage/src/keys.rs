@@ -24,6 +24,9 @@ pub const CF_UPLOADS: &str = "uploads";
 pub const CF_PARTS: &str = "parts";
 /// Upload deadlines: [`upload_expiry_key`] → `UploadRef`.
 pub const CF_UPLOAD_EXPIRY: &str = "upload_expiry";
+/// Published objects: [`public_token_key`] → object key, and
+/// [`public_object_key`] → token (see `storage/src/public.rs`).
+pub const CF_PUBLIC: &str = "public";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -36,6 +39,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_UPLOADS,
     CF_PARTS,
     CF_UPLOAD_EXPIRY,
+    CF_PUBLIC,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:
@@ -84,6 +88,54 @@ pub fn version_key_prefix(bucket: &str, key: &str) -> Vec<u8> {
 pub fn version_key(bucket: &str, key: &str, seq: u64) -> Vec<u8> {
     let mut out = version_key_prefix(bucket, key);
     out.extend_from_slice(&(u64::MAX - seq).to_be_bytes());
+    out
+}
+
+/// Splits a `versions` key (bucket prefix of `bucket_prefix_len` bytes
+/// removed) back into the object key and the version's sequence number.
+pub fn version_key_parts(bucket_prefix_len: usize, raw: &[u8]) -> Option<(String, u64)> {
+    let rest = raw.get(bucket_prefix_len..)?;
+    let (key_part, seq) = rest.split_at(rest.len().checked_sub(8)?);
+    let seq = u64::MAX - u64::from_be_bytes(seq.try_into().ok()?);
+    let mut key = Vec::with_capacity(key_part.len());
+    let mut i = 0;
+    loop {
+        match (key_part.get(i), key_part.get(i + 1)) {
+            (Some(0), Some(0xFF)) => {
+                key.push(0);
+                i += 2;
+            }
+            (Some(0), Some(0x01)) if i + 2 == key_part.len() => break,
+            (Some(0), _) | (None, _) => return None,
+            (Some(&b), _) => {
+                key.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some((String::from_utf8(key).ok()?, seq))
+}
+
+/// `key` escaped as in [`version_key_prefix`] but without the terminator:
+/// every version key of a key starting with `prefix` starts with this.
+pub fn version_key_range_prefix(bucket: &str, prefix: &str) -> Vec<u8> {
+    let mut out = bucket_prefix(bucket);
+    push_terminated(&mut out, prefix);
+    out.truncate(out.len() - 2);
+    out
+}
+
+/// Key of a published object's token in `public`.
+pub fn public_object_key(bucket: &str, key: &str) -> Vec<u8> {
+    let mut out = vec![b'k'];
+    out.extend_from_slice(&object_key(bucket, key));
+    out
+}
+
+/// Key of a public token in `public`.
+pub fn public_token_key(token: &str) -> Vec<u8> {
+    let mut out = vec![b't'];
+    out.extend_from_slice(token.as_bytes());
     out
 }
 
@@ -214,6 +266,19 @@ mod tests {
         }
         assert!(upload_key("b", "a", id) < upload_key("b", "a\0", id));
         assert!(part_key(&upload_key("b", "a", id), 2) < part_key(&upload_key("b", "a", id), 10));
+    }
+
+    #[test]
+    fn version_keys_roundtrip() {
+        for key in ["", "a", "a\0", "a\0b\0", "日本/x"] {
+            let raw = version_key("bkt", key, 77);
+            let parts = version_key_parts(bucket_prefix("bkt").len(), &raw);
+            assert_eq!(parts, Some((key.to_string(), 77)));
+            assert!(raw.starts_with(&version_key_range_prefix("bkt", key)));
+            assert!(raw.starts_with(&version_key_range_prefix("bkt", "")));
+        }
+        assert!(!version_key("bkt", "b", 1).starts_with(&version_key_range_prefix("bkt", "a")));
+        assert_eq!(version_key_parts(4, b"\x03bkt"), None);
     }
 
     #[test]

@@ -178,6 +178,7 @@ impl Store {
         }
         let row = BucketRow {
             created_ms: now_ms(),
+            retention_secs: None,
         };
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_BUCKETS), name.as_bytes(), rows::encode(&row));
@@ -185,7 +186,7 @@ impl Store {
         Ok(row)
     }
 
-    fn bucket_lock(&self, name: &str) -> StorageResult<crate::locks::WriteLock> {
+    pub(crate) fn bucket_lock(&self, name: &str) -> StorageResult<crate::locks::WriteLock> {
         let mut key = vec![0u8];
         key.extend_from_slice(name.as_bytes());
         self.inner.locks.try_lock(key).ok_or(StorageError::Conflict)
@@ -242,6 +243,7 @@ impl Store {
         it.status()?;
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
+        self.drop_bucket_versions(&mut batch, name)?;
         self.write_synced(batch)?;
         Ok(())
     }

@@ -1,15 +1,20 @@
 //! Thin handlers: one typed operation in, one response out.
 
+mod acl;
 mod bucket;
 mod checksum;
+mod copy;
 mod delete;
-mod get;
+mod delete_objects;
+pub mod get;
 mod ingest;
 mod list;
 mod multipart;
 mod multipart_list;
 mod part_copy;
+pub mod public;
 mod put;
+mod versions;
 
 use std::sync::Arc;
 
@@ -78,15 +83,35 @@ pub struct CtxRest {
 pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
     use Operation::*;
     match op {
-        ListBuckets { .. } => bucket::list_buckets(ctx).await,
+        ListBuckets {
+            prefix,
+            continuation_token,
+            max_buckets,
+        } => bucket::list_buckets(ctx, prefix, continuation_token, max_buckets).await,
         CreateBucket { bucket } => bucket::create_bucket(ctx, bucket).await,
         HeadBucket { bucket } => bucket::head_bucket(ctx, bucket).await,
         DeleteBucket { bucket } => bucket::delete_bucket(ctx, bucket).await,
         GetBucketLocation { bucket } => bucket::get_location(ctx, bucket).await,
-        GetBucketVersioning { bucket } => bucket::get_versioning(ctx, bucket).await,
+        GetBucketVersioning { bucket } => versions::get_versioning(ctx, bucket).await,
+        PutBucketVersioning { bucket } => versions::put_versioning(ctx, bucket).await,
+        ListObjectVersions { bucket, params } => {
+            versions::list_object_versions(ctx, bucket, params).await
+        }
+        GetObjectAcl {
+            bucket,
+            key,
+            version_id,
+        } => acl::get_object_acl(ctx, bucket, key, version_id).await,
+        PutObjectAcl {
+            bucket,
+            key,
+            version_id,
+        } => acl::put_object_acl(ctx, bucket, key, version_id).await,
         ListObjectsV2 { bucket, params } => list::list_objects(ctx, bucket, params, true).await,
         ListObjects { bucket, params } => list::list_objects(ctx, bucket, params, false).await,
         PutObject { bucket, key } => put::put_object(ctx, bucket, key).await,
+        CopyObject { bucket, key } => copy::copy_object(ctx, bucket, key).await,
+        DeleteObjects { bucket } => delete_objects::delete_objects(ctx, bucket).await,
         GetObject {
             bucket,
             key,

@@ -23,6 +23,10 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let stored_headers = headers::stored_object_headers(h)?;
     let content_md5 = headers::content_md5(h)?;
     let requested = checksum::requested(h, ctx.verified.payload.has_trailer())?;
+    // Only `public-read` changes anything here: clients that send
+    // `x-amz-acl: private` on every upload must not unpublish a key by
+    // updating it (an update keeps a published key published).
+    let public = super::public::canned_acl(h)?.filter(|p| *p);
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     store
@@ -32,7 +36,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let lock = store.lock_key(&bucket, &key).s3()?;
     check_write_conditions(&store, h, &bucket, &key)?;
 
-    let (mut payload, _rest) = ctx.payload(Some(length));
+    let (mut payload, rest) = ctx.payload(Some(length));
     let algorithms = checksum::algorithms(requested.as_ref(), requested.is_none());
     let ingested = ingest_with(store.object_writer(), &mut payload, &algorithms).await?;
     let checksum =
@@ -51,15 +55,14 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
         etag,
         headers: stored_headers,
         checksums: checksum.iter().map(checksum::stored).collect(),
+        public,
         ..Default::default()
     };
-    let row = blocking(move || {
-        store
-            .commit_object(&lock, &bucket, &key, ingested.data, new)
-            .s3()
-    })
-    .await?;
-    Ok(write_response(&row))
+    let (b, k) = (bucket.clone(), key.clone());
+    let row = blocking(move || store.commit_object(&lock, &b, &k, ingested.data, new).s3()).await?;
+    let mut r = write_response(&row);
+    super::public::add_public_url(&rest.state, &rest.parts, &mut r, &bucket, &key)?;
+    Ok(r)
 }
 
 /// The object size a PUT declares: `x-amz-decoded-content-length` for
@@ -122,5 +125,6 @@ fn write_response(row: &ObjectRow) -> Response<Body> {
     for c in &row.checksums {
         checksum::set_header(&mut r, c);
     }
+    response::set_header(&mut r, "x-amz-version-id", &row.version_id());
     r
 }
