@@ -45,11 +45,15 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let new = NewObject {
         etag,
         headers: stored_headers,
-        public,
         ..Default::default()
     };
     let (b, k) = (bucket.clone(), key.clone());
-    let row = blocking(move || store.commit_object(&lock, &b, &k, ingested.data, new).s3()).await?;
+    let row = blocking(move || {
+        store
+            .commit_object_with(&lock, &b, &k, ingested.data, new, public)
+            .s3()
+    })
+    .await?;
     let mut r = write_response(&row);
     super::public::add_public_url(&rest.state, &rest.parts, &mut r, &bucket, &key)?;
     Ok(r)
