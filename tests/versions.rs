@@ -110,7 +110,8 @@ async fn all_versions(c: &Client, bucket: &str, page: i32) -> Vec<(String, Strin
 /// retention period the data is purged and the chunk files are gone.
 #[tokio::test(flavor = "multi_thread")]
 async fn deleted_object_is_recoverable_then_purged() {
-    let s = Server::start_with(&["--retention", "3s", "--chunk-size", "1MiB"]);
+    let s = Server::start_with(&["--retention", "5s", "--chunk-size", "1MiB"]);
+    let retention = Duration::from_secs(5);
     let c = s.client().await;
     c.create_bucket().bucket("trash").send().await.unwrap();
     let data = pattern(3 * MIB + 5, 7);
@@ -184,7 +185,7 @@ async fn deleted_object_is_recoverable_then_purged() {
         .unwrap();
     assert_eq!(undo.delete_marker(), Some(true));
     assert!(
-        deleted_at.elapsed() < Duration::from_secs(3),
+        deleted_at.elapsed() < retention,
         "restore must happen within the retention period"
     );
     assert_eq!(
@@ -197,10 +198,8 @@ async fn deleted_object_is_recoverable_then_purged() {
     );
     // The restored version outlives its old purge date (the purger runs
     // every second; give it that date plus two rounds).
-    tokio::time::sleep(
-        Duration::from_secs(3).saturating_sub(deleted_at.elapsed()) + Duration::from_secs(2),
-    )
-    .await;
+    tokio::time::sleep(retention.saturating_sub(deleted_at.elapsed()) + Duration::from_secs(2))
+        .await;
     assert_eq!(s.chunk_files(), 4);
     assert_eq!(
         md5_hex(&get_version(&c, "trash", "report.bin", None).await),
