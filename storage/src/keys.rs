@@ -21,6 +21,12 @@ pub const CF_META: &str = "meta";
 /// Published objects: [`public_token_key`] → object key, and
 /// [`public_object_key`] → token (see `storage/src/public.rs`).
 pub const CF_PUBLIC: &str = "public";
+/// Multipart uploads in progress: [`upload_key`] → `UploadRow`.
+pub const CF_UPLOADS: &str = "uploads";
+/// Uploaded parts: [`part_key`] → `PartRow`.
+pub const CF_PARTS: &str = "parts";
+/// Upload deadlines: [`upload_expiry_key`] → `UploadRef`.
+pub const CF_UPLOAD_EXPIRY: &str = "upload_expiry";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -31,6 +37,9 @@ pub const ALL_CFS: &[&str] = &[
     CF_PURGE,
     CF_META,
     CF_PUBLIC,
+    CF_UPLOADS,
+    CF_PARTS,
+    CF_UPLOAD_EXPIRY,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:
@@ -157,6 +166,53 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// Key of a multipart upload in `uploads`: the key in terminated form then
+/// the fixed-length upload id, so uploads sort by key, then by start time
+/// (ids begin with the sequence number), and one upload's key is never a
+/// prefix of another's.
+pub fn upload_key(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
+    let mut out = version_key_prefix(bucket, key);
+    out.extend_from_slice(upload_id.as_bytes());
+    out
+}
+
+/// Splits the part of an `uploads` key after the bucket prefix into the
+/// object key and the upload id.
+pub fn parse_upload_key(rest: &[u8]) -> Option<(String, String)> {
+    let mut key = Vec::new();
+    let mut i = 0;
+    loop {
+        match (rest.get(i)?, rest.get(i + 1)) {
+            (0, Some(0xFF)) => {
+                key.push(0);
+                i += 2;
+            }
+            (0, Some(0x01)) => break,
+            (0, _) => return None,
+            (&b, _) => {
+                key.push(b);
+                i += 1;
+            }
+        }
+    }
+    let id = std::str::from_utf8(&rest[i + 2..]).ok()?;
+    Some((String::from_utf8(key).ok()?, id.to_string()))
+}
+
+/// Key of one part in `parts`: the upload key then the part number, big-endian.
+pub fn part_key(upload_key: &[u8], part_number: u32) -> Vec<u8> {
+    let mut out = upload_key.to_vec();
+    out.extend_from_slice(&part_number.to_be_bytes());
+    out
+}
+
+/// Key of an upload's deadline in `upload_expiry`: due time (ms) then the upload key.
+pub fn upload_expiry_key(due_ms: u64, upload_key: &[u8]) -> Vec<u8> {
+    let mut out = due_ms.to_be_bytes().to_vec();
+    out.extend_from_slice(upload_key);
+    out
+}
+
 /// Meta key holding the last issued version sequence number.
 pub const META_LAST_SEQ: &[u8] = b"last_seq";
 /// Meta key holding the on-disk format version.
@@ -208,6 +264,21 @@ mod tests {
         }
         assert!(!version_key("bkt", "b", 1).starts_with(&version_key_range_prefix("bkt", "a")));
         assert_eq!(version_key_parts(4, b"\x03bkt"), None);
+    }
+
+    #[test]
+    fn upload_keys_roundtrip() {
+        let id = "0123456789abcdef0123456789abcdef";
+        for key in ["a", "a\0b", "", "ünï/c"] {
+            let raw = upload_key("bkt", key, id);
+            let rest = &raw[bucket_prefix("bkt").len()..];
+            assert_eq!(
+                parse_upload_key(rest),
+                Some((key.to_string(), id.to_string()))
+            );
+        }
+        assert!(upload_key("b", "a", id) < upload_key("b", "a\0", id));
+        assert!(part_key(&upload_key("b", "a", id), 2) < part_key(&upload_key("b", "a", id), 10));
     }
 
     #[test]

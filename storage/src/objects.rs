@@ -228,7 +228,7 @@ impl Store {
 
     /// Adds to `batch`: `row` becomes a noncurrent version due for purging
     /// at `due` (ms since the epoch).
-    fn retire(
+    pub(crate) fn retire(
         &self,
         batch: &mut WriteBatch,
         bucket: &str,

@@ -46,6 +46,10 @@ pub(crate) struct Inner {
     /// exclusively, so no object can be committed into a bucket between the
     /// emptiness check and the deletion.
     bucket_commits: RwLock<()>,
+    /// Serialises the short metadata steps of multipart uploads (part
+    /// commit, complete, abort, expiry), so a part never lands in an upload
+    /// that is being completed or removed.
+    pub(crate) multipart: Mutex<()>,
 }
 
 /// Sequence numbers are handed out from blocks reserved durably in
@@ -106,6 +110,7 @@ impl Store {
                     reserved_end: 0,
                 }),
                 bucket_commits: RwLock::new(()),
+                multipart: Mutex::new(()),
             }),
         };
         let removed = store.sweep_orphan_chunks()?;

@@ -127,6 +127,7 @@ impl Raw {
         parse_response(&raw)
     }
 
+    /// Signs the request as it stands (adds the SigV4 headers).
     pub fn sign(&mut self, addr: &str) {
         let identity = Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
         let mut settings = SigningSettings::default();

@@ -152,6 +152,7 @@ pub fn serve_object(
             &headers::content_range(range, row.size),
         );
     }
+    super::checksum::response_headers(&mut r, &row, h, range.is_none());
     if part_number.is_some() {
         let parts = row.part_sizes.len().max(1);
         response::set_header(&mut r, "x-amz-mp-parts-count", &parts.to_string());

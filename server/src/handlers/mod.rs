@@ -2,10 +2,14 @@
 
 mod acl;
 mod bucket;
+mod checksum;
 mod delete;
 pub mod get;
 mod ingest;
 mod list;
+mod multipart;
+mod multipart_list;
+mod part_copy;
 pub mod public;
 mod put;
 mod versions;
@@ -117,6 +121,38 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
             key,
             version_id,
         } => delete::delete_object(ctx, bucket, key, version_id).await,
+        CreateMultipartUpload { bucket, key } => multipart::create(ctx, bucket, key).await,
+        UploadPart {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+        } => multipart::upload_part(ctx, bucket, key, upload_id, part_number).await,
+        UploadPartCopy {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+        } => part_copy::upload_part_copy(ctx, bucket, key, upload_id, part_number).await,
+        CompleteMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        } => multipart::complete(ctx, bucket, key, upload_id).await,
+        AbortMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        } => multipart::abort(ctx, bucket, key, upload_id).await,
+        ListParts {
+            bucket,
+            key,
+            upload_id,
+            params,
+        } => multipart_list::list_parts(ctx, bucket, key, upload_id, params).await,
+        ListMultipartUploads { bucket, params } => {
+            multipart_list::list_uploads(ctx, bucket, params).await
+        }
         _ => Err(S3Error::new(S3ErrorCode::NotImplemented)),
     }
 }

@@ -6,7 +6,8 @@ use kura_protocol::names::validate_object_key;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{NewObject, ObjectRow, Store};
 
-use super::ingest::ingest;
+use super::checksum;
+use super::ingest::ingest_with;
 use super::Ctx;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
@@ -25,6 +26,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     // `x-amz-acl: private` on every upload must not unpublish a key by
     // updating it (an update keeps a published key published).
     let public = super::public::canned_acl(h)?.filter(|p| *p);
+    let requested = checksum::requested(h, ctx.verified.payload.has_trailer())?;
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     store
@@ -35,7 +37,9 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     check_write_conditions(&store, h, &bucket, &key)?;
 
     let (mut payload, rest) = ctx.payload(Some(length));
-    let ingested = ingest(&store, &mut payload).await?;
+    let algorithm = requested.as_ref().map(|r| r.algorithm);
+    let ingested = ingest_with(store.object_writer(), &mut payload, algorithm).await?;
+    let checksum = checksum::verify(requested.as_ref(), ingested.checksum, payload.trailers())?;
     if let Some(want) = content_md5 {
         if want != ingested.md5 {
             return Err(S3Error::new(S3ErrorCode::BadDigest));
@@ -45,6 +49,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let new = NewObject {
         etag,
         headers: stored_headers,
+        checksums: checksum.iter().map(checksum::stored).collect(),
         ..Default::default()
     };
     let (b, k) = (bucket.clone(), key.clone());
@@ -117,5 +122,8 @@ fn write_response(row: &ObjectRow) -> Response<Body> {
     let mut r = response::empty(StatusCode::OK);
     response::set_header(&mut r, "etag", &row.etag);
     response::set_header(&mut r, "x-amz-version-id", &row.version_id());
+    for c in &row.checksums {
+        checksum::set_header(&mut r, c);
+    }
     r
 }
