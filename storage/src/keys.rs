@@ -18,15 +18,15 @@ pub const CF_CHUNKS: &str = "chunks";
 pub const CF_PURGE: &str = "purge";
 /// Settings and counters: name → value.
 pub const CF_META: &str = "meta";
-/// Published objects: [`public_token_key`] → object key, and
-/// [`public_object_key`] → token (see `storage/src/public.rs`).
-pub const CF_PUBLIC: &str = "public";
 /// Multipart uploads in progress: [`upload_key`] → `UploadRow`.
 pub const CF_UPLOADS: &str = "uploads";
 /// Uploaded parts: [`part_key`] → `PartRow`.
 pub const CF_PARTS: &str = "parts";
 /// Upload deadlines: [`upload_expiry_key`] → `UploadRef`.
 pub const CF_UPLOAD_EXPIRY: &str = "upload_expiry";
+/// Published objects: [`public_token_key`] → object key, and
+/// [`public_object_key`] → token (see `storage/src/public.rs`).
+pub const CF_PUBLIC: &str = "public";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -36,10 +36,10 @@ pub const ALL_CFS: &[&str] = &[
     CF_CHUNKS,
     CF_PURGE,
     CF_META,
-    CF_PUBLIC,
     CF_UPLOADS,
     CF_PARTS,
     CF_UPLOAD_EXPIRY,
+    CF_PUBLIC,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:
@@ -254,19 +254,6 @@ mod tests {
     }
 
     #[test]
-    fn version_keys_roundtrip() {
-        for key in ["", "a", "a\0", "a\0b\0", "日本/x"] {
-            let raw = version_key("bkt", key, 77);
-            let parts = version_key_parts(bucket_prefix("bkt").len(), &raw);
-            assert_eq!(parts, Some((key.to_string(), 77)));
-            assert!(raw.starts_with(&version_key_range_prefix("bkt", key)));
-            assert!(raw.starts_with(&version_key_range_prefix("bkt", "")));
-        }
-        assert!(!version_key("bkt", "b", 1).starts_with(&version_key_range_prefix("bkt", "a")));
-        assert_eq!(version_key_parts(4, b"\x03bkt"), None);
-    }
-
-    #[test]
     fn upload_keys_roundtrip() {
         let id = "0123456789abcdef0123456789abcdef";
         for key in ["a", "a\0b", "", "ünï/c"] {
@@ -279,6 +266,19 @@ mod tests {
         }
         assert!(upload_key("b", "a", id) < upload_key("b", "a\0", id));
         assert!(part_key(&upload_key("b", "a", id), 2) < part_key(&upload_key("b", "a", id), 10));
+    }
+
+    #[test]
+    fn version_keys_roundtrip() {
+        for key in ["", "a", "a\0", "a\0b\0", "日本/x"] {
+            let raw = version_key("bkt", key, 77);
+            let parts = version_key_parts(bucket_prefix("bkt").len(), &raw);
+            assert_eq!(parts, Some((key.to_string(), 77)));
+            assert!(raw.starts_with(&version_key_range_prefix("bkt", key)));
+            assert!(raw.starts_with(&version_key_range_prefix("bkt", "")));
+        }
+        assert!(!version_key("bkt", "b", 1).starts_with(&version_key_range_prefix("bkt", "a")));
+        assert_eq!(version_key_parts(4, b"\x03bkt"), None);
     }
 
     #[test]

@@ -299,6 +299,7 @@ impl Store {
             let (parts, _) = self.list_parts(bucket, key, upload_id, 0, usize::MAX)?;
             let _bucket = self.commit_guard();
             let previous = self.current(bucket, key)?;
+            let retention = self.retention_ms(bucket)?;
             let seq = self.next_seq()?;
             let now = now_ms();
             let mut chunks = Vec::new();
@@ -353,8 +354,7 @@ impl Store {
                 keys::upload_expiry_key(upload.expires_ms, &ukey),
             );
             if let Some(prev) = previous {
-                let due = now.saturating_add(self.retention_ms(bucket)?);
-                self.retire(&mut batch, bucket, key, prev, due);
+                self.retire(&mut batch, bucket, key, prev, now.saturating_add(retention));
             }
             self.write_synced(batch)?;
             (row, dropped)

@@ -25,6 +25,10 @@ pub struct NewObject {
     pub checksums: Vec<(String, String)>,
     /// Part sizes for multipart objects.
     pub part_sizes: Vec<u64>,
+    /// `Some(true)` publishes the key (keeping an existing token),
+    /// `Some(false)` unpublishes it, `None` keeps its state: an update of a
+    /// published key stays published.
+    pub public: Option<bool>,
 }
 
 impl Store {
@@ -115,8 +119,7 @@ impl Store {
         }
     }
 
-    /// Makes `data` the current version of `bucket`/`key`, atomically and
-    /// durably. A published key stays published (its link serves the new version).
+    /// Makes `data` the current version of `bucket`/`key`, atomically and durably.
     pub fn commit_object(
         &self,
         lock: &WriteLock,
@@ -124,20 +127,6 @@ impl Store {
         key: &str,
         data: WrittenData,
         new: NewObject,
-    ) -> StorageResult<ObjectRow> {
-        self.commit_object_with(lock, bucket, key, data, new, None)
-    }
-
-    /// [`Store::commit_object`], also publishing (`Some(true)`, keeping an
-    /// existing token) or unpublishing (`Some(false)`) the key in the same batch.
-    pub fn commit_object_with(
-        &self,
-        lock: &WriteLock,
-        bucket: &str,
-        key: &str,
-        data: WrittenData,
-        new: NewObject,
-        public: Option<bool>,
     ) -> StorageResult<ObjectRow> {
         let object_key = keys::object_key(bucket, key);
         assert_eq!(
@@ -172,7 +161,7 @@ impl Store {
         if let Some(prev) = previous {
             self.retire(&mut batch, bucket, key, prev, now.saturating_add(retention));
         }
-        match public {
+        match new.public {
             Some(true) => {
                 self.publish_in(&mut batch, bucket, key)?;
             }

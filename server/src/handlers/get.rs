@@ -189,10 +189,7 @@ fn part_range(row: &ObjectRow, n: u32) -> S3Result<ByteRange> {
     };
     let idx = n as usize - 1;
     if idx >= sizes.len() {
-        return Err(S3Error::with_message(
-            S3ErrorCode::InvalidPart,
-            "The requested partnumber is not satisfiable",
-        ));
+        return Err(S3Error::new(S3ErrorCode::InvalidPartNumber));
     }
     let start: u64 = sizes[..idx].iter().sum();
     if sizes[idx] == 0 {

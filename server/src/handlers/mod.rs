@@ -3,7 +3,9 @@
 mod acl;
 mod bucket;
 mod checksum;
+mod copy;
 mod delete;
+mod delete_objects;
 pub mod get;
 mod ingest;
 mod list;
@@ -81,7 +83,11 @@ pub struct CtxRest {
 pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
     use Operation::*;
     match op {
-        ListBuckets { .. } => bucket::list_buckets(ctx).await,
+        ListBuckets {
+            prefix,
+            continuation_token,
+            max_buckets,
+        } => bucket::list_buckets(ctx, prefix, continuation_token, max_buckets).await,
         CreateBucket { bucket } => bucket::create_bucket(ctx, bucket).await,
         HeadBucket { bucket } => bucket::head_bucket(ctx, bucket).await,
         DeleteBucket { bucket } => bucket::delete_bucket(ctx, bucket).await,
@@ -104,6 +110,8 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
         ListObjectsV2 { bucket, params } => list::list_objects(ctx, bucket, params, true).await,
         ListObjects { bucket, params } => list::list_objects(ctx, bucket, params, false).await,
         PutObject { bucket, key } => put::put_object(ctx, bucket, key).await,
+        CopyObject { bucket, key } => copy::copy_object(ctx, bucket, key).await,
+        DeleteObjects { bucket } => delete_objects::delete_objects(ctx, bucket).await,
         GetObject {
             bucket,
             key,

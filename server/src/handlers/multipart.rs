@@ -250,6 +250,8 @@ pub async fn complete(
         headers: upload.headers.clone(),
         checksums: object_checksum.iter().cloned().collect(),
         part_sizes: Vec::new(),
+        // A completed upload keeps the key's published state, as an update does.
+        public: None,
     };
     let chosen: Vec<(u32, String)> = chosen.iter().map(|(n, p)| (*n, p.etag.clone())).collect();
     let (b, k) = (bucket.clone(), key.clone());

@@ -22,11 +22,11 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     }
     let stored_headers = headers::stored_object_headers(h)?;
     let content_md5 = headers::content_md5(h)?;
+    let requested = checksum::requested(h, ctx.verified.payload.has_trailer())?;
     // Only `public-read` changes anything here: clients that send
     // `x-amz-acl: private` on every upload must not unpublish a key by
     // updating it (an update keeps a published key published).
     let public = super::public::canned_acl(h)?.filter(|p| *p);
-    let requested = checksum::requested(h, ctx.verified.payload.has_trailer())?;
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     store
@@ -50,15 +50,11 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
         etag,
         headers: stored_headers,
         checksums: checksum.iter().map(checksum::stored).collect(),
+        public,
         ..Default::default()
     };
     let (b, k) = (bucket.clone(), key.clone());
-    let row = blocking(move || {
-        store
-            .commit_object_with(&lock, &b, &k, ingested.data, new, public)
-            .s3()
-    })
-    .await?;
+    let row = blocking(move || store.commit_object(&lock, &b, &k, ingested.data, new).s3()).await?;
     let mut r = write_response(&row);
     super::public::add_public_url(&rest.state, &rest.parts, &mut r, &bucket, &key)?;
     Ok(r)
@@ -121,9 +117,9 @@ pub fn check_write_conditions(
 fn write_response(row: &ObjectRow) -> Response<Body> {
     let mut r = response::empty(StatusCode::OK);
     response::set_header(&mut r, "etag", &row.etag);
-    response::set_header(&mut r, "x-amz-version-id", &row.version_id());
     for c in &row.checksums {
         checksum::set_header(&mut r, c);
     }
+    response::set_header(&mut r, "x-amz-version-id", &row.version_id());
     r
 }
