@@ -453,3 +453,63 @@ async fn restart_mid_retention_resumes_the_purge() {
     })
     .await;
 }
+
+/// Restore by copying an old version onto the key (CopyObject with
+/// `versionId`), the usual way S3 clients bring a version back.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_from_a_version_restores_it() {
+    let s = Server::start_with(&["--chunk-size", "1MiB"]);
+    let c = s.client().await;
+    c.create_bucket().bucket("hist").send().await.unwrap();
+    let v1_data = pattern(2 * MIB + 3, 11);
+    let v1 = put(&c, "hist", "doc", v1_data.clone()).await;
+    let v2 = put(&c, "hist", "doc", b"second".to_vec()).await;
+    let marker = c
+        .delete_object()
+        .bucket("hist")
+        .key("doc")
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    assert_eq!(get_code(&c, "hist", "doc", None).await, "NoSuchKey");
+
+    let copied = c
+        .copy_object()
+        .bucket("hist")
+        .key("doc")
+        .copy_source(format!("hist/doc?versionId={v1}"))
+        .send()
+        .await
+        .expect("copy from version");
+    assert_eq!(copied.copy_source_version_id(), Some(v1.as_str()));
+    let restored = copied.version_id().expect("new version id").to_string();
+    assert!(restored > marker, "the restored copy is the newest version");
+    assert_eq!(
+        md5_hex(&get_version(&c, "hist", "doc", None).await),
+        md5_hex(&v1_data)
+    );
+    assert_eq!(
+        all_versions(&c, "hist", 1000).await,
+        vec![
+            ("doc".into(), restored, false, true),
+            ("doc".into(), marker.clone(), true, false),
+            ("doc".into(), v2, false, false),
+            ("doc".into(), v1.clone(), false, false),
+        ]
+    );
+    // A delete marker has no data to copy.
+    let err = s
+        .client_no_retry()
+        .await
+        .copy_object()
+        .bucket("hist")
+        .key("other")
+        .copy_source(format!("hist/doc?versionId={marker}"))
+        .send()
+        .await
+        .expect_err("copy from a delete marker");
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 400);
+    assert_eq!(get_code(&c, "hist", "other", None).await, "NoSuchKey");
+}
