@@ -10,6 +10,7 @@ pub mod config;
 pub mod credentials;
 pub mod errors;
 pub mod handlers;
+pub mod publish_cli;
 pub mod response;
 pub mod server;
 pub mod service;

@@ -73,6 +73,9 @@ async fn dispatch(
     request_id: &str,
 ) -> (&'static str, S3Result<Response<Body>>) {
     let (parts, body) = req.into_parts();
+    if let Some(r) = handlers::public::intercept(state, &parts) {
+        return ("GetPublicObject", r);
+    }
     let op = match parse_operation(state, &parts) {
         Ok(op) => op,
         Err(e) => return ("Unknown", Err(e)),
@@ -80,7 +83,7 @@ async fn dispatch(
     let name = op.name();
     let verified = match authenticate(state, &parts) {
         Ok(v) => v,
-        Err(e) => return (name, Err(e)),
+        Err(e) => return (name, handlers::public::anonymous_or(state, &parts, &op, e)),
     };
     let ctx = Ctx {
         state: Arc::clone(state),

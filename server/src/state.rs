@@ -27,4 +27,6 @@ pub struct AppState {
     pub max_object_size: u64,
     /// Download policy during writes.
     pub reads_during_write: ReadsDuringWrite,
+    /// How long a multipart upload may stay unfinished.
+    pub multipart_expiry: std::time::Duration,
 }

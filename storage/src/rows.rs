@@ -33,6 +33,9 @@ pub(crate) fn decode<T: DeserializeOwned>(raw: &[u8]) -> StorageResult<T> {
 pub struct BucketRow {
     /// Creation time, ms since the epoch.
     pub created_ms: u64,
+    /// This bucket's retention of replaced and deleted versions, in seconds;
+    /// `None` follows the server-wide `--retention`.
+    pub retention_secs: Option<u64>,
 }
 
 /// Where an object version's bytes live.
@@ -123,6 +126,10 @@ pub struct PurgeEntry {
     pub key: String,
     /// Sequence number of the version.
     pub seq: u64,
+    /// Chunk files to remove even though no version row lists them any more
+    /// (a version deleted by id is hidden at once; its files go when no
+    /// download reads them).
+    pub chunks: Vec<[u8; 16]>,
 }
 
 #[cfg(test)]

@@ -46,6 +46,10 @@ pub(crate) struct Inner {
     /// exclusively, so no object can be committed into a bucket between the
     /// emptiness check and the deletion.
     bucket_commits: RwLock<()>,
+    /// Serialises the short metadata steps of multipart uploads (part
+    /// commit, complete, abort, expiry), so a part never lands in an upload
+    /// that is being completed or removed.
+    pub(crate) multipart: Mutex<()>,
 }
 
 /// Sequence numbers are handed out from blocks reserved durably in
@@ -106,6 +110,7 @@ impl Store {
                     reserved_end: 0,
                 }),
                 bucket_commits: RwLock::new(()),
+                multipart: Mutex::new(()),
             }),
         };
         let removed = store.sweep_orphan_chunks()?;
@@ -173,6 +178,7 @@ impl Store {
         }
         let row = BucketRow {
             created_ms: now_ms(),
+            retention_secs: None,
         };
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_BUCKETS), name.as_bytes(), rows::encode(&row));
@@ -180,7 +186,7 @@ impl Store {
         Ok(row)
     }
 
-    fn bucket_lock(&self, name: &str) -> StorageResult<crate::locks::WriteLock> {
+    pub(crate) fn bucket_lock(&self, name: &str) -> StorageResult<crate::locks::WriteLock> {
         let mut key = vec![0u8];
         key.extend_from_slice(name.as_bytes());
         self.inner.locks.try_lock(key).ok_or(StorageError::Conflict)
@@ -237,6 +243,7 @@ impl Store {
         it.status()?;
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
+        self.drop_bucket_versions(&mut batch, name)?;
         self.write_synced(batch)?;
         Ok(())
     }

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod raw;
+pub mod slow;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

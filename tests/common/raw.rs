@@ -127,7 +127,8 @@ impl Raw {
         parse_response(&raw)
     }
 
-    fn sign(&mut self, addr: &str) {
+    /// Signs the request as it stands (adds the SigV4 headers).
+    pub fn sign(&mut self, addr: &str) {
         let identity = Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
