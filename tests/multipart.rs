@@ -152,7 +152,9 @@ async fn sdk_multipart_round_trip_reuses_part_chunks() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err.into_service_error().code(), Some("InvalidPart"));
+    // S3's error table: InvalidPartNumber, 416 "The requested partnumber is not satisfiable".
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 416);
+    assert_eq!(err.into_service_error().code(), Some("InvalidPartNumber"));
 
     // The upload is gone once completed.
     let err = s3
