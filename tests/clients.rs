@@ -509,6 +509,43 @@ fn rclone() {
     assert!(ls.trim().is_empty(), "{ls}");
 }
 
+/// Sends a signed request head (plus `extra` header lines) and body over a
+/// keep-alive connection; returns the final response's head, lowercased.
+fn final_response_head(
+    server: &Server,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &[u8],
+) -> String {
+    use std::io::{Read, Write};
+    let head = common::raw::signed_head(method, path, &server.addr, body.len());
+    let head = format!("{}{extra}\r\n", head.strip_suffix("\r\n").unwrap());
+    let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    // The server may answer before reading the body; then writing it may fail.
+    let _ = stream.write_all(body);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+        // Skip interim 100 responses; stop at the end of the final head.
+        let mut rest = text.as_str();
+        while let Some(after) = rest.strip_prefix("http/1.1 100 continue\r\n\r\n") {
+            rest = after;
+        }
+        if let Some(end) = rest.find("\r\n\r\n") {
+            return rest[..end].to_string();
+        }
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed before a response: {text:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
 /// botocore sends `Expect: 100-continue` even for empty bodies; hyper then
 /// answers without a `100 Continue`, which botocore mishandles on the next
 /// request of that connection (a 30 s stall in `aws s3 sync` of a tree with
@@ -518,16 +555,27 @@ fn expect_continue_with_empty_body_closes_the_connection() {
     let server = Server::start();
     let r = Raw::new("PUT", "/exp-bkt").send(&server.addr);
     assert_eq!(r.status, 200);
-    let r = Raw::new("PUT", "/exp-bkt/empty")
-        .header("expect", "100-continue")
-        .send(&server.addr);
-    assert_eq!(r.status, 200);
-    assert_eq!(r.header("connection"), Some("close"));
-    // With a body, hyper sends 100 Continue first (the raw client parses
-    // only that first response).
-    let r = Raw::new("PUT", "/exp-bkt/full")
-        .header("expect", "100-continue")
-        .body("x")
-        .send(&server.addr);
-    assert_eq!(r.status, 100);
+    let expect = "expect: 100-continue\r\n";
+    let head = final_response_head(&server, "PUT", "/exp-bkt/empty", expect, b"");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("\r\nconnection: close"), "{head}");
+    // With a body, hyper sends 100 Continue and the connection stays open.
+    let head = final_response_head(&server, "PUT", "/exp-bkt/full", expect, b"x");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+}
+
+/// An error answered before the body was read ends the connection, and the
+/// response says so: a client must not pool it for its next request.
+#[test]
+fn early_errors_close_the_connection() {
+    let server = Server::start();
+    let body = vec![7u8; 1 << 20];
+    let head = final_response_head(&server, "PUT", "/no-such-bucket/k", "", &body);
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+    assert!(head.contains("\r\nconnection: close"), "{head}");
+    // Errors of bodiless requests keep the connection.
+    let head = final_response_head(&server, "GET", "/no-such-bucket/k", "", b"");
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
 }

@@ -23,7 +23,8 @@ pub async fn handle(
     let request_id = new_request_id();
     let method = req.method().clone();
     let resource = req.uri().path().to_string();
-    let close = unanswered_expect_continue(&req);
+    let expect_unanswered = unanswered_expect_continue(&req);
+    let has_body = has_body(&req);
     let (op_name, result) = dispatch(&state, req, &request_id).await;
     let mut resp = match result {
         Ok(r) => r,
@@ -50,7 +51,13 @@ pub async fn handle(
         HeaderValue::from_static("nosniff"),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    if close {
+    // An error may have been answered before the body was read: hyper then
+    // closes the connection, and a client that pooled it would send its next
+    // request into a closed socket. Say so, so that it does not.
+    let unread_body =
+        has_body && (resp.status().is_client_error() || resp.status().is_server_error());
+    let h = resp.headers_mut();
+    if expect_unanswered || unread_body {
         h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     tracing::info!(
@@ -72,15 +79,20 @@ pub async fn handle(
 /// stall until the connection times out). Closing the connection after such
 /// a request resets the client's state.
 fn unanswered_expect_continue(req: &Request<Incoming>) -> bool {
-    let h = req.headers();
-    let expects = h
+    let expects = req
+        .headers()
         .get(http::header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let empty = match h.get(http::header::CONTENT_LENGTH) {
-        Some(v) => v.as_bytes() == b"0",
-        None => !h.contains_key(http::header::TRANSFER_ENCODING),
-    };
-    expects && empty
+    expects && !has_body(req)
+}
+
+/// Whether the request announces a body (non-zero length or chunked).
+fn has_body(req: &Request<Incoming>) -> bool {
+    let h = req.headers();
+    match h.get(http::header::CONTENT_LENGTH) {
+        Some(v) => v.as_bytes() != b"0",
+        None => h.contains_key(http::header::TRANSFER_ENCODING),
+    }
 }
 
 fn new_request_id() -> String {
