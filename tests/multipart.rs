@@ -152,7 +152,7 @@ async fn sdk_multipart_round_trip_reuses_part_chunks() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err.into_service_error().code(), Some("InvalidPart"));
+    assert_eq!(err.into_service_error().code(), Some("InvalidPartNumber"));
 
     // The upload is gone once completed.
     let err = s3
