@@ -176,6 +176,8 @@ impl Store {
         upload_id: &str,
         part_number: u32,
     ) -> StorageResult<WriteLock> {
+        // Tag 1 keeps part locks apart from object keys (which start with
+        // the bucket name's length, 3..=63) and bucket locks (tag 0).
         let mut lock_key = vec![1u8];
         lock_key.extend(keys::part_key(
             &keys::upload_key(bucket, key, upload_id),
@@ -190,7 +192,7 @@ impl Store {
     /// Commits a part's synced data, replacing any earlier upload of the same number.
     pub fn commit_part(
         &self,
-        _lock: &WriteLock,
+        lock: &WriteLock,
         (bucket, key, upload_id): (&str, &str, &str),
         part_number: u32,
         data: WrittenData,
@@ -198,6 +200,7 @@ impl Store {
     ) -> StorageResult<PartRow> {
         let ukey = keys::upload_key(bucket, key, upload_id);
         let pkey = keys::part_key(&ukey, part_number);
+        assert_eq!(&lock.key()[1..], pkey.as_slice(), "lock of another part");
         let chunks = match &data.location {
             DataLocation::Chunks(c) => c.clone(),
             DataLocation::Inline(v) if v.is_empty() => Vec::new(),
