@@ -37,6 +37,7 @@ pub async fn upload_part_copy(
     let (row, mut reader) = store
         .open_object(&source.bucket, &source.key, source.version_id.as_deref())
         .s3()?;
+    super::versions::refuse_delete_marker_source(&row)?;
     Conditions::from_copy_source_headers(h)
         .evaluate_copy_source(&row.etag, system_time(row.modified_ms))?;
     let (start, end) = match ctx.header("x-amz-copy-source-range") {
