@@ -262,6 +262,7 @@ mod multipart {
             .send()
             .await
             .unwrap();
+        assert_eq!(listed.checksum_algorithm(), Some(&algorithm));
         for (p, data) in listed.parts().iter().zip(parts) {
             let value = value_of(
                 &algorithm,

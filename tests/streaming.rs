@@ -489,3 +489,59 @@ async fn sdk_default_uploads_send_checksums_that_are_stored() {
     let body = got.body.collect().await.unwrap().into_bytes();
     assert_eq!(&body[..], &data[..]);
 }
+
+#[tokio::test]
+async fn parts_stream_with_signed_trailers_too() {
+    let server = Server::start_with(&args());
+    let s3 = setup(&server).await;
+    let id = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("mp")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    let data = pattern(130 * 1024, 6);
+    let crc = crc32_b64(&data);
+    let path = format!("/bkt/mp?partNumber=1&uploadId={id}");
+    let r = put_chunked(
+        &server,
+        &path,
+        &data,
+        64 * 1024,
+        Mode::SignedTrailer,
+        &[("x-amz-checksum-crc32", crc.as_str())],
+        &["x-amz-checksum-crc32"],
+        Spoil::default(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    assert_eq!(r.header("x-amz-checksum-crc32"), Some(crc.as_str()));
+    let etag = r.header("etag").unwrap().to_string();
+    assert_eq!(etag, format!("\"{}\"", common::md5_hex(&data)));
+
+    // A wrong Content-MD5 on a part is BadDigest, and the part is not kept.
+    let r = Raw::new("PUT", &format!("/bkt/mp?partNumber=2&uploadId={id}"))
+        .header("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")
+        .body(data.clone())
+        .send(&server.addr);
+    assert_eq!((r.status, r.code().as_str()), (400, "BadDigest"));
+    let parts = s3
+        .list_parts()
+        .bucket("bkt")
+        .key("mp")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let numbers: Vec<i32> = parts
+        .parts()
+        .iter()
+        .filter_map(|p| p.part_number())
+        .collect();
+    assert_eq!(numbers, [1]);
+    assert_eq!(parts.parts()[0].checksum_crc32(), Some(crc.as_str()));
+    assert_eq!(server.chunk_files(), 3, "only part 1's chunks");
+}

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod list;
 pub mod locks;
 mod multipart;
+mod multipart_list;
 mod objects;
 mod public;
 mod purge;
@@ -20,6 +21,7 @@ pub mod reader;
 mod retention;
 pub mod rows;
 mod store;
+mod upload_expiry;
 mod versions;
 pub mod writer;
 

@@ -77,10 +77,10 @@ pub struct NewPart {
 
 /// What the expiry queue names: one upload.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-struct UploadRef {
-    bucket: String,
-    key: String,
-    upload_id: String,
+pub(crate) struct UploadRef {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) upload_id: String,
 }
 
 /// One upload in a listing.
@@ -176,6 +176,8 @@ impl Store {
         upload_id: &str,
         part_number: u32,
     ) -> StorageResult<WriteLock> {
+        // Tag 1 keeps part locks apart from object keys (which start with
+        // the bucket name's length, 3..=63) and bucket locks (tag 0).
         let mut lock_key = vec![1u8];
         lock_key.extend(keys::part_key(
             &keys::upload_key(bucket, key, upload_id),
@@ -190,7 +192,7 @@ impl Store {
     /// Commits a part's synced data, replacing any earlier upload of the same number.
     pub fn commit_part(
         &self,
-        _lock: &WriteLock,
+        lock: &WriteLock,
         (bucket, key, upload_id): (&str, &str, &str),
         part_number: u32,
         data: WrittenData,
@@ -198,6 +200,7 @@ impl Store {
     ) -> StorageResult<PartRow> {
         let ukey = keys::upload_key(bucket, key, upload_id);
         let pkey = keys::part_key(&ukey, part_number);
+        assert_eq!(&lock.key()[1..], pkey.as_slice(), "lock of another part");
         let chunks = match &data.location {
             DataLocation::Chunks(c) => c.clone(),
             DataLocation::Inline(v) if v.is_empty() => Vec::new(),
@@ -240,49 +243,6 @@ impl Store {
         };
         self.remove_chunk_files(&replaced);
         Ok(row)
-    }
-
-    /// Parts of an upload with numbers above `after`, ascending, at most
-    /// `max`; plus whether more follow.
-    pub fn list_parts(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        after: u32,
-        max: usize,
-    ) -> StorageResult<(Vec<(u32, PartRow)>, bool)> {
-        self.upload(bucket, key, upload_id)?;
-        let ukey = keys::upload_key(bucket, key, upload_id);
-        let mut out = Vec::new();
-        let start = keys::part_key(&ukey, after.saturating_add(1));
-        let mut opts = ReadOptions::default();
-        if let Some(end) = keys::prefix_successor(&ukey) {
-            opts.set_iterate_upper_bound(end);
-        }
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cf(CF_PARTS),
-            opts,
-            IteratorMode::From(&start, Direction::Forward),
-        );
-        for item in iter {
-            let (k, v) = item?;
-            let Some(number) = k
-                .get(ukey.len()..)
-                .and_then(|n| <[u8; 4]>::try_from(n).ok())
-                .map(u32::from_be_bytes)
-            else {
-                continue;
-            };
-            if number <= after {
-                continue;
-            }
-            if out.len() == max {
-                return Ok((out, true));
-            }
-            out.push((number, rows::decode(&v)?));
-        }
-        Ok((out, false))
     }
 
     /// Completes an upload: the parts `chosen` (number and the ETag the
@@ -388,7 +348,7 @@ impl Store {
 
     /// One batch removing an upload, its parts, their chunk rows and its
     /// deadline; returns the chunk files to remove afterwards.
-    fn remove_upload_rows(
+    pub(crate) fn remove_upload_rows(
         &self,
         bucket: &str,
         key: &str,
@@ -427,149 +387,11 @@ impl Store {
 
     /// Chunk files whose rows are already gone: a failure only leaves an
     /// orphan for the start-up sweep.
-    fn remove_chunk_files(&self, ids: &[ChunkId]) {
+    pub(crate) fn remove_chunk_files(&self, ids: &[ChunkId]) {
         for id in ids {
             if let Err(e) = self.inner.chunks.remove(id) {
                 tracing::warn!(chunk = %hex::encode(id), error = %e, "could not remove chunk file");
             }
         }
-    }
-
-    /// Discards every upload whose deadline has passed. Returns how many.
-    pub fn expire_uploads(&self) -> StorageResult<usize> {
-        let now = now_ms();
-        let mut due = Vec::new();
-        for item in self
-            .inner
-            .db
-            .iterator_cf(self.cf(CF_UPLOAD_EXPIRY), IteratorMode::Start)
-        {
-            let (k, v) = item?;
-            let at = k
-                .get(..8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes);
-            if at.is_none_or(|d| d > now) {
-                break;
-            }
-            due.push((k.to_vec(), rows::decode::<UploadRef>(&v)?));
-            if due.len() >= 1000 {
-                break;
-            }
-        }
-        let mut expired = 0;
-        for (expiry_key, r) in due {
-            let removed = {
-                let _mp = self.inner.multipart.lock();
-                let ukey = keys::upload_key(&r.bucket, &r.key, &r.upload_id);
-                let exists = self.inner.db.get_pinned_cf(self.cf(CF_UPLOADS), &ukey)?;
-                if exists.is_some() {
-                    let at = u64::from_be_bytes(expiry_key[..8].try_into().expect("8 bytes"));
-                    self.remove_upload_rows(&r.bucket, &r.key, &r.upload_id, at)?
-                } else {
-                    // Completed or aborted meanwhile: only the queue entry is left.
-                    let mut batch = WriteBatch::default();
-                    batch.delete_cf(self.cf(CF_UPLOAD_EXPIRY), &expiry_key);
-                    self.write_synced(batch)?;
-                    continue;
-                }
-            };
-            self.remove_chunk_files(&removed);
-            expired += 1;
-        }
-        Ok(expired)
-    }
-
-    /// Discards every upload of `bucket` (after the bucket was deleted: its
-    /// unfinished uploads must not reappear if the name is reused).
-    pub fn discard_bucket_uploads(&self, bucket: &str) -> StorageResult<usize> {
-        let bprefix = keys::bucket_prefix(bucket);
-        let mut found = Vec::new();
-        let mut opts = ReadOptions::default();
-        if let Some(end) = keys::prefix_successor(&bprefix) {
-            opts.set_iterate_upper_bound(end);
-        }
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cf(CF_UPLOADS),
-            opts,
-            IteratorMode::From(&bprefix, Direction::Forward),
-        );
-        for item in iter {
-            let (k, v) = item?;
-            if let Some((key, upload_id)) = keys::parse_upload_key(&k[bprefix.len()..]) {
-                found.push((key, upload_id, rows::decode::<UploadRow>(&v)?.expires_ms));
-            }
-        }
-        for (key, upload_id, expires_ms) in &found {
-            let removed = {
-                let _mp = self.inner.multipart.lock();
-                self.remove_upload_rows(bucket, key, upload_id, *expires_ms)?
-            };
-            self.remove_chunk_files(&removed);
-        }
-        Ok(found.len())
-    }
-
-    /// Uploads in progress in `bucket` whose keys start with `prefix`, in
-    /// key then start order, beginning strictly after (`key_marker`,
-    /// `upload_id_marker`) — or after every upload of `key_marker` when no
-    /// upload id marker is given. Stops after `max` items (`None` = all).
-    pub fn list_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        key_marker: Option<&str>,
-        upload_id_marker: Option<&str>,
-        mut visit: impl FnMut(UploadListItem) -> bool,
-    ) -> StorageResult<()> {
-        self.require_bucket(bucket)?;
-        let bprefix = keys::bucket_prefix(bucket);
-        let mut opts = ReadOptions::default();
-        if let Some(end) = keys::prefix_successor(&bprefix) {
-            opts.set_iterate_upper_bound(end);
-        }
-        let start = match key_marker {
-            Some(k) if k.as_bytes() > prefix.as_bytes() => keys::version_key_prefix(bucket, k),
-            _ => keys::version_key_prefix(bucket, prefix)[..bprefix.len() + prefix.len()].to_vec(),
-        };
-        let now = now_ms();
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cf(CF_UPLOADS),
-            opts,
-            IteratorMode::From(&start, Direction::Forward),
-        );
-        for item in iter {
-            let (k, v) = item?;
-            let Some((key, upload_id)) = keys::parse_upload_key(&k[bprefix.len()..]) else {
-                continue;
-            };
-            if !key.starts_with(prefix) {
-                if key.as_str() > prefix {
-                    break;
-                }
-                continue;
-            }
-            if let Some(marker) = key_marker {
-                let after = match upload_id_marker {
-                    Some(id) => (key.as_str(), upload_id.as_str()) > (marker, id),
-                    None => key.as_str() > marker,
-                };
-                if !after {
-                    continue;
-                }
-            }
-            let row: UploadRow = rows::decode(&v)?;
-            if row.expires_ms <= now {
-                continue;
-            }
-            if !visit(UploadListItem {
-                key,
-                upload_id,
-                row,
-            }) {
-                break;
-            }
-        }
-        Ok(())
     }
 }

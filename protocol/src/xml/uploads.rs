@@ -46,6 +46,9 @@ pub struct ListPartsResult {
     pub owner: Owner,
     /// Storage class, `STANDARD` in kura.
     pub storage_class: String,
+    /// The upload's checksum algorithm and type (`ChecksumAlgorithm`,
+    /// `ChecksumType`), when it was created with one.
+    pub checksum: Option<(String, String)>,
 }
 
 impl ListPartsResult {
@@ -58,6 +61,10 @@ impl ListPartsResult {
         self.initiator.write(&mut w, "Initiator");
         self.owner.write(&mut w, "Owner");
         w.text("StorageClass", &self.storage_class);
+        if let Some((algorithm, kind)) = &self.checksum {
+            w.text("ChecksumAlgorithm", algorithm);
+            w.text("ChecksumType", kind);
+        }
         w.value("PartNumberMarker", self.part_number_marker);
         if let Some(n) = self.next_part_number_marker {
             w.value("NextPartNumberMarker", n);
@@ -180,7 +187,7 @@ mod tests {
 
     #[test]
     fn list_parts_golden() {
-        let r = ListPartsResult {
+        let mut r = ListPartsResult {
             bucket: "example-bucket".into(),
             key: "example-object".into(),
             upload_id: "XXBsb2FkIElE".into(),
@@ -198,6 +205,7 @@ mod tests {
             initiator: owner(),
             owner: owner(),
             storage_class: "STANDARD".into(),
+            checksum: None,
         };
         assert_eq!(
             r.to_xml(),
@@ -213,6 +221,14 @@ mod tests {
              <ETag>&quot;7778aef83f66abc1fa1e8477f296d394&quot;</ETag><Size>10485760</Size></Part>\
              </ListPartsResult>"
         );
+        r.checksum = Some(("CRC32".into(), "COMPOSITE".into()));
+        r.parts[0].checksums.crc32 = Some("yZRlqg==".into());
+        let xml = r.to_xml();
+        assert!(xml.contains(
+            "<StorageClass>STANDARD</StorageClass><ChecksumAlgorithm>CRC32</ChecksumAlgorithm>\
+             <ChecksumType>COMPOSITE</ChecksumType><PartNumberMarker>"
+        ));
+        assert!(xml.contains("<Size>10485760</Size><ChecksumCRC32>yZRlqg==</ChecksumCRC32></Part>"));
     }
 
     fn uploads() -> ListMultipartUploadsResult {

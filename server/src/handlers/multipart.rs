@@ -4,7 +4,7 @@
 //! and committed one by one; completion copies no data — the parts' chunk
 //! files become the object's (see `storage/src/multipart.rs`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{Response, StatusCode};
 use kura_protocol::checksum::{composite_checksum, full_object_crc, Checksum, ChecksumAlgorithm};
@@ -81,12 +81,10 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
         }
         (Some(_), t) => Some(t.unwrap_or("COMPOSITE")),
     };
-    let expires_ms = SystemTime::now()
-        .checked_add(ctx.state.multipart_expiry)
-        .unwrap_or(SystemTime::now() + Duration::from_secs(86400 * 365 * 100))
+    let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(u64::MAX);
+        .map_or(0, |d| d.as_millis() as u64);
+    let expires_ms = now_ms.saturating_add(ctx.state.multipart_expiry.as_millis() as u64);
     let store = ctx.state.store.clone();
     let (b, k) = (bucket.clone(), key.clone());
     let (upload_id, _) = blocking(move || {

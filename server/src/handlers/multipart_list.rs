@@ -46,8 +46,12 @@ pub async fn list_parts(
     let store = ctx.state.store.clone();
     let (b, k, u) = (bucket.clone(), key.clone(), upload_id.clone());
     let (after, max) = (params.part_number_marker, params.max_parts);
-    let (parts, truncated) =
-        blocking(move || store.list_parts(&b, &k, &u, after, max).s3()).await?;
+    let (upload, parts, truncated) = blocking(move || {
+        let upload = store.upload(&b, &k, &u).s3()?;
+        let (parts, truncated) = store.list_parts(&b, &k, &u, after, max).s3()?;
+        Ok((upload, parts, truncated))
+    })
+    .await?;
     let owner = owner_of(&ctx.verified.access_key_id);
     let doc = ListPartsResult {
         bucket,
@@ -70,6 +74,7 @@ pub async fn list_parts(
         initiator: owner.clone(),
         owner,
         storage_class: "STANDARD".into(),
+        checksum: upload.checksum_algorithm.zip(upload.checksum_type),
     };
     Ok(response::xml(doc.to_xml()))
 }
