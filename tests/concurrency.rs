@@ -156,6 +156,7 @@ async fn every_access_to_a_key_being_written_is_refused() {
         .unwrap()
         .version_id
         .unwrap();
+    put(&s, "xfer", "other-src", b"source".to_vec()).await;
     let addr = s.addr.clone();
     let new = pattern(2 * MIB, 3);
     let body = new.clone();
@@ -234,6 +235,19 @@ async fn every_access_to_a_key_being_written_is_refused() {
                 .send(&addr),
             "PutObjectAcl",
         );
+        // A copy onto the key is a write; a copy from it reads it.
+        assert_conflict(
+            &Raw::new("PUT", "/xfer/doc.bin")
+                .header("x-amz-copy-source", "/xfer/other-src")
+                .send(&addr),
+            "CopyObject onto",
+        );
+        assert_conflict(
+            &Raw::new("PUT", "/xfer/copy.bin")
+                .header("x-amz-copy-source", "/xfer/doc.bin")
+                .send(&addr),
+            "CopyObject from",
+        );
         // Another key is not affected.
         assert_eq!(
             Raw::new("PUT", "/xfer/other").body("x").send(&addr).status,
@@ -258,6 +272,7 @@ async fn previous_mode_serves_the_old_version_during_a_write() {
     put(&s, "xfer", "doc.bin", old.clone()).await;
     let addr = s.addr.clone();
     let new = pattern(2 * MIB, 5);
+    let old_md5 = md5_hex(&old);
     let body = new.clone();
     tokio::task::spawn_blocking(move || {
         let upload = SlowPut::start(&addr, "/xfer/doc.bin", body, MIB);
@@ -269,6 +284,12 @@ async fn previous_mode_serves_the_old_version_during_a_write() {
             "the previous version is served"
         );
         assert_eq!(Raw::new("HEAD", "/xfer/doc.bin").send(&addr).status, 200);
+        let copy = Raw::new("PUT", "/xfer/copy.bin")
+            .header("x-amz-copy-source", "/xfer/doc.bin")
+            .send(&addr);
+        assert_eq!(copy.status, 200, "a copy reads the previous version too");
+        let r = Raw::new("GET", "/xfer/copy.bin").send(&addr);
+        assert_eq!(md5_hex(&r.body), old_md5);
         assert_conflict(
             &Raw::new("PUT", "/xfer/doc.bin").body("clobber").send(&addr),
             "PUT",

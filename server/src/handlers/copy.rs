@@ -45,10 +45,7 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
     let lock = store.lock_key(&bucket, &key).s3()?;
     check_write_conditions(&store, h, &bucket, &key)?;
 
-    let (row, reader) = store
-        .open_object(&source.bucket, &source.key, source.version_id.as_deref())
-        .s3()?;
-    super::versions::refuse_delete_marker_source(&row)?;
+    let (row, reader) = super::copy_source::open_copy_source(&ctx.state, &source, (&bucket, &key))?;
     source_conditions.evaluate_copy_source(&row.etag, system_time(row.modified_ms))?;
     let self_copy = source.bucket == bucket && source.key == key && source.version_id.is_none();
     if self_copy && directive == MetadataDirective::Copy {

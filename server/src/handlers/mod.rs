@@ -4,6 +4,7 @@ mod acl;
 mod bucket;
 mod checksum;
 mod copy;
+mod copy_source;
 mod delete;
 mod delete_objects;
 pub mod get;

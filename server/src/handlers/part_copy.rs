@@ -34,10 +34,8 @@ pub async fn upload_part_copy(
     let source = headers::parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or_default())?;
     let store = ctx.state.store.clone();
     let upload = store.upload(&bucket, &key, &upload_id).s3()?;
-    let (row, mut reader) = store
-        .open_object(&source.bucket, &source.key, source.version_id.as_deref())
-        .s3()?;
-    super::versions::refuse_delete_marker_source(&row)?;
+    let (row, mut reader) =
+        super::copy_source::open_copy_source(&ctx.state, &source, (&bucket, &key))?;
     Conditions::from_copy_source_headers(h)
         .evaluate_copy_source(&row.etag, system_time(row.modified_ms))?;
     let (start, end) = match ctx.header("x-amz-copy-source-range") {
