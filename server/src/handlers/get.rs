@@ -4,7 +4,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::Ctx;
 use crate::errors::{conflict, storage_to_s3, StorageResultExt};
+use crate::frames::FramePool;
 use crate::response::{self, Body};
 use crate::state::{AppState, ReadsDuringWrite};
 
@@ -210,15 +211,16 @@ pub fn system_time(ms: u64) -> SystemTime {
 /// memory per download stays at a few frames whatever the object size.
 fn stream_body(mut reader: ObjectReader, len: u64) -> Body {
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    let frames = FramePool::new(FRAME);
     tokio::task::spawn_blocking(move || loop {
         let want = (reader.remaining() as usize).min(FRAME);
         if want == 0 {
             return;
         }
-        let mut buf = BytesMut::zeroed(want);
+        let mut buf = frames.take();
         let mut filled = 0;
         let result = loop {
-            match reader.read(&mut buf[filled..]) {
+            match reader.read(&mut buf[filled..want]) {
                 Ok(0) => break Ok(()),
                 Ok(n) => {
                     filled += n;
@@ -230,10 +232,7 @@ fn stream_body(mut reader: ObjectReader, len: u64) -> Body {
             }
         };
         let msg = match result {
-            Ok(()) => {
-                buf.truncate(filled);
-                Ok(buf.freeze())
-            }
+            Ok(()) => Ok(frames.freeze(buf, filled)),
             Err(e) => {
                 // Headers are already sent: fail the body so the client sees
                 // a broken transfer, never a silently short object.
