@@ -177,17 +177,26 @@ peak_rss() {
   done
   echo $((peak / 1024))
 }
-log "memory: 64 concurrent 256 MiB uploads, then 64 concurrent 1 GiB downloads (10 s each)"
-"$BENCH" put --endpoint "${EP[kura]}" --bucket bench --prefix mem/ --size 256MiB --concurrency 64 \
-  --ops 64 --no-cleanup >/dev/null 2>&1 &
-load=$!
-echo "{\"rss_mib\": $(peak_rss 10)}" >"$WORK/out/mem_put.kura.1.json"
-kill "$load" 2>/dev/null || true
-wait "$load" 2>/dev/null || true
+# Each memory phase on a freshly started kura: freed memory that the
+# allocator keeps would otherwise carry over from one phase to the next.
+restart_kura() {
+  kill "$KURA_PID"
+  wait "$KURA_PID" 2>/dev/null || true
+  start_kura
+}
+log "memory: 64 concurrent 1 GiB downloads, then 64 concurrent 256 MiB uploads (10 s each)"
+restart_kura
 "$BENCH" get --endpoint "${EP[kura]}" --bucket bench --prefix g1g/ --size 1GiB --objects 1 \
   --concurrency 64 --ops 64 --skip-prepare >/dev/null 2>&1 &
 load=$!
 echo "{\"rss_mib\": $(peak_rss 10)}" >"$WORK/out/mem_get.kura.1.json"
+kill "$load" 2>/dev/null || true
+wait "$load" 2>/dev/null || true
+restart_kura
+"$BENCH" put --endpoint "${EP[kura]}" --bucket bench --prefix mem/ --size 256MiB --concurrency 64 \
+  --ops 64 --no-cleanup >/dev/null 2>&1 &
+load=$!
+echo "{\"rss_mib\": $(peak_rss 10)}" >"$WORK/out/mem_put.kura.1.json"
 kill "$load" 2>/dev/null || true
 wait "$load" 2>/dev/null || true
 

@@ -23,7 +23,7 @@ use crate::response::{self, Body};
 use crate::state::{AppState, ReadsDuringWrite};
 
 /// Size of the frames a download is sent in.
-const FRAME: usize = 256 * 1024;
+const FRAME: usize = 128 * 1024;
 
 /// Serves an object (or, for HEAD, its headers). The version is resolved once
 /// and streamed by id: the download completes on it even if the key is
@@ -210,7 +210,7 @@ pub fn system_time(ms: u64) -> SystemTime {
 /// Streams `reader` from a blocking thread through a small bounded channel:
 /// memory per download stays at a few frames whatever the object size.
 fn stream_body(mut reader: ObjectReader, len: u64) -> Body {
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(3);
     let frames = FramePool::new(FRAME);
     tokio::task::spawn_blocking(move || loop {
         let want = (reader.remaining() as usize).min(FRAME);
