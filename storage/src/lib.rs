@@ -26,7 +26,7 @@ pub mod writer;
 pub use error::{StorageError, StorageResult};
 pub use list::{ListItem, ListPage, ListStart};
 pub use locks::WriteLock;
-pub use multipart::{PartRow, UploadListItem, UploadRow};
+pub use multipart::{NewPart, PartRow, UploadListItem, UploadRow};
 pub use objects::NewObject;
 pub use reader::ObjectReader;
 pub use rows::{BucketRow, ObjectRow};
