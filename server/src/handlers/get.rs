@@ -210,7 +210,7 @@ pub fn system_time(ms: u64) -> SystemTime {
 /// Streams `reader` from a blocking thread through a small bounded channel:
 /// memory per download stays at a few frames whatever the object size.
 fn stream_body(mut reader: ObjectReader, len: u64) -> Body {
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(3);
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(2);
     let frames = FramePool::new(FRAME);
     tokio::task::spawn_blocking(move || loop {
         let want = (reader.remaining() as usize).min(FRAME);
