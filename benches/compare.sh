@@ -61,9 +61,11 @@ wait_port() {
   log "nothing listens on port $1"; exit 1
 }
 
+# Default retention (24 h): deleted objects are not purged during the run,
+# so purging never competes with the measured workloads.
 start_kura() {
   KURA_ACCESS_KEY_ID=$AK KURA_SECRET_ACCESS_KEY=$SK KURA_LOG=warn \
-    "$KURA" serve --listen "127.0.0.1:$PORT_KURA" --data-dir "$WORK/kura" --retention 5s \
+    "$KURA" serve --listen "127.0.0.1:$PORT_KURA" --data-dir "$WORK/kura" \
     >"$WORK/kura.log" 2>&1 &
   KURA_PID=$!
   pids+=("$KURA_PID")
