@@ -114,8 +114,12 @@ declare -A EP=(
 bench() {
   local name=$1 server=$2 run=$3
   shift 3
-  "$BENCH" "$@" --endpoint "${EP[$server]}" --bucket bench --json \
-    >"$WORK/out/$name.$server.$run.json"
+  local out="$WORK/out/$name.$server.$run.json"
+  # A failed run is reported and left out of the table, not fatal.
+  if ! "$BENCH" "$@" --endpoint "${EP[$server]}" --bucket bench --json >"$out" 2>"$out.err"; then
+    log "kura-bench $name against $server failed: $(tail -1 "$out.err")"
+    rm -f "$out"
+  fi
 }
 
 # --- disk limits -------------------------------------------------------------------
