@@ -191,3 +191,46 @@ fn errors_are_counted_by_s3_code() {
     assert_eq!(get["error_count"], 5);
     assert_eq!(get["errors"]["NoSuchKey"], 5, "{get:#}");
 }
+
+#[test]
+fn multipart_uploads_complete() {
+    let server = Server::start();
+    let mp = bench(
+        &server,
+        &[
+            "multipart",
+            "--size",
+            "11MiB",
+            "--part-size",
+            "5MiB",
+            "--concurrency",
+            "2",
+            "--ops",
+            "2",
+            "--prefix",
+            "mp/",
+            "--no-cleanup",
+        ],
+    );
+    assert_eq!(ops(&mp), 2);
+    assert_eq!(mp["bytes"], 2 * 11 * 1024 * 1024);
+    assert_clean(&mp);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = server.client().await;
+        let listed = client
+            .list_objects_v2()
+            .bucket("bench")
+            .prefix("mp/")
+            .send()
+            .await
+            .unwrap();
+        let objects = listed.contents();
+        assert_eq!(objects.len(), 2);
+        for o in objects {
+            assert_eq!(o.size(), Some(11 * 1024 * 1024));
+            // A multipart ETag: MD5 of the part MD5s, then the part count.
+            assert!(o.e_tag().unwrap().ends_with("-3\""), "{:?}", o.e_tag());
+        }
+    });
+}

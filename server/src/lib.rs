@@ -9,6 +9,7 @@ pub mod body;
 pub mod config;
 pub mod credentials;
 pub mod errors;
+pub mod frames;
 pub mod handlers;
 pub mod publish_cli;
 pub mod response;

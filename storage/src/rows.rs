@@ -42,7 +42,10 @@ pub struct BucketRow {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum DataLocation {
     /// Small objects live in the row itself (one RocksDB write, no file).
-    Inline(Vec<u8>),
+    /// `serde_bytes`: same postcard bytes as a plain `Vec<u8>` (length, then
+    /// the bytes), but decoded in one copy instead of byte by byte, which was
+    /// the largest cost of serving small objects.
+    Inline(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Larger ones in chunk files, in order.
     Chunks(Vec<ChunkRef>),
 }
@@ -155,6 +158,19 @@ mod tests {
         assert_eq!(decode::<ObjectRow>(&raw).unwrap(), row);
         assert!(decode::<ObjectRow>(&[9, 1, 2]).is_err());
         assert!(decode::<ObjectRow>(&[]).is_err());
+    }
+
+    #[test]
+    fn inline_data_encodes_as_a_plain_byte_vector() {
+        // Variant 0, varint length 3, the bytes: what `Vec<u8>` gave before
+        // `serde_bytes`, so rows written either way decode the same.
+        let inline = DataLocation::Inline(b"abc".to_vec());
+        assert_eq!(
+            postcard::to_allocvec(&inline).unwrap(),
+            [0, 3, b'a', b'b', b'c']
+        );
+        let plain: (u8, Vec<u8>) = postcard::from_bytes(&[0, 3, b'a', b'b', b'c']).unwrap();
+        assert_eq!(plain, (0, b"abc".to_vec()));
     }
 
     #[test]

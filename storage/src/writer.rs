@@ -43,6 +43,10 @@ pub struct ObjectWriter {
     inline_max: usize,
     inline: Vec<u8>,
     current: Option<(File, u64)>,
+    /// The fsync of the previous full chunk, running while the next one is
+    /// written: a synchronous fsync per chunk left the disk idle while the
+    /// next chunk was hashed and copied (PUT 1 GiB at half the disk's rate).
+    syncing: Option<std::thread::JoinHandle<io::Result<()>>>,
     chunks: Vec<ChunkRef>,
     cleanup: ChunkCleanup,
     size: u64,
@@ -70,6 +74,7 @@ impl ObjectWriter {
             inline_max,
             inline: Vec::new(),
             current: None,
+            syncing: None,
             chunks: Vec::new(),
             cleanup: ChunkCleanup {
                 store,
@@ -125,16 +130,31 @@ impl ObjectWriter {
         Ok(n)
     }
 
+    /// Syncs the full current chunk on its own thread, after the previous
+    /// chunk's sync has finished (so at most one runs per upload).
     fn close_chunk(&mut self) -> io::Result<()> {
+        self.wait_for_sync()?;
         if let Some((file, _)) = self.current.take() {
-            file.sync_data()?;
+            self.syncing = Some(std::thread::spawn(move || file.sync_data()));
         }
         Ok(())
     }
 
+    fn wait_for_sync(&mut self) -> io::Result<()> {
+        match self.syncing.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| io::Error::other("chunk sync thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+
     /// Syncs everything written (file data and directory entries).
     pub fn finish(mut self) -> io::Result<WrittenData> {
-        self.close_chunk()?;
+        self.wait_for_sync()?;
+        if let Some((file, _)) = self.current.take() {
+            file.sync_data()?;
+        }
         let location = if self.chunks.is_empty() {
             DataLocation::Inline(std::mem::take(&mut self.inline))
         } else {

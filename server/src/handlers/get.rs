@@ -4,7 +4,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
@@ -18,11 +18,12 @@ use tokio::sync::mpsc;
 
 use super::Ctx;
 use crate::errors::{conflict, storage_to_s3, StorageResultExt};
+use crate::frames::FramePool;
 use crate::response::{self, Body};
 use crate::state::{AppState, ReadsDuringWrite};
 
 /// Size of the frames a download is sent in.
-const FRAME: usize = 256 * 1024;
+const FRAME: usize = 128 * 1024;
 
 /// Serves an object (or, for HEAD, its headers). The version is resolved once
 /// and streamed by id: the download completes on it even if the key is
@@ -209,16 +210,17 @@ pub fn system_time(ms: u64) -> SystemTime {
 /// Streams `reader` from a blocking thread through a small bounded channel:
 /// memory per download stays at a few frames whatever the object size.
 fn stream_body(mut reader: ObjectReader, len: u64) -> Body {
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(2);
+    let frames = FramePool::new(FRAME);
     tokio::task::spawn_blocking(move || loop {
         let want = (reader.remaining() as usize).min(FRAME);
         if want == 0 {
             return;
         }
-        let mut buf = BytesMut::zeroed(want);
+        let mut buf = frames.take();
         let mut filled = 0;
         let result = loop {
-            match reader.read(&mut buf[filled..]) {
+            match reader.read(&mut buf[filled..want]) {
                 Ok(0) => break Ok(()),
                 Ok(n) => {
                     filled += n;
@@ -230,10 +232,7 @@ fn stream_body(mut reader: ObjectReader, len: u64) -> Body {
             }
         };
         let msg = match result {
-            Ok(()) => {
-                buf.truncate(filled);
-                Ok(buf.freeze())
-            }
+            Ok(()) => Ok(frames.freeze(buf, filled)),
             Err(e) => {
                 // Headers are already sent: fail the body so the client sees
                 // a broken transfer, never a silently short object.
