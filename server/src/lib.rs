@@ -4,6 +4,8 @@
 //! A request is routed into a typed operation, authenticated, handed to one
 //! thin handler, and its result (or error) rendered in one place.
 
+pub mod access;
+pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod config;
@@ -14,5 +16,6 @@ pub mod response;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod tls;
 
 pub use server::run;

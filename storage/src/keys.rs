@@ -18,6 +18,12 @@ pub const CF_CHUNKS: &str = "chunks";
 pub const CF_PURGE: &str = "purge";
 /// Settings and counters: name → value.
 pub const CF_META: &str = "meta";
+/// Access keys: access key id → [`crate::access::AccessKeyRow`].
+pub const CF_ACCESS_KEYS: &str = "access_keys";
+/// When each access key was last used: access key id → ms since the epoch
+/// (u64 big-endian). Kept apart from the key rows so usage flushes, written
+/// without fsync, never race with (or resurrect) administrative changes.
+pub const CF_KEY_USAGE: &str = "key_usage";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -27,6 +33,8 @@ pub const ALL_CFS: &[&str] = &[
     CF_CHUNKS,
     CF_PURGE,
     CF_META,
+    CF_ACCESS_KEYS,
+    CF_KEY_USAGE,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:

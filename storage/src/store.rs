@@ -173,6 +173,7 @@ impl Store {
         }
         let row = BucketRow {
             created_ms: now_ms(),
+            max_object_size: None,
         };
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_BUCKETS), name.as_bytes(), rows::encode(&row));
@@ -180,7 +181,7 @@ impl Store {
         Ok(row)
     }
 
-    fn bucket_lock(&self, name: &str) -> StorageResult<crate::locks::WriteLock> {
+    pub(crate) fn bucket_lock(&self, name: &str) -> StorageResult<crate::locks::WriteLock> {
         let mut key = vec![0u8];
         key.extend_from_slice(name.as_bytes());
         self.inner.locks.try_lock(key).ok_or(StorageError::Conflict)

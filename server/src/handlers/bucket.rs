@@ -28,6 +28,11 @@ pub fn owner_of(access_key_id: &str) -> Owner {
 pub async fn list_buckets(ctx: Ctx) -> S3Result<Response<Body>> {
     let store = ctx.state.store.clone();
     let buckets = blocking(move || store.list_buckets().s3()).await?;
+    // A partner's key lists only the buckets it holds a permission on.
+    let buckets: Vec<_> = buckets
+        .into_iter()
+        .filter(|(name, _)| ctx.principal.sees(name))
+        .collect();
     let result = ListAllMyBucketsResult {
         owner: owner_of(&ctx.verified.access_key_id),
         buckets: buckets
