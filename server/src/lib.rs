@@ -8,6 +8,7 @@ pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod errors;

@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Run the S3 server.
     Serve(ServeArgs),
+    /// Manage access keys and bucket settings of a running server.
+    Admin(kura_server::cli::AdminArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +34,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => kura_server::run(args),
+        Command::Admin(args) => kura_server::cli::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
