@@ -62,6 +62,7 @@ s3_error_codes! {
     InvalidDigest => (StatusCode::BAD_REQUEST, "The Content-MD5 you specified is not valid."),
     InvalidPart => (StatusCode::BAD_REQUEST, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."),
     InvalidPartOrder => (StatusCode::BAD_REQUEST, "The list of parts was not in ascending order. Parts must be ordered by part number."),
+    InvalidPartNumber => (StatusCode::RANGE_NOT_SATISFIABLE, "The requested partnumber is not satisfiable"),
     InvalidRange => (StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable"),
     InvalidRequest => (StatusCode::BAD_REQUEST, "Invalid Request"),
     InvalidURI => (StatusCode::BAD_REQUEST, "Couldn't parse the specified URI."),

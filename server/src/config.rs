@@ -62,6 +62,9 @@ pub struct ServeArgs {
     /// PEM private key of `--tls-cert`.
     #[arg(long, env = "KURA_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// How long a multipart upload may stay unfinished before it is discarded, e.g. `24h`, `7d`.
+    #[arg(long, env = "KURA_MULTIPART_EXPIRY", default_value = "24h", value_parser = parse_duration)]
+    pub multipart_expiry: Duration,
 }
 
 /// Parses sizes like `4096`, `64KiB`, `8MiB`, `5GiB` (also `KB`/`MB`/`GB`, `K`/`M`/`G`, all binary).

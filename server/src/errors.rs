@@ -12,6 +12,7 @@ pub fn storage_to_s3(e: StorageError) -> S3Error {
         StorageError::BucketNotEmpty => S3Error::new(S3ErrorCode::BucketNotEmpty),
         StorageError::NoSuchKey => S3Error::new(S3ErrorCode::NoSuchKey),
         StorageError::NoSuchVersion => S3Error::new(S3ErrorCode::NoSuchVersion),
+        StorageError::NoSuchUpload => S3Error::new(S3ErrorCode::NoSuchUpload),
         StorageError::Conflict => conflict(),
         e @ (StorageError::Db(_) | StorageError::Io(_) | StorageError::Corrupt(_)) => {
             tracing::error!(error = %e, "storage failure");

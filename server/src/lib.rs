@@ -13,6 +13,7 @@ pub mod config;
 pub mod credentials;
 pub mod errors;
 pub mod handlers;
+pub mod publish_cli;
 pub mod response;
 pub mod server;
 pub mod service;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use kura_server::config::ServeArgs;
+use kura_server::publish_cli::PublishArgs;
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +22,10 @@ enum Command {
     Serve(ServeArgs),
     /// Manage access keys and bucket settings of a running server.
     Admin(kura_server::cli::AdminArgs),
+    /// Publish an object on the running server and print its public URL.
+    Publish(PublishArgs),
+    /// Unpublish an object: its public URL answers 404 from now on.
+    Unpublish(PublishArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,11 +35,16 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        // stdout carries what the user needs (the listening address, generated
+        // credentials, `kura publish`'s URL); the log goes to stderr.
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => kura_server::run(args),
         Command::Admin(args) => kura_server::cli::run(args),
+        Command::Publish(args) => kura_server::publish_cli::run(args, true),
+        Command::Unpublish(args) => kura_server::publish_cli::run(args, false),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -60,6 +60,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         keys,
         trusted_proxies: args.trusted_proxies.clone(),
         body_idle_timeout: args.body_idle_timeout,
+        multipart_expiry: args.multipart_expiry,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -191,7 +192,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// Purges versions whose retention ended, once a second.
+/// Purges versions whose retention ended and discards multipart uploads
+/// past their deadline, once a second.
 async fn purge_loop(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -203,6 +205,13 @@ async fn purge_loop(state: Arc<AppState>) {
             Ok(Ok(n)) => tracing::info!(purged = n, "purged expired versions"),
             Ok(Err(e)) => tracing::error!(error = %e, "purge failed; will retry"),
             Err(e) => tracing::error!(error = %e, "purge task panicked"),
+        }
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.expire_uploads()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(expired = n, "discarded expired multipart uploads"),
+            Ok(Err(e)) => tracing::error!(error = %e, "upload expiry failed; will retry"),
+            Err(e) => tracing::error!(error = %e, "upload expiry task panicked"),
         }
     }
 }

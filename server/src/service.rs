@@ -77,6 +77,9 @@ async fn dispatch(
         return ("Admin", crate::admin::handle(Arc::clone(state), req).await);
     }
     let (parts, body) = req.into_parts();
+    if let Some(r) = handlers::public::intercept(state, &parts) {
+        return ("GetPublicObject", r);
+    }
     let op = match parse_operation(state, &parts) {
         Ok(op) => op,
         Err(e) => return ("Unknown", Err(e)),
@@ -84,7 +87,7 @@ async fn dispatch(
     let name = op.name();
     let (verified, principal) = match authenticate(state, &parts) {
         Ok(v) => v,
-        Err(e) => return (name, Err(e)),
+        Err(e) => return (name, handlers::public::anonymous_or(state, &parts, &op, e)),
     };
     if let Err(e) = policy::authorize(&principal, &op, &parts.headers) {
         return (name, Err(e));

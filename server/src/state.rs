@@ -37,4 +37,6 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpNet>,
     /// How long a request body may stall before 400 RequestTimeout.
     pub body_idle_timeout: Duration,
+    /// How long a multipart upload may stay unfinished.
+    pub multipart_expiry: std::time::Duration,
 }

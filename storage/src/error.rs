@@ -20,6 +20,9 @@ pub enum StorageError {
     /// The version id is unknown (or purged).
     #[error("no such version")]
     NoSuchVersion,
+    /// The multipart upload does not exist (never did, completed, aborted or expired).
+    #[error("no such upload")]
+    NoSuchUpload,
     /// Another write of the same key is in progress.
     #[error("a conflicting write is in progress")]
     Conflict,

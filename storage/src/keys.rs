@@ -24,6 +24,15 @@ pub const CF_ACCESS_KEYS: &str = "access_keys";
 /// (u64 big-endian). Kept apart from the key rows so usage flushes, written
 /// without fsync, never race with (or resurrect) administrative changes.
 pub const CF_KEY_USAGE: &str = "key_usage";
+/// Multipart uploads in progress: [`upload_key`] → `UploadRow`.
+pub const CF_UPLOADS: &str = "uploads";
+/// Uploaded parts: [`part_key`] → `PartRow`.
+pub const CF_PARTS: &str = "parts";
+/// Upload deadlines: [`upload_expiry_key`] → `UploadRef`.
+pub const CF_UPLOAD_EXPIRY: &str = "upload_expiry";
+/// Published objects: [`public_token_key`] → object key, and
+/// [`public_object_key`] → token (see `storage/src/public.rs`).
+pub const CF_PUBLIC: &str = "public";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -35,6 +44,10 @@ pub const ALL_CFS: &[&str] = &[
     CF_META,
     CF_ACCESS_KEYS,
     CF_KEY_USAGE,
+    CF_UPLOADS,
+    CF_PARTS,
+    CF_UPLOAD_EXPIRY,
+    CF_PUBLIC,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:
@@ -86,6 +99,54 @@ pub fn version_key(bucket: &str, key: &str, seq: u64) -> Vec<u8> {
     out
 }
 
+/// Splits a `versions` key (bucket prefix of `bucket_prefix_len` bytes
+/// removed) back into the object key and the version's sequence number.
+pub fn version_key_parts(bucket_prefix_len: usize, raw: &[u8]) -> Option<(String, u64)> {
+    let rest = raw.get(bucket_prefix_len..)?;
+    let (key_part, seq) = rest.split_at(rest.len().checked_sub(8)?);
+    let seq = u64::MAX - u64::from_be_bytes(seq.try_into().ok()?);
+    let mut key = Vec::with_capacity(key_part.len());
+    let mut i = 0;
+    loop {
+        match (key_part.get(i), key_part.get(i + 1)) {
+            (Some(0), Some(0xFF)) => {
+                key.push(0);
+                i += 2;
+            }
+            (Some(0), Some(0x01)) if i + 2 == key_part.len() => break,
+            (Some(0), _) | (None, _) => return None,
+            (Some(&b), _) => {
+                key.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some((String::from_utf8(key).ok()?, seq))
+}
+
+/// `key` escaped as in [`version_key_prefix`] but without the terminator:
+/// every version key of a key starting with `prefix` starts with this.
+pub fn version_key_range_prefix(bucket: &str, prefix: &str) -> Vec<u8> {
+    let mut out = bucket_prefix(bucket);
+    push_terminated(&mut out, prefix);
+    out.truncate(out.len() - 2);
+    out
+}
+
+/// Key of a published object's token in `public`.
+pub fn public_object_key(bucket: &str, key: &str) -> Vec<u8> {
+    let mut out = vec![b'k'];
+    out.extend_from_slice(&object_key(bucket, key));
+    out
+}
+
+/// Key of a public token in `public`.
+pub fn public_token_key(token: &str) -> Vec<u8> {
+    let mut out = vec![b't'];
+    out.extend_from_slice(token.as_bytes());
+    out
+}
+
 /// Key of a purge-queue entry: due time (ms since the epoch) then the version sequence.
 pub fn purge_key(due_ms: u64, seq: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(16);
@@ -111,6 +172,53 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// Key of a multipart upload in `uploads`: the key in terminated form then
+/// the fixed-length upload id, so uploads sort by key, then by start time
+/// (ids begin with the sequence number), and one upload's key is never a
+/// prefix of another's.
+pub fn upload_key(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
+    let mut out = version_key_prefix(bucket, key);
+    out.extend_from_slice(upload_id.as_bytes());
+    out
+}
+
+/// Splits the part of an `uploads` key after the bucket prefix into the
+/// object key and the upload id.
+pub fn parse_upload_key(rest: &[u8]) -> Option<(String, String)> {
+    let mut key = Vec::new();
+    let mut i = 0;
+    loop {
+        match (rest.get(i)?, rest.get(i + 1)) {
+            (0, Some(0xFF)) => {
+                key.push(0);
+                i += 2;
+            }
+            (0, Some(0x01)) => break,
+            (0, _) => return None,
+            (&b, _) => {
+                key.push(b);
+                i += 1;
+            }
+        }
+    }
+    let id = std::str::from_utf8(&rest[i + 2..]).ok()?;
+    Some((String::from_utf8(key).ok()?, id.to_string()))
+}
+
+/// Key of one part in `parts`: the upload key then the part number, big-endian.
+pub fn part_key(upload_key: &[u8], part_number: u32) -> Vec<u8> {
+    let mut out = upload_key.to_vec();
+    out.extend_from_slice(&part_number.to_be_bytes());
+    out
+}
+
+/// Key of an upload's deadline in `upload_expiry`: due time (ms) then the upload key.
+pub fn upload_expiry_key(due_ms: u64, upload_key: &[u8]) -> Vec<u8> {
+    let mut out = due_ms.to_be_bytes().to_vec();
+    out.extend_from_slice(upload_key);
+    out
 }
 
 /// Meta key holding the last issued version sequence number.
@@ -151,6 +259,34 @@ mod tests {
         assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
         assert_eq!(prefix_successor(&[b'a', 0xFF]), Some(b"b".to_vec()));
         assert_eq!(prefix_successor(&[0xFF]), None);
+    }
+
+    #[test]
+    fn upload_keys_roundtrip() {
+        let id = "0123456789abcdef0123456789abcdef";
+        for key in ["a", "a\0b", "", "ünï/c"] {
+            let raw = upload_key("bkt", key, id);
+            let rest = &raw[bucket_prefix("bkt").len()..];
+            assert_eq!(
+                parse_upload_key(rest),
+                Some((key.to_string(), id.to_string()))
+            );
+        }
+        assert!(upload_key("b", "a", id) < upload_key("b", "a\0", id));
+        assert!(part_key(&upload_key("b", "a", id), 2) < part_key(&upload_key("b", "a", id), 10));
+    }
+
+    #[test]
+    fn version_keys_roundtrip() {
+        for key in ["", "a", "a\0", "a\0b\0", "日本/x"] {
+            let raw = version_key("bkt", key, 77);
+            let parts = version_key_parts(bucket_prefix("bkt").len(), &raw);
+            assert_eq!(parts, Some((key.to_string(), 77)));
+            assert!(raw.starts_with(&version_key_range_prefix("bkt", key)));
+            assert!(raw.starts_with(&version_key_range_prefix("bkt", "")));
+        }
+        assert!(!version_key("bkt", "b", 1).starts_with(&version_key_range_prefix("bkt", "a")));
+        assert_eq!(version_key_parts(4, b"\x03bkt"), None);
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct NewObject {
     pub checksums: Vec<(String, String)>,
     /// Part sizes for multipart objects.
     pub part_sizes: Vec<u64>,
+    /// `Some(true)` publishes the key (keeping an existing token),
+    /// `Some(false)` unpublishes it, `None` keeps its state: an update of a
+    /// published key stays published.
+    pub public: Option<bool>,
 }
 
 impl Store {
@@ -96,8 +100,13 @@ impl Store {
         loop {
             let row = self.get_object(bucket, key, version_id)?;
             // A purge may have started between the lookup and the
-            // registration; then the version is gone: look again.
+            // registration; then the version is gone: look again. Once
+            // registered no purge can begin, so if the version still exists
+            // now its files stay until the reader is dropped.
             if let Some(guard) = self.inner.readers.register(row.seq) {
+                if !self.version_exists(bucket, key, row.seq)? {
+                    continue;
+                }
                 let reader = ObjectReader::new(
                     self.inner.chunks.clone(),
                     row.data.clone(),
@@ -127,6 +136,7 @@ impl Store {
         );
         let _bucket = self.commit_guard();
         let previous = self.current(bucket, key)?;
+        let retention = self.retention_ms(bucket)?;
         let seq = self.next_seq()?;
         let now = now_ms();
         let row = ObjectRow {
@@ -149,7 +159,14 @@ impl Store {
             }
         }
         if let Some(prev) = previous {
-            self.retire(&mut batch, bucket, key, prev, now);
+            self.retire(&mut batch, bucket, key, prev, now.saturating_add(retention));
+        }
+        match new.public {
+            Some(true) => {
+                self.publish_in(&mut batch, bucket, key)?;
+            }
+            Some(false) => self.unpublish_in(&mut batch, bucket, key)?,
+            None => {}
         }
         self.write_synced(batch)?;
         data.cleanup.disarm();
@@ -175,6 +192,7 @@ impl Store {
             return Ok(None);
         };
         let now = now_ms();
+        let due = now.saturating_add(self.retention_ms(bucket)?);
         let marker = ObjectRow {
             seq: self.next_seq()?,
             delete_marker: true,
@@ -189,23 +207,24 @@ impl Store {
         };
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
-        self.retire(&mut batch, bucket, key, prev, now);
-        self.retire(&mut batch, bucket, key, marker.clone(), now);
+        self.retire(&mut batch, bucket, key, prev, due);
+        self.retire(&mut batch, bucket, key, marker.clone(), due);
+        // A deleted object's public URL dies with it.
+        self.unpublish_in(&mut batch, bucket, key)?;
         self.write_synced(batch)?;
         Ok(Some(marker))
     }
 
     /// Adds to `batch`: `row` becomes a noncurrent version due for purging
-    /// after the retention period.
-    fn retire(
+    /// at `due` (ms since the epoch).
+    pub(crate) fn retire(
         &self,
         batch: &mut WriteBatch,
         bucket: &str,
         key: &str,
         mut row: ObjectRow,
-        now: u64,
+        due: u64,
     ) {
-        let due = now.saturating_add(self.inner.config.retention.as_millis() as u64);
         row.expires_ms = due;
         batch.put_cf(
             self.cf(CF_VERSIONS),
@@ -216,6 +235,7 @@ impl Store {
             bucket: bucket.to_string(),
             key: key.to_string(),
             seq: row.seq,
+            chunks: Vec::new(),
         };
         batch.put_cf(
             self.cf(CF_PURGE),

@@ -43,6 +43,10 @@ impl Store {
 
     fn purge_version(&self, purge_key: &[u8], entry: &PurgeEntry) -> StorageResult<bool> {
         if !self.inner.readers.begin_purge(entry.seq) {
+            tracing::info!(
+                version = %rows::version_id(entry.seq),
+                "purge deferred: a download is reading this version"
+            );
             return Ok(false);
         }
         let result = self.purge_version_files(purge_key, entry);
@@ -61,12 +65,20 @@ impl Store {
             None => None,
         };
         let mut batch = WriteBatch::default();
-        if let Some(row) = row {
+        // A version restored and retired again has a later due time and its
+        // own, later purge entry: this stale one only removes itself.
+        let due = keys::purge_key_due(purge_key).unwrap_or(0);
+        if let Some(row) = row.filter(|r| r.expires_ms <= due) {
             for chunk in row.chunks() {
                 self.inner.chunks.remove(&chunk.id)?;
                 batch.delete_cf(self.cf(CF_CHUNKS), chunk.id);
             }
             batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
+        }
+        // A version deleted by id has no row any more; its entry lists its files.
+        for id in &entry.chunks {
+            self.inner.chunks.remove(id)?;
+            batch.delete_cf(self.cf(CF_CHUNKS), id);
         }
         batch.delete_cf(self.cf(CF_PURGE), purge_key);
         self.write_synced(batch)

@@ -35,6 +35,9 @@ pub struct BucketRow {
     pub created_ms: u64,
     /// Largest object a single upload may store in this bucket (`None`: the server's limit).
     pub max_object_size: Option<u64>,
+    /// This bucket's retention of replaced and deleted versions, in seconds;
+    /// `None` follows the server-wide `--retention`.
+    pub retention_secs: Option<u64>,
 }
 
 /// Where an object version's bytes live.
@@ -125,6 +128,10 @@ pub struct PurgeEntry {
     pub key: String,
     /// Sequence number of the version.
     pub seq: u64,
+    /// Chunk files to remove even though no version row lists them any more
+    /// (a version deleted by id is hidden at once; its files go when no
+    /// download reads them).
+    pub chunks: Vec<[u8; 16]>,
 }
 
 #[cfg(test)]

@@ -46,6 +46,10 @@ pub(crate) struct Inner {
     /// exclusively, so no object can be committed into a bucket between the
     /// emptiness check and the deletion.
     bucket_commits: RwLock<()>,
+    /// Serialises the short metadata steps of multipart uploads (part
+    /// commit, complete, abort, expiry), so a part never lands in an upload
+    /// that is being completed or removed.
+    pub(crate) multipart: Mutex<()>,
 }
 
 /// Sequence numbers are handed out from blocks reserved durably in
@@ -106,6 +110,7 @@ impl Store {
                     reserved_end: 0,
                 }),
                 bucket_commits: RwLock::new(()),
+                multipart: Mutex::new(()),
             }),
         };
         let removed = store.sweep_orphan_chunks()?;
@@ -174,6 +179,7 @@ impl Store {
         let row = BucketRow {
             created_ms: now_ms(),
             max_object_size: None,
+            retention_secs: None,
         };
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_BUCKETS), name.as_bytes(), rows::encode(&row));
@@ -238,6 +244,7 @@ impl Store {
         it.status()?;
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
+        self.drop_bucket_versions(&mut batch, name)?;
         self.write_synced(batch)?;
         Ok(())
     }

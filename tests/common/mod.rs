@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod raw;
+pub mod slow;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -136,7 +136,8 @@ impl Raw {
         parse_response(&raw)
     }
 
-    fn sign(&mut self, addr: &str) {
+    /// Signs the request as it stands (adds the SigV4 headers).
+    pub fn sign(&mut self, addr: &str) {
         let (id, secret) = self
             .credentials
             .clone()

@@ -18,6 +18,8 @@ fn settings(state: &AppState, name: &str, row: &BucketRow) -> BucketSettings {
         created: rfc3339(row.created_ms),
         max_object_size: row.max_object_size,
         server_max_object_size: state.max_object_size,
+        retention_seconds: row.retention_secs,
+        server_retention_seconds: state.store.config().retention.as_secs(),
     }
 }
 
@@ -56,13 +58,13 @@ pub async fn update(
     name: &str,
     u: BucketUpdate,
 ) -> S3Result<Response<Body>> {
-    if u.retention.is_some() {
-        // Per-bucket retention arrives with the store support for it.
-        return Err(S3Error::with_message(
-            S3ErrorCode::NotImplemented,
-            "Per-bucket retention is not supported by this server yet.",
-        ));
-    }
+    let retention = match u.retention {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(text)) => Some(Some(
+            crate::config::parse_duration(&text).map_err(S3Error::invalid_argument)?,
+        )),
+    };
     if let Some(Some(0)) = u.max_object_size {
         return Err(S3Error::invalid_argument(
             "max_object_size must be at least 1",
@@ -73,6 +75,9 @@ pub async fn update(
     blocking(move || {
         if let Some(max) = u.max_object_size {
             st.store.set_bucket_max_object_size(&bucket, max).s3()?;
+        }
+        if let Some(retention) = retention {
+            st.store.set_bucket_retention(&bucket, retention).s3()?;
         }
         Ok(())
     })

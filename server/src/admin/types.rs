@@ -71,6 +71,11 @@ pub struct BucketSettings {
     pub max_object_size: Option<u64>,
     /// The server-wide limit, for reference.
     pub server_max_object_size: u64,
+    /// How long replaced and deleted versions stay recoverable here, in
+    /// seconds (`None`: the server's retention).
+    pub retention_seconds: Option<u64>,
+    /// The server-wide retention, for reference.
+    pub server_retention_seconds: u64,
 }
 
 /// `PATCH /buckets/{name}`: absent fields stay, `null` clears.

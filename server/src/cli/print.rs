@@ -54,11 +54,17 @@ fn bucket_line(b: &Value) -> String {
         .and_then(Value::as_u64)
         .map(|m| m.to_string())
         .unwrap_or_else(|| "server default".into());
+    let retention = b
+        .get("retention_seconds")
+        .and_then(Value::as_u64)
+        .map(|r| format!("{r}s"))
+        .unwrap_or_else(|| "server default".into());
     format!(
-        "{}  created={}  max_object_size={}",
+        "{}  created={}  max_object_size={}  retention={}",
         s(b, "name"),
         s(b, "created"),
-        max
+        max,
+        retention
     )
 }
 

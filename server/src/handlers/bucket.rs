@@ -1,11 +1,12 @@
 //! Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
-//! GetBucketLocation, GetBucketVersioning.
+//! GetBucketLocation (versioning: `versions.rs`).
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use http::{Response, StatusCode};
 use kura_protocol::names::validate_bucket_name;
 use kura_protocol::xml::{
     BucketEntry, CreateBucketConfiguration, ListAllMyBucketsResult, LocationConstraint, Owner,
-    VersioningConfiguration,
 };
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use sha2::{Digest, Sha256};
@@ -25,25 +26,57 @@ pub fn owner_of(access_key_id: &str) -> Owner {
     }
 }
 
-pub async fn list_buckets(ctx: Ctx) -> S3Result<Response<Body>> {
+/// Most buckets one ListBuckets page may hold (S3's limit for `max-buckets`).
+const MAX_BUCKETS: usize = 10_000;
+
+/// ListBuckets, with S3's optional paging: `prefix`, `max-buckets` and an
+/// opaque `continuation-token` (the last name of the previous page).
+pub async fn list_buckets(
+    ctx: Ctx,
+    prefix: Option<String>,
+    continuation_token: Option<String>,
+    max_buckets: Option<usize>,
+) -> S3Result<Response<Body>> {
+    if max_buckets.is_some_and(|m| m == 0 || m > MAX_BUCKETS) {
+        return Err(S3Error::invalid_argument(
+            "max-buckets must be between 1 and 10000",
+        ));
+    }
+    let after = continuation_token
+        .as_deref()
+        .map(|t| {
+            URL_SAFE_NO_PAD
+                .decode(t)
+                .ok()
+                .and_then(|raw| String::from_utf8(raw).ok())
+                .ok_or_else(|| {
+                    S3Error::invalid_argument("The continuation token provided is incorrect")
+                })
+        })
+        .transpose()?;
     let store = ctx.state.store.clone();
     let buckets = blocking(move || store.list_buckets().s3()).await?;
-    // A partner's key lists only the buckets it holds a permission on.
-    let buckets: Vec<_> = buckets
+    let mut page: Vec<BucketEntry> = buckets
         .into_iter()
+        // A partner's key lists only the buckets it holds a permission on.
         .filter(|(name, _)| ctx.principal.sees(name))
+        .filter(|(name, _)| prefix.as_deref().is_none_or(|p| name.starts_with(p)))
+        .filter(|(name, _)| after.as_deref().is_none_or(|a| name.as_str() > a))
+        .map(|(name, row)| BucketEntry {
+            name,
+            creation_date: super::list::timestamp(row.created_ms),
+        })
         .collect();
+    let limit = max_buckets.unwrap_or(MAX_BUCKETS);
+    let next = (page.len() > limit).then(|| {
+        page.truncate(limit);
+        URL_SAFE_NO_PAD.encode(&page[limit - 1].name)
+    });
     let result = ListAllMyBucketsResult {
         owner: owner_of(&ctx.verified.access_key_id),
-        buckets: buckets
-            .into_iter()
-            .map(|(name, row)| BucketEntry {
-                name,
-                creation_date: super::list::timestamp(row.created_ms),
-            })
-            .collect(),
-        continuation_token: None,
-        prefix: None,
+        buckets: page,
+        continuation_token: next,
+        prefix,
     };
     Ok(response::xml(result.to_xml()))
 }
@@ -92,13 +125,6 @@ pub async fn get_location(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> 
             region: ctx.state.region.clone(),
         }
         .to_xml(),
-    ))
-}
-
-pub async fn get_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    require_bucket(&ctx, &bucket)?;
-    Ok(response::xml(
-        VersioningConfiguration { status: None }.to_xml(),
     ))
 }
 

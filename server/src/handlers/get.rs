@@ -13,13 +13,13 @@ use kura_protocol::names::validate_object_key;
 use kura_protocol::router::Query;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::rows::DataLocation;
-use kura_storage::{ObjectReader, ObjectRow};
+use kura_storage::{ObjectReader, ObjectRow, StorageError};
 use tokio::sync::mpsc;
 
 use super::Ctx;
-use crate::errors::{conflict, StorageResultExt};
+use crate::errors::{conflict, storage_to_s3, StorageResultExt};
 use crate::response::{self, Body};
-use crate::state::ReadsDuringWrite;
+use crate::state::{AppState, ReadsDuringWrite};
 
 /// Size of the frames a download is sent in.
 const FRAME: usize = 256 * 1024;
@@ -35,16 +35,79 @@ pub async fn get_object(
     part_number: Option<u32>,
     head: bool,
 ) -> S3Result<Response<Body>> {
-    validate_object_key(&key)?;
-    let store = &ctx.state.store;
-    if ctx.state.reads_during_write == ReadsDuringWrite::Reject && store.is_writing(&bucket, &key) {
+    let read = ObjectRead {
+        bucket,
+        key,
+        version_id,
+        part_number,
+        head,
+        overrides: true,
+    };
+    let (mut r, row) = serve_object(&ctx.state, &ctx.parts, &read)?;
+    response::set_header(&mut r, "x-amz-version-id", &row.version_id());
+    super::public::add_public_url(&ctx.state, &ctx.parts, &mut r, &read.bucket, &read.key)?;
+    Ok(r)
+}
+
+/// What to serve: one object version, whole or in part.
+pub struct ObjectRead {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// A noncurrent version, or `None` for the current one.
+    pub version_id: Option<String>,
+    /// One part of a multipart object.
+    pub part_number: Option<u32>,
+    /// HEAD: headers only.
+    pub head: bool,
+    /// Honour `response-*` query overrides (signed requests only, as in S3).
+    pub overrides: bool,
+}
+
+/// Serves one version under the per-key policy (refused while a write of
+/// the key is in progress unless `--reads-during-write=previous`), with
+/// conditional requests and ranges. Returns the response and the version.
+pub fn serve_object(
+    state: &AppState,
+    parts: &http::request::Parts,
+    read: &ObjectRead,
+) -> S3Result<(Response<Body>, ObjectRow)> {
+    let ObjectRead {
+        bucket,
+        key,
+        version_id,
+        part_number,
+        head,
+        overrides,
+    } = read;
+    let (part_number, head) = (*part_number, *head);
+    validate_object_key(key)?;
+    let store = &state.store;
+    if state.reads_during_write == ReadsDuringWrite::Reject && store.is_writing(bucket, key) {
         return Err(conflict());
     }
-    let (row, mut reader) = store
-        .open_object(&bucket, &key, version_id.as_deref())
-        .s3()?;
+    let (row, mut reader) = match store.open_object(bucket, key, version_id.as_deref()) {
+        Ok(found) => found,
+        Err(StorageError::NoSuchKey) => {
+            // As S3: a key whose latest version is a delete marker says so.
+            let deleted = store.latest_is_delete_marker(bucket, key).s3()?;
+            let mut e = S3Error::new(S3ErrorCode::NoSuchKey);
+            if deleted {
+                e = e.header("x-amz-delete-marker", "true");
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(storage_to_s3(e)),
+    };
+    if row.delete_marker {
+        // A delete marker has no data: S3 answers 405 for GET/HEAD of one.
+        return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)
+            .header("x-amz-delete-marker", "true")
+            .header("x-amz-version-id", row.version_id()));
+    }
     let modified = system_time(row.modified_ms);
-    let h = &ctx.parts.headers;
+    let h = &parts.headers;
     if let Err(e) = Conditions::from_headers(h).evaluate(&row.etag, modified, true) {
         if e.code == S3ErrorCode::NotModified {
             let mut r = response::empty(StatusCode::NOT_MODIFIED);
@@ -54,13 +117,13 @@ pub async fn get_object(
                 "last-modified",
                 &headers::format_http_date(modified),
             );
-            return Ok(r);
+            return Ok((r, row));
         }
         return Err(e);
     }
     let range = match part_number {
         Some(n) => Some(part_range(&row, n)?),
-        None => match ctx.header("range") {
+        None => match h.get(http::header::RANGE).and_then(|v| v.to_str().ok()) {
             Some(v) => headers::parse_range(v, row.size)?,
             None => None,
         },
@@ -89,15 +152,18 @@ pub async fn get_object(
             &headers::content_range(range, row.size),
         );
     }
+    super::checksum::response_headers(&mut r, &row, h, range.is_none());
     if part_number.is_some() {
         let parts = row.part_sizes.len().max(1);
         response::set_header(&mut r, "x-amz-mp-parts-count", &parts.to_string());
     }
-    let query = Query::parse(ctx.parts.uri.query().unwrap_or(""))?;
-    for (name, value) in headers::response_overrides(&query.0) {
-        response::set_header(&mut r, name, &value);
+    if *overrides {
+        let query = Query::parse(parts.uri.query().unwrap_or(""))?;
+        for (name, value) in headers::response_overrides(&query.0) {
+            response::set_header(&mut r, name, &value);
+        }
     }
-    Ok(r)
+    Ok((r, row))
 }
 
 /// The headers describing a stored object.
@@ -123,10 +189,7 @@ fn part_range(row: &ObjectRow, n: u32) -> S3Result<ByteRange> {
     };
     let idx = n as usize - 1;
     if idx >= sizes.len() {
-        return Err(S3Error::with_message(
-            S3ErrorCode::InvalidPart,
-            "The requested partnumber is not satisfiable",
-        ));
+        return Err(S3Error::new(S3ErrorCode::InvalidPartNumber));
     }
     let start: u64 = sizes[..idx].iter().sum();
     if sizes[idx] == 0 {

@@ -6,8 +6,9 @@
 //! is dropped with it and removes every chunk file it created.
 
 use bytes::Bytes;
+use kura_protocol::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
 use kura_protocol::S3Result;
-use kura_storage::{ObjectWriter, Store, WrittenData};
+use kura_storage::{ObjectWriter, WrittenData};
 use md5::{Digest, Md5};
 use tokio::task::JoinHandle;
 
@@ -22,20 +23,29 @@ pub struct Ingested {
     pub data: WrittenData,
     /// MD5 of the payload.
     pub md5: [u8; 16],
+    /// The additional checksum asked for, computed over the payload.
+    pub checksum: Option<Checksum>,
 }
 
 struct Sink {
     writer: ObjectWriter,
     md5: Md5,
+    checksum: Option<ChecksumHasher>,
 }
 
 type Pending = JoinHandle<std::io::Result<Sink>>;
 
-/// Reads the whole payload into a new object writer and syncs it.
-pub async fn ingest(store: &Store, payload: &mut Payload) -> S3Result<Ingested> {
+/// Reads the whole payload into `writer` and syncs it, computing the
+/// `checksum` algorithm on the way.
+pub async fn ingest_with(
+    writer: ObjectWriter,
+    payload: &mut Payload,
+    checksum: Option<ChecksumAlgorithm>,
+) -> S3Result<Ingested> {
     let mut sink = Some(Sink {
-        writer: store.object_writer(),
+        writer,
         md5: Md5::new(),
+        checksum: checksum.map(ChecksumHasher::new),
     });
     let mut pending: Option<Pending> = None;
     let mut batch: Vec<Bytes> = Vec::new();
@@ -67,6 +77,9 @@ pub async fn ingest(store: &Store, payload: &mut Payload) -> S3Result<Ingested> 
             pending = Some(tokio::task::spawn_blocking(move || {
                 for f in &frames {
                     s.md5.update(f);
+                    if let Some(c) = s.checksum.as_mut() {
+                        c.update(f);
+                    }
                     s.writer.write(f)?;
                 }
                 Ok(s)
@@ -79,7 +92,11 @@ pub async fn ingest(store: &Store, payload: &mut Payload) -> S3Result<Ingested> 
     if let Some(p) = pending.take() {
         sink = Some(join(p).await?);
     }
-    let Sink { writer, md5 } = sink.expect("sink is back");
+    let Sink {
+        writer,
+        md5,
+        checksum,
+    } = sink.expect("sink is back");
     let data = tokio::task::spawn_blocking(move || writer.finish())
         .await
         .map_err(internal)?
@@ -87,6 +104,7 @@ pub async fn ingest(store: &Store, payload: &mut Payload) -> S3Result<Ingested> 
     Ok(Ingested {
         data,
         md5: md5.finalize().into(),
+        checksum: checksum.map(ChecksumHasher::finalize),
     })
 }
 

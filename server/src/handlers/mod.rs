@@ -1,11 +1,20 @@
 //! Thin handlers: one typed operation in, one response out.
 
+mod acl;
 mod bucket;
+mod checksum;
+mod copy;
 mod delete;
-mod get;
+mod delete_objects;
+pub mod get;
 mod ingest;
 mod list;
+mod multipart;
+mod multipart_list;
+mod part_copy;
+pub mod public;
 mod put;
+mod versions;
 
 use std::sync::Arc;
 
@@ -79,15 +88,35 @@ pub struct CtxRest {
 pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
     use Operation::*;
     match op {
-        ListBuckets { .. } => bucket::list_buckets(ctx).await,
+        ListBuckets {
+            prefix,
+            continuation_token,
+            max_buckets,
+        } => bucket::list_buckets(ctx, prefix, continuation_token, max_buckets).await,
         CreateBucket { bucket } => bucket::create_bucket(ctx, bucket).await,
         HeadBucket { bucket } => bucket::head_bucket(ctx, bucket).await,
         DeleteBucket { bucket } => bucket::delete_bucket(ctx, bucket).await,
         GetBucketLocation { bucket } => bucket::get_location(ctx, bucket).await,
-        GetBucketVersioning { bucket } => bucket::get_versioning(ctx, bucket).await,
+        GetBucketVersioning { bucket } => versions::get_versioning(ctx, bucket).await,
+        PutBucketVersioning { bucket } => versions::put_versioning(ctx, bucket).await,
+        ListObjectVersions { bucket, params } => {
+            versions::list_object_versions(ctx, bucket, params).await
+        }
+        GetObjectAcl {
+            bucket,
+            key,
+            version_id,
+        } => acl::get_object_acl(ctx, bucket, key, version_id).await,
+        PutObjectAcl {
+            bucket,
+            key,
+            version_id,
+        } => acl::put_object_acl(ctx, bucket, key, version_id).await,
         ListObjectsV2 { bucket, params } => list::list_objects(ctx, bucket, params, true).await,
         ListObjects { bucket, params } => list::list_objects(ctx, bucket, params, false).await,
         PutObject { bucket, key } => put::put_object(ctx, bucket, key).await,
+        CopyObject { bucket, key } => copy::copy_object(ctx, bucket, key).await,
+        DeleteObjects { bucket } => delete_objects::delete_objects(ctx, bucket).await,
         GetObject {
             bucket,
             key,
@@ -105,6 +134,38 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
             key,
             version_id,
         } => delete::delete_object(ctx, bucket, key, version_id).await,
+        CreateMultipartUpload { bucket, key } => multipart::create(ctx, bucket, key).await,
+        UploadPart {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+        } => multipart::upload_part(ctx, bucket, key, upload_id, part_number).await,
+        UploadPartCopy {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+        } => part_copy::upload_part_copy(ctx, bucket, key, upload_id, part_number).await,
+        CompleteMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        } => multipart::complete(ctx, bucket, key, upload_id).await,
+        AbortMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        } => multipart::abort(ctx, bucket, key, upload_id).await,
+        ListParts {
+            bucket,
+            key,
+            upload_id,
+            params,
+        } => multipart_list::list_parts(ctx, bucket, key, upload_id, params).await,
+        ListMultipartUploads { bucket, params } => {
+            multipart_list::list_uploads(ctx, bucket, params).await
+        }
         _ => Err(S3Error::new(S3ErrorCode::NotImplemented)),
     }
 }

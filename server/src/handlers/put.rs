@@ -6,7 +6,8 @@ use kura_protocol::names::validate_object_key;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{NewObject, ObjectRow, Store};
 
-use super::ingest::ingest;
+use super::checksum;
+use super::ingest::ingest_with;
 use super::Ctx;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
@@ -21,6 +22,11 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     }
     let stored_headers = headers::stored_object_headers(h)?;
     let content_md5 = headers::content_md5(h)?;
+    let requested = checksum::requested(h, ctx.verified.payload.has_trailer())?;
+    // Only `public-read` changes anything here: clients that send
+    // `x-amz-acl: private` on every upload must not unpublish a key by
+    // updating it (an update keeps a published key published).
+    let public = super::public::canned_acl(h)?.filter(|p| *p);
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     let bucket_row = store
@@ -33,8 +39,10 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let lock = store.lock_key(&bucket, &key).s3()?;
     check_write_conditions(&store, h, &bucket, &key)?;
 
-    let (mut payload, _rest) = ctx.payload(Some(length));
-    let ingested = ingest(&store, &mut payload).await?;
+    let (mut payload, rest) = ctx.payload(Some(length));
+    let algorithm = requested.as_ref().map(|r| r.algorithm);
+    let ingested = ingest_with(store.object_writer(), &mut payload, algorithm).await?;
+    let checksum = checksum::verify(requested.as_ref(), ingested.checksum, payload.trailers())?;
     if let Some(want) = content_md5 {
         if want != ingested.md5 {
             return Err(S3Error::new(S3ErrorCode::BadDigest));
@@ -44,15 +52,15 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let new = NewObject {
         etag,
         headers: stored_headers,
+        checksums: checksum.iter().map(checksum::stored).collect(),
+        public,
         ..Default::default()
     };
-    let row = blocking(move || {
-        store
-            .commit_object(&lock, &bucket, &key, ingested.data, new)
-            .s3()
-    })
-    .await?;
-    Ok(write_response(&row))
+    let (b, k) = (bucket.clone(), key.clone());
+    let row = blocking(move || store.commit_object(&lock, &b, &k, ingested.data, new).s3()).await?;
+    let mut r = write_response(&row);
+    super::public::add_public_url(&rest.state, &rest.parts, &mut r, &bucket, &key)?;
+    Ok(r)
 }
 
 /// The object size a PUT declares: `x-amz-decoded-content-length` for
@@ -112,5 +120,9 @@ pub fn check_write_conditions(
 fn write_response(row: &ObjectRow) -> Response<Body> {
     let mut r = response::empty(StatusCode::OK);
     response::set_header(&mut r, "etag", &row.etag);
+    for c in &row.checksums {
+        checksum::set_header(&mut r, c);
+    }
+    response::set_header(&mut r, "x-amz-version-id", &row.version_id());
     r
 }

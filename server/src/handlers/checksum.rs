@@ -1,0 +1,116 @@
+//! Additional checksums (`x-amz-checksum-*`) of PutObject and UploadPart:
+//! which one a request asks for, verifying it against what was computed
+//! while streaming, and returning stored ones on GET/HEAD.
+
+use http::{HeaderMap, Response};
+use kura_protocol::checksum::{requested_checksum, Checksum, ChecksumAlgorithm};
+use kura_protocol::{S3Error, S3ErrorCode, S3Result};
+use kura_storage::ObjectRow;
+
+use crate::response::{self, Body};
+
+/// The checksum a write request carries or asks the server to compute.
+#[derive(Debug, Clone)]
+pub struct Requested {
+    /// The algorithm to compute while streaming.
+    pub algorithm: ChecksumAlgorithm,
+    /// The value sent in a header, if any.
+    pub value: Option<Checksum>,
+    /// Whether the value comes in the aws-chunked trailer.
+    pub trailer: bool,
+}
+
+/// Reads the checksum headers of a write. `has_trailer`: whether the
+/// payload mode carries trailers at all.
+pub fn requested(h: &HeaderMap, has_trailer: bool) -> S3Result<Option<Requested>> {
+    let Some((algorithm, value)) = requested_checksum(h)? else {
+        return Ok(None);
+    };
+    let trailer = h.contains_key("x-amz-trailer");
+    if trailer && !has_trailer {
+        return Err(S3Error::invalid_request(
+            "x-amz-trailer requires a STREAMING-*-TRAILER payload (aws-chunked with trailers).",
+        ));
+    }
+    Ok(Some(Requested {
+        algorithm,
+        value,
+        trailer,
+    }))
+}
+
+/// Checks the computed checksum against the one sent (in a header or the
+/// trailer): `BadDigest` on mismatch. Returns the checksum to store.
+pub fn verify(
+    requested: Option<&Requested>,
+    computed: Option<Checksum>,
+    trailers: &[(String, String)],
+) -> S3Result<Option<Checksum>> {
+    let (Some(req), Some(computed)) = (requested, computed) else {
+        return Ok(None);
+    };
+    let sent = if req.trailer {
+        let name = req.algorithm.header_name();
+        let value = trailers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| {
+                S3Error::invalid_request(format!(
+                    "The {name} trailer was declared in x-amz-trailer but not sent."
+                ))
+            })?;
+        Some(Checksum::parse(req.algorithm, value)?)
+    } else {
+        req.value.clone()
+    };
+    if let Some(sent) = sent {
+        if sent != computed {
+            return Err(mismatch(req.algorithm));
+        }
+    }
+    Ok(Some(computed))
+}
+
+/// `BadDigest` as S3 words it for an additional checksum.
+pub fn mismatch(algorithm: ChecksumAlgorithm) -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::BadDigest,
+        format!("The {algorithm} you specified did not match the calculated checksum."),
+    )
+}
+
+/// The form kept in rows: (algorithm name, base64 value).
+pub fn stored(c: &Checksum) -> (String, String) {
+    (c.algorithm.as_str().to_string(), c.to_base64())
+}
+
+/// Sets `x-amz-checksum-<algorithm>` for a stored checksum.
+pub fn set_header(r: &mut Response<Body>, (algorithm, value): &(String, String)) {
+    if let Some(a) = ChecksumAlgorithm::from_name(algorithm) {
+        response::set_header(r, a.header_name(), value);
+    }
+}
+
+/// On GET/HEAD with `x-amz-checksum-mode: ENABLED`, returns the object's
+/// checksums and their type. Only for whole-object responses: a checksum
+/// of the whole object would fail a client's check of a range.
+pub fn response_headers(r: &mut Response<Body>, row: &ObjectRow, h: &HeaderMap, whole: bool) {
+    let enabled = h
+        .get("x-amz-checksum-mode")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
+    if !enabled || !whole {
+        return;
+    }
+    for c in &row.checksums {
+        set_header(r, c);
+        // Composite values carry their part count (`base64-N`).
+        let kind = if c.1.contains('-') {
+            "COMPOSITE"
+        } else {
+            "FULL_OBJECT"
+        };
+        response::set_header(r, "x-amz-checksum-type", kind);
+    }
+}

@@ -1,0 +1,105 @@
+//! DeleteObjects (`POST /bucket?delete`): up to 1,000 keys in one request,
+//! each deleted on its own (S3 promises no atomicity across keys), with a
+//! per-key result or error.
+
+use http::Response;
+use kura_protocol::checksum::{requested_checksum, ChecksumHasher};
+use kura_protocol::names::validate_object_key;
+use kura_protocol::xml::{DeleteError, DeleteRequest, DeleteResult, DeletedEntry};
+use kura_protocol::{headers, S3Error, S3ErrorCode, S3Result};
+use kura_storage::Store;
+use md5::{Digest, Md5};
+
+use super::Ctx;
+use crate::errors::{blocking, storage_to_s3, StorageResultExt};
+use crate::response::{self, Body};
+
+/// Largest request body: 1,000 keys of up to 1,024 bytes, escaped, fit well within.
+const MAX_BODY: usize = 8 << 20;
+
+pub async fn delete_objects(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
+    let h = &ctx.parts.headers;
+    let content_md5 = headers::content_md5(h)?;
+    let checksum = requested_checksum(h)?;
+    // S3 requires an integrity check on this request: a corrupted body
+    // could otherwise delete the wrong keys.
+    if content_md5.is_none() && checksum.is_none() {
+        return Err(S3Error::invalid_request(
+            "Missing required header for this request: Content-MD5 or x-amz-checksum-*",
+        ));
+    }
+    let store = ctx.state.store.clone();
+    store
+        .bucket(&bucket)
+        .s3()?
+        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))?;
+    let (mut payload, _rest) = ctx.payload(None);
+    let body = payload.read_to_end(MAX_BODY).await?;
+    if let Some(want) = content_md5 {
+        if want != <[u8; 16]>::from(Md5::digest(&body)) {
+            return Err(S3Error::new(S3ErrorCode::BadDigest));
+        }
+    }
+    if let Some((algorithm, given)) = checksum {
+        // The value comes from its header or, for aws-chunked bodies, the trailer.
+        let given = match given {
+            Some(g) => Some(g),
+            None => payload
+                .trailers()
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(algorithm.header_name()))
+                .map(|(_, v)| kura_protocol::checksum::Checksum::parse(algorithm, v))
+                .transpose()?,
+        };
+        if let Some(given) = given {
+            let mut hasher = ChecksumHasher::new(algorithm);
+            hasher.update(&body);
+            if hasher.finalize() != given {
+                return Err(S3Error::new(S3ErrorCode::BadDigest));
+            }
+        }
+    }
+    let request = DeleteRequest::parse(&body)?;
+    let result = blocking(move || Ok(delete_each(&store, &bucket, request))).await?;
+    Ok(response::xml(result.to_xml()))
+}
+
+/// Deletes each key in turn; one key's failure does not stop the others.
+fn delete_each(store: &Store, bucket: &str, request: DeleteRequest) -> DeleteResult {
+    let mut result = DeleteResult::default();
+    for object in request.objects {
+        match delete_one(store, bucket, &object.key, object.version_id.as_deref()) {
+            Ok(()) if request.quiet => {}
+            Ok(()) => result.deleted.push(DeletedEntry {
+                key: object.key,
+                version_id: object.version_id,
+                delete_marker: false,
+                delete_marker_version_id: None,
+            }),
+            Err(e) => {
+                if e.status().is_server_error() {
+                    tracing::warn!(key = object.key, code = e.code.as_str(), "delete failed");
+                }
+                result
+                    .errors
+                    .push(DeleteError::new(object.key, object.version_id, &e));
+            }
+        }
+    }
+    result
+}
+
+fn delete_one(store: &Store, bucket: &str, key: &str, version_id: Option<&str>) -> S3Result<()> {
+    validate_object_key(key)?;
+    if version_id.is_some() {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "Deleting a specific version is not supported",
+        ));
+    }
+    let lock = store.lock_key(bucket, key).map_err(storage_to_s3)?;
+    store
+        .delete_object(&lock, bucket, key)
+        .map_err(storage_to_s3)?;
+    Ok(())
+}

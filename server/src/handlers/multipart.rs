@@ -1,0 +1,394 @@
+//! Multipart uploads: Create, UploadPart, Complete and Abort.
+//!
+//! Parts are written like objects (streamed, synced, cleaned up on drop)
+//! and committed one by one; completion copies no data — the parts' chunk
+//! files become the object's (see `storage/src/multipart.rs`).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{Response, StatusCode};
+use kura_protocol::checksum::{composite_checksum, full_object_crc, Checksum, ChecksumAlgorithm};
+use kura_protocol::headers;
+use kura_protocol::names::validate_object_key;
+use kura_protocol::xml::{
+    url_encode, Checksums, CompleteMultipartUpload, CompleteMultipartUploadResult, CompletedPart,
+    InitiateMultipartUploadResult,
+};
+use kura_protocol::{S3Error, S3ErrorCode, S3Result};
+use kura_storage::{NewObject, PartRow, UploadRow};
+use md5::{Digest, Md5};
+
+use super::checksum::{self, Requested};
+use super::ingest::ingest_with;
+use super::put::{check_write_conditions, payload_length};
+use super::Ctx;
+use crate::errors::{blocking, StorageResultExt};
+use crate::response::{self, Body};
+
+/// Every part but the last must be at least this large (S3's limit).
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// The largest part S3 accepts.
+const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Largest CompleteMultipartUpload body read (10,000 parts with checksums fit).
+const MAX_COMPLETE_BODY: usize = 4 * 1024 * 1024;
+
+/// CreateMultipartUpload.
+pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<Body>> {
+    validate_object_key(&key)?;
+    let h = &ctx.parts.headers;
+    let stored_headers = headers::stored_object_headers(h)?;
+    let algorithm = match h.get("x-amz-checksum-algorithm") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(ChecksumAlgorithm::from_name)
+                .ok_or_else(|| {
+                    S3Error::invalid_request(
+                        "Value for x-amz-checksum-algorithm header is invalid.",
+                    )
+                })?,
+        ),
+    };
+    let checksum_type = match h.get("x-amz-checksum-type").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(t)) if t.eq_ignore_ascii_case("COMPOSITE") => Some("COMPOSITE"),
+        Some(Ok(t)) if t.eq_ignore_ascii_case("FULL_OBJECT") => Some("FULL_OBJECT"),
+        Some(_) => {
+            return Err(S3Error::invalid_request(
+                "Value for x-amz-checksum-type header is invalid.",
+            ))
+        }
+    };
+    let checksum_type = match (algorithm, checksum_type) {
+        (None, Some(_)) => {
+            return Err(S3Error::invalid_request(
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+            ))
+        }
+        (None, None) => None,
+        // CRC64NVME has only a full-object form; the others default to composite.
+        (Some(ChecksumAlgorithm::Crc64Nvme), Some("COMPOSITE")) => {
+            return Err(S3Error::invalid_request(
+                "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.",
+            ))
+        }
+        (Some(ChecksumAlgorithm::Crc64Nvme), _) => Some("FULL_OBJECT"),
+        (Some(ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256), Some("FULL_OBJECT")) => {
+            return Err(S3Error::invalid_request(
+                "The FULL_OBJECT checksum type cannot be used with the sha1 or sha256 checksum algorithm.",
+            ))
+        }
+        (Some(_), t) => Some(t.unwrap_or("COMPOSITE")),
+    };
+    let expires_ms = SystemTime::now()
+        .checked_add(ctx.state.multipart_expiry)
+        .unwrap_or(SystemTime::now() + Duration::from_secs(86400 * 365 * 100))
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(u64::MAX);
+    let store = ctx.state.store.clone();
+    let (b, k) = (bucket.clone(), key.clone());
+    let (upload_id, _) = blocking(move || {
+        store
+            .create_upload(
+                &b,
+                &k,
+                stored_headers,
+                algorithm.map(|a| a.as_str().to_string()),
+                checksum_type.map(str::to_string),
+                expires_ms,
+            )
+            .s3()
+    })
+    .await?;
+    let doc = InitiateMultipartUploadResult {
+        bucket,
+        key,
+        upload_id,
+    };
+    let mut r = response::xml(doc.to_xml());
+    if let (Some(a), Some(t)) = (algorithm, checksum_type) {
+        response::set_header(&mut r, "x-amz-checksum-algorithm", a.as_str());
+        response::set_header(&mut r, "x-amz-checksum-type", t);
+    }
+    Ok(r)
+}
+
+/// The upload's checksum algorithm, if it was created with one.
+pub fn upload_algorithm(upload: &UploadRow) -> Option<ChecksumAlgorithm> {
+    upload
+        .checksum_algorithm
+        .as_deref()
+        .and_then(ChecksumAlgorithm::from_name)
+}
+
+/// UploadPart: streams one part to disk; a 200 means it is synced and committed.
+pub async fn upload_part(
+    ctx: Ctx,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    part_number: u32,
+) -> S3Result<Response<Body>> {
+    let h = &ctx.parts.headers;
+    let length = payload_length(h, ctx.verified.payload.is_streaming())?;
+    if length > MAX_PART_SIZE {
+        return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+    }
+    let content_md5 = headers::content_md5(h)?;
+    let mut requested = checksum::requested(h, ctx.verified.payload.has_trailer())?;
+    let store = ctx.state.store.clone();
+    // Refuse before reading a byte of the body.
+    let upload = store.upload(&bucket, &key, &upload_id).s3()?;
+    if bucket_limit(&store, &bucket)?.is_some_and(|max| length > max) {
+        return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+    }
+    if let Some(want) = upload_algorithm(&upload) {
+        match &requested {
+            Some(r) if r.algorithm != want => {
+                return Err(S3Error::invalid_request(format!(
+                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                    want.as_str().to_lowercase(),
+                    r.algorithm.as_str().to_lowercase()
+                )))
+            }
+            Some(_) => {}
+            // The upload needs every part's checksum: compute it ourselves.
+            None => {
+                requested = Some(Requested {
+                    algorithm: want,
+                    value: None,
+                    trailer: false,
+                })
+            }
+        }
+    }
+    let lock = store
+        .lock_part(&bucket, &key, &upload_id, part_number)
+        .s3()?;
+    let (mut payload, _rest) = ctx.payload(Some(length));
+    let algorithm = requested.as_ref().map(|r| r.algorithm);
+    let ingested = ingest_with(store.part_writer(), &mut payload, algorithm).await?;
+    let checksum = checksum::verify(requested.as_ref(), ingested.checksum, payload.trailers())?;
+    if let Some(want) = content_md5 {
+        if want != ingested.md5 {
+            return Err(S3Error::new(S3ErrorCode::BadDigest));
+        }
+    }
+    let etag = format!("\"{}\"", hex::encode(ingested.md5));
+    let stored = checksum.as_ref().map(checksum::stored);
+    let part = blocking(move || {
+        store
+            .commit_part(
+                &lock,
+                &bucket,
+                &key,
+                &upload_id,
+                part_number,
+                ingested.data,
+                etag,
+                stored,
+            )
+            .s3()
+    })
+    .await?;
+    Ok(part_response(&part))
+}
+
+fn part_response(part: &PartRow) -> Response<Body> {
+    let mut r = response::empty(StatusCode::OK);
+    response::set_header(&mut r, "etag", &part.etag);
+    if let Some(c) = &part.checksum {
+        checksum::set_header(&mut r, c);
+    }
+    r
+}
+
+/// AbortMultipartUpload: the upload and its parts are removed.
+pub async fn abort(
+    ctx: Ctx,
+    bucket: String,
+    key: String,
+    upload_id: String,
+) -> S3Result<Response<Body>> {
+    let store = ctx.state.store.clone();
+    blocking(move || store.abort_upload(&bucket, &key, &upload_id).s3()).await?;
+    Ok(response::empty(StatusCode::NO_CONTENT))
+}
+
+/// CompleteMultipartUpload: validates the part list and makes the parts the object.
+pub async fn complete(
+    ctx: Ctx,
+    bucket: String,
+    key: String,
+    upload_id: String,
+) -> S3Result<Response<Body>> {
+    let store = ctx.state.store.clone();
+    let upload = store.upload(&bucket, &key, &upload_id).s3()?;
+    let (mut payload, rest) = ctx.payload(None);
+    let body = payload.read_to_end(MAX_COMPLETE_BODY).await?;
+    let request = CompleteMultipartUpload::parse(&body)?;
+    let h = &rest.parts.headers;
+
+    // Under the key's write lock, like any write of the key: conditions
+    // are checked and the object committed without a racing writer.
+    let lock = store.lock_key(&bucket, &key).s3()?;
+    check_write_conditions(&store, h, &bucket, &key)?;
+    let (stored, _) = store
+        .list_parts(&bucket, &key, &upload_id, 0, usize::MAX)
+        .s3()?;
+    let chosen = validate_parts(&request.parts, &stored)?;
+    let total: u64 = chosen.iter().map(|(_, p)| p.size).sum();
+    if bucket_limit(&store, &bucket)?.is_some_and(|max| total > max) {
+        return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+    }
+
+    let mut md5s = Md5::new();
+    for (_, part) in &chosen {
+        let hex = part.etag.trim_matches('"');
+        md5s.update(hex::decode(hex).map_err(crate::errors::internal)?);
+    }
+    let etag = format!("\"{}-{}\"", hex::encode(md5s.finalize()), chosen.len());
+    let object_checksum = object_checksum(&upload, &request.parts, &chosen, h)?;
+
+    let new = NewObject {
+        etag: etag.clone(),
+        headers: upload.headers.clone(),
+        checksums: object_checksum.iter().cloned().collect(),
+        part_sizes: Vec::new(),
+        // A completed upload keeps the key's published state, as an update does.
+        public: None,
+    };
+    let chosen: Vec<(u32, String)> = chosen.iter().map(|(n, p)| (*n, p.etag.clone())).collect();
+    let (b, k) = (bucket.clone(), key.clone());
+    blocking(move || {
+        store
+            .complete_upload(&lock, &b, &k, &upload_id, &chosen, new)
+            .s3()
+    })
+    .await?;
+
+    let host = h
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let mut checksums = Checksums::default();
+    if let Some((algorithm, value)) = &object_checksum {
+        let slot = match ChecksumAlgorithm::from_name(algorithm) {
+            Some(ChecksumAlgorithm::Crc32) => &mut checksums.crc32,
+            Some(ChecksumAlgorithm::Crc32c) => &mut checksums.crc32c,
+            Some(ChecksumAlgorithm::Crc64Nvme) => &mut checksums.crc64nvme,
+            Some(ChecksumAlgorithm::Sha1) => &mut checksums.sha1,
+            Some(ChecksumAlgorithm::Sha256) | None => &mut checksums.sha256,
+        };
+        *slot = Some(value.clone());
+        checksums.checksum_type = upload.checksum_type.clone();
+    }
+    let doc = CompleteMultipartUploadResult {
+        location: format!(
+            "http://{host}/{bucket}/{}",
+            url_encode(&key).replace("%2F", "/")
+        ),
+        bucket,
+        key,
+        etag,
+        checksums,
+    };
+    Ok(response::xml(doc.to_xml()))
+}
+
+/// Checks the listed parts against the uploaded ones: ascending numbers
+/// (`InvalidPartOrder`), each uploaded with that ETag (`InvalidPart`), all
+/// but the last at least 5 MiB (`EntityTooSmall`).
+fn validate_parts<'a>(
+    listed: &[CompletedPart],
+    stored: &'a [(u32, PartRow)],
+) -> S3Result<Vec<(u32, &'a PartRow)>> {
+    let mut chosen = Vec::with_capacity(listed.len());
+    let mut previous = 0;
+    for p in listed {
+        if p.part_number <= previous {
+            return Err(S3Error::new(S3ErrorCode::InvalidPartOrder));
+        }
+        previous = p.part_number;
+        let part = stored
+            .binary_search_by_key(&p.part_number, |(n, _)| *n)
+            .ok()
+            .map(|i| &stored[i].1)
+            .filter(|part| part.etag.trim_matches('"') == p.etag.trim_matches('"'))
+            .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidPart))?;
+        chosen.push((p.part_number, part));
+    }
+    if let Some((_, all_but_last)) = chosen.split_last() {
+        if all_but_last.iter().any(|(_, p)| p.size < MIN_PART_SIZE) {
+            return Err(S3Error::new(S3ErrorCode::EntityTooSmall));
+        }
+    }
+    Ok(chosen)
+}
+
+/// The object's checksum from its parts' (for uploads created with an
+/// algorithm): composite (`base64-N`) or full-object, as the upload asked.
+/// Checksums listed in the request must match the parts' (`InvalidPart`),
+/// and a full-object value sent in a header must match (`BadDigest`).
+fn object_checksum(
+    upload: &UploadRow,
+    listed: &[CompletedPart],
+    chosen: &[(u32, &PartRow)],
+    h: &http::HeaderMap,
+) -> S3Result<Option<(String, String)>> {
+    let Some(algorithm) = upload_algorithm(upload) else {
+        return Ok(None);
+    };
+    let mut parts = Vec::with_capacity(chosen.len());
+    for (p, (_, part)) in listed.iter().zip(chosen) {
+        let stored = part
+            .checksum
+            .as_ref()
+            .filter(|(a, _)| a == algorithm.as_str())
+            .ok_or_else(|| {
+                S3Error::invalid_request(format!(
+                    "The upload was created using the {algorithm} checksum algorithm but part {} has no {algorithm} checksum.",
+                    p.part_number
+                ))
+            })?;
+        let sent = match algorithm {
+            ChecksumAlgorithm::Crc32 => &p.checksum_crc32,
+            ChecksumAlgorithm::Crc32c => &p.checksum_crc32c,
+            ChecksumAlgorithm::Crc64Nvme => &p.checksum_crc64nvme,
+            ChecksumAlgorithm::Sha1 => &p.checksum_sha1,
+            ChecksumAlgorithm::Sha256 => &p.checksum_sha256,
+        };
+        if sent.as_deref().is_some_and(|s| s.trim() != stored.1) {
+            return Err(S3Error::new(S3ErrorCode::InvalidPart));
+        }
+        parts.push((Checksum::parse(algorithm, &stored.1)?, part.size));
+    }
+    if upload.checksum_type.as_deref() == Some("FULL_OBJECT") {
+        let whole = full_object_crc(&parts).ok_or_else(|| {
+            S3Error::invalid_request("A full-object checksum needs a CRC algorithm.")
+        })?;
+        if let Some(sent) = h.get(algorithm.header_name()) {
+            let sent = Checksum::parse(algorithm, sent.to_str().unwrap_or_default())?;
+            if sent != whole {
+                return Err(checksum::mismatch(algorithm));
+            }
+        }
+        return Ok(Some(checksum::stored(&whole)));
+    }
+    let checksums: Vec<Checksum> = parts.into_iter().map(|(c, _)| c).collect();
+    let composite = composite_checksum(algorithm, &checksums)?;
+    Ok(Some((
+        algorithm.as_str().to_string(),
+        composite.to_string(),
+    )))
+}
+
+/// The bucket's own object size limit (set through the admin API), if any.
+fn bucket_limit(store: &kura_storage::Store, bucket: &str) -> S3Result<Option<u64>> {
+    Ok(store
+        .bucket(bucket)
+        .s3()?
+        .and_then(|row| row.max_object_size))
+}

@@ -1,0 +1,185 @@
+//! ListParts and ListMultipartUploads.
+
+use http::Response;
+use kura_protocol::router::{ListParams, PartListParams, Query};
+use kura_protocol::xml::{ListMultipartUploadsResult, ListPartsResult, PartEntry, UploadEntry};
+use kura_protocol::{S3Error, S3Result};
+use kura_storage::UploadListItem;
+use time::OffsetDateTime;
+
+use super::bucket::owner_of;
+use super::Ctx;
+use crate::errors::{blocking, StorageResultExt};
+use crate::response::{self, Body};
+
+fn timestamp(ms: u64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// ListParts: the parts uploaded so far, ascending, paged by part number.
+pub async fn list_parts(
+    ctx: Ctx,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    params: PartListParams,
+) -> S3Result<Response<Body>> {
+    let store = ctx.state.store.clone();
+    let (b, k, u) = (bucket.clone(), key.clone(), upload_id.clone());
+    let (after, max) = (params.part_number_marker, params.max_parts);
+    let (parts, truncated) =
+        blocking(move || store.list_parts(&b, &k, &u, after, max).s3()).await?;
+    let owner = owner_of(&ctx.verified.access_key_id);
+    let doc = ListPartsResult {
+        bucket,
+        key,
+        upload_id,
+        part_number_marker: after,
+        next_part_number_marker: parts.last().map(|(n, _)| *n).filter(|_| truncated),
+        max_parts: max,
+        is_truncated: truncated,
+        parts: parts
+            .into_iter()
+            .map(|(n, p)| PartEntry {
+                part_number: n,
+                last_modified: timestamp(p.modified_ms),
+                etag: p.etag,
+                size: p.size,
+            })
+            .collect(),
+        initiator: owner.clone(),
+        owner,
+        storage_class: "STANDARD".into(),
+    };
+    Ok(response::xml(doc.to_xml()))
+}
+
+/// ListMultipartUploads: uploads in progress, by key then start time, with
+/// prefix, delimiter roll-up and paging by (key-marker, upload-id-marker).
+pub async fn list_uploads(
+    ctx: Ctx,
+    bucket: String,
+    params: ListParams,
+) -> S3Result<Response<Body>> {
+    // `max-uploads` and `upload-id-marker` are this operation's own names.
+    let query = Query::parse(ctx.parts.uri.query().unwrap_or(""))?;
+    let max = match query.get("max-uploads") {
+        None => 1000,
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| {
+                S3Error::invalid_argument(
+                    "Provided max-uploads not an integer or within integer range",
+                )
+            })?
+            .min(1000),
+    };
+    let key_marker = params.marker.clone();
+    let upload_id_marker = key_marker
+        .as_ref()
+        .and(query.get("upload-id-marker"))
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
+    let store = ctx.state.store.clone();
+    let (b, prefix, delimiter) = (
+        bucket.clone(),
+        params.prefix.clone(),
+        params.delimiter.clone(),
+    );
+    let (km, um) = (key_marker.clone(), upload_id_marker.clone());
+    let page = blocking(move || {
+        let mut page = Page::default();
+        store
+            .list_uploads(&b, &prefix, km.as_deref(), um.as_deref(), |item| {
+                page.add(item, &prefix, delimiter.as_deref(), km.as_deref(), max)
+            })
+            .s3()?;
+        Ok(page)
+    })
+    .await?;
+    let owner = owner_of(&ctx.verified.access_key_id);
+    let (next_key_marker, next_upload_id_marker) = if page.truncated {
+        page.last
+            .clone()
+            .map_or((None, None), |(k, u)| (Some(k), u))
+    } else {
+        (None, None)
+    };
+    let mut doc = ListMultipartUploadsResult {
+        bucket,
+        key_marker: key_marker.unwrap_or_default(),
+        upload_id_marker: upload_id_marker.unwrap_or_default(),
+        next_key_marker,
+        next_upload_id_marker,
+        prefix: params.prefix,
+        delimiter: params.delimiter,
+        max_uploads: max,
+        is_truncated: page.truncated,
+        uploads: page
+            .uploads
+            .into_iter()
+            .map(|u| UploadEntry {
+                key: u.key,
+                upload_id: u.upload_id,
+                initiated: timestamp(u.row.created_ms),
+                owner: owner.clone(),
+            })
+            .collect(),
+        common_prefixes: page.common_prefixes,
+        encoding_type: None,
+    };
+    if params.encoding_url {
+        doc.url_encode_fields();
+    }
+    Ok(response::xml(doc.to_xml()))
+}
+
+/// A page being filled from the upload scan.
+#[derive(Default)]
+struct Page {
+    uploads: Vec<UploadListItem>,
+    common_prefixes: Vec<String>,
+    /// Resume point: key (or common prefix) and upload id of the last entry.
+    last: Option<(String, Option<String>)>,
+    truncated: bool,
+}
+
+impl Page {
+    /// Adds one upload; `false` to stop scanning.
+    fn add(
+        &mut self,
+        item: UploadListItem,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        max: usize,
+    ) -> bool {
+        let rolled_up = delimiter.and_then(|d| {
+            let rest = &item.key[prefix.len()..];
+            rest.find(d)
+                .map(|i| format!("{prefix}{}", &rest[..i + d.len()]))
+        });
+        if let Some(cp) = &rolled_up {
+            // Its uploads were already answered as this prefix.
+            if self.common_prefixes.last() == Some(cp) || key_marker == Some(cp.as_str()) {
+                return true;
+            }
+        }
+        if self.uploads.len() + self.common_prefixes.len() == max {
+            self.truncated = true;
+            return false;
+        }
+        match rolled_up {
+            Some(cp) => {
+                self.last = Some((cp.clone(), None));
+                self.common_prefixes.push(cp);
+            }
+            None => {
+                self.last = Some((item.key.clone(), Some(item.upload_id.clone())));
+                self.uploads.push(item);
+            }
+        }
+        true
+    }
+}

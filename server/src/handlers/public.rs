@@ -1,0 +1,218 @@
+//! Public URLs: published objects served to anyone, without credentials.
+//!
+//! Two ways in, both anonymous and both read-only:
+//! * `GET|HEAD /p/<token>/<filename>`: the token (160 random bits) names the
+//!   object; the filename is only there so the link reads well.
+//! * `GET|HEAD /<bucket>/<key>` without credentials, for a key published
+//!   with the `public-read` ACL, as S3 does.
+//!
+//! Public responses carry `Content-Security-Policy: sandbox` (and the
+//! server-wide `nosniff`), so an uploaded HTML file cannot run script on
+//! kura's origin, and `response-*` overrides are not honoured, as in S3 for
+//! anonymous requests.
+
+use http::request::Parts;
+use http::{Method, Response};
+use kura_protocol::router::Operation;
+use kura_protocol::sigv4::{parse_request_auth, RequestParts};
+use kura_protocol::{S3Error, S3ErrorCode, S3Result};
+
+use super::get::{serve_object, ObjectRead};
+use crate::errors::StorageResultExt;
+use crate::response::{self, Body};
+use crate::state::AppState;
+
+/// Path prefix of public URLs. Bucket names have at least 3 characters, so
+/// `/p/…` can never be a path-style bucket request.
+pub const PUBLIC_PREFIX: &str = "/p/";
+
+/// Hex digits in a token (see `kura_storage` public tokens).
+const TOKEN_LEN: usize = 40;
+
+/// Serves `/p/<token>/<filename>` if the request is one; `None` otherwise.
+pub fn intercept(state: &AppState, parts: &Parts) -> Option<S3Result<Response<Body>>> {
+    let rest = parts.uri.path().strip_prefix(PUBLIC_PREFIX)?;
+    // With a virtual-host-style bucket the path belongs to the bucket.
+    if let Some(domain) = state.domain.as_deref() {
+        let host = parts.headers.get(http::header::HOST)?.to_str().ok()?;
+        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        if host != domain {
+            return None;
+        }
+    }
+    Some(serve_token(state, parts, rest))
+}
+
+fn serve_token(state: &AppState, parts: &Parts, rest: &str) -> S3Result<Response<Body>> {
+    let head = match parts.method {
+        Method::GET => false,
+        Method::HEAD => true,
+        _ => return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
+    };
+    let token = rest.split('/').next().unwrap_or_default();
+    if token.len() != TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(S3Error::new(S3ErrorCode::NoSuchKey));
+    }
+    let (bucket, key) = state
+        .store
+        .resolve_public(token)
+        .s3()?
+        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey))?;
+    serve_public(state, parts, bucket, key, head)
+}
+
+/// For a request without credentials: serves GET/HEAD of a published object,
+/// or returns `denied` (the authentication error) for anything else.
+pub fn anonymous_or(
+    state: &AppState,
+    parts: &Parts,
+    op: &Operation,
+    denied: S3Error,
+) -> S3Result<Response<Body>> {
+    let request = RequestParts {
+        method: &parts.method,
+        raw_path: parts.uri.path(),
+        raw_query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+    };
+    if !matches!(parse_request_auth(&request), Ok(None)) {
+        return Err(denied); // signed, but badly: not anonymous
+    }
+    let (bucket, key, head) = match op {
+        Operation::GetObject {
+            bucket,
+            key,
+            version_id: None,
+            part_number: None,
+        } => (bucket, key, false),
+        Operation::HeadObject {
+            bucket,
+            key,
+            version_id: None,
+            part_number: None,
+        } => (bucket, key, true),
+        _ => return Err(denied),
+    };
+    match state.store.public_token(bucket, key) {
+        Ok(Some(_)) => serve_public(state, parts, bucket.clone(), key.clone(), head),
+        _ => Err(denied),
+    }
+}
+
+fn serve_public(
+    state: &AppState,
+    parts: &Parts,
+    bucket: String,
+    key: String,
+    head: bool,
+) -> S3Result<Response<Body>> {
+    let read = ObjectRead {
+        bucket,
+        key,
+        version_id: None,
+        part_number: None,
+        head,
+        overrides: false,
+    };
+    let (mut r, row) = serve_object(state, parts, &read)?;
+    if row.header("content-disposition").is_none() {
+        response::set_header(&mut r, "content-disposition", &disposition(&read.key));
+    }
+    response::set_header(&mut r, "content-security-policy", "sandbox");
+    response::set_header(&mut r, "x-content-type-options", "nosniff");
+    Ok(r)
+}
+
+/// The file name a key is offered under: its last path segment.
+fn file_name(key: &str) -> &str {
+    key.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("download")
+}
+
+/// `attachment` with the file name, ASCII fallback plus RFC 6266/5987 UTF-8 form.
+fn disposition(key: &str) -> String {
+    let name = file_name(key);
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        kura_protocol::xml::url_encode(name)
+    )
+}
+
+/// The public URL of a token, on the host the caller used (without the
+/// bucket label of a virtual-host-style request: `/p/` lives on the bare
+/// domain).
+pub fn public_url(state: &AppState, parts: &Parts, token: &str, key: &str) -> String {
+    let mut host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    if let Some(domain) = state.domain.as_deref() {
+        let (name, port) = match host.rsplit_once(':') {
+            Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (n, Some(p)),
+            _ => (host.as_str(), None),
+        };
+        if name.ends_with(&format!(".{domain}")) {
+            host = match port {
+                Some(p) => format!("{domain}:{p}"),
+                None => domain.to_string(),
+            };
+        }
+    }
+    format!(
+        "http://{host}{PUBLIC_PREFIX}{token}/{}",
+        kura_protocol::xml::url_encode(file_name(key))
+    )
+}
+
+/// Adds `x-kura-public-url` to an authenticated response if the key is published.
+pub fn add_public_url(
+    state: &AppState,
+    parts: &Parts,
+    r: &mut Response<Body>,
+    bucket: &str,
+    key: &str,
+) -> S3Result<()> {
+    if let Some(token) = state.store.public_token(bucket, key).s3()? {
+        response::set_header(
+            r,
+            "x-kura-public-url",
+            &public_url(state, parts, &token, key),
+        );
+    }
+    Ok(())
+}
+
+/// What `x-amz-acl` asks for: `Some(true)` public-read, `Some(false)` a
+/// private ACL, `None` absent. ACLs kura cannot honour are refused.
+pub fn canned_acl(h: &http::HeaderMap) -> S3Result<Option<bool>> {
+    let Some(v) = h.get("x-amz-acl") else {
+        return Ok(None);
+    };
+    match v.to_str().unwrap_or_default() {
+        "public-read" => Ok(Some(true)),
+        // One owner per object: the owner-centric ACLs all mean private.
+        "private" | "bucket-owner-read" | "bucket-owner-full-control" | "aws-exec-read" => {
+            Ok(Some(false))
+        }
+        "public-read-write" | "authenticated-read" => Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "kura supports the private and public-read ACLs only",
+        )),
+        _ => Err(S3Error::invalid_argument("Invalid canned ACL")),
+    }
+}

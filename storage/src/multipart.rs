@@ -1,0 +1,533 @@
+//! Multipart uploads: the upload, its parts, completion and expiry.
+//!
+//! A part is written like an object (chunk files, synced, owned by a cleanup
+//! guard) and committed with one synced batch: its `parts` row and its
+//! `chunks` rows. Completion writes no data: one batch makes the chosen
+//! parts' chunks the new object's chunks, removes the upload's rows, and
+//! drops the chunk rows of parts left out (their files are removed after the
+//! batch; a crash in between leaves orphans that the start-up sweep removes).
+//!
+//! Each upload has a deadline recorded in `upload_expiry` in the batch that
+//! creates it; [`Store::expire_uploads`] aborts uploads past it, so an
+//! unfinished upload is discarded even across restarts.
+//!
+//! The short metadata steps (part commit, complete, abort, expiry) run under
+//! one store-wide mutex, so a part can never land in an upload that is being
+//! completed or removed. Data is never written under it.
+
+use rand::RngCore;
+use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
+use serde::{Deserialize, Serialize};
+
+use crate::chunks::ChunkId;
+use crate::error::{StorageError, StorageResult};
+use crate::keys::{self, CF_CHUNKS, CF_OBJECTS, CF_PARTS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
+use crate::locks::WriteLock;
+use crate::objects::NewObject;
+use crate::rows::{self, ChunkRef, DataLocation, ObjectRow};
+use crate::store::{now_ms, Store};
+use crate::writer::{ObjectWriter, WrittenData};
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UploadRow {
+    /// Sequence number taken at creation (owner of the parts' chunk rows).
+    pub seq: u64,
+    /// Creation time, ms since the epoch.
+    pub created_ms: u64,
+    /// When the upload is discarded if not completed, ms since the epoch.
+    pub expires_ms: u64,
+    /// Headers to store with the object (content-type, x-amz-meta-*, …).
+    pub headers: Vec<(String, String)>,
+    /// `x-amz-checksum-algorithm` given at creation (`CRC32`, …).
+    pub checksum_algorithm: Option<String>,
+    /// `x-amz-checksum-type` given at creation (`COMPOSITE` / `FULL_OBJECT`).
+    pub checksum_type: Option<String>,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartRow {
+    /// Entity tag, quoted (`"md5 hex"`).
+    pub etag: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Upload time, ms since the epoch.
+    pub modified_ms: u64,
+    /// The part's chunk files, in order (empty for an empty part).
+    pub chunks: Vec<ChunkRef>,
+    /// The part's additional checksum: (algorithm, base64 value).
+    pub checksum: Option<(String, String)>,
+}
+
+/// What the expiry queue names: one upload.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct UploadRef {
+    bucket: String,
+    key: String,
+    upload_id: String,
+}
+
+/// One upload in a listing.
+#[derive(Debug, Clone)]
+pub struct UploadListItem {
+    /// Object key.
+    pub key: String,
+    /// Upload id.
+    pub upload_id: String,
+    /// The upload.
+    pub row: UploadRow,
+}
+
+/// Upload ids are 32 lowercase hex digits: the creation sequence number
+/// (so ids sort by start time) then 64 random bits.
+fn valid_upload_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+impl Store {
+    /// Starts a multipart upload of `bucket`/`key` that is discarded at
+    /// `expires_ms` unless completed. Returns its id.
+    pub fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: Vec<(String, String)>,
+        checksum_algorithm: Option<String>,
+        checksum_type: Option<String>,
+        expires_ms: u64,
+    ) -> StorageResult<(String, UploadRow)> {
+        self.require_bucket(bucket)?;
+        let seq = self.next_seq()?;
+        let upload_id = format!("{seq:016x}{:016x}", rand::thread_rng().next_u64());
+        let row = UploadRow {
+            seq,
+            created_ms: now_ms(),
+            expires_ms,
+            headers,
+            checksum_algorithm,
+            checksum_type,
+        };
+        let ukey = keys::upload_key(bucket, key, &upload_id);
+        let entry = UploadRef {
+            bucket: bucket.into(),
+            key: key.into(),
+            upload_id: upload_id.clone(),
+        };
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_UPLOADS), &ukey, rows::encode(&row));
+        batch.put_cf(
+            self.cf(CF_UPLOAD_EXPIRY),
+            keys::upload_expiry_key(expires_ms, &ukey),
+            rows::encode(&entry),
+        );
+        self.write_synced(batch)?;
+        Ok((upload_id, row))
+    }
+
+    /// An upload in progress; `NoSuchUpload` if unknown, finished or past its deadline.
+    pub fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> StorageResult<UploadRow> {
+        if !valid_upload_id(upload_id) {
+            return Err(StorageError::NoSuchUpload);
+        }
+        let ukey = keys::upload_key(bucket, key, upload_id);
+        match self.inner.db.get_pinned_cf(self.cf(CF_UPLOADS), &ukey)? {
+            Some(raw) => {
+                let row: UploadRow = rows::decode(&raw)?;
+                if row.expires_ms <= now_ms() {
+                    return Err(StorageError::NoSuchUpload);
+                }
+                Ok(row)
+            }
+            None => {
+                self.require_bucket(bucket)?;
+                Err(StorageError::NoSuchUpload)
+            }
+        }
+    }
+
+    /// A writer for part data: always chunk files (never inline), so the
+    /// parts' chunks can become the object's chunks as they are.
+    pub fn part_writer(&self) -> ObjectWriter {
+        ObjectWriter::new(self.inner.chunks.clone(), self.inner.config.chunk_size, 0)
+    }
+
+    /// The exclusive right to upload one part number of one upload;
+    /// [`StorageError::Conflict`] while another upload of that part runs.
+    pub fn lock_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+    ) -> StorageResult<WriteLock> {
+        let mut lock_key = vec![1u8];
+        lock_key.extend(keys::part_key(
+            &keys::upload_key(bucket, key, upload_id),
+            part_number,
+        ));
+        self.inner
+            .locks
+            .try_lock(lock_key)
+            .ok_or(StorageError::Conflict)
+    }
+
+    /// Commits a part's synced data, replacing any earlier upload of the same number.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_part(
+        &self,
+        _lock: &WriteLock,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        data: WrittenData,
+        etag: String,
+        checksum: Option<(String, String)>,
+    ) -> StorageResult<PartRow> {
+        let ukey = keys::upload_key(bucket, key, upload_id);
+        let pkey = keys::part_key(&ukey, part_number);
+        let chunks = match &data.location {
+            DataLocation::Chunks(c) => c.clone(),
+            DataLocation::Inline(v) if v.is_empty() => Vec::new(),
+            DataLocation::Inline(_) => {
+                return Err(StorageError::Corrupt(
+                    "part data must be in chunk files".into(),
+                ))
+            }
+        };
+        let row = PartRow {
+            etag,
+            size: data.size,
+            modified_ms: now_ms(),
+            chunks,
+            checksum,
+        };
+        let replaced = {
+            let _mp = self.inner.multipart.lock();
+            let upload = self.upload(bucket, key, upload_id)?;
+            let previous: Option<PartRow> =
+                match self.inner.db.get_pinned_cf(self.cf(CF_PARTS), &pkey)? {
+                    Some(raw) => Some(rows::decode(&raw)?),
+                    None => None,
+                };
+            let mut batch = WriteBatch::default();
+            batch.put_cf(self.cf(CF_PARTS), &pkey, rows::encode(&row));
+            for c in &row.chunks {
+                batch.put_cf(self.cf(CF_CHUNKS), c.id, upload.seq.to_be_bytes());
+            }
+            let replaced: Vec<ChunkId> = previous
+                .map(|p| p.chunks.iter().map(|c| c.id).collect())
+                .unwrap_or_default();
+            for id in &replaced {
+                batch.delete_cf(self.cf(CF_CHUNKS), id);
+            }
+            self.write_synced(batch)?;
+            data.cleanup.disarm();
+            replaced
+        };
+        self.remove_chunk_files(&replaced);
+        Ok(row)
+    }
+
+    /// Parts of an upload with numbers above `after`, ascending, at most
+    /// `max`; plus whether more follow.
+    pub fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        after: u32,
+        max: usize,
+    ) -> StorageResult<(Vec<(u32, PartRow)>, bool)> {
+        self.upload(bucket, key, upload_id)?;
+        let ukey = keys::upload_key(bucket, key, upload_id);
+        let mut out = Vec::new();
+        let start = keys::part_key(&ukey, after.saturating_add(1));
+        let mut opts = ReadOptions::default();
+        if let Some(end) = keys::prefix_successor(&ukey) {
+            opts.set_iterate_upper_bound(end);
+        }
+        let iter = self.inner.db.iterator_cf_opt(
+            self.cf(CF_PARTS),
+            opts,
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        for item in iter {
+            let (k, v) = item?;
+            let Some(number) = k
+                .get(ukey.len()..)
+                .and_then(|n| <[u8; 4]>::try_from(n).ok())
+                .map(u32::from_be_bytes)
+            else {
+                continue;
+            };
+            if number <= after {
+                continue;
+            }
+            if out.len() == max {
+                return Ok((out, true));
+            }
+            out.push((number, rows::decode(&v)?));
+        }
+        Ok((out, false))
+    }
+
+    /// Completes an upload: the parts `chosen` (number and the ETag the
+    /// caller validated, in order) become the object, atomically and durably;
+    /// other parts are dropped. `InvalidPart`-like races (a part replaced
+    /// since it was validated) are [`StorageError::Conflict`].
+    pub fn complete_upload(
+        &self,
+        lock: &WriteLock,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        chosen: &[(u32, String)],
+        new: NewObject,
+    ) -> StorageResult<ObjectRow> {
+        let object_key = keys::object_key(bucket, key);
+        assert_eq!(
+            lock.key(),
+            object_key.as_slice(),
+            "write lock of another key"
+        );
+        let ukey = keys::upload_key(bucket, key, upload_id);
+        let (row, dropped) = {
+            let _mp = self.inner.multipart.lock();
+            let upload = self.upload(bucket, key, upload_id)?;
+            let (parts, _) = self.list_parts(bucket, key, upload_id, 0, usize::MAX)?;
+            let _bucket = self.commit_guard();
+            let previous = self.current(bucket, key)?;
+            let retention = self.retention_ms(bucket)?;
+            let seq = self.next_seq()?;
+            let now = now_ms();
+            let mut chunks = Vec::new();
+            let mut part_sizes = Vec::with_capacity(chosen.len());
+            let mut used = std::collections::HashSet::new();
+            for (number, etag) in chosen {
+                let part = parts
+                    .iter()
+                    .find(|(n, _)| n == number)
+                    .filter(|(_, p)| &p.etag == etag)
+                    .map(|(_, p)| p)
+                    .ok_or(StorageError::Conflict)?;
+                chunks.extend_from_slice(&part.chunks);
+                part_sizes.push(part.size);
+                used.insert(*number);
+            }
+            let size = part_sizes.iter().sum();
+            let row = ObjectRow {
+                seq,
+                delete_marker: false,
+                size,
+                etag: new.etag,
+                modified_ms: now,
+                headers: new.headers,
+                checksums: new.checksums,
+                part_sizes,
+                data: if chunks.is_empty() {
+                    DataLocation::Inline(Vec::new())
+                } else {
+                    DataLocation::Chunks(chunks)
+                },
+                expires_ms: 0,
+            };
+            let mut batch = WriteBatch::default();
+            batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(&row));
+            for c in row.chunks() {
+                batch.put_cf(self.cf(CF_CHUNKS), c.id, seq.to_be_bytes());
+            }
+            let mut dropped = Vec::new();
+            for (number, part) in &parts {
+                if !used.contains(number) {
+                    for c in &part.chunks {
+                        batch.delete_cf(self.cf(CF_CHUNKS), c.id);
+                        dropped.push(c.id);
+                    }
+                }
+                batch.delete_cf(self.cf(CF_PARTS), keys::part_key(&ukey, *number));
+            }
+            batch.delete_cf(self.cf(CF_UPLOADS), &ukey);
+            batch.delete_cf(
+                self.cf(CF_UPLOAD_EXPIRY),
+                keys::upload_expiry_key(upload.expires_ms, &ukey),
+            );
+            if let Some(prev) = previous {
+                self.retire(&mut batch, bucket, key, prev, now.saturating_add(retention));
+            }
+            self.write_synced(batch)?;
+            (row, dropped)
+        };
+        self.remove_chunk_files(&dropped);
+        Ok(row)
+    }
+
+    /// Discards an upload and every part uploaded to it.
+    pub fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> StorageResult<()> {
+        let removed = {
+            let _mp = self.inner.multipart.lock();
+            let upload = self.upload(bucket, key, upload_id)?;
+            self.remove_upload_rows(bucket, key, upload_id, upload.expires_ms)?
+        };
+        self.remove_chunk_files(&removed);
+        Ok(())
+    }
+
+    /// One batch removing an upload, its parts, their chunk rows and its
+    /// deadline; returns the chunk files to remove afterwards.
+    fn remove_upload_rows(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        expires_ms: u64,
+    ) -> StorageResult<Vec<ChunkId>> {
+        let ukey = keys::upload_key(bucket, key, upload_id);
+        let mut batch = WriteBatch::default();
+        let mut removed = Vec::new();
+        let mut opts = ReadOptions::default();
+        if let Some(end) = keys::prefix_successor(&ukey) {
+            opts.set_iterate_upper_bound(end);
+        }
+        let iter = self.inner.db.iterator_cf_opt(
+            self.cf(CF_PARTS),
+            opts,
+            IteratorMode::From(&ukey, Direction::Forward),
+        );
+        for item in iter {
+            let (k, v) = item?;
+            let part: PartRow = rows::decode(&v)?;
+            for c in &part.chunks {
+                batch.delete_cf(self.cf(CF_CHUNKS), c.id);
+                removed.push(c.id);
+            }
+            batch.delete_cf(self.cf(CF_PARTS), &k);
+        }
+        batch.delete_cf(self.cf(CF_UPLOADS), &ukey);
+        batch.delete_cf(
+            self.cf(CF_UPLOAD_EXPIRY),
+            keys::upload_expiry_key(expires_ms, &ukey),
+        );
+        self.write_synced(batch)?;
+        Ok(removed)
+    }
+
+    /// Chunk files whose rows are already gone: a failure only leaves an
+    /// orphan for the start-up sweep.
+    fn remove_chunk_files(&self, ids: &[ChunkId]) {
+        for id in ids {
+            if let Err(e) = self.inner.chunks.remove(id) {
+                tracing::warn!(chunk = %hex::encode(id), error = %e, "could not remove chunk file");
+            }
+        }
+    }
+
+    /// Discards every upload whose deadline has passed. Returns how many.
+    pub fn expire_uploads(&self) -> StorageResult<usize> {
+        let now = now_ms();
+        let mut due = Vec::new();
+        for item in self
+            .inner
+            .db
+            .iterator_cf(self.cf(CF_UPLOAD_EXPIRY), IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            let at = k
+                .get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes);
+            if at.is_none_or(|d| d > now) {
+                break;
+            }
+            due.push((k.to_vec(), rows::decode::<UploadRef>(&v)?));
+            if due.len() >= 1000 {
+                break;
+            }
+        }
+        let mut expired = 0;
+        for (expiry_key, r) in due {
+            let removed = {
+                let _mp = self.inner.multipart.lock();
+                let ukey = keys::upload_key(&r.bucket, &r.key, &r.upload_id);
+                let exists = self.inner.db.get_pinned_cf(self.cf(CF_UPLOADS), &ukey)?;
+                if exists.is_some() {
+                    let at = u64::from_be_bytes(expiry_key[..8].try_into().expect("8 bytes"));
+                    self.remove_upload_rows(&r.bucket, &r.key, &r.upload_id, at)?
+                } else {
+                    // Completed or aborted meanwhile: only the queue entry is left.
+                    let mut batch = WriteBatch::default();
+                    batch.delete_cf(self.cf(CF_UPLOAD_EXPIRY), &expiry_key);
+                    self.write_synced(batch)?;
+                    continue;
+                }
+            };
+            self.remove_chunk_files(&removed);
+            expired += 1;
+        }
+        Ok(expired)
+    }
+
+    /// Uploads in progress in `bucket` whose keys start with `prefix`, in
+    /// key then start order, beginning strictly after (`key_marker`,
+    /// `upload_id_marker`) — or after every upload of `key_marker` when no
+    /// upload id marker is given. Stops after `max` items (`None` = all).
+    pub fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: Option<&str>,
+        upload_id_marker: Option<&str>,
+        mut visit: impl FnMut(UploadListItem) -> bool,
+    ) -> StorageResult<()> {
+        self.require_bucket(bucket)?;
+        let bprefix = keys::bucket_prefix(bucket);
+        let mut opts = ReadOptions::default();
+        if let Some(end) = keys::prefix_successor(&bprefix) {
+            opts.set_iterate_upper_bound(end);
+        }
+        let start = match key_marker {
+            Some(k) if k.as_bytes() > prefix.as_bytes() => keys::version_key_prefix(bucket, k),
+            _ => keys::version_key_prefix(bucket, prefix)[..bprefix.len() + prefix.len()].to_vec(),
+        };
+        let now = now_ms();
+        let iter = self.inner.db.iterator_cf_opt(
+            self.cf(CF_UPLOADS),
+            opts,
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        for item in iter {
+            let (k, v) = item?;
+            let Some((key, upload_id)) = keys::parse_upload_key(&k[bprefix.len()..]) else {
+                continue;
+            };
+            if !key.starts_with(prefix) {
+                if key.as_str() > prefix {
+                    break;
+                }
+                continue;
+            }
+            if let Some(marker) = key_marker {
+                let after = match upload_id_marker {
+                    Some(id) => (key.as_str(), upload_id.as_str()) > (marker, id),
+                    None => key.as_str() > marker,
+                };
+                if !after {
+                    continue;
+                }
+            }
+            let row: UploadRow = rows::decode(&v)?;
+            if row.expires_ms <= now {
+                continue;
+            }
+            if !visit(UploadListItem {
+                key,
+                upload_id,
+                row,
+            }) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}

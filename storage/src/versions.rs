@@ -1,0 +1,617 @@
+//! The versioning view: every version of a key during its retention —
+//! listing them, checking one exists, and deleting one by id.
+//!
+//! The current version lives in `CF_OBJECTS`, the noncurrent ones and delete
+//! markers in `CF_VERSIONS` (newest first within a key). A key whose newest
+//! entry is a delete marker has no `CF_OBJECTS` row.
+
+use rocksdb::{ReadOptions, WriteBatch};
+
+use crate::error::{StorageError, StorageResult};
+use crate::keys::{self, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
+use crate::locks::WriteLock;
+use crate::rows::{self, ObjectRow, PurgeEntry};
+use crate::store::{now_ms, Store};
+
+/// One entry of a version listing.
+#[derive(Debug, Clone)]
+pub enum VersionItem {
+    /// A version or delete marker of `key`.
+    Version {
+        /// Object key.
+        key: String,
+        /// The version (`delete_marker` tells which kind).
+        row: ObjectRow,
+        /// Whether it is the key's current state.
+        is_latest: bool,
+    },
+    /// Keys rolled up at the delimiter.
+    CommonPrefix(String),
+}
+
+/// A page of a version listing.
+#[derive(Debug, Clone)]
+pub struct VersionPage {
+    /// Entries by key, newest version first within a key.
+    pub items: Vec<VersionItem>,
+    /// Whether more entries follow.
+    pub truncated: bool,
+}
+
+/// Where a version listing starts (S3's `key-marker` / `version-id-marker`).
+#[derive(Debug, Clone, Default)]
+pub struct VersionStart {
+    /// Start after this key, or within it when `version_id` is set.
+    pub key: Option<String>,
+    /// Start after this version of `key`.
+    pub version_id: Option<String>,
+}
+
+/// What DeleteObject with a version id did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedVersion {
+    /// The deleted version was a delete marker.
+    pub delete_marker: bool,
+}
+
+impl Store {
+    /// Lists versions and delete markers of `bucket` under `prefix`, keys in
+    /// order, newest first within a key, at most `max` entries
+    /// (CommonPrefixes count as one).
+    pub fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start: &VersionStart,
+        max: usize,
+    ) -> StorageResult<VersionPage> {
+        self.require_bucket(bucket)?;
+        let bucket_len = keys::bucket_prefix(bucket).len();
+        let mut obj = self.bounded(CF_OBJECTS, keys::object_key(bucket, prefix));
+        let mut ver = self.bounded(CF_VERSIONS, keys::version_key_range_prefix(bucket, prefix));
+        // Seeks both iterators to the first key >= `from` (raw key bytes).
+        let seek = |obj: &mut Iter<'_>, ver: &mut Iter<'_>, from: &[u8]| {
+            let mut o = keys::bucket_prefix(bucket);
+            let mut v = o.clone();
+            o.extend_from_slice(from);
+            for &b in from {
+                v.push(b);
+                if b == 0 {
+                    v.push(0xFF);
+                }
+            }
+            obj.seek(o);
+            ver.seek(v);
+        };
+        let marker_seq = start.version_id.as_deref().and_then(rows::parse_version_id);
+        // Where to begin: the marker key itself (then skip its newer
+        // versions), or strictly after it (or after its CommonPrefix).
+        let mut from = prefix.as_bytes().to_vec();
+        let mut after_key = None;
+        if let Some(k) = start.key.as_deref().filter(|k| *k >= prefix) {
+            match (marker_seq, rollup(k, prefix, delimiter)) {
+                (Some(_), _) => from = k.as_bytes().to_vec(),
+                (None, Some(cp)) if cp == k => match keys::prefix_successor(cp.as_bytes()) {
+                    Some(next) => from = next,
+                    None => {
+                        return Ok(VersionPage {
+                            items: Vec::new(),
+                            truncated: false,
+                        })
+                    }
+                },
+                (None, _) => {
+                    from = k.as_bytes().to_vec();
+                    after_key = Some(k.to_string());
+                }
+            }
+        }
+        seek(&mut obj, &mut ver, &from);
+
+        let mut items = Vec::new();
+        let mut truncated = false;
+        loop {
+            let next_obj = match (obj.valid(), obj.key()) {
+                (true, Some(k)) => Some(
+                    keys::object_key_name(bucket_len, k)
+                        .ok_or_else(|| StorageError::Corrupt("object key".into()))?
+                        .to_string(),
+                ),
+                _ => None,
+            };
+            let next_ver = match (ver.valid(), ver.key()) {
+                (true, Some(k)) => Some(
+                    keys::version_key_parts(bucket_len, k)
+                        .ok_or_else(|| StorageError::Corrupt("version key".into()))?
+                        .0,
+                ),
+                _ => None,
+            };
+            let key = match (next_obj, next_ver) {
+                (None, None) => break,
+                (Some(a), None) | (None, Some(a)) => a,
+                (Some(a), Some(b)) => a.min(b),
+            };
+            if let Some(cp) = rollup(&key, prefix, delimiter) {
+                if items.len() == max {
+                    truncated = true;
+                    break;
+                }
+                match keys::prefix_successor(cp.as_bytes()) {
+                    Some(next) => seek(&mut obj, &mut ver, &next),
+                    None => {
+                        items.push(VersionItem::CommonPrefix(cp.to_string()));
+                        break;
+                    }
+                }
+                items.push(VersionItem::CommonPrefix(cp.to_string()));
+                continue;
+            }
+            // Every version of this key, newest first.
+            let mut versions: Vec<(ObjectRow, bool)> = Vec::new();
+            if obj.valid()
+                && obj.key().and_then(|k| keys::object_key_name(bucket_len, k)) == Some(&key)
+            {
+                versions.push((rows::decode(obj.value().unwrap_or_default())?, true));
+                obj.next();
+            }
+            while ver.valid() {
+                let Some((k, _)) = ver
+                    .key()
+                    .and_then(|k| keys::version_key_parts(bucket_len, k))
+                else {
+                    break;
+                };
+                if k != key {
+                    break;
+                }
+                let row: ObjectRow = rows::decode(ver.value().unwrap_or_default())?;
+                let latest = versions.is_empty() && row.delete_marker;
+                versions.push((row, latest));
+                ver.next();
+            }
+            if after_key.as_deref() == Some(key.as_str()) {
+                continue;
+            }
+            for (row, is_latest) in versions {
+                if start.key.as_deref() == Some(key.as_str())
+                    && marker_seq.is_some_and(|m| row.seq >= m)
+                {
+                    continue;
+                }
+                if items.len() == max {
+                    truncated = true;
+                    break;
+                }
+                items.push(VersionItem::Version {
+                    key: key.clone(),
+                    row,
+                    is_latest,
+                });
+            }
+            if truncated {
+                break;
+            }
+        }
+        obj.status()?;
+        ver.status()?;
+        Ok(VersionPage { items, truncated })
+    }
+
+    fn bounded(&self, cf: &str, prefix: Vec<u8>) -> Iter<'_> {
+        let mut opts = ReadOptions::default();
+        if let Some(upper) = keys::prefix_successor(&prefix) {
+            opts.set_iterate_upper_bound(upper);
+        }
+        self.inner.db.raw_iterator_cf_opt(self.cf(cf), opts)
+    }
+
+    /// Whether `bucket`/`key` is deleted: no current version, and its newest
+    /// noncurrent one is a delete marker.
+    pub fn latest_is_delete_marker(&self, bucket: &str, key: &str) -> StorageResult<bool> {
+        if self.current(bucket, key)?.is_some() {
+            return Ok(false);
+        }
+        let prefix = keys::version_key_prefix(bucket, key);
+        let mut it = self.bounded(CF_VERSIONS, prefix.clone());
+        it.seek(&prefix);
+        let latest = match (it.valid(), it.value()) {
+            (true, Some(v)) => rows::decode::<ObjectRow>(v)?.delete_marker,
+            _ => false,
+        };
+        it.status()?;
+        Ok(latest)
+    }
+
+    /// Whether version `seq` of `bucket`/`key` still exists (current or noncurrent).
+    pub(crate) fn version_exists(&self, bucket: &str, key: &str, seq: u64) -> StorageResult<bool> {
+        if let Some(raw) = self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key))?
+        {
+            if rows::decode::<ObjectRow>(&raw)?.seq == seq {
+                return Ok(true);
+            }
+        }
+        Ok(self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq))?
+            .is_some())
+    }
+
+    /// Deletes one version for good (S3 DeleteObject with `versionId`). It
+    /// disappears at once; its files are purged as soon as no download reads
+    /// them. If that leaves the key without a current version and its newest
+    /// remaining version is not a delete marker, that version becomes current
+    /// again — deleting a delete marker restores the object, as in S3.
+    /// `Ok(None)` if the version does not exist.
+    pub fn delete_version(
+        &self,
+        lock: &WriteLock,
+        bucket: &str,
+        key: &str,
+        seq: u64,
+    ) -> StorageResult<Option<DeletedVersion>> {
+        assert_eq!(
+            lock.key(),
+            keys::object_key(bucket, key).as_slice(),
+            "write lock of another key"
+        );
+        let _bucket = self.commit_guard();
+        let object_key = keys::object_key(bucket, key);
+        let mut current = self.current(bucket, key)?;
+        let mut batch = WriteBatch::default();
+        let removed = match current.take_if(|r| r.seq == seq) {
+            Some(row) => {
+                batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
+                // The key loses its current version: its URL dies.
+                self.unpublish_in(&mut batch, bucket, key)?;
+                row
+            }
+            None => {
+                let vkey = keys::version_key(bucket, key, seq);
+                let Some(raw) = self.inner.db.get_pinned_cf(self.cf(CF_VERSIONS), &vkey)? else {
+                    return Ok(None);
+                };
+                batch.delete_cf(self.cf(CF_VERSIONS), &vkey);
+                rows::decode(&raw)?
+            }
+        };
+        if current.is_none() {
+            self.promote_newest(&mut batch, bucket, key, seq)?;
+        }
+        let entry = PurgeEntry {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            seq,
+            chunks: removed.chunks().iter().map(|c| c.id).collect(),
+        };
+        batch.put_cf(
+            self.cf(CF_PURGE),
+            keys::purge_key(now_ms(), seq),
+            rows::encode(&entry),
+        );
+        self.write_synced(batch)?;
+        Ok(Some(DeletedVersion {
+            delete_marker: removed.delete_marker,
+        }))
+    }
+
+    /// Adds to `batch`: every noncurrent version and delete marker of
+    /// `bucket` is removed now and queued for immediate purging. Run when
+    /// the bucket itself is deleted, so a bucket created later under the
+    /// same name starts empty and nothing of the old one leaks.
+    pub(crate) fn drop_bucket_versions(
+        &self,
+        batch: &mut WriteBatch,
+        bucket: &str,
+    ) -> StorageResult<()> {
+        let prefix = keys::bucket_prefix(bucket);
+        let mut it = self.bounded(CF_VERSIONS, prefix.clone());
+        it.seek(&prefix);
+        let now = now_ms();
+        while it.valid() {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                break;
+            };
+            let (key, seq) = keys::version_key_parts(prefix.len(), k)
+                .ok_or_else(|| StorageError::Corrupt("version key".into()))?;
+            let row: ObjectRow = rows::decode(v)?;
+            let entry = PurgeEntry {
+                bucket: bucket.to_string(),
+                key,
+                seq,
+                chunks: row.chunks().iter().map(|c| c.id).collect(),
+            };
+            batch.delete_cf(self.cf(CF_VERSIONS), k);
+            batch.put_cf(
+                self.cf(CF_PURGE),
+                keys::purge_key(now, seq),
+                rows::encode(&entry),
+            );
+            it.next();
+        }
+        it.status()?;
+        Ok(())
+    }
+
+    /// Adds to `batch`: the newest noncurrent version of `bucket`/`key`
+    /// other than `except` becomes current, unless it is a delete marker.
+    fn promote_newest(
+        &self,
+        batch: &mut WriteBatch,
+        bucket: &str,
+        key: &str,
+        except: u64,
+    ) -> StorageResult<()> {
+        let mut it = self.bounded(CF_VERSIONS, keys::version_key_prefix(bucket, key));
+        it.seek(keys::version_key_prefix(bucket, key));
+        while it.valid() {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                break;
+            };
+            let mut row: ObjectRow = rows::decode(v)?;
+            if row.seq == except {
+                it.next();
+                continue;
+            }
+            if !row.delete_marker {
+                // Its pending purge entry finds no version row (or a later
+                // due time) and so leaves it alone.
+                batch.delete_cf(self.cf(CF_VERSIONS), k);
+                row.expires_ms = 0;
+                batch.put_cf(
+                    self.cf(CF_OBJECTS),
+                    keys::object_key(bucket, key),
+                    rows::encode(&row),
+                );
+            }
+            break;
+        }
+        it.status()?;
+        Ok(())
+    }
+}
+
+type Iter<'a> = rocksdb::DBRawIteratorWithThreadMode<'a, rocksdb::DB>;
+
+/// The CommonPrefix `key` rolls up into, if any.
+fn rollup<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Option<&'a str> {
+    let d = delimiter?;
+    let rest = key.get(prefix.len()..)?;
+    rest.find(d).map(|i| &key[..prefix.len() + i + d.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::objects::NewObject;
+    use crate::{Store, StoreConfig};
+
+    fn store(dir: &std::path::Path, retention: Duration) -> Store {
+        Store::open(StoreConfig {
+            data_dir: dir.to_path_buf(),
+            chunk_size: 16,
+            inline_threshold: 4,
+            retention,
+        })
+        .unwrap()
+    }
+
+    fn put(s: &Store, bucket: &str, key: &str, body: &[u8]) -> ObjectRow {
+        let lock = s.lock_key(bucket, key).unwrap();
+        let mut w = s.object_writer();
+        w.write(body).unwrap();
+        let data = w.finish().unwrap();
+        s.commit_object(&lock, bucket, key, data, NewObject::default())
+            .unwrap()
+    }
+
+    fn files(dir: &std::path::Path) -> usize {
+        walk(&dir.join("chunks"))
+    }
+
+    fn walk(p: &std::path::Path) -> usize {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    walk(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    }
+
+    #[test]
+    fn bucket_retention_overrides_the_server_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("keep").unwrap();
+        s.create_bucket("notrash").unwrap();
+        assert_eq!(s.bucket_retention("notrash").unwrap(), None);
+        s.set_bucket_retention("notrash", Some(Duration::ZERO))
+            .unwrap();
+        assert_eq!(s.bucket_retention("notrash").unwrap(), Some(Duration::ZERO));
+        assert_eq!(
+            s.effective_retention("keep").unwrap(),
+            Duration::from_secs(86400)
+        );
+        for b in ["keep", "notrash"] {
+            put(&s, b, "k", &[1; 40]);
+            put(&s, b, "k", &[2; 40]);
+        }
+        assert_eq!(files(dir.path()), 12);
+        assert_eq!(
+            s.purge_due().unwrap(),
+            1,
+            "only the no-trash bucket's version"
+        );
+        assert_eq!(files(dir.path()), 9);
+        let page = s
+            .list_versions("keep", "", None, &VersionStart::default(), 100)
+            .unwrap();
+        assert_eq!(page.items.len(), 2);
+        let page = s
+            .list_versions("notrash", "", None, &VersionStart::default(), 100)
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        // Back to the default, and unknown buckets are refused.
+        s.set_bucket_retention("notrash", None).unwrap();
+        assert_eq!(s.bucket_retention("notrash").unwrap(), None);
+        assert!(matches!(
+            s.set_bucket_retention("nope", None),
+            Err(StorageError::NoSuchBucket)
+        ));
+    }
+
+    #[test]
+    fn a_new_retention_applies_to_versions_already_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("b").unwrap();
+        put(&s, "b", "k", &[1; 40]);
+        put(&s, "b", "k", &[2; 40]);
+        put(&s, "b", "gone", &[3; 40]);
+        let lock = s.lock_key("b", "gone").unwrap();
+        s.delete_object(&lock, "b", "gone").unwrap();
+        drop(lock);
+        assert_eq!(s.purge_due().unwrap(), 0);
+        s.set_bucket_retention("b", Some(Duration::from_secs(3600)))
+            .unwrap();
+        assert_eq!(s.purge_due().unwrap(), 0, "an hour has not passed");
+        s.set_bucket_retention("b", Some(Duration::ZERO)).unwrap();
+        assert_eq!(
+            s.purge_due().unwrap(),
+            3,
+            "k's old version, gone and its marker"
+        );
+        assert_eq!(files(dir.path()), 3);
+        let page = s
+            .list_versions("b", "", None, &VersionStart::default(), 100)
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+    }
+
+    /// Pages of every size give the same listing, CommonPrefixes included.
+    #[test]
+    fn paging_with_a_delimiter() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("b").unwrap();
+        for key in ["a", "a", "b/1", "b/2", "b\0x", "c", "c", "c"] {
+            put(&s, "b", key, b"x");
+        }
+        let describe = |items: &[VersionItem]| -> Vec<String> {
+            items
+                .iter()
+                .map(|i| match i {
+                    VersionItem::Version {
+                        key,
+                        row,
+                        is_latest,
+                    } => {
+                        format!("{key}:{}:{is_latest}", row.seq)
+                    }
+                    VersionItem::CommonPrefix(p) => format!("CP {p}"),
+                })
+                .collect()
+        };
+        let all = s
+            .list_versions("b", "", Some("/"), &VersionStart::default(), 1000)
+            .unwrap();
+        assert!(!all.truncated);
+        let expected = describe(&all.items);
+        assert_eq!(expected.len(), 2 + 1 + 1 + 3);
+        assert_eq!(expected[3], "CP b/", "\\0 sorts before /");
+        for page in 1..=4 {
+            let mut got = Vec::new();
+            let mut start = VersionStart::default();
+            loop {
+                let p = s.list_versions("b", "", Some("/"), &start, page).unwrap();
+                assert!(p.items.len() <= page);
+                got.extend(describe(&p.items));
+                if !p.truncated {
+                    break;
+                }
+                start = match p.items.last().unwrap() {
+                    VersionItem::Version { key, row, .. } => VersionStart {
+                        key: Some(key.clone()),
+                        version_id: Some(row.version_id()),
+                    },
+                    VersionItem::CommonPrefix(p) => VersionStart {
+                        key: Some(p.clone()),
+                        version_id: None,
+                    },
+                };
+            }
+            assert_eq!(got, expected, "page size {page}");
+        }
+        // A key marker alone starts after every version of that key.
+        let p = s
+            .list_versions(
+                "b",
+                "",
+                None,
+                &VersionStart {
+                    key: Some("b/2".into()),
+                    version_id: None,
+                },
+                1000,
+            )
+            .unwrap();
+        assert_eq!(describe(&p.items).len(), 3, "c's three versions");
+    }
+
+    #[test]
+    fn deleting_a_bucket_drops_its_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("gone").unwrap();
+        put(&s, "gone", "k", &[1; 40]);
+        let lock = s.lock_key("gone", "k").unwrap();
+        s.delete_object(&lock, "gone", "k").unwrap();
+        drop(lock);
+        s.delete_bucket("gone").unwrap();
+        s.create_bucket("gone").unwrap();
+        let page = s
+            .list_versions("gone", "", None, &VersionStart::default(), 100)
+            .unwrap();
+        assert!(page.items.is_empty());
+        assert_eq!(s.purge_due().unwrap(), 2);
+        assert_eq!(files(dir.path()), 0);
+    }
+
+    #[test]
+    fn a_reader_keeps_a_version_deleted_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("b").unwrap();
+        let v1 = put(&s, "b", "k", &[7; 40]);
+        put(&s, "b", "k", &[8; 40]);
+        let (_, mut reader) = s.open_object("b", "k", Some(&v1.version_id())).unwrap();
+        let lock = s.lock_key("b", "k").unwrap();
+        s.delete_version(&lock, "b", "k", v1.seq).unwrap().unwrap();
+        assert!(matches!(
+            s.get_object("b", "k", Some(&v1.version_id())),
+            Err(StorageError::NoSuchVersion)
+        ));
+        assert_eq!(s.purge_due().unwrap(), 0, "deferred while read");
+        let mut buf = vec![0; 40];
+        let mut got = 0;
+        while got < 40 {
+            got += reader.read(&mut buf[got..]).unwrap();
+        }
+        assert_eq!(buf, vec![7; 40]);
+        drop(reader);
+        assert_eq!(s.purge_due().unwrap(), 1);
+        assert_eq!(files(dir.path()), 3);
+    }
+}
