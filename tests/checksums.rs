@@ -253,6 +253,26 @@ mod multipart {
             };
             done.push(part.build());
         }
+        // ListParts reports each part's checksum.
+        let listed = s3
+            .list_parts()
+            .bucket("bkt")
+            .key(key)
+            .upload_id(&id)
+            .send()
+            .await
+            .unwrap();
+        for (p, data) in listed.parts().iter().zip(parts) {
+            let value = value_of(
+                &algorithm,
+                p.checksum_crc32(),
+                p.checksum_crc32_c(),
+                p.checksum_crc64_nvme(),
+                p.checksum_sha1(),
+                p.checksum_sha256(),
+            );
+            assert_eq!(value, Some(b64(&digest(&algorithm, data))));
+        }
         let c = s3
             .complete_multipart_upload()
             .bucket("bkt")
@@ -397,4 +417,91 @@ mod multipart {
         assert!(parts.parts().is_empty(), "no part stored");
         assert_eq!(server.chunk_files(), 0);
     }
+}
+
+/// Like S3, an upload that names no checksum gets a full-object CRC64NVME,
+/// for single PUTs and multipart uploads alike.
+#[tokio::test]
+async fn uploads_without_checksum_get_a_crc64nvme() {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let server = Server::start();
+    let s3 = server.client().await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let crc64 = |d: &[u8]| b64(&digest(&ChecksumAlgorithm::Crc64Nvme, d));
+
+    let data = pattern(10_000, 3);
+    let r = common::raw::Raw::new("PUT", "/bkt/plain")
+        .body(data.clone())
+        .send(&server.addr);
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let head = s3
+        .head_object()
+        .bucket("bkt")
+        .key("plain")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.checksum_crc64_nvme(), Some(crc64(&data).as_str()));
+    assert!(head.checksum_crc32().is_none());
+
+    let parts = [pattern(5 << 20, 4), pattern(1234, 5)];
+    let id = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("mp")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    let mut done = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let r = s3
+            .upload_part()
+            .bucket("bkt")
+            .key("mp")
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(p.clone()))
+            .send()
+            .await
+            .unwrap();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(r.e_tag().unwrap())
+                .build(),
+        );
+    }
+    let c = s3
+        .complete_multipart_upload()
+        .bucket("bkt")
+        .key("mp")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let whole = parts.concat();
+    assert_eq!(c.checksum_crc64_nvme(), Some(crc64(&whole).as_str()));
+    // The SDK checks the returned CRC64NVME against the body it reads.
+    let got = s3
+        .get_object()
+        .bucket("bkt")
+        .key("mp")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.checksum_crc64_nvme(), Some(crc64(&whole).as_str()));
+    assert_eq!(got.checksum_type().map(|t| t.as_str()), Some("FULL_OBJECT"));
+    let body = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(body.len(), whole.len());
 }

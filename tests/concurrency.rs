@@ -137,7 +137,8 @@ async fn slow_downloads_keep_their_version_through_overwrite_delete_and_purge() 
 }
 
 /// Rule 4: while an upload of a key is in progress, GET, HEAD, PUT (update
-/// or create), DELETE and PutObjectAcl of that key are refused at once with
+/// or create), CompleteMultipartUpload, DELETE, DELETE of a version and
+/// PutObjectAcl of that key are refused at once with
 /// 409 OperationAborted and Retry-After; other keys are unaffected; the
 /// upload then completes and replaces the old version.
 #[tokio::test(flavor = "multi_thread")]
@@ -145,7 +146,16 @@ async fn every_access_to_a_key_being_written_is_refused() {
     let s = Server::start();
     let c = s.client().await;
     c.create_bucket().bucket("xfer").send().await.unwrap();
-    put(&s, "xfer", "doc.bin", b"old version".to_vec()).await;
+    let old_version = c
+        .put_object()
+        .bucket("xfer")
+        .key("doc.bin")
+        .body(ByteStream::from_static(b"old version"))
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
     let addr = s.addr.clone();
     let new = pattern(2 * MIB, 3);
     let body = new.clone();
@@ -153,6 +163,50 @@ async fn every_access_to_a_key_being_written_is_refused() {
         tokio::task::spawn_blocking(move || SlowPut::start(&addr, "/xfer/doc.bin", body, MIB))
             .await
             .unwrap();
+
+    // CompleteMultipartUpload onto the key is a write too.
+    let nr = s.client_no_retry().await;
+    let mp = nr
+        .create_multipart_upload()
+        .bucket("xfer")
+        .key("doc.bin")
+        .send()
+        .await
+        .unwrap();
+    let upload_id = mp.upload_id().unwrap();
+    let part = nr
+        .upload_part()
+        .bucket("xfer")
+        .key("doc.bin")
+        .upload_id(upload_id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"part"))
+        .send()
+        .await
+        .unwrap();
+    let complete = nr
+        .complete_multipart_upload()
+        .bucket("xfer")
+        .key("doc.bin")
+        .upload_id(upload_id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("complete during a write");
+    assert_eq!(complete.raw_response().unwrap().status().as_u16(), 409);
+    assert_eq!(
+        complete.into_service_error().meta().code(),
+        Some("OperationAborted")
+    );
 
     let addr = s.addr.clone();
     tokio::task::spawn_blocking(move || {
@@ -170,6 +224,10 @@ async fn every_access_to_a_key_being_written_is_refused() {
             "PUT If-None-Match",
         );
         assert_conflict(&Raw::new("DELETE", "/xfer/doc.bin").send(&addr), "DELETE");
+        assert_conflict(
+            &Raw::new("DELETE", &format!("/xfer/doc.bin?versionId={old_version}")).send(&addr),
+            "DELETE version",
+        );
         assert_conflict(
             &Raw::new("PUT", "/xfer/doc.bin?acl")
                 .header("x-amz-acl", "public-read")

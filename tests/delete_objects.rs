@@ -165,7 +165,12 @@ async fn integrity_header_is_required_and_checked() {
         .body(b.clone())
         .send(&server.addr);
     assert_eq!(r.status, 200, "{}", r.body_text());
-    assert!(r.body_text().contains("<Deleted><Key>a</Key></Deleted>"));
+    assert!(
+        r.body_text()
+            .contains("<Deleted><Key>a</Key><DeleteMarker>true</DeleteMarker>"),
+        "{}",
+        r.body_text()
+    );
 
     let b = body(&["b"]);
     let crc = crc32fast::hash(b.as_bytes()).to_be_bytes();
@@ -192,4 +197,96 @@ async fn integrity_header_is_required_and_checked() {
         .body(b)
         .send(&server.addr);
     assert_eq!((r.status, r.code().as_str()), (404, "NoSuchBucket"));
+}
+
+#[tokio::test]
+async fn versions_and_delete_markers() {
+    let (_server, s3) = setup(&[]).await;
+    let mut versions = Vec::new();
+    for body in ["one", "two"] {
+        let out = s3
+            .put_object()
+            .bucket("bkt")
+            .key("k")
+            .body(ByteStream::from_static(body.as_bytes()))
+            .send()
+            .await
+            .unwrap();
+        versions.push(out.version_id().unwrap().to_string());
+    }
+    let one = |key: &str, version: Option<&str>| {
+        Delete::builder()
+            .objects(
+                ObjectIdentifier::builder()
+                    .key(key)
+                    .set_version_id(version.map(String::from))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    // A noncurrent version goes for good; the current one stays.
+    let out = s3
+        .delete_objects()
+        .bucket("bkt")
+        .delete(one("k", Some(&versions[0])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.deleted()[0].version_id(), Some(versions[0].as_str()));
+    assert_eq!(out.deleted()[0].delete_marker(), None);
+    let err = s3
+        .get_object()
+        .bucket("bkt")
+        .key("k")
+        .version_id(&versions[0])
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchVersion"));
+
+    // Without a version: a delete marker, reported with its id.
+    let out = s3
+        .delete_objects()
+        .bucket("bkt")
+        .delete(one("k", None))
+        .send()
+        .await
+        .unwrap();
+    let marker = out.deleted()[0]
+        .delete_marker_version_id()
+        .expect("marker id")
+        .to_string();
+    assert_eq!(out.deleted()[0].delete_marker(), Some(true));
+    assert!(remaining(&s3).await.is_empty());
+
+    // Deleting the marker restores the object.
+    let out = s3
+        .delete_objects()
+        .bucket("bkt")
+        .delete(one("k", Some(&marker)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.deleted()[0].delete_marker(), Some(true));
+    assert_eq!(
+        out.deleted()[0].delete_marker_version_id(),
+        Some(marker.as_str())
+    );
+    let o = s3.get_object().bucket("bkt").key("k").send().await.unwrap();
+    assert_eq!(
+        o.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"two"
+    );
+
+    // A malformed version id is a per-key error.
+    let out = s3
+        .delete_objects()
+        .bucket("bkt")
+        .delete(one("k", Some("not-a-version")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.errors()[0].code(), Some("InvalidArgument"));
 }

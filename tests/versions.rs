@@ -110,7 +110,8 @@ async fn all_versions(c: &Client, bucket: &str, page: i32) -> Vec<(String, Strin
 /// retention period the data is purged and the chunk files are gone.
 #[tokio::test(flavor = "multi_thread")]
 async fn deleted_object_is_recoverable_then_purged() {
-    let s = Server::start_with(&["--retention", "3s", "--chunk-size", "1MiB"]);
+    let s = Server::start_with(&["--retention", "5s", "--chunk-size", "1MiB"]);
+    let retention = Duration::from_secs(5);
     let c = s.client().await;
     c.create_bucket().bucket("trash").send().await.unwrap();
     let data = pattern(3 * MIB + 5, 7);
@@ -184,7 +185,7 @@ async fn deleted_object_is_recoverable_then_purged() {
         .unwrap();
     assert_eq!(undo.delete_marker(), Some(true));
     assert!(
-        deleted_at.elapsed() < Duration::from_secs(3),
+        deleted_at.elapsed() < retention,
         "restore must happen within the retention period"
     );
     assert_eq!(
@@ -197,10 +198,8 @@ async fn deleted_object_is_recoverable_then_purged() {
     );
     // The restored version outlives its old purge date (the purger runs
     // every second; give it that date plus two rounds).
-    tokio::time::sleep(
-        Duration::from_secs(3).saturating_sub(deleted_at.elapsed()) + Duration::from_secs(2),
-    )
-    .await;
+    tokio::time::sleep(retention.saturating_sub(deleted_at.elapsed()) + Duration::from_secs(2))
+        .await;
     assert_eq!(s.chunk_files(), 4);
     assert_eq!(
         md5_hex(&get_version(&c, "trash", "report.bin", None).await),
@@ -453,4 +452,64 @@ async fn restart_mid_retention_resumes_the_purge() {
             .contains("<Key>")
     })
     .await;
+}
+
+/// Restore by copying an old version onto the key (CopyObject with
+/// `versionId`), the usual way S3 clients bring a version back.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_from_a_version_restores_it() {
+    let s = Server::start_with(&["--chunk-size", "1MiB"]);
+    let c = s.client().await;
+    c.create_bucket().bucket("hist").send().await.unwrap();
+    let v1_data = pattern(2 * MIB + 3, 11);
+    let v1 = put(&c, "hist", "doc", v1_data.clone()).await;
+    let v2 = put(&c, "hist", "doc", b"second".to_vec()).await;
+    let marker = c
+        .delete_object()
+        .bucket("hist")
+        .key("doc")
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    assert_eq!(get_code(&c, "hist", "doc", None).await, "NoSuchKey");
+
+    let copied = c
+        .copy_object()
+        .bucket("hist")
+        .key("doc")
+        .copy_source(format!("hist/doc?versionId={v1}"))
+        .send()
+        .await
+        .expect("copy from version");
+    assert_eq!(copied.copy_source_version_id(), Some(v1.as_str()));
+    let restored = copied.version_id().expect("new version id").to_string();
+    assert!(restored > marker, "the restored copy is the newest version");
+    assert_eq!(
+        md5_hex(&get_version(&c, "hist", "doc", None).await),
+        md5_hex(&v1_data)
+    );
+    assert_eq!(
+        all_versions(&c, "hist", 1000).await,
+        vec![
+            ("doc".into(), restored, false, true),
+            ("doc".into(), marker.clone(), true, false),
+            ("doc".into(), v2, false, false),
+            ("doc".into(), v1.clone(), false, false),
+        ]
+    );
+    // A delete marker has no data to copy.
+    let err = s
+        .client_no_retry()
+        .await
+        .copy_object()
+        .bucket("hist")
+        .key("other")
+        .copy_source(format!("hist/doc?versionId={marker}"))
+        .send()
+        .await
+        .expect_err("copy from a delete marker");
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 400);
+    assert_eq!(get_code(&c, "hist", "other", None).await, "NoSuchKey");
 }

@@ -24,6 +24,7 @@ pub async fn handle(
     let request_id = new_request_id();
     let method = req.method().clone();
     let resource = req.uri().path().to_string();
+    let close = unanswered_expect_continue(&req);
     let (op_name, result) = dispatch(&state, req, &request_id).await;
     let mut resp = match result {
         Ok(r) => r,
@@ -50,6 +51,9 @@ pub async fn handle(
         HeaderValue::from_static("nosniff"),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    if close {
+        h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     tracing::info!(
         request_id,
         op = op_name,
@@ -60,6 +64,24 @@ pub async fn handle(
         "request"
     );
     Ok(resp)
+}
+
+/// hyper sends `100 Continue` only when it reads a body, so a request with
+/// `Expect: 100-continue` and an empty body gets its final answer directly.
+/// botocore (aws-cli, boto3) then keeps that answer's status line for the
+/// next request on the same connection and misreads its response (a 30 s
+/// stall until the connection times out). Closing the connection after such
+/// a request resets the client's state.
+fn unanswered_expect_continue(req: &Request<Incoming>) -> bool {
+    let h = req.headers();
+    let expects = h
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let empty = match h.get(http::header::CONTENT_LENGTH) {
+        Some(v) => v.as_bytes() == b"0",
+        None => !h.contains_key(http::header::TRANSFER_ENCODING),
+    };
+    expects && empty
 }
 
 fn new_request_id() -> String {

@@ -58,6 +58,21 @@ pub struct PartRow {
     pub chunks: Vec<ChunkRef>,
     /// The part's additional checksum: (algorithm, base64 value).
     pub checksum: Option<(String, String)>,
+    /// For uploads created without a checksum algorithm: the part's
+    /// CRC64NVME (base64), from which the object's full-object default
+    /// checksum is combined.
+    pub crc64nvme: Option<String>,
+}
+
+/// Metadata of a part about to be committed.
+#[derive(Debug, Clone, Default)]
+pub struct NewPart {
+    /// Entity tag, quoted.
+    pub etag: String,
+    /// The part's additional checksum: (algorithm, base64 value).
+    pub checksum: Option<(String, String)>,
+    /// See [`PartRow::crc64nvme`].
+    pub crc64nvme: Option<String>,
 }
 
 /// What the expiry queue names: one upload.
@@ -173,17 +188,13 @@ impl Store {
     }
 
     /// Commits a part's synced data, replacing any earlier upload of the same number.
-    #[allow(clippy::too_many_arguments)]
     pub fn commit_part(
         &self,
         _lock: &WriteLock,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
+        (bucket, key, upload_id): (&str, &str, &str),
         part_number: u32,
         data: WrittenData,
-        etag: String,
-        checksum: Option<(String, String)>,
+        new: NewPart,
     ) -> StorageResult<PartRow> {
         let ukey = keys::upload_key(bucket, key, upload_id);
         let pkey = keys::part_key(&ukey, part_number);
@@ -197,11 +208,12 @@ impl Store {
             }
         };
         let row = PartRow {
-            etag,
+            etag: new.etag,
             size: data.size,
             modified_ms: now_ms(),
             chunks,
-            checksum,
+            checksum: new.checksum,
+            crc64nvme: new.crc64nvme,
         };
         let replaced = {
             let _mp = self.inner.multipart.lock();
@@ -466,6 +478,36 @@ impl Store {
             expired += 1;
         }
         Ok(expired)
+    }
+
+    /// Discards every upload of `bucket` (after the bucket was deleted: its
+    /// unfinished uploads must not reappear if the name is reused).
+    pub fn discard_bucket_uploads(&self, bucket: &str) -> StorageResult<usize> {
+        let bprefix = keys::bucket_prefix(bucket);
+        let mut found = Vec::new();
+        let mut opts = ReadOptions::default();
+        if let Some(end) = keys::prefix_successor(&bprefix) {
+            opts.set_iterate_upper_bound(end);
+        }
+        let iter = self.inner.db.iterator_cf_opt(
+            self.cf(CF_UPLOADS),
+            opts,
+            IteratorMode::From(&bprefix, Direction::Forward),
+        );
+        for item in iter {
+            let (k, v) = item?;
+            if let Some((key, upload_id)) = keys::parse_upload_key(&k[bprefix.len()..]) {
+                found.push((key, upload_id, rows::decode::<UploadRow>(&v)?.expires_ms));
+            }
+        }
+        for (key, upload_id, expires_ms) in &found {
+            let removed = {
+                let _mp = self.inner.multipart.lock();
+                self.remove_upload_rows(bucket, key, upload_id, *expires_ms)?
+            };
+            self.remove_chunk_files(&removed);
+        }
+        Ok(found.len())
     }
 
     /// Uploads in progress in `bucket` whose keys start with `prefix`, in

@@ -1,6 +1,6 @@
 //! ListParts and ListMultipartUploads response bodies.
 
-use super::common::Owner;
+use super::common::{Checksums, Owner};
 use super::list::{encode_opt, encode_prefixes};
 use super::url_encode;
 use super::writer::XmlWriter;
@@ -17,6 +17,8 @@ pub struct PartEntry {
     pub etag: String,
     /// Size in bytes.
     pub size: u64,
+    /// The part's additional checksum, if it has one (type not emitted).
+    pub checksums: Checksums,
 }
 
 /// The ListParts (`GET /bucket/key?uploadId=`) response body.
@@ -68,6 +70,7 @@ impl ListPartsResult {
             w.timestamp("LastModified", p.last_modified);
             w.text("ETag", &p.etag);
             w.value("Size", p.size);
+            p.checksums.write_values(&mut w);
             w.close("Part");
         }
         w.finish()
@@ -190,6 +193,7 @@ mod tests {
                 last_modified: datetime!(2010-11-10 20:48:34 UTC),
                 etag: "\"7778aef83f66abc1fa1e8477f296d394\"".into(),
                 size: 10485760,
+                checksums: Checksums::default(),
             }],
             initiator: owner(),
             owner: owner(),

@@ -114,7 +114,12 @@ pub async fn head_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
 
 pub async fn delete_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
     let store = ctx.state.store.clone();
-    blocking(move || store.delete_bucket(&bucket).s3()).await?;
+    blocking(move || {
+        store.delete_bucket(&bucket).s3()?;
+        // Unfinished multipart uploads go with the bucket.
+        store.discard_bucket_uploads(&bucket).s3()
+    })
+    .await?;
     Ok(response::empty(StatusCode::NO_CONTENT))
 }
 

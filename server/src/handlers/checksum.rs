@@ -39,14 +39,36 @@ pub fn requested(h: &HeaderMap, has_trailer: bool) -> S3Result<Option<Requested>
     }))
 }
 
+/// The algorithm S3 computes and stores when a write names none: a
+/// full-object CRC64NVME (it can be combined across multipart parts).
+pub const DEFAULT_ALGORITHM: ChecksumAlgorithm = ChecksumAlgorithm::Crc64Nvme;
+
+/// What to compute while streaming a write: the requested algorithm, and
+/// the default one unless it is already that (`with_default`).
+pub fn algorithms(requested: Option<&Requested>, with_default: bool) -> Vec<ChecksumAlgorithm> {
+    let mut out: Vec<ChecksumAlgorithm> = requested.map(|r| r.algorithm).into_iter().collect();
+    if with_default && !out.contains(&DEFAULT_ALGORITHM) {
+        out.push(DEFAULT_ALGORITHM);
+    }
+    out
+}
+
+/// The computed checksum of `algorithm`, if it was computed.
+pub fn computed(all: &[Checksum], algorithm: ChecksumAlgorithm) -> Option<Checksum> {
+    all.iter().find(|c| c.algorithm == algorithm).cloned()
+}
+
 /// Checks the computed checksum against the one sent (in a header or the
 /// trailer): `BadDigest` on mismatch. Returns the checksum to store.
 pub fn verify(
     requested: Option<&Requested>,
-    computed: Option<Checksum>,
+    all: &[Checksum],
     trailers: &[(String, String)],
 ) -> S3Result<Option<Checksum>> {
-    let (Some(req), Some(computed)) = (requested, computed) else {
+    let Some(req) = requested else {
+        return Ok(None);
+    };
+    let Some(computed) = computed(all, req.algorithm) else {
         return Ok(None);
     };
     let sent = if req.trailer {

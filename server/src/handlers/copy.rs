@@ -48,6 +48,7 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
     let (row, reader) = store
         .open_object(&source.bucket, &source.key, source.version_id.as_deref())
         .s3()?;
+    super::versions::refuse_delete_marker_source(&row)?;
     source_conditions.evaluate_copy_source(&row.etag, system_time(row.modified_ms))?;
     let self_copy = source.bucket == bucket && source.key == key && source.version_id.is_none();
     if self_copy && directive == MetadataDirective::Copy {

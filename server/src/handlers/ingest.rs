@@ -23,29 +23,29 @@ pub struct Ingested {
     pub data: WrittenData,
     /// MD5 of the payload.
     pub md5: [u8; 16],
-    /// The additional checksum asked for, computed over the payload.
-    pub checksum: Option<Checksum>,
+    /// The additional checksums asked for, computed over the payload.
+    pub checksums: Vec<Checksum>,
 }
 
 struct Sink {
     writer: ObjectWriter,
     md5: Md5,
-    checksum: Option<ChecksumHasher>,
+    checksums: Vec<ChecksumHasher>,
 }
 
 type Pending = JoinHandle<std::io::Result<Sink>>;
 
 /// Reads the whole payload into `writer` and syncs it, computing the
-/// `checksum` algorithm on the way.
+/// `checksums` algorithms on the way.
 pub async fn ingest_with(
     writer: ObjectWriter,
     payload: &mut Payload,
-    checksum: Option<ChecksumAlgorithm>,
+    checksums: &[ChecksumAlgorithm],
 ) -> S3Result<Ingested> {
     let mut sink = Some(Sink {
         writer,
         md5: Md5::new(),
-        checksum: checksum.map(ChecksumHasher::new),
+        checksums: checksums.iter().map(|a| ChecksumHasher::new(*a)).collect(),
     });
     let mut pending: Option<Pending> = None;
     let mut batch: Vec<Bytes> = Vec::new();
@@ -77,7 +77,7 @@ pub async fn ingest_with(
             pending = Some(tokio::task::spawn_blocking(move || {
                 for f in &frames {
                     s.md5.update(f);
-                    if let Some(c) = s.checksum.as_mut() {
+                    for c in &mut s.checksums {
                         c.update(f);
                     }
                     s.writer.write(f)?;
@@ -95,7 +95,7 @@ pub async fn ingest_with(
     let Sink {
         writer,
         md5,
-        checksum,
+        checksums,
     } = sink.expect("sink is back");
     let data = tokio::task::spawn_blocking(move || writer.finish())
         .await
@@ -104,7 +104,10 @@ pub async fn ingest_with(
     Ok(Ingested {
         data,
         md5: md5.finalize().into(),
-        checksum: checksum.map(ChecksumHasher::finalize),
+        checksums: checksums
+            .into_iter()
+            .map(ChecksumHasher::finalize)
+            .collect(),
     })
 }
 

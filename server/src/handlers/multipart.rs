@@ -11,11 +11,11 @@ use kura_protocol::checksum::{composite_checksum, full_object_crc, Checksum, Che
 use kura_protocol::headers;
 use kura_protocol::names::validate_object_key;
 use kura_protocol::xml::{
-    url_encode, Checksums, CompleteMultipartUpload, CompleteMultipartUploadResult, CompletedPart,
+    url_encode, CompleteMultipartUpload, CompleteMultipartUploadResult, CompletedPart,
     InitiateMultipartUploadResult,
 };
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use kura_storage::{NewObject, PartRow, UploadRow};
+use kura_storage::{NewObject, NewPart, PartRow, UploadRow};
 use md5::{Digest, Md5};
 
 use super::checksum::{self, Requested};
@@ -168,27 +168,32 @@ pub async fn upload_part(
         .lock_part(&bucket, &key, &upload_id, part_number)
         .s3()?;
     let (mut payload, _rest) = ctx.payload(Some(length));
-    let algorithm = requested.as_ref().map(|r| r.algorithm);
-    let ingested = ingest_with(store.part_writer(), &mut payload, algorithm).await?;
-    let checksum = checksum::verify(requested.as_ref(), ingested.checksum, payload.trailers())?;
+    let default = upload_algorithm(&upload).is_none();
+    let algorithms = checksum::algorithms(requested.as_ref(), default);
+    let ingested = ingest_with(store.part_writer(), &mut payload, &algorithms).await?;
+    let checksum = checksum::verify(requested.as_ref(), &ingested.checksums, payload.trailers())?;
+    let crc64nvme = default
+        .then(|| checksum::computed(&ingested.checksums, checksum::DEFAULT_ALGORITHM))
+        .flatten()
+        .map(|c| c.to_base64());
     if let Some(want) = content_md5 {
         if want != ingested.md5 {
             return Err(S3Error::new(S3ErrorCode::BadDigest));
         }
     }
-    let etag = format!("\"{}\"", hex::encode(ingested.md5));
-    let stored = checksum.as_ref().map(checksum::stored);
+    let new = NewPart {
+        etag: format!("\"{}\"", hex::encode(ingested.md5)),
+        checksum: checksum.as_ref().map(checksum::stored),
+        crc64nvme,
+    };
     let part = blocking(move || {
         store
             .commit_part(
                 &lock,
-                &bucket,
-                &key,
-                &upload_id,
+                (&bucket, &key, &upload_id),
                 part_number,
                 ingested.data,
-                etag,
-                stored,
+                new,
             )
             .s3()
     })
@@ -273,17 +278,13 @@ pub async fn complete(
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("localhost");
-    let mut checksums = Checksums::default();
-    if let Some((algorithm, value)) = &object_checksum {
-        let slot = match ChecksumAlgorithm::from_name(algorithm) {
-            Some(ChecksumAlgorithm::Crc32) => &mut checksums.crc32,
-            Some(ChecksumAlgorithm::Crc32c) => &mut checksums.crc32c,
-            Some(ChecksumAlgorithm::Crc64Nvme) => &mut checksums.crc64nvme,
-            Some(ChecksumAlgorithm::Sha1) => &mut checksums.sha1,
-            Some(ChecksumAlgorithm::Sha256) | None => &mut checksums.sha256,
-        };
-        *slot = Some(value.clone());
-        checksums.checksum_type = upload.checksum_type.clone();
+    let mut checksums = object_checksum
+        .as_ref()
+        .map(super::multipart_list::checksums_of)
+        .unwrap_or_default();
+    if object_checksum.is_some() {
+        checksums.checksum_type =
+            Some(upload.checksum_type.clone().unwrap_or("FULL_OBJECT".into()));
     }
     let doc = CompleteMultipartUploadResult {
         location: format!(
@@ -339,7 +340,19 @@ fn object_checksum(
     h: &http::HeaderMap,
 ) -> S3Result<Option<(String, String)>> {
     let Some(algorithm) = upload_algorithm(upload) else {
-        return Ok(None);
+        // Like S3: without a requested algorithm the object gets a
+        // full-object CRC64NVME, combined from the parts' (if all have one).
+        let parts: Option<Vec<(Checksum, u64)>> = chosen
+            .iter()
+            .map(|(_, p)| {
+                let value = p.crc64nvme.as_deref()?;
+                let c = Checksum::parse(checksum::DEFAULT_ALGORITHM, value).ok()?;
+                Some((c, p.size))
+            })
+            .collect();
+        return Ok(parts
+            .and_then(|p| full_object_crc(&p))
+            .map(|c| checksum::stored(&c)));
     };
     let mut parts = Vec::with_capacity(chosen.len());
     for (p, (_, part)) in listed.iter().zip(chosen) {

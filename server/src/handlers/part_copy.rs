@@ -18,6 +18,7 @@ use super::multipart::{upload_algorithm, MIN_PART_SIZE};
 use super::Ctx;
 use crate::errors::{blocking, internal, StorageResultExt};
 use crate::response::{self, Body};
+use kura_storage::NewPart;
 
 const PIECE: usize = 1 << 20;
 
@@ -36,6 +37,7 @@ pub async fn upload_part_copy(
     let (row, mut reader) = store
         .open_object(&source.bucket, &source.key, source.version_id.as_deref())
         .s3()?;
+    super::versions::refuse_delete_marker_source(&row)?;
     Conditions::from_copy_source_headers(h)
         .evaluate_copy_source(&row.etag, system_time(row.modified_ms))?;
     let (start, end) = match ctx.header("x-amz-copy-source-range") {
@@ -53,7 +55,9 @@ pub async fn upload_part_copy(
         .lock_part(&bucket, &key, &upload_id, part_number)
         .s3()?;
     let mut writer = store.part_writer();
-    let mut hasher = upload_algorithm(&upload).map(ChecksumHasher::new);
+    // The upload's algorithm, or the default CRC64NVME if it has none.
+    let algorithm = upload_algorithm(&upload);
+    let mut hasher = ChecksumHasher::new(algorithm.unwrap_or(checksum::DEFAULT_ALGORITHM));
     let (data, md5, checksum) = blocking(move || {
         let mut md5 = Md5::new();
         let mut buf = vec![0u8; PIECE];
@@ -63,29 +67,21 @@ pub async fn upload_part_copy(
                 break;
             }
             md5.update(&buf[..n]);
-            if let Some(c) = hasher.as_mut() {
-                c.update(&buf[..n]);
-            }
+            hasher.update(&buf[..n]);
             writer.write(&buf[..n]).map_err(internal)?;
         }
         let data = writer.finish().map_err(internal)?;
-        Ok((data, md5.finalize(), hasher.map(ChecksumHasher::finalize)))
+        Ok((data, md5.finalize(), hasher.finalize()))
     })
     .await?;
-    let etag = format!("\"{}\"", hex::encode(md5));
-    let stored = checksum.as_ref().map(checksum::stored);
+    let new = NewPart {
+        etag: format!("\"{}\"", hex::encode(md5)),
+        checksum: algorithm.map(|_| checksum::stored(&checksum)),
+        crc64nvme: algorithm.is_none().then(|| checksum.to_base64()),
+    };
     let part = blocking(move || {
         store
-            .commit_part(
-                &lock,
-                &bucket,
-                &key,
-                &upload_id,
-                part_number,
-                data,
-                etag,
-                stored,
-            )
+            .commit_part(&lock, (&bucket, &key, &upload_id), part_number, data, new)
             .s3()
     })
     .await?;

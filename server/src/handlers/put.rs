@@ -40,9 +40,14 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     check_write_conditions(&store, h, &bucket, &key)?;
 
     let (mut payload, rest) = ctx.payload(Some(length));
-    let algorithm = requested.as_ref().map(|r| r.algorithm);
-    let ingested = ingest_with(store.object_writer(), &mut payload, algorithm).await?;
-    let checksum = checksum::verify(requested.as_ref(), ingested.checksum, payload.trailers())?;
+    let algorithms = checksum::algorithms(requested.as_ref(), requested.is_none());
+    let ingested = ingest_with(store.object_writer(), &mut payload, &algorithms).await?;
+    let checksum =
+        match checksum::verify(requested.as_ref(), &ingested.checksums, payload.trailers())? {
+            Some(c) => Some(c),
+            // Like S3: an object uploaded without a checksum gets a CRC64NVME.
+            None => checksum::computed(&ingested.checksums, checksum::DEFAULT_ALGORITHM),
+        };
     if let Some(want) = content_md5 {
         if want != ingested.md5 {
             return Err(S3Error::new(S3ErrorCode::BadDigest));

@@ -134,6 +134,17 @@ pub async fn put_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
     Ok(response::empty(StatusCode::OK))
 }
 
+/// A copy source named by the version id of a delete marker has no data:
+/// refused as S3 does, rather than copied as an empty object.
+pub fn refuse_delete_marker_source(row: &kura_storage::ObjectRow) -> S3Result<()> {
+    if row.delete_marker {
+        return Err(S3Error::invalid_request(
+            "The source of a copy request may not specifically refer to a delete marker by version id.",
+        ));
+    }
+    Ok(())
+}
+
 fn require_bucket(ctx: &Ctx, bucket: &str) -> S3Result<()> {
     ctx.state
         .store
