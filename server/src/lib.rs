@@ -10,6 +10,7 @@ pub mod auth;
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod conn_io;
 pub mod credentials;
 pub mod errors;
 pub mod handlers;

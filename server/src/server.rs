@@ -119,11 +119,16 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
                 });
                 match &tls {
                     None => {
-                        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                        let (io, handle) = crate::conn_io::track(stream);
+                        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
                         tokio::spawn(async move {
                             if let Err(e) = conn.await {
+                                if e.is_timeout() {
+                                    handle.answer_header_timeout();
+                                }
                                 tracing::debug!(%peer, error = %e, "connection ended with an error");
                             }
+                            drop(handle);
                             drop(permit);
                         });
                     }
