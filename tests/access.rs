@@ -374,3 +374,50 @@ async fn rotated_key_old_secret_fails() {
         .await;
     assert_eq!(code(r), "InvalidAccessKeyId");
 }
+
+#[tokio::test]
+async fn publishing_an_object_needs_admin_on_its_bucket() {
+    use aws_sdk_s3::types::ObjectCannedAcl;
+    let server = Server::start();
+    let root = server.client_no_retry().await;
+    root.create_bucket().bucket("shared").send().await.unwrap();
+    let writer = admin::create_key(&server, "writer", &["shared:rw"], &[]);
+    let owner = admin::create_key(&server, "owner", &["shared:admin"], &[]);
+    let s3 = server.client_for(&writer).await;
+    put(&s3, "shared", "doc.pdf", b"doc").await;
+    let published = s3
+        .put_object()
+        .bucket("shared")
+        .key("doc.pdf")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"doc"))
+        .send()
+        .await;
+    assert_eq!(code(published), "AccessDenied");
+    let acl = s3
+        .put_object_acl()
+        .bucket("shared")
+        .key("doc.pdf")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await;
+    assert_eq!(status(acl), 403);
+    // Still private: an anonymous GET is refused.
+    let anon = Raw {
+        signed: false,
+        ..Raw::new("GET", "/shared/doc.pdf")
+    }
+    .send(&server.addr);
+    assert_eq!(anon.status, 403);
+    // The bucket's admin may publish.
+    server
+        .client_for(&owner)
+        .await
+        .put_object_acl()
+        .bucket("shared")
+        .key("doc.pdf")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+}

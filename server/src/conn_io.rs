@@ -130,7 +130,13 @@ impl AsyncWrite for TrackedTcp {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // The socket closes when the connection task drops both handles.
-        Poll::Ready(Ok(()))
+        // Send FIN now, as tokio's own TcpStream does: a client reusing the
+        // connection must see it closed before it writes its next request.
+        // (The socket itself closes when the task drops both handles.)
+        let result = socket2::SockRef::from(&self.0.stream).shutdown(std::net::Shutdown::Write);
+        Poll::Ready(match result {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        })
     }
 }

@@ -13,11 +13,14 @@ pub fn required(op: &Operation) -> Option<Permission> {
     use Permission::*;
     Some(match op {
         ListBuckets { .. } => return None,
+        // Publishing an object (a public link anyone can use, with no expiry)
+        // is the operator's decision, not a partner's: ACL changes need admin.
         CreateBucket { .. }
         | DeleteBucket { .. }
         | PutBucketVersioning { .. }
         | PutBucketAcl { .. }
-        | GetBucketAcl { .. } => Admin,
+        | GetBucketAcl { .. }
+        | PutObjectAcl { .. } => Admin,
         HeadBucket { .. }
         | GetBucketLocation { .. }
         | GetBucketVersioning { .. }
@@ -33,7 +36,6 @@ pub fn required(op: &Operation) -> Option<Permission> {
         | CopyObject { .. }
         | DeleteObject { .. }
         | DeleteObjects { .. }
-        | PutObjectAcl { .. }
         | CreateMultipartUpload { .. }
         | UploadPart { .. }
         | UploadPartCopy { .. }
@@ -50,12 +52,24 @@ fn reads_copy_source(op: &Operation) -> bool {
     )
 }
 
+/// Whether the request asks to publish what it writes (`x-amz-acl: public-read`).
+fn publishes(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("x-amz-acl")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("public-read"))
+}
+
 /// Refuses the request with 403 `AccessDenied` unless `who` holds what `op`
 /// needs: its permission on the addressed bucket and, for copies, `read` on
 /// the source bucket. Checked before the handler runs, so a refused caller
 /// learns nothing, not even whether the bucket exists.
 pub fn authorize(who: &Principal, op: &Operation, headers: &http::HeaderMap) -> S3Result<()> {
-    if let (Some(bucket), Some(perm)) = (op.bucket(), required(op)) {
+    if let (Some(bucket), Some(mut perm)) = (op.bucket(), required(op)) {
+        // Uploads and copies that publish their object need admin, like PutObjectAcl.
+        if perm == Permission::Write && publishes(headers) {
+            perm = Permission::Admin;
+        }
         if !who.allows(bucket, perm) {
             return Err(S3Error::new(S3ErrorCode::AccessDenied));
         }
