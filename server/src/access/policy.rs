@@ -19,7 +19,6 @@ pub fn required(op: &Operation) -> Option<Permission> {
         | DeleteBucket { .. }
         | PutBucketVersioning { .. }
         | PutBucketAcl { .. }
-        | GetBucketAcl { .. }
         | PutObjectAcl { .. } => Admin,
         HeadBucket { .. }
         | GetBucketLocation { .. }
@@ -31,6 +30,7 @@ pub fn required(op: &Operation) -> Option<Permission> {
         | ListParts { .. }
         | GetObject { .. }
         | HeadObject { .. }
+        | GetBucketAcl { .. }
         | GetObjectAcl { .. } => Read,
         PutObject { .. }
         | CopyObject { .. }
