@@ -21,6 +21,8 @@ pub struct Payload {
     received: u64,
     finished: bool,
     trailers: Vec<(String, String)>,
+    /// How long the client may send nothing before `RequestTimeout`.
+    idle_timeout: Option<std::time::Duration>,
 }
 
 impl Payload {
@@ -41,7 +43,15 @@ impl Payload {
             received: 0,
             finished: false,
             trailers: Vec::new(),
+            idle_timeout: None,
         }
+    }
+
+    /// Fails with 400 `RequestTimeout` when the body stalls this long (a
+    /// slow or stuck client must not hold a connection and a write forever).
+    pub fn with_idle_timeout(mut self, timeout: std::time::Duration) -> Payload {
+        self.idle_timeout = Some(timeout);
+        self
     }
 
     /// The next piece of payload, `None` at the (verified) end.
@@ -58,7 +68,13 @@ impl Payload {
                     return self.accept(data).map(Some);
                 }
             }
-            match self.body.frame().await {
+            let frame = match self.idle_timeout {
+                Some(t) => tokio::time::timeout(t, self.body.frame())
+                    .await
+                    .map_err(|_| S3Error::new(S3ErrorCode::RequestTimeout))?,
+                None => self.body.frame().await,
+            };
+            match frame {
                 None => {
                     self.finish()?;
                     return Ok(None);

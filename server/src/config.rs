@@ -41,6 +41,27 @@ pub struct ServeArgs {
         default_value = "reject"
     )]
     pub reads_during_write: crate::state::ReadsDuringWrite,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` header is believed.
+    #[arg(long = "trusted-proxy", env = "KURA_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::access::ip::parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Largest request head (request line and headers) accepted; 431 beyond.
+    #[arg(long, env = "KURA_MAX_HEADER_SIZE", default_value = "64KiB", value_parser = parse_size)]
+    pub max_header_size: u64,
+    /// Time a client has to send its request headers; the connection is closed after it.
+    #[arg(long, env = "KURA_HEADER_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Time a request body may stall before 400 RequestTimeout and the connection is closed.
+    #[arg(long, env = "KURA_BODY_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub body_idle_timeout: Duration,
+    /// Open connections served at once; further clients wait to be accepted.
+    #[arg(long, env = "KURA_MAX_CONNECTIONS", default_value = "1024")]
+    pub max_connections: usize,
+    /// PEM certificate chain: serve HTTPS (with `--tls-key`).
+    #[arg(long, env = "KURA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "KURA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// How long a multipart upload may stay unfinished before it is discarded, e.g. `24h`, `7d`.
     #[arg(long, env = "KURA_MULTIPART_EXPIRY", default_value = "24h", value_parser = parse_duration)]
     pub multipart_expiry: Duration,

@@ -4,9 +4,13 @@
 //! A request is routed into a typed operation, authenticated, handed to one
 //! thin handler, and its result (or error) rendered in one place.
 
+pub mod access;
+pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod cli;
 pub mod config;
+pub mod conn_io;
 pub mod credentials;
 pub mod errors;
 pub mod frames;
@@ -16,5 +20,6 @@ pub mod response;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod tls;
 
 pub use server::run;

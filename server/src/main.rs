@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Run the S3 server.
     Serve(ServeArgs),
+    /// Manage access keys and bucket settings of a running server.
+    Admin(kura_server::cli::AdminArgs),
     /// Publish an object on the running server and print its public URL.
     Publish(PublishArgs),
     /// Unpublish an object: its public URL answers 404 from now on.
@@ -40,6 +42,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => kura_server::run(args),
+        Command::Admin(args) => kura_server::cli::run(args),
         Command::Publish(args) => kura_server::publish_cli::run(args, true),
         Command::Unpublish(args) => kura_server::publish_cli::run(args, false),
     };

@@ -54,5 +54,10 @@ pub fn error(e: &S3Error, resource: &str, request_id: &str, head: bool) -> Respo
     for (name, value) in &e.headers {
         set_header(&mut r, name, value);
     }
+    if e.code == kura_protocol::S3ErrorCode::RequestTimeout {
+        // The rest of a stalled body is never read: close the connection.
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     r
 }

@@ -11,14 +11,17 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use kura_storage::{Store, StoreConfig};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
+use crate::access::ip::PeerAddr;
+use crate::access::KeyRegistry;
 use crate::config::ServeArgs;
 use crate::credentials;
 use crate::service::handle;
 use crate::state::AppState;
 
-/// How long a client may take to send request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often access keys' last-used times are written.
+const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 /// How long in-flight requests get to finish on shutdown.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -46,6 +49,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         retention: args.retention,
     })
     .context("opening the store")?;
+    let keys = KeyRegistry::load(&store).context("loading access keys")?;
     let state = Arc::new(AppState {
         store,
         root,
@@ -53,6 +57,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         domain: args.domain.clone(),
         max_object_size: args.max_object_size,
         reads_during_write: args.reads_during_write,
+        keys,
+        trusted_proxies: args.trusted_proxies.clone(),
+        body_idle_timeout: args.body_idle_timeout,
         multipart_expiry: args.multipart_expiry,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -62,19 +69,36 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // Tests and scripts wait for this line (and read the port from it when listening on :0).
-    println!("kura listening on http://{addr}");
+    println!("kura listening on {scheme}://{addr}");
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "kura started");
 
     tokio::spawn(purge_loop(Arc::clone(&state)));
+    tokio::spawn(usage_flush_loop(Arc::clone(&state)));
 
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(args.header_read_timeout)
+        // hyper's read buffer bounds the request head: 431 beyond it.
+        .max_buf_size((args.max_header_size as usize).max(8192));
+    let connections = Arc::new(Semaphore::new(args.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
+        // At the cap, stop accepting: further clients wait in the listen backlog.
+        let permit = tokio::select! {
+            p = Arc::clone(&connections).acquire_owned() => p.expect("semaphore never closed"),
+            _ = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -89,16 +113,50 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
                 // Without TCP_NODELAY small responses wait ~40 ms on Nagle + delayed ACK.
                 let _ = stream.set_nodelay(true);
                 let state = Arc::clone(&state);
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), service_fn(move |req| handle(Arc::clone(&state), req)));
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
+                let service = service_fn(move |mut req| {
+                    req.extensions_mut().insert(PeerAddr(peer));
+                    handle(Arc::clone(&state), req)
                 });
+                match &tls {
+                    None => {
+                        let (io, handle) = crate::conn_io::track(stream);
+                        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                if e.is_timeout() {
+                                    handle.answer_header_timeout();
+                                }
+                                tracing::debug!(%peer, error = %e, "connection ended with an error");
+                            }
+                            drop(handle);
+                            drop(permit);
+                        });
+                    }
+                    Some(acceptor) => {
+                        let acceptor = acceptor.clone();
+                        let http = http.clone();
+                        let handshake_timeout = args.header_read_timeout;
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let tls_stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let conn = watcher.watch(http.serve_connection(TokioIo::new(tls_stream), service));
+                            if let Err(e) = conn.await {
+                                tracing::debug!(%peer, error = %e, "connection ended with an error");
+                            }
+                            drop(permit);
+                        });
+                    }
+                }
             }
             _ = &mut shutdown => break,
         }
@@ -109,7 +167,25 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(DRAIN_DEADLINE) => tracing::warn!("drain deadline passed; closing connections"),
     }
+    if let Err(e) = state.keys.flush(&state.store) {
+        tracing::warn!(error = %e, "could not record key usage at shutdown");
+    }
     Ok(())
+}
+
+/// Writes the access keys' last-used times every few seconds, in one unsynced batch.
+async fn usage_flush_loop(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(USAGE_FLUSH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let st = Arc::clone(&state);
+        match tokio::task::spawn_blocking(move || st.keys.flush(&st.store)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "recording key usage failed; will retry"),
+            Err(e) => tracing::error!(error = %e, "key usage task panicked"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -9,6 +9,7 @@ use kura_protocol::router::{self, Operation, Query};
 use kura_protocol::S3Result;
 use rand::RngCore;
 
+use crate::access::policy;
 use crate::auth::authenticate;
 use crate::handlers::{self, Ctx};
 use crate::response::{self, Body};
@@ -106,6 +107,9 @@ async fn dispatch(
     req: Request<Incoming>,
     request_id: &str,
 ) -> (&'static str, S3Result<Response<Body>>) {
+    if crate::admin::is_admin_path(req.uri().path()) {
+        return ("Admin", crate::admin::handle(Arc::clone(state), req).await);
+    }
     let (parts, body) = req.into_parts();
     if let Some(r) = handlers::public::intercept(state, &parts) {
         return ("GetPublicObject", r);
@@ -115,15 +119,19 @@ async fn dispatch(
         Err(e) => return ("Unknown", Err(e)),
     };
     let name = op.name();
-    let verified = match authenticate(state, &parts) {
+    let (verified, principal) = match authenticate(state, &parts) {
         Ok(v) => v,
         Err(e) => return (name, handlers::public::anonymous_or(state, &parts, &op, e)),
     };
+    if let Err(e) = policy::authorize(&principal, &op, &parts.headers) {
+        return (name, Err(e));
+    }
     let ctx = Ctx {
         state: Arc::clone(state),
         parts,
         body,
         verified,
+        principal,
         request_id: request_id.to_string(),
     };
     (name, handlers::handle(ctx, op).await)

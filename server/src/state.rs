@@ -1,7 +1,11 @@
 //! What every request handler can reach.
 
+use std::time::Duration;
+
+use ipnet::IpNet;
 use kura_storage::Store;
 
+use crate::access::KeyRegistry;
 use crate::credentials::Credentials;
 
 /// How downloads behave while a write of the same key is in progress.
@@ -27,6 +31,12 @@ pub struct AppState {
     pub max_object_size: u64,
     /// Download policy during writes.
     pub reads_during_write: ReadsDuringWrite,
+    /// Run-time access keys.
+    pub keys: KeyRegistry,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long a request body may stall before 400 RequestTimeout.
+    pub body_idle_timeout: Duration,
     /// How long a multipart upload may stay unfinished.
     pub multipart_expiry: std::time::Duration,
 }

@@ -18,6 +18,12 @@ pub const CF_CHUNKS: &str = "chunks";
 pub const CF_PURGE: &str = "purge";
 /// Settings and counters: name → value.
 pub const CF_META: &str = "meta";
+/// Access keys: access key id → [`crate::access::AccessKeyRow`].
+pub const CF_ACCESS_KEYS: &str = "access_keys";
+/// When each access key was last used: access key id → ms since the epoch
+/// (u64 big-endian). Kept apart from the key rows so usage flushes, written
+/// without fsync, never race with (or resurrect) administrative changes.
+pub const CF_KEY_USAGE: &str = "key_usage";
 /// Multipart uploads in progress: [`upload_key`] → `UploadRow`.
 pub const CF_UPLOADS: &str = "uploads";
 /// Uploaded parts: [`part_key`] → `PartRow`.
@@ -36,6 +42,8 @@ pub const ALL_CFS: &[&str] = &[
     CF_CHUNKS,
     CF_PURGE,
     CF_META,
+    CF_ACCESS_KEYS,
+    CF_KEY_USAGE,
     CF_UPLOADS,
     CF_PARTS,
     CF_UPLOAD_EXPIRY,

@@ -7,6 +7,8 @@
 //! versions are kept for the retention period, then purged (see
 //! `docs/design.md`).
 
+pub mod access;
+mod bucket_settings;
 pub mod chunks;
 pub mod error;
 pub mod keys;
@@ -25,6 +27,7 @@ mod upload_expiry;
 mod versions;
 pub mod writer;
 
+pub use access::{AccessKeyRow, Grant};
 pub use error::{StorageError, StorageResult};
 pub use list::{ListItem, ListPage, ListStart};
 pub use locks::WriteLock;

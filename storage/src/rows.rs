@@ -33,6 +33,8 @@ pub(crate) fn decode<T: DeserializeOwned>(raw: &[u8]) -> StorageResult<T> {
 pub struct BucketRow {
     /// Creation time, ms since the epoch.
     pub created_ms: u64,
+    /// Largest object a single upload may store in this bucket (`None`: the server's limit).
+    pub max_object_size: Option<u64>,
     /// This bucket's retention of replaced and deleted versions, in seconds;
     /// `None` follows the server-wide `--retention`.
     pub retention_secs: Option<u64>,

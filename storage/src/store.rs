@@ -191,6 +191,7 @@ impl Store {
         }
         let row = BucketRow {
             created_ms: now_ms(),
+            max_object_size: None,
             retention_secs: None,
         };
         let mut batch = WriteBatch::default();

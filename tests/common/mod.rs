@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod raw;
 pub mod slow;
 
@@ -60,10 +61,15 @@ impl Server {
             .append(true)
             .open(self.tmp.path().join("server.log"))
             .expect("log file");
+        // Tests may choose their own address (e.g. `[::1]:0`).
+        let listen: &[&str] = if self.extra_args.iter().any(|a| a == "--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_kura"))
             .arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
+            .args(listen)
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(&self.extra_args)
@@ -81,7 +87,7 @@ impl Server {
         let addr = loop {
             match lines.next() {
                 Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("kura listening on http://") {
+                    if let Some(url) = line.strip_prefix("kura listening on ") {
                         break url.trim().to_string();
                     }
                 }
@@ -90,8 +96,10 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        self.endpoint = format!("http://{addr}");
-        self.addr = addr;
+        // `addr` is the URL the server printed: http:// or https://.
+        let (_, host_port) = addr.split_once("://").expect("listening URL");
+        self.endpoint = addr.clone();
+        self.addr = host_port.to_string();
         self.child = Some(child);
     }
 

@@ -63,6 +63,8 @@ pub struct Raw {
     pub send_body_bytes: Option<usize>,
     /// Omit the Content-Length header.
     pub no_content_length: bool,
+    /// Sign with this key pair instead of the root test key.
+    pub credentials: Option<(String, String)>,
 }
 
 impl Raw {
@@ -77,11 +79,18 @@ impl Raw {
             signed: true,
             send_body_bytes: None,
             no_content_length: false,
+            credentials: None,
         }
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Raw {
         self.headers.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// Signs with this key pair instead of the root test key.
+    pub fn credentials(mut self, id: &str, secret: &str) -> Raw {
+        self.credentials = Some((id.to_string(), secret.to_string()));
         self
     }
 
@@ -129,7 +138,11 @@ impl Raw {
 
     /// Signs the request as it stands (adds the SigV4 headers).
     pub fn sign(&mut self, addr: &str) {
-        let identity = Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test").into();
+        let (id, secret) = self
+            .credentials
+            .clone()
+            .unwrap_or_else(|| (ACCESS_KEY.to_string(), SECRET_KEY.to_string()));
+        let identity = Credentials::new(id, secret, None, None, "test").into();
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         // S3 style: no path normalisation, single percent-encoding.

@@ -58,6 +58,8 @@ pub async fn list_buckets(
     let buckets = blocking(move || store.list_buckets().s3()).await?;
     let mut page: Vec<BucketEntry> = buckets
         .into_iter()
+        // A partner's key lists only the buckets it holds a permission on.
+        .filter(|(name, _)| ctx.principal.sees(name))
         .filter(|(name, _)| prefix.as_deref().is_none_or(|p| name.starts_with(p)))
         .filter(|(name, _)| after.as_deref().is_none_or(|a| name.as_str() > a))
         .map(|(name, row)| BucketEntry {

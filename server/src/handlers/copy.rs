@@ -36,7 +36,7 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
         MetadataDirective::Copy => None,
     };
     let store = ctx.state.store.clone();
-    store
+    let target_row = store
         .bucket(&bucket)
         .s3()?
         .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))?;
@@ -61,6 +61,9 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
              source: {}",
             ctx.state.max_object_size
         )));
+    }
+    if target_row.max_object_size.is_some_and(|max| row.size > max) {
+        return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
 
     let (data, md5) = stream_copy(reader, store.object_writer()).await?;

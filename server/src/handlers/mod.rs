@@ -25,6 +25,7 @@ use kura_protocol::router::Operation;
 use kura_protocol::sigv4::Verified;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 
+use crate::access::Principal;
 use crate::body::Payload;
 use crate::response::Body;
 use crate::state::AppState;
@@ -39,6 +40,8 @@ pub struct Ctx {
     pub body: Incoming,
     /// The authenticated caller and payload mode.
     pub verified: Verified,
+    /// Who the caller is (already authorized for the operation).
+    pub principal: Principal,
     /// This request's id.
     pub request_id: String,
 }
@@ -57,8 +60,10 @@ impl Ctx {
             body,
             mut verified,
             request_id,
+            ..
         } = self;
-        let payload = Payload::new(body, &mut verified, expected);
+        let payload =
+            Payload::new(body, &mut verified, expected).with_idle_timeout(state.body_idle_timeout);
         (
             payload,
             CtxRest {

@@ -139,6 +139,9 @@ pub async fn upload_part(
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     let upload = store.upload(&bucket, &key, &upload_id).s3()?;
+    if bucket_limit(&store, &bucket)?.is_some_and(|max| length > max) {
+        return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+    }
     if let Some(want) = upload_algorithm(&upload) {
         match &requested {
             Some(r) if r.algorithm != want => {
@@ -239,6 +242,10 @@ pub async fn complete(
         .list_parts(&bucket, &key, &upload_id, 0, usize::MAX)
         .s3()?;
     let chosen = validate_parts(&request.parts, &stored)?;
+    let total: u64 = chosen.iter().map(|(_, p)| p.size).sum();
+    if bucket_limit(&store, &bucket)?.is_some_and(|max| total > max) {
+        return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+    }
 
     let mut md5s = Md5::new();
     for (_, part) in &chosen {
@@ -387,4 +394,12 @@ fn object_checksum(
         algorithm.as_str().to_string(),
         composite.to_string(),
     )))
+}
+
+/// The bucket's own object size limit (set through the admin API), if any.
+fn bucket_limit(store: &kura_storage::Store, bucket: &str) -> S3Result<Option<u64>> {
+    Ok(store
+        .bucket(bucket)
+        .s3()?
+        .and_then(|row| row.max_object_size))
 }

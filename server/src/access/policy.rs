@@ -1,0 +1,89 @@
+//! Which permission each operation needs: the one table.
+
+use kura_protocol::headers::parse_copy_source;
+use kura_protocol::router::Operation;
+use kura_protocol::{S3Error, S3ErrorCode, S3Result};
+
+use super::{Permission, Principal};
+
+/// The permission `op` needs on its own bucket (`None` for ListBuckets,
+/// which is filtered instead of refused).
+pub fn required(op: &Operation) -> Option<Permission> {
+    use Operation::*;
+    use Permission::*;
+    Some(match op {
+        ListBuckets { .. } => return None,
+        // Publishing an object (a public link anyone can use, with no expiry)
+        // is the operator's decision, not a partner's: ACL changes need admin.
+        CreateBucket { .. }
+        | DeleteBucket { .. }
+        | PutBucketVersioning { .. }
+        | PutBucketAcl { .. }
+        | PutObjectAcl { .. } => Admin,
+        HeadBucket { .. }
+        | GetBucketLocation { .. }
+        | GetBucketVersioning { .. }
+        | ListObjects { .. }
+        | ListObjectsV2 { .. }
+        | ListObjectVersions { .. }
+        | ListMultipartUploads { .. }
+        | ListParts { .. }
+        | GetObject { .. }
+        | HeadObject { .. }
+        | GetBucketAcl { .. }
+        | GetObjectAcl { .. } => Read,
+        PutObject { .. }
+        | CopyObject { .. }
+        | DeleteObject { .. }
+        | DeleteObjects { .. }
+        | CreateMultipartUpload { .. }
+        | UploadPart { .. }
+        | UploadPartCopy { .. }
+        | CompleteMultipartUpload { .. }
+        | AbortMultipartUpload { .. } => Write,
+    })
+}
+
+/// Whether the operation reads another bucket through `x-amz-copy-source`.
+fn reads_copy_source(op: &Operation) -> bool {
+    matches!(
+        op,
+        Operation::CopyObject { .. } | Operation::UploadPartCopy { .. }
+    )
+}
+
+/// Whether the request asks to publish what it writes (`x-amz-acl: public-read`).
+fn publishes(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("x-amz-acl")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("public-read"))
+}
+
+/// Refuses the request with 403 `AccessDenied` unless `who` holds what `op`
+/// needs: its permission on the addressed bucket and, for copies, `read` on
+/// the source bucket. Checked before the handler runs, so a refused caller
+/// learns nothing, not even whether the bucket exists.
+pub fn authorize(who: &Principal, op: &Operation, headers: &http::HeaderMap) -> S3Result<()> {
+    if let (Some(bucket), Some(mut perm)) = (op.bucket(), required(op)) {
+        // Uploads and copies that publish their object need admin, like PutObjectAcl.
+        if perm == Permission::Write && publishes(headers) {
+            perm = Permission::Admin;
+        }
+        if !who.allows(bucket, perm) {
+            return Err(S3Error::new(S3ErrorCode::AccessDenied));
+        }
+    }
+    if reads_copy_source(op) {
+        if let Some(value) = headers.get("x-amz-copy-source") {
+            let value = value
+                .to_str()
+                .map_err(|_| S3Error::invalid_argument("Invalid copy source encoding"))?;
+            let source = parse_copy_source(value)?;
+            if !who.allows(&source.bucket, Permission::Read) {
+                return Err(S3Error::new(S3ErrorCode::AccessDenied));
+            }
+        }
+    }
+    Ok(())
+}

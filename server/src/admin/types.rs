@@ -1,0 +1,129 @@
+//! The JSON bodies of the admin API, shared by the server and `kura admin`.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// An access key as the admin API shows it (never with its secret).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The access key id.
+    pub access_key_id: String,
+    /// Name or description.
+    pub name: String,
+    /// Whether requests signed with it are accepted.
+    pub enabled: bool,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// Last accepted request, RFC 3339 (`None`: never used).
+    pub last_used: Option<String>,
+    /// `bucket:r`, `bucket:rw`, `bucket:admin`, `*:…` for every bucket.
+    pub permissions: Vec<String>,
+    /// CIDR ranges requests may come from (empty: anywhere).
+    pub allow_ips: Vec<String>,
+}
+
+/// `POST /keys`: a new key.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct NewKey {
+    /// Name or description.
+    pub name: String,
+    /// Permissions, as in [`KeyInfo::permissions`].
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// CIDR ranges (or single addresses).
+    #[serde(default)]
+    pub allow_ips: Vec<String>,
+}
+
+/// `PATCH /keys/{id}`: what to change (absent fields stay as they are).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct KeyUpdate {
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Disable or re-enable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Replaces every permission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
+    /// Replaces the allow-list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_ips: Option<Vec<String>>,
+}
+
+/// A secret, shown once: at creation and at rotation.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct KeySecret {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+}
+
+/// A bucket's settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BucketSettings {
+    /// The bucket.
+    pub name: String,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// Largest object one upload may store here (`None`: the server's limit).
+    pub max_object_size: Option<u64>,
+    /// The server-wide limit, for reference.
+    pub server_max_object_size: u64,
+    /// How long replaced and deleted versions stay recoverable here, in
+    /// seconds (`None`: the server's retention).
+    pub retention_seconds: Option<u64>,
+    /// The server-wide retention, for reference.
+    pub server_retention_seconds: u64,
+}
+
+/// `PATCH /buckets/{name}`: absent fields stay, `null` clears.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct BucketUpdate {
+    /// Upload size limit in bytes; `null` returns to the server's limit.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_object_size: Option<Option<u64>>,
+    /// How long replaced and deleted versions stay recoverable (`24h`, `7d`);
+    /// `null` returns to the server's retention.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retention: Option<Option<String>>,
+}
+
+/// Distinguishes a field set to `null` (`Some(None)`) from an absent one (`None`).
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// An error answered by the admin API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiError {
+    /// The S3-style code (`AccessDenied`, `NoSuchKey`, `InvalidArgument`, …).
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_clears_absent_keeps() {
+        let u: BucketUpdate = serde_json::from_str(r#"{"max_object_size":null}"#).unwrap();
+        assert_eq!(u.max_object_size, Some(None));
+        assert_eq!(u.retention, None);
+        let u: BucketUpdate = serde_json::from_str(r#"{"max_object_size":5}"#).unwrap();
+        assert_eq!(u.max_object_size, Some(Some(5)));
+    }
+}

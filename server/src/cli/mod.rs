@@ -1,0 +1,286 @@
+//! `kura admin …`: the command-line client of the admin API.
+//!
+//! It talks to the running server over HTTP (RocksDB admits one process, so
+//! the CLI never opens the data directory), signed with the same
+//! `KURA_ACCESS_KEY_ID` / `KURA_SECRET_ACCESS_KEY` the server reads.
+
+mod client;
+mod print;
+
+use clap::{Args, Subcommand};
+use http::Method;
+use serde_json::json;
+
+use crate::admin::types::{BucketUpdate, KeyUpdate, NewKey};
+use crate::config::{parse_duration, parse_size};
+use client::Client;
+
+/// `kura admin`: manage access keys and bucket settings of a running server.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The server's address.
+    #[arg(long, env = "KURA_ENDPOINT", default_value = "http://127.0.0.1:9000")]
+    pub endpoint: http::Uri,
+    /// Admin access key id (the root key, or a key with `*:admin`).
+    #[arg(long, env = "KURA_ACCESS_KEY_ID", hide_env_values = true)]
+    pub access_key_id: String,
+    /// Its secret.
+    #[arg(long, env = "KURA_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_access_key: String,
+    /// Region the server expects in signatures.
+    #[arg(long, env = "KURA_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// PEM file of CA certificates to trust for an https endpoint (besides the system's).
+    #[arg(long, env = "KURA_CA_BUNDLE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
+    /// Print the server's JSON answer instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// What to manage.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Access keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Bucket settings.
+    #[command(subcommand)]
+    Bucket(BucketCommand),
+}
+
+/// `kura admin key …`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key; prints its id and secret (shown only now).
+    Create {
+        /// Name or description, e.g. the partner's company.
+        #[arg(long)]
+        name: String,
+        /// Permission `BUCKET:r`, `BUCKET:rw` or `BUCKET:admin` (`*` for every bucket); repeatable.
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+        /// Source address range (CIDR, IPv4 or IPv6) the key may be used from; repeatable. None: anywhere.
+        #[arg(long = "allow-ip")]
+        allow_ip: Vec<String>,
+    },
+    /// List keys (without secrets).
+    List,
+    /// Show one key.
+    Show {
+        /// Access key id.
+        id: String,
+    },
+    /// Refuse requests signed with the key, from now on.
+    Disable {
+        /// Access key id.
+        id: String,
+    },
+    /// Accept the key again.
+    Enable {
+        /// Access key id.
+        id: String,
+    },
+    /// Give the key a new secret; the old one stops working at once.
+    Rotate {
+        /// Access key id.
+        id: String,
+    },
+    /// Delete the key.
+    Delete {
+        /// Access key id.
+        id: String,
+    },
+    /// Change a key's name, permissions or allowed addresses (given lists replace the old ones).
+    Set {
+        /// Access key id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Replaces all permissions (repeatable).
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+        /// Removes every permission.
+        #[arg(long, conflicts_with = "allow")]
+        no_permissions: bool,
+        /// Replaces the allowed address ranges (repeatable).
+        #[arg(long = "allow-ip")]
+        allow_ip: Vec<String>,
+        /// Allows every address again.
+        #[arg(long, conflicts_with = "allow_ip")]
+        any_ip: bool,
+    },
+}
+
+/// `kura admin bucket …`
+#[derive(Debug, Subcommand)]
+pub enum BucketCommand {
+    /// List buckets with their settings.
+    List,
+    /// Show a bucket's settings.
+    Show {
+        /// Bucket name.
+        name: String,
+    },
+    /// Change a bucket's settings.
+    Set {
+        /// Bucket name.
+        name: String,
+        /// Largest object one upload may store, e.g. `100MiB`; `none` for the server's limit.
+        #[arg(long)]
+        max_object_size: Option<String>,
+        /// How long replaced and deleted versions stay recoverable, e.g. `7d`; `none` for the server's.
+        #[arg(long)]
+        retention: Option<String>,
+    },
+}
+
+/// Runs `kura admin …`.
+pub fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(args))
+}
+
+fn none_or<T>(
+    v: Option<String>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> anyhow::Result<Option<Option<T>>> {
+    Ok(match v.as_deref() {
+        None => None,
+        Some("none") => Some(None),
+        Some(s) => Some(Some(parse(s).map_err(anyhow::Error::msg)?)),
+    })
+}
+
+async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
+    let client = Client {
+        endpoint: args.endpoint,
+        access_key_id: args.access_key_id,
+        secret: args.secret_access_key,
+        region: args.region,
+        ca_bundle: args.ca_bundle,
+    };
+    let json_out = args.json;
+    let (answer, shape) = match args.command {
+        AdminCommand::Key(cmd) => match cmd {
+            KeyCommand::Create {
+                name,
+                allow,
+                allow_ip,
+            } => {
+                let body = NewKey {
+                    name,
+                    permissions: allow,
+                    allow_ips: allow_ip,
+                };
+                let v = client
+                    .call(Method::POST, "keys", Some(serde_json::to_value(body)?))
+                    .await?;
+                (v, print::Shape::Secret)
+            }
+            KeyCommand::List => (
+                client.call(Method::GET, "keys", None).await?,
+                print::Shape::Keys,
+            ),
+            KeyCommand::Show { id } => (
+                client
+                    .call(Method::GET, &format!("keys/{id}"), None)
+                    .await?,
+                print::Shape::Key,
+            ),
+            KeyCommand::Disable { id } => (
+                patch_key(&client, &id, json!({"enabled": false})).await?,
+                print::Shape::Key,
+            ),
+            KeyCommand::Enable { id } => (
+                patch_key(&client, &id, json!({"enabled": true})).await?,
+                print::Shape::Key,
+            ),
+            KeyCommand::Rotate { id } => (
+                client
+                    .call(Method::POST, &format!("keys/{id}/rotate"), None)
+                    .await?,
+                print::Shape::Secret,
+            ),
+            KeyCommand::Delete { id } => {
+                client
+                    .call(Method::DELETE, &format!("keys/{id}"), None)
+                    .await?;
+                (Some(json!({"deleted": id})), print::Shape::Deleted)
+            }
+            KeyCommand::Set {
+                id,
+                name,
+                allow,
+                no_permissions,
+                allow_ip,
+                any_ip,
+            } => {
+                let update = KeyUpdate {
+                    name,
+                    enabled: None,
+                    permissions: (!allow.is_empty() || no_permissions).then_some(allow),
+                    allow_ips: (!allow_ip.is_empty() || any_ip).then_some(allow_ip),
+                };
+                (
+                    patch_key(&client, &id, serde_json::to_value(update)?).await?,
+                    print::Shape::Key,
+                )
+            }
+        },
+        AdminCommand::Bucket(cmd) => match cmd {
+            BucketCommand::List => (
+                client.call(Method::GET, "buckets", None).await?,
+                print::Shape::Buckets,
+            ),
+            BucketCommand::Show { name } => (
+                client
+                    .call(Method::GET, &format!("buckets/{name}"), None)
+                    .await?,
+                print::Shape::Bucket,
+            ),
+            BucketCommand::Set {
+                name,
+                max_object_size,
+                retention,
+            } => {
+                let update = BucketUpdate {
+                    max_object_size: none_or(max_object_size, parse_size)?,
+                    retention: none_or(retention, |s| parse_duration(s).map(|_| s.to_string()))?,
+                };
+                (
+                    client
+                        .call(
+                            Method::PATCH,
+                            &format!("buckets/{name}"),
+                            Some(serde_json::to_value(update)?),
+                        )
+                        .await?,
+                    print::Shape::Bucket,
+                )
+            }
+        },
+    };
+    let answer = answer.unwrap_or(serde_json::Value::Null);
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        print::text(shape, &answer);
+    }
+    Ok(())
+}
+
+async fn patch_key(
+    client: &Client,
+    id: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    client
+        .call(Method::PATCH, &format!("keys/{id}"), Some(body))
+        .await
+}

@@ -1,0 +1,93 @@
+//! Text output of `kura admin` (the `--json` output is the server's answer as is).
+
+use serde_json::Value;
+
+/// What kind of answer is being printed.
+#[derive(Debug, Clone, Copy)]
+pub enum Shape {
+    Secret,
+    Key,
+    Keys,
+    Deleted,
+    Bucket,
+    Buckets,
+}
+
+fn s<'a>(v: &'a Value, field: &str) -> &'a str {
+    v.get(field).and_then(Value::as_str).unwrap_or("-")
+}
+
+fn list(v: &Value, field: &str) -> String {
+    let items: Vec<&str> = v
+        .get(field)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(",")
+    }
+}
+
+fn key_line(k: &Value) -> String {
+    let enabled = if k.get("enabled").and_then(Value::as_bool) == Some(true) {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    format!(
+        "{}  {:<8}  name={}  permissions={}  allow_ips={}  created={}  last_used={}",
+        s(k, "access_key_id"),
+        enabled,
+        s(k, "name"),
+        list(k, "permissions"),
+        list(k, "allow_ips"),
+        s(k, "created"),
+        s(k, "last_used"),
+    )
+}
+
+fn bucket_line(b: &Value) -> String {
+    let max = b
+        .get("max_object_size")
+        .and_then(Value::as_u64)
+        .map(|m| m.to_string())
+        .unwrap_or_else(|| "server default".into());
+    let retention = b
+        .get("retention_seconds")
+        .and_then(Value::as_u64)
+        .map(|r| format!("{r}s"))
+        .unwrap_or_else(|| "server default".into());
+    format!(
+        "{}  created={}  max_object_size={}  retention={}",
+        s(b, "name"),
+        s(b, "created"),
+        max,
+        retention
+    )
+}
+
+/// Prints an answer for people.
+pub fn text(shape: Shape, v: &Value) {
+    match shape {
+        Shape::Secret => {
+            println!("Access key created; the secret is shown only now:");
+            println!("  AWS_ACCESS_KEY_ID={}", s(v, "access_key_id"));
+            println!("  AWS_SECRET_ACCESS_KEY={}", s(v, "secret_access_key"));
+        }
+        Shape::Key => println!("{}", key_line(v)),
+        Shape::Keys => {
+            for k in v.as_array().into_iter().flatten() {
+                println!("{}", key_line(k));
+            }
+        }
+        Shape::Deleted => println!("deleted {}", s(v, "deleted")),
+        Shape::Bucket => println!("{}", bucket_line(v)),
+        Shape::Buckets => {
+            for b in v.as_array().into_iter().flatten() {
+                println!("{}", bucket_line(b));
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Per-bucket settings changed at run time (through the admin API).
+
+use rocksdb::WriteBatch;
+
+use crate::error::StorageResult;
+use crate::keys::CF_BUCKETS;
+use crate::rows;
+use crate::store::Store;
+
+impl Store {
+    /// Sets (or with `None` clears) the bucket's own upload size limit.
+    pub fn set_bucket_max_object_size(&self, bucket: &str, max: Option<u64>) -> StorageResult<()> {
+        // The bucket lock keeps this read-modify-write from racing a deletion.
+        let _guard = self.bucket_lock(bucket)?;
+        let mut row = self.require_bucket(bucket)?;
+        row.max_object_size = max;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_BUCKETS), bucket.as_bytes(), rows::encode(&row));
+        self.write_synced(batch)
+    }
+}
