@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use http::request::Parts;
 use kura_protocol::sigv2::PresignedV2;
-use kura_protocol::sigv4::{parse_request_auth, RequestParts, Verified};
+use kura_protocol::sigv4::{parse_request_auth, RequestParts, SecretKey, Verified};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 
 use crate::access::ip::{client_ip, PeerAddr};
@@ -23,8 +23,10 @@ pub fn request_client_ip(state: &AppState, parts: &Parts) -> IpAddr {
     client_ip(peer, &parts.headers, &state.trusted_proxies)
 }
 
-/// Verifies the request's signature (header or presigned URL) and returns
-/// the caller. Anonymous requests are refused: kura has no public objects yet.
+/// Verifies the request's signature (header, SigV4 presigned URL or SigV2
+/// presigned URL) and returns the caller, after the key's state and IP
+/// allow-list are checked. Anonymous requests are refused here (public links
+/// are served before authentication).
 pub fn authenticate(state: &AppState, parts: &Parts) -> S3Result<(Verified, Principal)> {
     let request = RequestParts {
         method: &parts.method,
@@ -32,29 +34,50 @@ pub fn authenticate(state: &AppState, parts: &Parts) -> S3Result<(Verified, Prin
         raw_query: parts.uri.query().unwrap_or(""),
         headers: &parts.headers,
     };
+    let now = time::OffsetDateTime::now_utc();
     if !parts.headers.contains_key(http::header::AUTHORIZATION) {
         if let Some(v2) = PresignedV2::parse(request.raw_query)? {
-            return verify_v2(state, parts, &request, &v2);
+            let (secret, principal) = lookup(state, v2.access_key_id())?;
+            let verified = v2.verify(&request, vhost_bucket(state, parts), &secret, now)?;
+            return admit(state, parts, verified, principal);
         }
     }
     let Some(signed) = parse_request_auth(&request)? else {
         return Err(S3Error::new(S3ErrorCode::AccessDenied));
     };
-    let now = time::OffsetDateTime::now_utc();
+    let (secret, principal) = lookup(state, signed.access_key_id())?;
+    let verified = signed.verify(&request, &secret, &state.region, now)?;
+    admit(state, parts, verified, principal)
+}
+
+/// The secret and principal of an access key id.
+fn lookup(state: &AppState, access_key_id: &str) -> S3Result<(SecretKey, Principal)> {
     // Access key IDs are not secret: a plain comparison is fine here; the
     // signature itself is compared in constant time by `verify`.
-    if signed.access_key_id() == state.root.access_key_id {
-        let verified = signed.verify(&request, &state.root.secret, &state.region, now)?;
+    if access_key_id == state.root.access_key_id {
         let principal = Principal::Root {
             access_key_id: state.root.access_key_id.clone(),
         };
-        return Ok((verified, principal));
+        return Ok((state.root.secret.clone(), principal));
     }
-    let Some(key) = state.keys.get(signed.access_key_id()) else {
-        return Err(S3Error::new(S3ErrorCode::InvalidAccessKeyId));
+    match state.keys.get(access_key_id) {
+        Some(key) => Ok((key.secret.clone(), Principal::Key(key))),
+        None => Err(S3Error::new(S3ErrorCode::InvalidAccessKeyId)),
+    }
+}
+
+/// The checks after a valid signature: a run-time key must be enabled and
+/// used from an allowed address. Checked after the signature, so only the
+/// key's holder learns why a request was refused.
+fn admit(
+    state: &AppState,
+    parts: &Parts,
+    verified: Verified,
+    principal: Principal,
+) -> S3Result<(Verified, Principal)> {
+    let Principal::Key(key) = &principal else {
+        return Ok((verified, principal));
     };
-    let verified = signed.verify(&request, &key.secret, &state.region, now)?;
-    // Checked after the signature, so only the key's holder learns why.
     if !key.enabled {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidAccessKeyId,
@@ -69,7 +92,7 @@ pub fn authenticate(state: &AppState, parts: &Parts) -> S3Result<(Verified, Prin
         ));
     }
     state.keys.touch(&key.id, now_ms());
-    Ok((verified, Principal::Key(key)))
+    Ok((verified, principal))
 }
 
 /// Milliseconds since the epoch.
@@ -80,18 +103,9 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// SigV2 presigned URLs (boto3's and aws-cli v1's default presigning).
-fn verify_v2(
-    state: &AppState,
-    parts: &Parts,
-    request: &RequestParts<'_>,
-    v2: &PresignedV2,
-) -> S3Result<Verified> {
-    if v2.access_key_id() != state.root.access_key_id {
-        return Err(S3Error::new(S3ErrorCode::InvalidAccessKeyId));
-    }
-    // The signed resource always names the bucket; in virtual-host style
-    // requests the path does not.
+/// The bucket named by the Host header in virtual-host-style requests: a
+/// SigV2 signed resource always names the bucket, the path then does not.
+fn vhost_bucket<'a>(state: &'a AppState, parts: &'a Parts) -> Option<&'a str> {
     let host = parts
         .headers
         .get(http::header::HOST)
@@ -99,16 +113,10 @@ fn verify_v2(
         .or_else(|| parts.uri.host())
         .unwrap_or_default();
     let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    let vhost_bucket = state
+    state
         .domain
         .as_deref()
         .and_then(|d| host.strip_suffix(d))
         .and_then(|b| b.strip_suffix('.'))
-        .filter(|b| !b.is_empty());
-    v2.verify(
-        request,
-        vhost_bucket,
-        &state.root.secret,
-        time::OffsetDateTime::now_utc(),
-    )
+        .filter(|b| !b.is_empty())
 }
