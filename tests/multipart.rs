@@ -429,6 +429,25 @@ async fn list_parts_and_uploads_page() {
         id_marker = page.next_upload_id_marker().map(str::to_string);
     }
     assert_eq!(visited, vec![id.clone(), a2, b1, b2, c]);
+    // An empty page cannot be resumed, so it is not truncated.
+    let none = s3
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .max_uploads(0)
+        .send()
+        .await
+        .unwrap();
+    assert!(none.uploads().is_empty());
+    assert_ne!(none.is_truncated(), Some(true));
+    // upload-id-marker without key-marker is ignored, as S3 does.
+    let ignored = s3
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .upload_id_marker(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ignored.uploads().len(), 5);
     // Delimiter rolls up "dir/".
     let rolled = s3
         .list_multipart_uploads()

@@ -73,7 +73,7 @@ pub struct ListParams {
     pub prefix: String,
     /// Groups keys sharing a prefix up to this delimiter into CommonPrefixes.
     pub delimiter: Option<String>,
-    /// Page size, capped at 1000 as S3 does.
+    /// Page size (`max-keys`, or `max-uploads`), capped at 1000 as S3 does.
     pub max_keys: usize,
     /// `encoding-type=url` was requested.
     pub encoding_url: bool,
@@ -83,23 +83,36 @@ pub struct ListParams {
     pub start_after: Option<String>,
     /// v2: include Owner in entries.
     pub fetch_owner: bool,
-    /// v1: start after this key; versions: key-marker.
+    /// v1: start after this key (`marker`); versions and uploads: `key-marker`.
     pub marker: Option<String>,
-    /// Versions: version-id-marker.
+    /// Versions: version-id-marker; multipart uploads: upload-id-marker.
     pub version_id_marker: Option<String>,
 }
 
+/// Which listing a query string is for: each names its page size and
+/// markers differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListKind {
+    /// ListObjects v1 and v2: `max-keys`, `marker`.
+    Objects,
+    /// ListObjectVersions: `max-keys`, `key-marker`, `version-id-marker`.
+    Versions,
+    /// ListMultipartUploads: `max-uploads`, `key-marker`, `upload-id-marker`.
+    Uploads,
+}
+
 impl ListParams {
-    fn from_query(q: &Query, version_marker_names: bool) -> S3Result<ListParams> {
-        let max_keys: i64 = q
-            .number(if q.has("max-uploads") {
-                "max-uploads"
-            } else {
-                "max-keys"
-            })?
-            .unwrap_or(1000);
+    fn from_query(q: &Query, kind: ListKind) -> S3Result<ListParams> {
+        let (size_name, marker_name, second_marker) = match kind {
+            ListKind::Objects => ("max-keys", "marker", None),
+            ListKind::Versions => ("max-keys", "key-marker", Some("version-id-marker")),
+            ListKind::Uploads => ("max-uploads", "key-marker", Some("upload-id-marker")),
+        };
+        let max_keys: i64 = q.number(size_name)?.unwrap_or(1000);
         if max_keys < 0 {
-            return Err(S3Error::invalid_argument("max-keys cannot be negative"));
+            return Err(S3Error::invalid_argument(format!(
+                "{size_name} cannot be negative"
+            )));
         }
         let encoding_url = match q.get("encoding-type") {
             None | Some("") => false,
@@ -110,11 +123,6 @@ impl ListParams {
                 ))
             }
         };
-        let marker_name = if version_marker_names {
-            "key-marker"
-        } else {
-            "marker"
-        };
         Ok(ListParams {
             prefix: q.get_owned("prefix").unwrap_or_default(),
             delimiter: q.non_empty("delimiter"),
@@ -124,11 +132,7 @@ impl ListParams {
             start_after: q.non_empty("start-after"),
             fetch_owner: q.get("fetch-owner") == Some("true"),
             marker: q.non_empty(marker_name),
-            version_id_marker: q.non_empty(if version_marker_names {
-                "version-id-marker"
-            } else {
-                "upload-id-marker"
-            }),
+            version_id_marker: second_marker.and_then(|n| q.non_empty(n)),
         })
     }
 }
@@ -455,19 +459,19 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             Method::GET if query.has("acl") => Ok(Operation::GetBucketAcl { bucket }),
             Method::GET if query.has("uploads") => Ok(Operation::ListMultipartUploads {
                 bucket,
-                params: ListParams::from_query(query, true)?,
+                params: ListParams::from_query(query, ListKind::Uploads)?,
             }),
             Method::GET if query.has("versions") => Ok(Operation::ListObjectVersions {
                 bucket,
-                params: ListParams::from_query(query, true)?,
+                params: ListParams::from_query(query, ListKind::Versions)?,
             }),
             Method::GET if query.get("list-type") == Some("2") => Ok(Operation::ListObjectsV2 {
                 bucket,
-                params: ListParams::from_query(query, false)?,
+                params: ListParams::from_query(query, ListKind::Objects)?,
             }),
             Method::GET => Ok(Operation::ListObjects {
                 bucket,
-                params: ListParams::from_query(query, false)?,
+                params: ListParams::from_query(query, ListKind::Objects)?,
             }),
             Method::PUT if query.has("versioning") => Ok(Operation::PutBucketVersioning { bucket }),
             Method::PUT if query.has("acl") => Ok(Operation::PutBucketAcl { bucket }),

@@ -2,11 +2,11 @@
 
 use http::Response;
 use kura_protocol::checksum::ChecksumAlgorithm;
-use kura_protocol::router::{ListParams, PartListParams, Query};
+use kura_protocol::router::{ListParams, PartListParams};
 use kura_protocol::xml::{
     Checksums, ListMultipartUploadsResult, ListPartsResult, PartEntry, UploadEntry,
 };
-use kura_protocol::{S3Error, S3Result};
+use kura_protocol::S3Result;
 use kura_storage::UploadListItem;
 use time::OffsetDateTime;
 
@@ -86,25 +86,10 @@ pub async fn list_uploads(
     bucket: String,
     params: ListParams,
 ) -> S3Result<Response<Body>> {
-    // `max-uploads` and `upload-id-marker` are this operation's own names.
-    let query = Query::parse(ctx.parts.uri.query().unwrap_or(""))?;
-    let max = match query.get("max-uploads") {
-        None => 1000,
-        Some(v) => v
-            .parse::<usize>()
-            .map_err(|_| {
-                S3Error::invalid_argument(
-                    "Provided max-uploads not an integer or within integer range",
-                )
-            })?
-            .min(1000),
-    };
+    let max = params.max_keys;
     let key_marker = params.marker.clone();
-    let upload_id_marker = key_marker
-        .as_ref()
-        .and(query.get("upload-id-marker"))
-        .filter(|v| !v.is_empty())
-        .map(str::to_string);
+    // S3 ignores upload-id-marker unless key-marker is given.
+    let upload_id_marker = key_marker.as_ref().and(params.version_id_marker.clone());
     let store = ctx.state.store.clone();
     let (b, prefix, delimiter) = (
         bucket.clone(),
@@ -191,7 +176,9 @@ impl Page {
             }
         }
         if self.uploads.len() + self.common_prefixes.len() == max {
-            self.truncated = true;
+            // A zero-size page has no resume point, so it cannot claim to be
+            // truncated (the client would loop forever on the same page).
+            self.truncated = max > 0;
             return false;
         }
         match rolled_up {
