@@ -86,6 +86,7 @@ async fn every_algorithm_is_verified_stored_and_returned() {
         )
         .unwrap_or_else(|| panic!("{algorithm:?}: PUT response carries the checksum"));
         assert_eq!(sent, b64(&digest(&algorithm, &body)), "{algorithm:?}");
+        assert_eq!(put.checksum_type().map(|t| t.as_str()), Some("FULL_OBJECT"));
 
         // The SDK validates the returned checksum against the body it reads.
         let got = s3

@@ -128,6 +128,10 @@ fn write_response(row: &ObjectRow) -> Response<Body> {
     for c in &row.checksums {
         checksum::set_header(&mut r, c);
     }
+    if !row.checksums.is_empty() {
+        // A single PUT's checksum is always of the whole object.
+        response::set_header(&mut r, "x-amz-checksum-type", "FULL_OBJECT");
+    }
     response::set_header(&mut r, "x-amz-version-id", &row.version_id());
     r
 }
