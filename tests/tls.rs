@@ -91,6 +91,30 @@ fn https_works_with_boto3_trusting_the_test_ca() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"name\": \"secure\""));
 
+    // So does `kura publish`, which prints the object's public link.
+    let out = Command::new(env!("CARGO_BIN_EXE_kura"))
+        .args([
+            "publish",
+            "secure/hello.txt",
+            "--endpoint",
+            &server.endpoint,
+        ])
+        .args(["--ca-bundle", &tls.cert])
+        .env("KURA_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("KURA_SECRET_ACCESS_KEY", SECRET_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        link.starts_with(&format!("{}/p/", server.endpoint)),
+        "{link}"
+    );
+
     // Without trusting the test CA, a client refuses the server.
     let out = Command::new("python3")
         .arg("-c")

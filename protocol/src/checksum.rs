@@ -264,19 +264,7 @@ pub fn requested_checksum(
         }
     }
 
-    let sdk = match headers.get("x-amz-sdk-checksum-algorithm") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(ChecksumAlgorithm::from_name)
-                .ok_or_else(|| {
-                    S3Error::invalid_request(
-                        "Value for x-amz-sdk-checksum-algorithm header is invalid.",
-                    )
-                })?,
-        ),
-    };
+    let sdk = algorithm_header(headers, "x-amz-sdk-checksum-algorithm")?;
 
     let named = given.as_ref().map(|g| g.algorithm).or(trailer);
     if let (Some(named), Some(sdk)) = (named, sdk) {
@@ -289,6 +277,79 @@ pub fn requested_checksum(
     Ok(match (named.or(sdk), given) {
         (Some(algorithm), given) => Some((algorithm, given)),
         (None, _) => None,
+    })
+}
+
+/// A header naming a checksum algorithm; an unknown name is `InvalidRequest`.
+fn algorithm_header(headers: &http::HeaderMap, name: &str) -> S3Result<Option<ChecksumAlgorithm>> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(ChecksumAlgorithm::from_name)
+        .map(Some)
+        .ok_or_else(|| S3Error::invalid_request(format!("Value for {name} header is invalid.")))
+}
+
+/// How a multipart upload's checksum covers the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumType {
+    /// The checksum of the parts' checksums, with the part count (`base64-N`).
+    Composite,
+    /// The checksum of the whole object's bytes (CRCs only: they combine).
+    FullObject,
+}
+
+impl ChecksumType {
+    /// The wire name (`COMPOSITE`, `FULL_OBJECT`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksumType::Composite => "COMPOSITE",
+            ChecksumType::FullObject => "FULL_OBJECT",
+        }
+    }
+}
+
+/// The checksum a CreateMultipartUpload asks for (`x-amz-checksum-algorithm`,
+/// `x-amz-checksum-type`), with S3's defaults and refusals: CRC64NVME is
+/// only full-object, SHA-1 and SHA-256 only composite, the other CRCs
+/// composite unless asked otherwise; a type without an algorithm is refused.
+pub fn multipart_checksum(
+    headers: &http::HeaderMap,
+) -> S3Result<Option<(ChecksumAlgorithm, ChecksumType)>> {
+    let algorithm = algorithm_header(headers, "x-amz-checksum-algorithm")?;
+    let kind = match headers.get("x-amz-checksum-type").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(t)) if t.eq_ignore_ascii_case("COMPOSITE") => Some(ChecksumType::Composite),
+        Some(Ok(t)) if t.eq_ignore_ascii_case("FULL_OBJECT") => Some(ChecksumType::FullObject),
+        Some(_) => {
+            return Err(S3Error::invalid_request(
+                "Value for x-amz-checksum-type header is invalid.",
+            ))
+        }
+    };
+    use ChecksumAlgorithm::{Crc64Nvme, Sha1, Sha256};
+    Ok(match (algorithm, kind) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(S3Error::invalid_request(
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+            ))
+        }
+        (Some(Crc64Nvme), Some(ChecksumType::Composite)) => {
+            return Err(S3Error::invalid_request(
+                "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.",
+            ))
+        }
+        (Some(Crc64Nvme), _) => Some((Crc64Nvme, ChecksumType::FullObject)),
+        (Some(Sha1 | Sha256), Some(ChecksumType::FullObject)) => {
+            return Err(S3Error::invalid_request(
+                "The FULL_OBJECT checksum type cannot be used with the sha1 or sha256 checksum algorithm.",
+            ))
+        }
+        (Some(a), kind) => Some((a, kind.unwrap_or(ChecksumType::Composite))),
     })
 }
 

@@ -15,7 +15,6 @@ pub mod credentials;
 pub mod errors;
 pub mod frames;
 pub mod handlers;
-pub mod publish_cli;
 pub mod response;
 pub mod server;
 pub mod service;

@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+use kura_server::cli::publish::PublishArgs;
 use kura_server::config::ServeArgs;
-use kura_server::publish_cli::PublishArgs;
 
 #[derive(Parser)]
 #[command(
@@ -43,8 +43,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => kura_server::run(args),
         Command::Admin(args) => kura_server::cli::run(args),
-        Command::Publish(args) => kura_server::publish_cli::run(args, true),
-        Command::Unpublish(args) => kura_server::publish_cli::run(args, false),
+        Command::Publish(args) => kura_server::cli::publish::run(args, true),
+        Command::Unpublish(args) => kura_server::cli::publish::run(args, false),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -55,6 +55,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         root,
         region: args.region.clone(),
         domain: args.domain.clone(),
+        scheme: if args.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         max_object_size: args.max_object_size,
         reads_during_write: args.reads_during_write,
         keys,
@@ -77,7 +82,7 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
+    let scheme = state.scheme;
     // Tests and scripts wait for this line (and read the port from it when listening on :0).
     println!("kura listening on {scheme}://{addr}");
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "kura started");

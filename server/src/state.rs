@@ -27,6 +27,9 @@ pub struct AppState {
     pub region: String,
     /// Domain for virtual-host-style addressing.
     pub domain: Option<String>,
+    /// `https` when kura terminates TLS, else `http`: the scheme of the URLs
+    /// it hands out (public links, multipart Location).
+    pub scheme: &'static str,
     /// Largest object a single PUT may store.
     pub max_object_size: u64,
     /// Download policy during writes.

@@ -1,5 +1,5 @@
-//! A small HTTP client for the admin API: SigV4-signed with AWS's own
-//! `aws-sigv4` signer, over plain TCP or rustls.
+//! The small HTTP client of the command line (`kura admin`, `kura publish`):
+//! SigV4-signed with AWS's own `aws-sigv4` signer, over plain TCP or rustls.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -12,13 +12,45 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use bytes::Bytes;
-use http::{Method, Request, StatusCode, Uri};
+use clap::Args;
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use crate::admin::types::ApiError;
+
+/// Where the running server is and whose credentials sign the requests;
+/// shared by every command that talks to it.
+#[derive(Debug, Clone, Args)]
+pub struct Connection {
+    /// The server's address.
+    #[arg(long, env = "KURA_ENDPOINT", default_value = "http://127.0.0.1:9000")]
+    pub endpoint: Uri,
+    /// Access key id (the root key, or a key with the permissions the command needs).
+    #[arg(long, env = "KURA_ACCESS_KEY_ID", hide_env_values = true)]
+    pub access_key_id: String,
+    /// Its secret.
+    #[arg(long, env = "KURA_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_access_key: String,
+    /// Region the server expects in signatures.
+    #[arg(long, env = "KURA_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// PEM file of CA certificates to trust for an https endpoint (besides the system's).
+    #[arg(long, env = "KURA_CA_BUNDLE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
+}
+
+/// A response, read whole (the command line only makes small requests).
+pub struct Answer {
+    /// Its status.
+    pub status: StatusCode,
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its body.
+    pub body: Bytes,
+}
 
 /// Where the server is and how to sign for it.
 pub struct Client {
@@ -35,6 +67,17 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client for the server and credentials of `conn`.
+    pub fn new(conn: Connection) -> Client {
+        Client {
+            endpoint: conn.endpoint,
+            access_key_id: conn.access_key_id,
+            secret: conn.secret_access_key,
+            region: conn.region,
+            ca_bundle: conn.ca_bundle,
+        }
+    }
+
     /// Sends one signed request to `/_kura/admin/v1/{path}`; the JSON answer
     /// on success, the server's message as the error otherwise.
     pub async fn call(
@@ -47,23 +90,49 @@ impl Client {
             Some(v) => serde_json::to_vec(&v)?,
             None => Vec::new(),
         };
+        let path = format!("{}{path}", crate::admin::V1);
+        let headers = [(http::header::CONTENT_TYPE, "application/json")];
+        let Answer { status, body, .. } = self.send(method, &path, &headers, body).await?;
+        if status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            match serde_json::from_slice::<ApiError>(&body) {
+                Ok(e) => bail!("{} ({}): {}", status.as_u16(), e.code, e.message),
+                Err(_) => bail!("{}: {}", status, String::from_utf8_lossy(&body)),
+            }
+        }
+        Ok(Some(
+            serde_json::from_slice(&body).context("the server's answer is not JSON")?,
+        ))
+    }
+
+    /// Sends one signed request; `path_and_query` is already percent-encoded.
+    pub async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        headers: &[(http::header::HeaderName, &str)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<Answer> {
         let authority = self
             .endpoint
             .authority()
             .context("the endpoint needs a host")?
             .clone();
         let url = format!(
-            "{}://{}{}{path}",
+            "{}://{}{path_and_query}",
             self.endpoint.scheme_str().unwrap_or("http"),
             authority,
-            crate::admin::V1
         );
         let mut req = Request::builder()
             .method(method)
             .uri(&url)
-            .header(http::header::HOST, authority.as_str())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body.clone())?;
+            .header(http::header::HOST, authority.as_str());
+        for (name, value) in headers {
+            req = req.header(name, *value);
+        }
+        let mut req = req.body(body.clone())?;
         self.sign(&mut req, &url, &body)?;
         let (parts, body) = req.into_parts();
         let mut req = Request::from_parts(parts, Full::new(Bytes::from(body)));
@@ -81,7 +150,7 @@ impl Client {
         let tcp = TcpStream::connect((host.as_str(), port))
             .await
             .with_context(|| format!("connecting to {authority}"))?;
-        let resp = if https {
+        if https {
             let connector = tokio_rustls::TlsConnector::from(Arc::new(self.tls_config()?));
             let name = rustls_pki_types::ServerName::try_from(host.clone())
                 .context("invalid server name for TLS")?;
@@ -89,28 +158,15 @@ impl Client {
                 .connect(name, tcp)
                 .await
                 .context("TLS handshake")?;
-            send(TokioIo::new(tls), req).await?
+            exchange(TokioIo::new(tls), req).await
         } else {
-            send(TokioIo::new(tcp), req).await?
-        };
-        let (status, bytes) = resp;
-        if status == StatusCode::NO_CONTENT {
-            return Ok(None);
+            exchange(TokioIo::new(tcp), req).await
         }
-        if !status.is_success() {
-            match serde_json::from_slice::<ApiError>(&bytes) {
-                Ok(e) => bail!("{} ({}): {}", status.as_u16(), e.code, e.message),
-                Err(_) => bail!("{}: {}", status, String::from_utf8_lossy(&bytes)),
-            }
-        }
-        Ok(Some(
-            serde_json::from_slice(&bytes).context("the server's answer is not JSON")?,
-        ))
     }
 
     fn sign(&self, req: &mut Request<Vec<u8>>, url: &str, body: &[u8]) -> anyhow::Result<()> {
         let identity =
-            Credentials::new(&self.access_key_id, &self.secret, None, None, "kura-admin").into();
+            Credentials::new(&self.access_key_id, &self.secret, None, None, "kura-cli").into();
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
@@ -160,7 +216,7 @@ impl Client {
     }
 }
 
-async fn send<I>(io: I, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, Bytes)>
+async fn exchange<I>(io: I, req: Request<Full<Bytes>>) -> anyhow::Result<Answer>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -172,7 +228,10 @@ where
         .send_request(req)
         .await
         .context("sending the request")?;
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await?.to_bytes();
-    Ok((status, bytes))
+    let (parts, body) = resp.into_parts();
+    Ok(Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await?.to_bytes(),
+    })
 }

@@ -1,11 +1,13 @@
-//! `kura admin …`: the command-line client of the admin API.
+//! The commands that manage a running server: `kura admin …` (the admin
+//! API's client) and `kura publish|unpublish`.
 //!
-//! It talks to the running server over HTTP (RocksDB admits one process, so
-//! the CLI never opens the data directory), signed with the same
+//! They talk to the running server over HTTP(S) (RocksDB admits one
+//! process, so the CLI never opens the data directory), signed with the same
 //! `KURA_ACCESS_KEY_ID` / `KURA_SECRET_ACCESS_KEY` the server reads.
 
 mod client;
 mod print;
+pub mod publish;
 
 use clap::{Args, Subcommand};
 use http::Method;
@@ -14,25 +16,14 @@ use serde_json::json;
 use crate::admin::types::{BucketUpdate, KeyUpdate, NewKey};
 use crate::config::{parse_duration, parse_size};
 use client::Client;
+pub use client::Connection;
 
 /// `kura admin`: manage access keys and bucket settings of a running server.
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// The server's address.
-    #[arg(long, env = "KURA_ENDPOINT", default_value = "http://127.0.0.1:9000")]
-    pub endpoint: http::Uri,
-    /// Admin access key id (the root key, or a key with `*:admin`).
-    #[arg(long, env = "KURA_ACCESS_KEY_ID", hide_env_values = true)]
-    pub access_key_id: String,
-    /// Its secret.
-    #[arg(long, env = "KURA_SECRET_ACCESS_KEY", hide_env_values = true)]
-    pub secret_access_key: String,
-    /// Region the server expects in signatures.
-    #[arg(long, env = "KURA_REGION", default_value = "us-east-1")]
-    pub region: String,
-    /// PEM file of CA certificates to trust for an https endpoint (besides the system's).
-    #[arg(long, env = "KURA_CA_BUNDLE")]
-    pub ca_bundle: Option<std::path::PathBuf>,
+    /// The server and the credentials (the root key, or a key with `*:admin`).
+    #[command(flatten)]
+    pub connection: Connection,
     /// Print the server's JSON answer instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -158,13 +149,7 @@ fn none_or<T>(
 }
 
 async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
-    let client = Client {
-        endpoint: args.endpoint,
-        access_key_id: args.access_key_id,
-        secret: args.secret_access_key,
-        region: args.region,
-        ca_bundle: args.ca_bundle,
-    };
+    let client = Client::new(args.connection);
     let json_out = args.json;
     let (answer, shape) = match args.command {
         AdminCommand::Key(cmd) => match cmd {

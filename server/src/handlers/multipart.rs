@@ -7,7 +7,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{Response, StatusCode};
-use kura_protocol::checksum::{composite_checksum, full_object_crc, Checksum, ChecksumAlgorithm};
+use kura_protocol::checksum::{
+    composite_checksum, full_object_crc, multipart_checksum, Checksum, ChecksumAlgorithm,
+};
 use kura_protocol::headers;
 use kura_protocol::names::validate_object_key;
 use kura_protocol::xml::{
@@ -37,50 +39,7 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
     validate_object_key(&key)?;
     let h = &ctx.parts.headers;
     let stored_headers = headers::stored_object_headers(h)?;
-    let algorithm = match h.get("x-amz-checksum-algorithm") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(ChecksumAlgorithm::from_name)
-                .ok_or_else(|| {
-                    S3Error::invalid_request(
-                        "Value for x-amz-checksum-algorithm header is invalid.",
-                    )
-                })?,
-        ),
-    };
-    let checksum_type = match h.get("x-amz-checksum-type").map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(t)) if t.eq_ignore_ascii_case("COMPOSITE") => Some("COMPOSITE"),
-        Some(Ok(t)) if t.eq_ignore_ascii_case("FULL_OBJECT") => Some("FULL_OBJECT"),
-        Some(_) => {
-            return Err(S3Error::invalid_request(
-                "Value for x-amz-checksum-type header is invalid.",
-            ))
-        }
-    };
-    let checksum_type = match (algorithm, checksum_type) {
-        (None, Some(_)) => {
-            return Err(S3Error::invalid_request(
-                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
-            ))
-        }
-        (None, None) => None,
-        // CRC64NVME has only a full-object form; the others default to composite.
-        (Some(ChecksumAlgorithm::Crc64Nvme), Some("COMPOSITE")) => {
-            return Err(S3Error::invalid_request(
-                "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.",
-            ))
-        }
-        (Some(ChecksumAlgorithm::Crc64Nvme), _) => Some("FULL_OBJECT"),
-        (Some(ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256), Some("FULL_OBJECT")) => {
-            return Err(S3Error::invalid_request(
-                "The FULL_OBJECT checksum type cannot be used with the sha1 or sha256 checksum algorithm.",
-            ))
-        }
-        (Some(_), t) => Some(t.unwrap_or("COMPOSITE")),
-    };
+    let checksum = multipart_checksum(h)?;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -93,8 +52,8 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
                 &b,
                 &k,
                 stored_headers,
-                algorithm.map(|a| a.as_str().to_string()),
-                checksum_type.map(str::to_string),
+                checksum.map(|(a, _)| a.as_str().to_string()),
+                checksum.map(|(_, t)| t.as_str().to_string()),
                 expires_ms,
             )
             .s3()
@@ -106,9 +65,9 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
         upload_id,
     };
     let mut r = response::xml(doc.to_xml());
-    if let (Some(a), Some(t)) = (algorithm, checksum_type) {
+    if let Some((a, t)) = checksum {
         response::set_header(&mut r, "x-amz-checksum-algorithm", a.as_str());
-        response::set_header(&mut r, "x-amz-checksum-type", t);
+        response::set_header(&mut r, "x-amz-checksum-type", t.as_str());
     }
     Ok(r)
 }
@@ -286,7 +245,8 @@ pub async fn complete(
     }
     let doc = CompleteMultipartUploadResult {
         location: format!(
-            "http://{host}/{bucket}/{}",
+            "{}://{host}/{bucket}/{}",
+            rest.state.scheme,
             url_encode(&key).replace("%2F", "/")
         ),
         bucket,

@@ -174,7 +174,8 @@ pub fn public_url(state: &AppState, parts: &Parts, token: &str, key: &str) -> St
         }
     }
     format!(
-        "http://{host}{PUBLIC_PREFIX}{token}/{}",
+        "{}://{host}{PUBLIC_PREFIX}{token}/{}",
+        state.scheme,
         kura_protocol::xml::url_encode(file_name(key))
     )
 }
