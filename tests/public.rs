@@ -233,6 +233,66 @@ async fn private_objects_stay_private() {
     assert_eq!(r.code(), "NoSuchKey");
 }
 
+/// `aws s3 cp --acl public-read` of a large file goes multipart: the ACL
+/// given at creation publishes the object when the upload completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn multipart_upload_with_public_read_is_published_on_completion() {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let s = Server::start();
+    let c = s.client().await;
+    let addr = s.addr.clone();
+    c.create_bucket().bucket("share").send().await.unwrap();
+    let id = c
+        .create_multipart_upload()
+        .bucket("share")
+        .key("big.bin")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    let data = pattern(1000, 5);
+    let part = c
+        .upload_part()
+        .bucket("share")
+        .key("big.bin")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    // Not public before completion: there is no object yet.
+    assert_eq!(anon("GET", "/share/big.bin", &addr).status, 403);
+    c.complete_multipart_upload()
+        .bucket("share")
+        .key("big.bin")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(acl_is_public(&c, "share", "big.bin").await);
+    let head = Raw::new("HEAD", "/share/big.bin").send(&addr);
+    let url = head
+        .header("x-kura-public-url")
+        .expect("public url")
+        .to_string();
+    let r = anon("GET", &url_path(&url, &addr), &addr);
+    assert_eq!((r.status, r.body), (200, data));
+}
+
 /// With virtual-host-style addressing the link is on the bare domain.
 #[tokio::test(flavor = "multi_thread")]
 async fn public_url_with_a_domain() {

@@ -31,7 +31,7 @@ pub use access::{AccessKeyRow, Grant};
 pub use error::{StorageError, StorageResult};
 pub use list::{ListItem, ListPage, ListStart};
 pub use locks::WriteLock;
-pub use multipart::{NewPart, PartRow, UploadListItem, UploadRow};
+pub use multipart::{NewPart, NewUpload, PartRow, UploadListItem, UploadRow};
 pub use objects::NewObject;
 pub use reader::ObjectReader;
 pub use rows::{BucketRow, ObjectRow};

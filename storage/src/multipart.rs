@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chunks::ChunkId;
 use crate::error::{StorageError, StorageResult};
-use crate::keys::{self, CF_CHUNKS, CF_OBJECTS, CF_PARTS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
+use crate::keys::{self, CF_CHUNKS, CF_PARTS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
 use crate::locks::WriteLock;
 use crate::objects::NewObject;
 use crate::rows::{self, ChunkRef, DataLocation, ObjectRow};
@@ -43,6 +43,23 @@ pub struct UploadRow {
     pub checksum_algorithm: Option<String>,
     /// `x-amz-checksum-type` given at creation (`COMPOSITE` / `FULL_OBJECT`).
     pub checksum_type: Option<String>,
+    /// Created with `x-amz-acl: public-read`: the object is published on completion.
+    pub public: bool,
+}
+
+/// What CreateMultipartUpload asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewUpload {
+    /// Headers to store with the object (content-type, x-amz-meta-*, …).
+    pub headers: Vec<(String, String)>,
+    /// `x-amz-checksum-algorithm` (`CRC32`, …).
+    pub checksum_algorithm: Option<String>,
+    /// `x-amz-checksum-type` (`COMPOSITE` / `FULL_OBJECT`).
+    pub checksum_type: Option<String>,
+    /// When the upload is discarded if not completed, ms since the epoch.
+    pub expires_ms: u64,
+    /// Publish the object on completion.
+    pub public: bool,
 }
 
 /// One uploaded part.
@@ -107,21 +124,20 @@ impl Store {
         &self,
         bucket: &str,
         key: &str,
-        headers: Vec<(String, String)>,
-        checksum_algorithm: Option<String>,
-        checksum_type: Option<String>,
-        expires_ms: u64,
+        new: NewUpload,
     ) -> StorageResult<(String, UploadRow)> {
         self.require_bucket(bucket)?;
         let seq = self.next_seq()?;
         let upload_id = format!("{seq:016x}{:016x}", rand::thread_rng().next_u64());
+        let expires_ms = new.expires_ms;
         let row = UploadRow {
             seq,
             created_ms: now_ms(),
             expires_ms,
-            headers,
-            checksum_algorithm,
-            checksum_type,
+            headers: new.headers,
+            checksum_algorithm: new.checksum_algorithm,
+            checksum_type: new.checksum_type,
+            public: new.public,
         };
         let ukey = keys::upload_key(bucket, key, &upload_id);
         let entry = UploadRef {
@@ -271,9 +287,6 @@ impl Store {
             let (parts, _) = self.list_parts(bucket, key, upload_id, 0, usize::MAX)?;
             let _bucket = self.commit_guard();
             let previous = self.current(bucket, key)?;
-            let retention = self.retention_ms(bucket)?;
-            let seq = self.next_seq()?;
-            let now = now_ms();
             let mut chunks = Vec::new();
             let mut part_sizes = Vec::with_capacity(chosen.len());
             let mut used = std::collections::HashSet::new();
@@ -290,11 +303,11 @@ impl Store {
             }
             let size = part_sizes.iter().sum();
             let row = ObjectRow {
-                seq,
+                seq: self.next_seq()?,
                 delete_marker: false,
                 size,
                 etag: new.etag,
-                modified_ms: now,
+                modified_ms: now_ms(),
                 headers: new.headers,
                 checksums: new.checksums,
                 part_sizes,
@@ -306,10 +319,7 @@ impl Store {
                 expires_ms: 0,
             };
             let mut batch = WriteBatch::default();
-            batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(&row));
-            for c in row.chunks() {
-                batch.put_cf(self.cf(CF_CHUNKS), c.id, seq.to_be_bytes());
-            }
+            self.stage_current(&mut batch, bucket, key, &row, previous, new.public)?;
             let mut dropped = Vec::new();
             for (number, part) in &parts {
                 if !used.contains(number) {
@@ -325,9 +335,6 @@ impl Store {
                 self.cf(CF_UPLOAD_EXPIRY),
                 keys::upload_expiry_key(upload.expires_ms, &ukey),
             );
-            if let Some(prev) = previous {
-                self.retire(&mut batch, bucket, key, prev, now.saturating_add(retention));
-            }
             self.write_synced(batch)?;
             (row, dropped)
         };

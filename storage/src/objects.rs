@@ -136,15 +136,12 @@ impl Store {
         );
         let _bucket = self.commit_guard();
         let previous = self.current(bucket, key)?;
-        let retention = self.retention_ms(bucket)?;
-        let seq = self.next_seq()?;
-        let now = now_ms();
         let row = ObjectRow {
-            seq,
+            seq: self.next_seq()?,
             delete_marker: false,
             size: data.size,
             etag: new.etag,
-            modified_ms: now,
+            modified_ms: now_ms(),
             headers: new.headers,
             checksums: new.checksums,
             part_sizes: new.part_sizes,
@@ -152,25 +149,43 @@ impl Store {
             expires_ms: 0,
         };
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(&row));
-        if let DataLocation::Chunks(chunks) = &row.data {
-            for c in chunks {
-                batch.put_cf(self.cf(CF_CHUNKS), c.id, seq.to_be_bytes());
-            }
-        }
-        if let Some(prev) = previous {
-            self.retire(&mut batch, bucket, key, prev, now.saturating_add(retention));
-        }
-        match new.public {
-            Some(true) => {
-                self.publish_in(&mut batch, bucket, key)?;
-            }
-            Some(false) => self.unpublish_in(&mut batch, bucket, key)?,
-            None => {}
-        }
+        self.stage_current(&mut batch, bucket, key, &row, previous, new.public)?;
         self.write_synced(batch)?;
         data.cleanup.disarm();
         Ok(row)
+    }
+
+    /// Adds to `batch` what making `row` the key's current version takes
+    /// (shared by single uploads, copies and completed multipart uploads):
+    /// the row, its chunks' owner entries, the previous version retired for
+    /// the bucket's retention period, and the published state changed if
+    /// `public` says so.
+    pub(crate) fn stage_current(
+        &self,
+        batch: &mut WriteBatch,
+        bucket: &str,
+        key: &str,
+        row: &ObjectRow,
+        previous: Option<ObjectRow>,
+        public: Option<bool>,
+    ) -> StorageResult<()> {
+        let object_key = keys::object_key(bucket, key);
+        batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(row));
+        for c in row.chunks() {
+            batch.put_cf(self.cf(CF_CHUNKS), c.id, row.seq.to_be_bytes());
+        }
+        if let Some(prev) = previous {
+            let due = row.modified_ms.saturating_add(self.retention_ms(bucket)?);
+            self.retire(batch, bucket, key, prev, due);
+        }
+        match public {
+            Some(true) => {
+                self.publish_in(batch, bucket, key)?;
+            }
+            Some(false) => self.unpublish_in(batch, bucket, key)?,
+            None => {}
+        }
+        Ok(())
     }
 
     /// Removes the current version: it becomes noncurrent (recoverable for

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use kura_storage::{NewObject, NewPart, StorageError, Store, StoreConfig};
+use kura_storage::{NewObject, NewPart, NewUpload, StorageError, Store, StoreConfig};
 
 fn open(dir: &Path) -> Store {
     Store::open(StoreConfig {
@@ -22,6 +22,14 @@ fn chunk_files(dir: &Path) -> usize {
         .unwrap()
         .map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap().count())
         .sum()
+}
+
+/// An upload without options, discarded at `expires_ms`.
+fn upload(expires_ms: u64) -> NewUpload {
+    NewUpload {
+        expires_ms,
+        ..NewUpload::default()
+    }
 }
 
 fn far() -> u64 {
@@ -60,9 +68,7 @@ fn parts_become_the_object_and_unused_parts_go() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path());
     store.create_bucket("bkt").unwrap();
-    let (id, _) = store
-        .create_upload("bkt", "k", vec![], None, None, far())
-        .unwrap();
+    let (id, _) = store.create_upload("bkt", "k", upload(far())).unwrap();
     part(&store, "k", &id, 1, &[1; 40]); // 3 chunk files
     part(&store, "k", &id, 2, &[2; 10]); // 1, never used
     part(&store, "k", &id, 3, &[3; 3]); // 1, tiny parts are files too
@@ -119,12 +125,8 @@ fn abort_and_expiry_remove_everything() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path());
     store.create_bucket("bkt").unwrap();
-    let (a, _) = store
-        .create_upload("bkt", "a", vec![], None, None, far())
-        .unwrap();
-    let (b, _) = store
-        .create_upload("bkt", "b", vec![], None, None, 1)
-        .unwrap();
+    let (a, _) = store.create_upload("bkt", "a", upload(far())).unwrap();
+    let (b, _) = store.create_upload("bkt", "b", upload(1)).unwrap();
     part(&store, "a", &a, 1, &[1; 33]);
     assert_eq!(chunk_files(tmp.path()), 3);
     // Past its deadline an upload is gone for requests at once…
@@ -160,10 +162,7 @@ fn uploads_list_by_key_then_start_with_markers() {
     for key in ["a", "a\0b", "a", "ab", "b/c", "b/d"] {
         ids.push((
             key,
-            store
-                .create_upload("bkt", key, vec![], None, None, far())
-                .unwrap()
-                .0,
+            store.create_upload("bkt", key, upload(far())).unwrap().0,
         ));
     }
     let list = |prefix: &str, key_marker: Option<&str>, id_marker: Option<&str>| {

@@ -17,7 +17,7 @@ use kura_protocol::xml::{
     InitiateMultipartUploadResult,
 };
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use kura_storage::{NewObject, NewPart, PartRow, UploadRow};
+use kura_storage::{NewObject, NewPart, NewUpload, PartRow, UploadRow};
 use md5::{Digest, Md5};
 
 use super::checksum::{self, Requested};
@@ -40,6 +40,8 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
     let h = &ctx.parts.headers;
     let stored_headers = headers::stored_object_headers(h)?;
     let checksum = multipart_checksum(h)?;
+    // As on PutObject: `public-read` publishes the object once completed.
+    let public = super::public::canned_acl(h)?.unwrap_or(false);
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -51,10 +53,13 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
             .create_upload(
                 &b,
                 &k,
-                stored_headers,
-                checksum.map(|(a, _)| a.as_str().to_string()),
-                checksum.map(|(_, t)| t.as_str().to_string()),
-                expires_ms,
+                NewUpload {
+                    headers: stored_headers,
+                    checksum_algorithm: checksum.map(|(a, _)| a.as_str().to_string()),
+                    checksum_type: checksum.map(|(_, t)| t.as_str().to_string()),
+                    expires_ms,
+                    public,
+                },
             )
             .s3()
     })
@@ -219,8 +224,9 @@ pub async fn complete(
         headers: upload.headers.clone(),
         checksums: object_checksum.iter().cloned().collect(),
         part_sizes: Vec::new(),
-        // A completed upload keeps the key's published state, as an update does.
-        public: None,
+        // Otherwise a completed upload keeps the key's published state, as
+        // an update does.
+        public: upload.public.then_some(true),
     };
     let chosen: Vec<(u32, String)> = chosen.iter().map(|(n, p)| (*n, p.etag.clone())).collect();
     let (b, k) = (bucket.clone(), key.clone());
