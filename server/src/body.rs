@@ -54,6 +54,11 @@ impl Payload {
         self
     }
 
+    /// The payload length the request declared, if it did.
+    pub fn expected(&self) -> Option<u64> {
+        self.expected
+    }
+
     /// The next piece of payload, `None` at the (verified) end.
     pub async fn next(&mut self) -> S3Result<Option<Bytes>> {
         loop {

@@ -89,6 +89,15 @@ impl ObjectWriter {
         self.size
     }
 
+    /// Whether writing `more` bytes (and then finishing) stays in memory:
+    /// no file is created, written or synced, so the caller may do it
+    /// without moving to a blocking thread.
+    pub fn stays_in_memory(&self, more: usize) -> bool {
+        self.chunks.is_empty()
+            && self.current.is_none()
+            && self.inline.len().saturating_add(more) <= self.inline_max
+    }
+
     /// Appends bytes.
     pub fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
         self.size += data.len() as u64;
@@ -193,8 +202,11 @@ mod tests {
     fn small_objects_stay_inline() {
         let (_t, s) = store();
         let mut w = ObjectWriter::new(s.clone(), 10, 8);
+        assert!(w.stays_in_memory(8));
         w.write(b"abc").unwrap();
+        assert!(w.stays_in_memory(5) && !w.stays_in_memory(6));
         w.write(b"defgh").unwrap();
+        assert!(w.stays_in_memory(0));
         let d = w.finish().unwrap();
         assert_eq!(d.location, DataLocation::Inline(b"abcdefgh".to_vec()));
         assert_eq!(files(&s), 0);
@@ -206,6 +218,7 @@ mod tests {
         let mut w = ObjectWriter::new(s.clone(), 10, 4);
         w.write(b"abc").unwrap();
         w.write(&[7u8; 25]).unwrap();
+        assert!(!w.stays_in_memory(0), "its chunks need syncing");
         let d = w.finish().unwrap();
         let DataLocation::Chunks(c) = &d.location else {
             panic!()

@@ -7,6 +7,10 @@
 //! read buffers per upload: 300 MiB for 64 concurrent uploads). If the
 //! request is dropped (client gone), the writer is dropped with it and
 //! removes every chunk file it created.
+//!
+//! Objects small enough to be stored inline never touch a file, so they are
+//! hashed and buffered right here: two trips to the blocking pool per small
+//! PUT cost more CPU than the PUT itself.
 
 use kura_protocol::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
 use kura_protocol::S3Result;
@@ -33,6 +37,17 @@ struct Sink {
     writer: ObjectWriter,
     md5: Md5,
     checksums: Vec<ChecksumHasher>,
+}
+
+impl Sink {
+    /// Hashes and writes one batch.
+    fn absorb(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.md5.update(data);
+        for c in &mut self.checksums {
+            c.update(data);
+        }
+        self.writer.write(data)
+    }
 }
 
 /// The sink and the batch buffer it wrote, handed back for reuse.
@@ -68,7 +83,10 @@ pub async fn ingest_with(
         let end = next.is_none();
         if let Some(data) = next {
             if batch.capacity() == 0 {
-                batch.reserve(BATCH.max(data.len()));
+                // A small object gets a buffer its size, not a whole batch.
+                let declared = payload.expected().unwrap_or(u64::MAX);
+                let size = (BATCH as u64).min(declared) as usize;
+                batch.reserve(size.max(data.len()));
             }
             batch.extend_from_slice(&data);
         }
@@ -78,14 +96,21 @@ pub async fn ingest_with(
                 sink = Some(s);
                 spare = buf;
             }
+            if let Some(s) = sink
+                .as_mut()
+                .filter(|s| s.writer.stays_in_memory(batch.len()))
+            {
+                s.absorb(&batch).map_err(internal)?;
+                batch.clear();
+                if end {
+                    break;
+                }
+                continue;
+            }
             let mut s = sink.take().expect("sink is back");
             let mut data = std::mem::replace(&mut batch, std::mem::take(&mut spare));
             pending = Some(tokio::task::spawn_blocking(move || {
-                s.md5.update(&data);
-                for c in &mut s.checksums {
-                    c.update(&data);
-                }
-                s.writer.write(&data)?;
+                s.absorb(&data)?;
                 data.clear();
                 Ok((s, data))
             }));
@@ -102,10 +127,14 @@ pub async fn ingest_with(
         md5,
         checksums,
     } = sink.expect("sink is back");
-    let data = tokio::task::spawn_blocking(move || writer.finish())
-        .await
-        .map_err(internal)?
-        .map_err(internal)?;
+    let data = if writer.stays_in_memory(0) {
+        writer.finish().map_err(internal)?
+    } else {
+        tokio::task::spawn_blocking(move || writer.finish())
+            .await
+            .map_err(internal)?
+            .map_err(internal)?
+    };
     Ok(Ingested {
         data,
         md5: md5.finalize().into(),
