@@ -425,7 +425,7 @@ mod multipart {
 /// for single PUTs and multipart uploads alike.
 #[tokio::test]
 async fn uploads_without_checksum_get_a_crc64nvme() {
-    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    use common::multipart::upload_parts_and_complete;
     let server = Server::start();
     let s3 = server.client().await;
     s3.create_bucket().bucket("bkt").send().await.unwrap();
@@ -458,39 +458,7 @@ async fn uploads_without_checksum_get_a_crc64nvme() {
         .upload_id()
         .unwrap()
         .to_string();
-    let mut done = Vec::new();
-    for (i, p) in parts.iter().enumerate() {
-        let n = i as i32 + 1;
-        let r = s3
-            .upload_part()
-            .bucket("bkt")
-            .key("mp")
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(p.clone()))
-            .send()
-            .await
-            .unwrap();
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(r.e_tag().unwrap())
-                .build(),
-        );
-    }
-    let c = s3
-        .complete_multipart_upload()
-        .bucket("bkt")
-        .key("mp")
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(done))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let c = upload_parts_and_complete(&s3, "bkt", "mp", &id, &[&parts[0], &parts[1]]).await;
     let whole = parts.concat();
     assert_eq!(c.checksum_crc64_nvme(), Some(crc64(&whole).as_str()));
     // The SDK checks the returned CRC64NVME against the body it reads.

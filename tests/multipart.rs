@@ -7,28 +7,15 @@ use std::time::Duration;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedPart;
 use aws_sdk_s3::Client;
+use common::multipart::completed;
 use common::{md5_hex, pattern, Server};
 
 const MIB: usize = 1024 * 1024;
 
 async fn upload_part(s3: &Client, key: &str, id: &str, n: i32, data: &[u8]) -> CompletedPart {
-    let r = s3
-        .upload_part()
-        .bucket("bkt")
-        .key(key)
-        .upload_id(id)
-        .part_number(n)
-        .body(ByteStream::from(data.to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.e_tag(), Some(format!("\"{}\"", md5_hex(data)).as_str()));
-    CompletedPart::builder()
-        .part_number(n)
-        .e_tag(r.e_tag().unwrap())
-        .build()
+    common::multipart::upload_part(s3, "bkt", key, id, n, data).await
 }
 
 async fn create(s3: &Client, key: &str) -> String {
@@ -43,12 +30,6 @@ async fn create(s3: &Client, key: &str) -> String {
         .upload_id()
         .unwrap()
         .to_string()
-}
-
-fn completed(parts: Vec<CompletedPart>) -> CompletedMultipartUpload {
-    CompletedMultipartUpload::builder()
-        .set_parts(Some(parts))
-        .build()
 }
 
 /// S3's multipart ETag: MD5 of the concatenated binary part MD5s, then `-N`.

@@ -9,6 +9,7 @@ use std::process::Command;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ObjectCannedAcl, Permission, Type};
 use aws_sdk_s3::Client;
+use common::multipart::upload_parts_and_complete;
 use common::raw::{Raw, RawResponse};
 use common::{md5_hex, pattern, Server, ACCESS_KEY, SECRET_KEY};
 
@@ -237,7 +238,6 @@ async fn private_objects_stay_private() {
 /// given at creation publishes the object when the upload completes.
 #[tokio::test(flavor = "multi_thread")]
 async fn multipart_upload_with_public_read_is_published_on_completion() {
-    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
     let s = Server::start();
     let c = s.client().await;
     let addr = s.addr.clone();
@@ -253,36 +253,10 @@ async fn multipart_upload_with_public_read_is_published_on_completion() {
         .upload_id()
         .unwrap()
         .to_string();
-    let data = pattern(1000, 5);
-    let part = c
-        .upload_part()
-        .bucket("share")
-        .key("big.bin")
-        .upload_id(&id)
-        .part_number(1)
-        .body(ByteStream::from(data.clone()))
-        .send()
-        .await
-        .unwrap();
     // Not public before completion: there is no object yet.
     assert_eq!(anon("GET", "/share/big.bin", &addr).status, 403);
-    c.complete_multipart_upload()
-        .bucket("share")
-        .key("big.bin")
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .parts(
-                    CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(part.e_tag().unwrap())
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let data = pattern(1000, 5);
+    upload_parts_and_complete(&c, "share", "big.bin", &id, &[&data]).await;
     assert!(acl_is_public(&c, "share", "big.bin").await);
     let head = Raw::new("HEAD", "/share/big.bin").send(&addr);
     let url = head
