@@ -106,7 +106,7 @@ pub async fn create_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>>
 }
 
 pub async fn head_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    require_bucket(&ctx, &bucket)?;
+    super::existing_bucket(&ctx.state.store, &bucket)?;
     let mut r = response::empty(StatusCode::OK);
     response::set_header(&mut r, "x-amz-bucket-region", &ctx.state.region);
     Ok(r)
@@ -124,20 +124,11 @@ pub async fn delete_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>>
 }
 
 pub async fn get_location(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    require_bucket(&ctx, &bucket)?;
+    super::existing_bucket(&ctx.state.store, &bucket)?;
     Ok(response::xml(
         LocationConstraint {
             region: ctx.state.region.clone(),
         }
         .to_xml(),
     ))
-}
-
-fn require_bucket(ctx: &Ctx, bucket: &str) -> S3Result<()> {
-    ctx.state
-        .store
-        .bucket(bucket)
-        .s3()?
-        .map(|_| ())
-        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))
 }

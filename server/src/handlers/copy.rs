@@ -36,10 +36,7 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
         MetadataDirective::Copy => None,
     };
     let store = ctx.state.store.clone();
-    let target_row = store
-        .bucket(&bucket)
-        .s3()?
-        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))?;
+    let target_row = super::existing_bucket(&store, &bucket)?;
     // The target's lock first: a self-copy then reads the version that is
     // current under the lock, and no other write can slip in between.
     let lock = store.lock_key(&bucket, &key).s3()?;

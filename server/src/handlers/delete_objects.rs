@@ -12,7 +12,7 @@ use kura_storage::Store;
 use md5::{Digest, Md5};
 
 use super::Ctx;
-use crate::errors::{blocking, storage_to_s3, StorageResultExt};
+use crate::errors::{blocking, storage_to_s3};
 use crate::response::{self, Body};
 
 /// Largest request body: 1,000 keys of up to 1,024 bytes, escaped, fit well within.
@@ -30,10 +30,7 @@ pub async fn delete_objects(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
         ));
     }
     let store = ctx.state.store.clone();
-    store
-        .bucket(&bucket)
-        .s3()?
-        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))?;
+    super::existing_bucket(&store, &bucket)?;
     let (mut payload, _rest) = ctx.payload(None);
     let body = payload.read_to_end(MAX_BODY).await?;
     if let Some(want) = content_md5 {

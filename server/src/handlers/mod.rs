@@ -24,9 +24,11 @@ use hyper::body::Incoming;
 use kura_protocol::router::Operation;
 use kura_protocol::sigv4::Verified;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
+use kura_storage::{BucketRow, Store};
 
 use crate::access::Principal;
 use crate::body::Payload;
+use crate::errors::StorageResultExt;
 use crate::response::Body;
 use crate::state::AppState;
 
@@ -83,6 +85,14 @@ pub struct CtxRest {
     pub parts: Parts,
     /// This request's id.
     pub request_id: String,
+}
+
+/// The bucket's row, or `NoSuchBucket`.
+fn existing_bucket(store: &Store, bucket: &str) -> S3Result<BucketRow> {
+    store
+        .bucket(bucket)
+        .s3()?
+        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))
 }
 
 /// Runs the handler of `op`.

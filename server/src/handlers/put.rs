@@ -29,10 +29,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let public = super::public::canned_acl(h)?.filter(|p| *p);
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
-    let bucket_row = store
-        .bucket(&bucket)
-        .s3()?
-        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))?;
+    let bucket_row = super::existing_bucket(&store, &bucket)?;
     if bucket_row.max_object_size.is_some_and(|max| length > max) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }

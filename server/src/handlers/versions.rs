@@ -109,7 +109,7 @@ pub async fn list_object_versions(
 }
 
 pub async fn get_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    require_bucket(&ctx, &bucket)?;
+    super::existing_bucket(&ctx.state.store, &bucket)?;
     Ok(response::xml(
         VersioningConfiguration {
             status: Some("Enabled".into()),
@@ -121,7 +121,7 @@ pub async fn get_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
 /// Versioning is always on (for the retention period): `Enabled` is
 /// accepted as a no-op; `Suspended` cannot be honoured.
 pub async fn put_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    require_bucket(&ctx, &bucket)?;
+    super::existing_bucket(&ctx.state.store, &bucket)?;
     let (mut payload, _rest) = ctx.payload(None);
     let body = payload.read_to_end(MAX_CONFIG_BODY).await?;
     let config = VersioningConfiguration::parse(&body)?;
@@ -132,13 +132,4 @@ pub async fn put_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
         ));
     }
     Ok(response::empty(StatusCode::OK))
-}
-
-fn require_bucket(ctx: &Ctx, bucket: &str) -> S3Result<()> {
-    ctx.state
-        .store
-        .bucket(bucket)
-        .s3()?
-        .map(|_| ())
-        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))
 }
