@@ -50,6 +50,9 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # The servers' data (several GiB: 1 GiB objects, a million keys) goes;
+  # the per-run JSON in out/ and table.md stay.
+  rm -rf "$WORK"/{kura,s3s,nginx,nginx-tmp}
 }
 trap cleanup EXIT
 
