@@ -18,12 +18,9 @@ use tokio::sync::mpsc;
 
 use super::Ctx;
 use crate::errors::{conflict, storage_to_s3, StorageResultExt};
-use crate::frames::FramePool;
+use crate::frames::{download_frames, FRAME};
 use crate::response::{self, Body};
 use crate::state::{AppState, ReadsDuringWrite};
-
-/// Size of the frames a download is sent in.
-const FRAME: usize = 128 * 1024;
 
 /// Serves an object (or, for HEAD, its headers). The version is resolved once
 /// and streamed by id: the download completes on it even if the key is
@@ -211,7 +208,7 @@ pub fn system_time(ms: u64) -> SystemTime {
 /// memory per download stays at a few frames whatever the object size.
 fn stream_body(mut reader: ObjectReader, len: u64) -> Body {
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(2);
-    let frames = FramePool::new(FRAME);
+    let frames = download_frames();
     tokio::task::spawn_blocking(move || loop {
         let want = (reader.remaining() as usize).min(FRAME);
         if want == 0 {
