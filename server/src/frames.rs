@@ -1,88 +1,58 @@
-//! Recycled buffers for streaming downloads.
+//! How large a download's frames are.
 //!
-//! A fresh buffer per frame cost a third of the CPU of serving 1 MiB
-//! objects (memset, page faults, and `madvise` when glibc returned the
-//! memory). Frames here are `Bytes` that give their buffer back to a pool
-//! shared by all downloads when hyper drops them. A per-download pool still
-//! zeroed the first few buffers of every download (8% of the CPU of 1 MiB
-//! GETs); the shared pool keeps a bounded number of idle buffers, so memory
-//! left over after a burst of downloads stays small.
+//! Downloads hand hyper chunk-file ranges mapped into memory (see
+//! `kura_storage::reader`), so the CPU copies each byte once, into the
+//! socket, instead of twice. Each frame costs an `mmap` and a `munmap`, and
+//! `munmap` interrupts the other core to flush its TLB: small frames make
+//! that the bottleneck (128 KiB frames served 1 MiB GETs slower than reading
+//! into buffers did), 1 MiB frames amortise it (GET 1 MiB ×16: +30%,
+//! GET 1 GiB: +50%). But mapped pages count in the server's RSS while hyper
+//! holds them, so frames shrink as downloads multiply: all downloads
+//! together hold about [`BUDGET`] of mapped data at most.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
-use parking_lot::Mutex;
+/// Mapped bytes all downloads together aim to hold at once.
+pub const BUDGET: usize = 48 << 20;
+/// The largest frame, for few concurrent downloads.
+pub const MAX_FRAME: usize = 1 << 20;
+/// The smallest frame, however many downloads run.
+pub const MIN_FRAME: usize = 128 << 10;
+/// Frames one download holds at most: one being written to the socket,
+/// one queued, one being mapped.
+pub const FRAMES_PER_DOWNLOAD: usize = 3;
 
-/// Size of one download frame.
-pub const FRAME: usize = 128 * 1024;
-/// Idle frames kept for reuse (8 MiB); more are freed when returned.
-const KEEP: usize = 64;
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
-static DOWNLOADS: LazyLock<Arc<FramePool>> = LazyLock::new(|| FramePool::new(FRAME, KEEP));
+/// One streaming download, counted while it lives.
+pub struct Download(());
 
-/// The pool every download takes its frames from.
-pub fn download_frames() -> &'static Arc<FramePool> {
-    &DOWNLOADS
-}
-
-/// Buffers of one size, handed out and taken back.
-pub struct FramePool {
-    idle: Mutex<Vec<Vec<u8>>>,
-    size: usize,
-    keep: usize,
-}
-
-impl FramePool {
-    /// A pool of buffers of `size` bytes that keeps at most `keep` idle ones.
-    pub fn new(size: usize, keep: usize) -> Arc<FramePool> {
-        Arc::new(FramePool {
-            idle: Mutex::new(Vec::with_capacity(keep)),
-            size,
-            keep,
-        })
+impl Download {
+    /// Counts a new download until the returned value is dropped.
+    pub fn start() -> Download {
+        ACTIVE.fetch_add(1, Ordering::Relaxed);
+        Download(())
     }
 
-    /// A buffer of `size` bytes: an idle one, else a new one.
-    pub fn take(&self) -> Vec<u8> {
-        let reused = self.idle.lock().pop();
-        reused.unwrap_or_else(|| vec![0; self.size])
-    }
-
-    /// The first `len` bytes of `buf` as `Bytes` that give `buf` back to
-    /// this pool when dropped.
-    pub fn freeze(self: &Arc<Self>, buf: Vec<u8>, len: usize) -> Bytes {
-        assert!(len <= buf.len(), "frame longer than its buffer");
-        Bytes::from_owner(Frame {
-            buf,
-            len,
-            pool: Arc::clone(self),
-        })
-    }
-
-    fn give_back(&self, buf: Vec<u8>) {
-        let mut idle = self.idle.lock();
-        if idle.len() < self.keep {
-            idle.push(buf);
-        }
+    /// The size of this download's next frame, for the downloads running now.
+    pub fn frame_size(&self) -> usize {
+        frame_size_for(ACTIVE.load(Ordering::Relaxed))
     }
 }
 
-struct Frame {
-    buf: Vec<u8>,
-    len: usize,
-    pool: Arc<FramePool>,
-}
-
-impl AsRef<[u8]> for Frame {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl Drop for Frame {
+impl Drop for Download {
     fn drop(&mut self) {
-        self.pool.give_back(std::mem::take(&mut self.buf));
+        ACTIVE.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// The frame size that keeps `active` downloads within [`BUDGET`]: a power
+/// of two between [`MIN_FRAME`] and [`MAX_FRAME`].
+pub fn frame_size_for(active: usize) -> usize {
+    let share = BUDGET / (FRAMES_PER_DOWNLOAD * active.max(1));
+    // Round down to a power of two (page-aligned frames map whole pages).
+    let pow2 = 1usize << (usize::BITS - 1 - share.leading_zeros());
+    pow2.clamp(MIN_FRAME, MAX_FRAME)
 }
 
 #[cfg(test)]
@@ -90,29 +60,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buffers_come_back_when_frames_drop() {
-        let pool = FramePool::new(8, 4);
-        let mut buf = pool.take();
-        buf[..3].copy_from_slice(b"abc");
-        let ptr = buf.as_ptr();
-        let frame = pool.freeze(buf, 3);
-        assert_eq!(&frame[..], b"abc");
-        let clone = frame.slice(1..);
-        drop(frame);
-        // Still referenced by the slice: not back yet, a new buffer is made.
-        let other = pool.take();
-        assert_ne!(other.as_ptr(), ptr);
-        drop(clone);
-        let again = pool.take();
-        assert_eq!(again.as_ptr(), ptr);
-        assert_eq!(again.len(), 8);
+    fn few_downloads_get_large_frames() {
+        assert_eq!(frame_size_for(0), MAX_FRAME);
+        assert_eq!(frame_size_for(1), MAX_FRAME);
+        assert_eq!(frame_size_for(16), MAX_FRAME);
     }
 
     #[test]
-    fn at_most_keep_idle_buffers_are_kept() {
-        let pool = FramePool::new(8, 2);
-        let frames: Vec<Bytes> = (0..5).map(|_| pool.freeze(pool.take(), 8)).collect();
-        drop(frames);
-        assert_eq!(pool.idle.lock().len(), 2);
+    fn many_downloads_share_the_budget() {
+        for active in [17, 32, 64, 100, 1000, 100_000] {
+            let frame = frame_size_for(active);
+            assert!(frame.is_power_of_two());
+            assert!((MIN_FRAME..=MAX_FRAME).contains(&frame));
+            assert!(
+                frame == MIN_FRAME || frame * FRAMES_PER_DOWNLOAD * active <= BUDGET,
+                "{active} downloads of {frame}-byte frames exceed the budget"
+            );
+        }
+        assert_eq!(frame_size_for(64), 256 << 10);
     }
 }

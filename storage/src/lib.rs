@@ -14,6 +14,7 @@ pub mod error;
 pub mod keys;
 pub mod list;
 pub mod locks;
+mod mapped;
 mod multipart;
 mod multipart_list;
 mod objects;

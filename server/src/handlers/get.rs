@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::Ctx;
 use crate::errors::{conflict, storage_to_s3, StorageResultExt};
-use crate::frames::{download_frames, FRAME};
+use crate::frames::Download;
 use crate::response::{self, Body};
 use crate::state::{AppState, ReadsDuringWrite};
 
@@ -204,42 +204,25 @@ pub fn system_time(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
-/// Streams `reader` from a blocking thread through a small bounded channel:
+/// Streams `reader` from a blocking thread through a one-frame channel:
 /// memory per download stays at a few frames whatever the object size.
+/// Frames are mapped chunk data (no copy); mapping them faults their pages in
+/// on the blocking thread, so a cold file never stalls the async threads.
 fn stream_body(mut reader: ObjectReader, len: u64) -> Body {
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(2);
-    let frames = download_frames();
-    tokio::task::spawn_blocking(move || loop {
-        let want = (reader.remaining() as usize).min(FRAME);
-        if want == 0 {
-            return;
-        }
-        let mut buf = frames.take();
-        let mut filled = 0;
-        let result = loop {
-            match reader.read(&mut buf[filled..want]) {
-                Ok(0) => break Ok(()),
-                Ok(n) => {
-                    filled += n;
-                    if filled == want {
-                        break Ok(());
-                    }
-                }
-                Err(e) => break Err(e),
-            }
-        };
-        let msg = match result {
-            Ok(()) => Ok(frames.freeze(buf, filled)),
-            Err(e) => {
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(1);
+    let download = Download::start();
+    tokio::task::spawn_blocking(move || {
+        while reader.remaining() > 0 {
+            let frame = reader.next_frame(download.frame_size());
+            if let Err(e) = &frame {
                 // Headers are already sent: fail the body so the client sees
                 // a broken transfer, never a silently short object.
                 tracing::error!(error = %e, "read failed mid-download");
-                Err(e)
             }
-        };
-        let failed = msg.is_err();
-        if tx.blocking_send(msg).is_err() || failed {
-            return; // client gone, or error delivered
+            let failed = frame.is_err();
+            if tx.blocking_send(frame).is_err() || failed {
+                return; // client gone, or error delivered
+            }
         }
     });
     ChannelBody { rx, remaining: len }.boxed()
