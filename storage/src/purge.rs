@@ -5,37 +5,59 @@
 //! files first and its rows second; a crash in between re-runs the purge on
 //! restart, and removing a missing file is not an error — idempotent.
 
-use rocksdb::{IteratorMode, WriteBatch};
+use rocksdb::{Direction, IteratorMode, WriteBatch};
 
 use crate::error::StorageResult;
 use crate::keys::{self, CF_CHUNKS, CF_PURGE, CF_VERSIONS};
 use crate::rows::{self, ObjectRow, PurgeEntry};
 use crate::store::{now_ms, Store};
 
+/// Due purge entries read at once.
+const PURGE_WINDOW: usize = 1000;
+/// Due purge entries one call of `purge_due` goes through at most.
+const PURGE_PASS: usize = 10 * PURGE_WINDOW;
+
 impl Store {
-    /// Purges every version due by now. Versions with active readers are
-    /// skipped and retried on the next call. Returns the number purged.
+    /// Purges the versions due by now, up to 10,000 of them per call
+    /// (a large backlog goes over several calls). Versions with active
+    /// readers are skipped, and retried on a later call, without holding up
+    /// the ones due after them. Returns the number purged.
     pub fn purge_due(&self) -> StorageResult<usize> {
         let now = now_ms();
-        let mut due = Vec::new();
-        for item in self
-            .inner
-            .db
-            .iterator_cf(self.cf(CF_PURGE), IteratorMode::Start)
-        {
-            let (k, v) = item?;
-            if keys::purge_key_due(&k).is_none_or(|d| d > now) {
-                break;
-            }
-            due.push((k.to_vec(), rows::decode::<PurgeEntry>(&v)?));
-            if due.len() >= 1000 {
-                break;
-            }
-        }
         let mut purged = 0;
-        for (purge_key, entry) in due {
-            if self.purge_version(&purge_key, &entry)? {
-                purged += 1;
+        let mut seen = 0;
+        // Due entries are read in windows, so a large backlog is never held
+        // in memory at once; each window starts after the previous one.
+        let mut after: Option<Vec<u8>> = None;
+        while seen < PURGE_PASS {
+            let mode = match &after {
+                Some(k) => IteratorMode::From(k, Direction::Forward),
+                None => IteratorMode::Start,
+            };
+            let mut due = Vec::new();
+            for item in self.inner.db.iterator_cf(self.cf(CF_PURGE), mode) {
+                let (k, v) = item?;
+                if after.as_deref() == Some(&k[..]) {
+                    continue;
+                }
+                if keys::purge_key_due(&k).is_none_or(|d| d > now) {
+                    break;
+                }
+                due.push((k.to_vec(), rows::decode::<PurgeEntry>(&v)?));
+                if due.len() >= PURGE_WINDOW {
+                    break;
+                }
+            }
+            let full = due.len() == PURGE_WINDOW;
+            seen += due.len();
+            after = due.last().map(|(k, _)| k.clone());
+            for (purge_key, entry) in due {
+                if self.purge_version(&purge_key, &entry)? {
+                    purged += 1;
+                }
+            }
+            if !full {
+                break;
             }
         }
         Ok(purged)
