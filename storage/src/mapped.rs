@@ -18,6 +18,8 @@ use std::io;
 use bytes::Bytes;
 use memmap2::MmapOptions;
 
+use crate::reader::short_file;
+
 /// Page size granularity of mapping offsets.
 const PAGE: u64 = 4096;
 
@@ -31,10 +33,7 @@ pub(crate) fn map_range(file: &File, file_len: u64, offset: u64, len: usize) -> 
         return Ok(Bytes::new());
     }
     if offset + len as u64 > file_len {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "chunk file shorter than recorded",
-        ));
+        return Err(short_file());
     }
     let aligned = offset - offset % PAGE;
     let skew = (offset - aligned) as usize;

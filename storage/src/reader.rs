@@ -5,7 +5,8 @@
 //! replaced or deleted meanwhile.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
+use std::os::unix::fs::FileExt;
 
 use bytes::Bytes;
 
@@ -29,10 +30,27 @@ enum Source {
     Chunks {
         store: ChunkStore,
         chunks: Vec<ChunkRef>,
-        open: Option<(usize, u64, File)>,
-        /// The chunk last mapped: its index, file and the file's length.
-        mapped: Option<(usize, File, u64)>,
+        /// The chunk file last used: its index in `chunks`, and the file.
+        open: Option<(usize, ChunkFile)>,
     },
+}
+
+/// The next bytes of a reader's range.
+enum Span<'a> {
+    Inline(&'a [u8]),
+    /// `len` bytes of a chunk file from `offset`.
+    File {
+        chunk: &'a ChunkFile,
+        offset: u64,
+        len: usize,
+    },
+}
+
+/// An open chunk file and its length.
+#[derive(Debug)]
+struct ChunkFile {
+    file: File,
+    len: u64,
 }
 
 impl ObjectReader {
@@ -49,7 +67,6 @@ impl ObjectReader {
                 store,
                 chunks,
                 open: None,
-                mapped: None,
             },
         };
         ObjectReader {
@@ -67,82 +84,60 @@ impl ObjectReader {
 
     /// Reads the next bytes into `buf`; 0 at the end of the range.
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = (buf.len() as u64).min(self.remaining()) as usize;
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = match &mut self.source {
-            Source::Inline(v) => {
-                let start = self.pos as usize;
-                buf[..want].copy_from_slice(&v[start..start + want]);
-                want
+        let n = match self.next_span(buf.len())? {
+            None => return Ok(0),
+            Some(Span::Inline(data)) => {
+                buf[..data.len()].copy_from_slice(data);
+                data.len()
             }
-            Source::Chunks {
-                store,
-                chunks,
-                open,
-                ..
-            } => {
-                let (index, offset) = locate(chunks, self.pos)?;
-                let chunk = &chunks[index];
-                let reuse = matches!(open, Some((i, at, _)) if *i == index && *at == offset);
-                if !reuse {
-                    let mut file = store.open_read(&chunk.id)?;
-                    file.seek(SeekFrom::Start(offset))?;
-                    *open = Some((index, offset, file));
+            Some(Span::File { chunk, offset, len }) => {
+                match chunk.file.read_at(&mut buf[..len], offset)? {
+                    0 => return Err(short_file()),
+                    n => n,
                 }
-                let (_, at, file) = open.as_mut().expect("chunk open");
-                let in_chunk = ((chunk.len - offset) as usize).min(want);
-                let n = file.read(&mut buf[..in_chunk])?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "chunk file shorter than recorded",
-                    ));
-                }
-                *at += n as u64;
-                n
             }
         };
         self.pos += n as u64;
         Ok(n)
     }
-}
 
-impl ObjectReader {
     /// The next at most `max` bytes of the range as one frame, without
     /// copying: chunk data is mapped from its file (a frame never spans two
     /// chunks, so it may be shorter than `max`). Empty at the end of the range.
     pub fn next_frame(&mut self, max: usize) -> io::Result<Bytes> {
-        let want = (max as u64).min(self.remaining()) as usize;
-        if want == 0 {
-            return Ok(Bytes::new());
-        }
-        let frame = match &mut self.source {
-            Source::Inline(v) => {
-                let start = self.pos as usize;
-                Bytes::copy_from_slice(&v[start..start + want])
-            }
-            Source::Chunks {
-                store,
-                chunks,
-                mapped,
-                ..
-            } => {
-                let (index, offset) = locate(chunks, self.pos)?;
-                let chunk = &chunks[index];
-                if !matches!(mapped, Some((i, _, _)) if *i == index) {
-                    let file = store.open_read(&chunk.id)?;
-                    let len = file.metadata()?.len();
-                    *mapped = Some((index, file, len));
-                }
-                let (_, file, file_len) = mapped.as_ref().expect("chunk mapped");
-                let in_chunk = ((chunk.len - offset) as usize).min(want);
-                map_range(file, *file_len, offset, in_chunk)?
+        let frame = match self.next_span(max)? {
+            None => return Ok(Bytes::new()),
+            Some(Span::Inline(data)) => Bytes::copy_from_slice(data),
+            Some(Span::File { chunk, offset, len }) => {
+                map_range(&chunk.file, chunk.len, offset, len)?
             }
         };
         self.pos += frame.len() as u64;
         Ok(frame)
+    }
+
+    /// Where the next at most `max` bytes are: inline, or in one chunk file.
+    fn next_span(&mut self, max: usize) -> io::Result<Option<Span<'_>>> {
+        let want = (max as u64).min(self.remaining()) as usize;
+        if want == 0 {
+            return Ok(None);
+        }
+        Ok(Some(match &mut self.source {
+            Source::Inline(v) => {
+                let start = self.pos as usize;
+                Span::Inline(&v[start..start + want])
+            }
+            Source::Chunks {
+                store,
+                chunks,
+                open,
+            } => {
+                let (index, offset) = locate(chunks, self.pos)?;
+                let len = ((chunks[index].len - offset) as usize).min(want);
+                let chunk = open_chunk(store, chunks, open, index)?;
+                Span::File { chunk, offset, len }
+            }
+        }))
     }
 
     /// Narrows the reader to `[start, end)` of the version (before reading).
@@ -151,6 +146,29 @@ impl ObjectReader {
         self.pos = start;
         self.end = end;
     }
+}
+
+/// Chunk `index`'s file: the one already open, else opened now.
+fn open_chunk<'a>(
+    store: &ChunkStore,
+    chunks: &[ChunkRef],
+    open: &'a mut Option<(usize, ChunkFile)>,
+    index: usize,
+) -> io::Result<&'a ChunkFile> {
+    if !matches!(open, Some((i, _)) if *i == index) {
+        let file = store.open_read(&chunks[index].id)?;
+        let len = file.metadata()?.len();
+        *open = Some((index, ChunkFile { file, len }));
+    }
+    Ok(&open.as_ref().expect("chunk file open").1)
+}
+
+/// A chunk file holds fewer bytes than its row records.
+pub(crate) fn short_file() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "chunk file shorter than recorded",
+    )
 }
 
 /// The chunk holding byte `pos` of the version and the offset within it
