@@ -9,7 +9,7 @@ use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 
 use super::bucket::owner_of;
 use super::public::{add_public_url, canned_acl};
-use super::Ctx;
+use super::kit::Ctx;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 

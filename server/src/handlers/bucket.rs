@@ -11,7 +11,7 @@ use kura_protocol::xml::{
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use sha2::{Digest, Sha256};
 
-use super::Ctx;
+use super::kit::Ctx;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 
@@ -106,7 +106,7 @@ pub async fn create_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>>
 }
 
 pub async fn head_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    super::existing_bucket(&ctx.state.store, &bucket)?;
+    super::kit::existing_bucket(&ctx.state.store, &bucket)?;
     let mut r = response::empty(StatusCode::OK);
     response::set_header(&mut r, "x-amz-bucket-region", &ctx.state.region);
     Ok(r)
@@ -124,7 +124,7 @@ pub async fn delete_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>>
 }
 
 pub async fn get_location(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    super::existing_bucket(&ctx.state.store, &bucket)?;
+    super::kit::existing_bucket(&ctx.state.store, &bucket)?;
     Ok(response::xml(
         LocationConstraint {
             region: ctx.state.region.clone(),

@@ -11,10 +11,10 @@ use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{NewObject, ObjectReader, ObjectWriter, WrittenData};
 use md5::{Digest, Md5};
 
-use super::get::system_time;
+use super::kit::serve::system_time;
 use super::list::timestamp;
 use super::put::check_write_conditions;
-use super::Ctx;
+use super::kit::Ctx;
 use crate::errors::{blocking, internal, StorageResultExt};
 use crate::response::{self, Body};
 
@@ -36,13 +36,13 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
         MetadataDirective::Copy => None,
     };
     let store = ctx.state.store.clone();
-    let target_row = super::existing_bucket(&store, &bucket)?;
+    let target_row = super::kit::existing_bucket(&store, &bucket)?;
     // The target's lock first: a self-copy then reads the version that is
     // current under the lock, and no other write can slip in between.
     let lock = store.lock_key(&bucket, &key).s3()?;
     check_write_conditions(&store, h, &bucket, &key)?;
 
-    let (row, reader) = super::copy_source::open_copy_source(&ctx.state, &source, (&bucket, &key))?;
+    let (row, reader) = super::kit::copy_source::open_copy_source(&ctx.state, &source, (&bucket, &key))?;
     source_conditions.evaluate_copy_source(&row.etag, system_time(row.modified_ms))?;
     let self_copy = source.bucket == bucket && source.key == key && source.version_id.is_none();
     if self_copy && directive == MetadataDirective::Copy {

@@ -5,7 +5,7 @@ use kura_protocol::names::validate_object_key;
 use kura_protocol::{S3Error, S3Result};
 use kura_storage::rows::parse_version_id;
 
-use super::Ctx;
+use super::kit::Ctx;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 

@@ -11,7 +11,7 @@ use kura_storage::rows::parse_version_id;
 use kura_storage::Store;
 use md5::{Digest, Md5};
 
-use super::Ctx;
+use super::kit::Ctx;
 use crate::errors::{blocking, storage_to_s3};
 use crate::response::{self, Body};
 
@@ -30,7 +30,7 @@ pub async fn delete_objects(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
         ));
     }
     let store = ctx.state.store.clone();
-    super::existing_bucket(&store, &bucket)?;
+    super::kit::existing_bucket(&store, &bucket)?;
     let (mut payload, _rest) = ctx.payload(None);
     let body = payload.read_to_end(MAX_BODY).await?;
     if let Some(want) = content_md5 {

@@ -10,7 +10,7 @@ use kura_storage::{ListItem, ListStart};
 use time::OffsetDateTime;
 
 use super::bucket::owner_of;
-use super::Ctx;
+use super::kit::Ctx;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 

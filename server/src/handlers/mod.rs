@@ -1,14 +1,13 @@
-//! Thin handlers: one typed operation in, one response out.
+//! Thin handlers: one typed operation in, one response out. Shared code
+//! lives in [`kit`]; handlers import it and never each other.
 
 mod acl;
 mod bucket;
-mod checksum;
 mod copy;
-mod copy_source;
 mod delete;
 mod delete_objects;
-pub mod get;
-mod ingest;
+mod get;
+pub mod kit;
 mod list;
 mod multipart;
 mod multipart_list;
@@ -17,83 +16,11 @@ pub mod public;
 mod put;
 mod versions;
 
-use std::sync::Arc;
-
-use http::request::Parts;
-use hyper::body::Incoming;
 use kura_protocol::router::Operation;
-use kura_protocol::sigv4::Verified;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use kura_storage::{BucketRow, Store};
 
-use crate::access::Principal;
-use crate::body::Payload;
-use crate::errors::StorageResultExt;
+pub use kit::Ctx;
 use crate::response::Body;
-use crate::state::AppState;
-
-/// Everything a handler gets about its request.
-pub struct Ctx {
-    /// Server state.
-    pub state: Arc<AppState>,
-    /// Method, URI and headers.
-    pub parts: Parts,
-    /// The raw body (taken by [`Ctx::payload`]).
-    pub body: Incoming,
-    /// The authenticated caller and payload mode.
-    pub verified: Verified,
-    /// Who the caller is (already authorized for the operation).
-    pub principal: Principal,
-    /// This request's id.
-    pub request_id: String,
-}
-
-impl Ctx {
-    /// A header's value as text, if present and visible ASCII.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The decoded, verified payload stream.
-    pub fn payload(self, expected: Option<u64>) -> (Payload, CtxRest) {
-        let Ctx {
-            state,
-            parts,
-            body,
-            mut verified,
-            request_id,
-            ..
-        } = self;
-        let payload =
-            Payload::new(body, &mut verified, expected).with_idle_timeout(state.body_idle_timeout);
-        (
-            payload,
-            CtxRest {
-                state,
-                parts,
-                request_id,
-            },
-        )
-    }
-}
-
-/// What remains of a [`Ctx`] once its body is taken.
-pub struct CtxRest {
-    /// Server state.
-    pub state: Arc<AppState>,
-    /// Method, URI and headers.
-    pub parts: Parts,
-    /// This request's id.
-    pub request_id: String,
-}
-
-/// The bucket's row, or `NoSuchBucket`.
-fn existing_bucket(store: &Store, bucket: &str) -> S3Result<BucketRow> {
-    store
-        .bucket(bucket)
-        .s3()?
-        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))
-}
 
 /// Runs the handler of `op`.
 pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {

@@ -20,10 +20,10 @@ use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{NewObject, NewPart, NewUpload, PartRow, UploadRow};
 use md5::{Digest, Md5};
 
-use super::checksum::{self, Requested};
-use super::ingest::ingest_with;
+use super::kit::checksum::{self, Requested};
+use super::kit::ingest::ingest_with;
 use super::put::{check_write_conditions, payload_length};
-use super::Ctx;
+use super::kit::Ctx;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 

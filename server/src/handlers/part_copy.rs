@@ -12,10 +12,10 @@ use kura_protocol::xml::CopyPartResult;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use md5::{Digest, Md5};
 
-use super::checksum;
-use super::get::system_time;
+use super::kit::checksum;
+use super::kit::serve::system_time;
 use super::multipart::{upload_algorithm, MIN_PART_SIZE};
-use super::Ctx;
+use super::kit::Ctx;
 use crate::errors::{blocking, internal, StorageResultExt};
 use crate::response::{self, Body};
 use kura_storage::NewPart;
@@ -35,7 +35,7 @@ pub async fn upload_part_copy(
     let store = ctx.state.store.clone();
     let upload = store.upload(&bucket, &key, &upload_id).s3()?;
     let (row, mut reader) =
-        super::copy_source::open_copy_source(&ctx.state, &source, (&bucket, &key))?;
+        super::kit::copy_source::open_copy_source(&ctx.state, &source, (&bucket, &key))?;
     Conditions::from_copy_source_headers(h)
         .evaluate_copy_source(&row.etag, system_time(row.modified_ms))?;
     let (start, end) = match ctx.header("x-amz-copy-source-range") {

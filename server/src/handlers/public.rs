@@ -17,7 +17,7 @@ use kura_protocol::router::Operation;
 use kura_protocol::sigv4::{parse_request_auth, RequestParts};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 
-use super::get::{serve_object, ObjectRead};
+use super::kit::serve::{serve_object, ObjectRead};
 use crate::errors::StorageResultExt;
 use crate::response::{self, Body};
 use crate::state::AppState;

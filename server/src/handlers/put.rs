@@ -6,9 +6,9 @@ use kura_protocol::names::validate_object_key;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{NewObject, ObjectRow, Store};
 
-use super::checksum;
-use super::ingest::ingest_with;
-use super::Ctx;
+use super::kit::checksum;
+use super::kit::ingest::ingest_with;
+use super::kit::Ctx;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 
@@ -29,7 +29,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let public = super::public::canned_acl(h)?.filter(|p| *p);
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
-    let bucket_row = super::existing_bucket(&store, &bucket)?;
+    let bucket_row = super::kit::existing_bucket(&store, &bucket)?;
     if bucket_row.max_object_size.is_some_and(|max| length > max) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }

@@ -13,7 +13,7 @@ use kura_storage::{VersionItem, VersionStart};
 
 use super::bucket::owner_of;
 use super::list::timestamp;
-use super::Ctx;
+use super::kit::Ctx;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 
@@ -109,7 +109,7 @@ pub async fn list_object_versions(
 }
 
 pub async fn get_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    super::existing_bucket(&ctx.state.store, &bucket)?;
+    super::kit::existing_bucket(&ctx.state.store, &bucket)?;
     Ok(response::xml(
         VersioningConfiguration {
             status: Some("Enabled".into()),
@@ -121,7 +121,7 @@ pub async fn get_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
 /// Versioning is always on (for the retention period): `Enabled` is
 /// accepted as a no-op; `Suspended` cannot be honoured.
 pub async fn put_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    super::existing_bucket(&ctx.state.store, &bucket)?;
+    super::kit::existing_bucket(&ctx.state.store, &bucket)?;
     let (mut payload, _rest) = ctx.payload(None);
     let body = payload.read_to_end(MAX_CONFIG_BODY).await?;
     let config = VersioningConfiguration::parse(&body)?;

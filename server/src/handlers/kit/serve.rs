@@ -1,0 +1,241 @@
+//! Serving one object version: conditions, ranges, parts, headers and the
+//! streamed body. Used by GetObject/HeadObject and by public URLs.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body::{Frame, SizeHint};
+use http_body_util::BodyExt;
+use kura_protocol::headers::{self, ByteRange, Conditions};
+use kura_protocol::names::validate_object_key;
+use kura_protocol::router::Query;
+use kura_protocol::{S3Error, S3ErrorCode, S3Result};
+use kura_storage::rows::DataLocation;
+use kura_storage::{ObjectReader, ObjectRow, StorageError};
+use tokio::sync::mpsc;
+
+use crate::errors::{conflict, storage_to_s3, StorageResultExt};
+use crate::frames::Download;
+use crate::response::{self, Body};
+use crate::state::{AppState, ReadsDuringWrite};
+
+/// What to serve: one object version, whole or in part.
+pub struct ObjectRead {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// A noncurrent version, or `None` for the current one.
+    pub version_id: Option<String>,
+    /// One part of a multipart object.
+    pub part_number: Option<u32>,
+    /// HEAD: headers only.
+    pub head: bool,
+    /// Honour `response-*` query overrides (signed requests only, as in S3).
+    pub overrides: bool,
+}
+
+/// Serves one version under the per-key policy (refused while a write of
+/// the key is in progress unless `--reads-during-write=previous`), with
+/// conditional requests and ranges. Returns the response and the version.
+pub fn serve_object(
+    state: &AppState,
+    parts: &http::request::Parts,
+    read: &ObjectRead,
+) -> S3Result<(Response<Body>, ObjectRow)> {
+    let ObjectRead {
+        bucket,
+        key,
+        version_id,
+        part_number,
+        head,
+        overrides,
+    } = read;
+    let (part_number, head) = (*part_number, *head);
+    validate_object_key(key)?;
+    let store = &state.store;
+    if state.reads_during_write == ReadsDuringWrite::Reject && store.is_writing(bucket, key) {
+        return Err(conflict());
+    }
+    let (row, mut reader) = match store.open_object(bucket, key, version_id.as_deref()) {
+        Ok(found) => found,
+        Err(StorageError::NoSuchKey) => {
+            // As S3: a key whose latest version is a delete marker says so.
+            let deleted = store.latest_is_delete_marker(bucket, key).s3()?;
+            let mut e = S3Error::new(S3ErrorCode::NoSuchKey);
+            if deleted {
+                e = e.header("x-amz-delete-marker", "true");
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(storage_to_s3(e)),
+    };
+    if row.delete_marker {
+        // A delete marker has no data: S3 answers 405 for GET/HEAD of one.
+        return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)
+            .header("x-amz-delete-marker", "true")
+            .header("x-amz-version-id", row.version_id()));
+    }
+    let modified = system_time(row.modified_ms);
+    let h = &parts.headers;
+    if let Err(e) = Conditions::from_headers(h).evaluate(&row.etag, modified, true) {
+        if e.code == S3ErrorCode::NotModified {
+            let mut r = response::empty(StatusCode::NOT_MODIFIED);
+            response::set_header(&mut r, "etag", &row.etag);
+            response::set_header(
+                &mut r,
+                "last-modified",
+                &headers::format_http_date(modified),
+            );
+            return Ok((r, row));
+        }
+        return Err(e);
+    }
+    let range = match part_number {
+        Some(n) => Some(part_range(&row, n)?),
+        None => match h.get(http::header::RANGE).and_then(|v| v.to_str().ok()) {
+            Some(v) => headers::parse_range(v, row.size)?,
+            None => None,
+        },
+    };
+    let (status, start, end) = match &range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.start, r.end_inclusive + 1),
+        None => (StatusCode::OK, 0, row.size),
+    };
+    let len = end - start;
+    let body = if head || len == 0 {
+        response::full(Bytes::new())
+    } else if let DataLocation::Inline(data) = &row.data {
+        response::full(Bytes::copy_from_slice(&data[start as usize..end as usize]))
+    } else {
+        reader.set_range(start, end);
+        stream_body(reader, len)
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    object_headers(&mut r, &row, modified);
+    response::set_header(&mut r, "content-length", &len.to_string());
+    if let Some(range) = &range {
+        response::set_header(
+            &mut r,
+            "content-range",
+            &headers::content_range(range, row.size),
+        );
+    }
+    super::checksum::response_headers(&mut r, &row, h, range.is_none());
+    if part_number.is_some() {
+        let parts = row.part_sizes.len().max(1);
+        response::set_header(&mut r, "x-amz-mp-parts-count", &parts.to_string());
+    }
+    if *overrides {
+        let query = Query::parse(parts.uri.query().unwrap_or(""))?;
+        for (name, value) in headers::response_overrides(&query.0) {
+            response::set_header(&mut r, name, &value);
+        }
+    }
+    Ok((r, row))
+}
+
+/// The headers describing a stored object.
+pub fn object_headers(r: &mut Response<Body>, row: &ObjectRow, modified: SystemTime) {
+    response::set_header(r, "etag", &row.etag);
+    response::set_header(r, "last-modified", &headers::format_http_date(modified));
+    response::set_header(r, "accept-ranges", "bytes");
+    if row.header("content-type").is_none() {
+        // S3's default for objects stored without a type.
+        response::set_header(r, "content-type", "binary/octet-stream");
+    }
+    for (name, value) in &row.headers {
+        response::set_header(r, name, value);
+    }
+}
+
+/// The byte range of part `n` of a multipart object (a single-part object has one part: all of it).
+fn part_range(row: &ObjectRow, n: u32) -> S3Result<ByteRange> {
+    let sizes: Vec<u64> = if row.part_sizes.is_empty() {
+        vec![row.size]
+    } else {
+        row.part_sizes.clone()
+    };
+    let idx = n as usize - 1;
+    if idx >= sizes.len() {
+        return Err(S3Error::new(S3ErrorCode::InvalidPartNumber));
+    }
+    let start: u64 = sizes[..idx].iter().sum();
+    if sizes[idx] == 0 {
+        return Err(S3Error::new(S3ErrorCode::InvalidRange));
+    }
+    Ok(ByteRange {
+        start,
+        end_inclusive: start + sizes[idx] - 1,
+    })
+}
+
+/// Last-Modified of a row.
+pub fn system_time(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// Streams `reader` from a blocking thread through a one-frame channel:
+/// memory per download stays at a few frames whatever the object size.
+/// Frames are mapped chunk data (no copy); mapping them faults their pages in
+/// on the blocking thread, so a cold file never stalls the async threads.
+fn stream_body(mut reader: ObjectReader, len: u64) -> Body {
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(1);
+    let download = Download::start();
+    tokio::task::spawn_blocking(move || {
+        while reader.remaining() > 0 {
+            let frame = reader.next_frame(download.frame_size());
+            if let Err(e) = &frame {
+                // Headers are already sent: fail the body so the client sees
+                // a broken transfer, never a silently short object.
+                tracing::error!(error = %e, "read failed mid-download");
+            }
+            let failed = frame.is_err();
+            if tx.blocking_send(frame).is_err() || failed {
+                return; // client gone, or error delivered
+            }
+        }
+    });
+    ChannelBody { rx, remaining: len }.boxed()
+}
+
+struct ChannelBody {
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    remaining: u64,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(Ok(data))) => {
+                self.remaining = self.remaining.saturating_sub(data.len() as u64);
+                Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) if self.remaining > 0 => Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "object data ended early",
+            )))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
