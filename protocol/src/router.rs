@@ -354,7 +354,7 @@ pub fn target(raw_path: &str, host: Option<&str>, domain: Option<&str>) -> S3Res
     let path = path.strip_prefix('/').unwrap_or(&path);
     let vhost_bucket = match (host, domain) {
         (Some(host), Some(domain)) => {
-            let host = strip_port(host);
+            let host = crate::headers::host_name(host);
             host.strip_suffix(domain)
                 .and_then(|h| h.strip_suffix('.'))
                 .filter(|b| !b.is_empty())
@@ -389,17 +389,6 @@ pub fn target(raw_path: &str, host: Option<&str>, domain: Option<&str>) -> S3Res
             key: Some(key.to_string()),
         }),
     }
-}
-
-fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        // [v6]:port
-        return host
-            .split_once(']')
-            .map(|(h, _)| &host[..h.len() + 1])
-            .unwrap_or(host);
-    }
-    host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
 }
 
 /// Bucket sub-resources kura recognises but does not implement: answered with

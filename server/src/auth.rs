@@ -10,6 +10,7 @@ use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 
 use crate::access::ip::{client_ip, PeerAddr};
 use crate::access::Principal;
+use crate::clock::now_ms;
 use crate::state::AppState;
 
 /// The client address of a request (behind trusted proxies, the forwarded one).
@@ -95,14 +96,6 @@ fn admit(
     Ok((verified, principal))
 }
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// The bucket named by the Host header in virtual-host-style requests: a
 /// SigV2 signed resource always names the bucket, the path then does not.
 fn vhost_bucket<'a>(state: &'a AppState, parts: &'a Parts) -> Option<&'a str> {
@@ -112,7 +105,7 @@ fn vhost_bucket<'a>(state: &'a AppState, parts: &'a Parts) -> Option<&'a str> {
         .and_then(|h| h.to_str().ok())
         .or_else(|| parts.uri.host())
         .unwrap_or_default();
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let host = kura_protocol::headers::host_name(host);
     state
         .domain
         .as_deref()

@@ -30,9 +30,15 @@ mod tests {
     #[test]
     fn conversions_agree() {
         let ms = 1_700_000_000_123;
-        assert_eq!(timestamp(ms).unix_timestamp_nanos(), i128::from(ms) * 1_000_000);
         assert_eq!(
-            system_time(ms).duration_since(UNIX_EPOCH).unwrap().as_millis() as u64,
+            timestamp(ms).unix_timestamp_nanos(),
+            i128::from(ms) * 1_000_000
+        );
+        assert_eq!(
+            system_time(ms)
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64,
             ms
         );
         assert!(now_ms() > ms);

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod conn_io;
 pub mod credentials;

@@ -1,6 +1,6 @@
 //! Which permission each operation needs: the one table.
 
-use kura_protocol::headers::parse_copy_source;
+use kura_protocol::headers::{canned_acl, parse_copy_source, CannedAcl};
 use kura_protocol::router::Operation;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 
@@ -52,12 +52,11 @@ fn reads_copy_source(op: &Operation) -> bool {
     )
 }
 
-/// Whether the request asks to publish what it writes (`x-amz-acl: public-read`).
+/// Whether the request asks to publish what it writes (`x-amz-acl:
+/// public-read`), by the same rule the handlers apply. An ACL the handler
+/// will refuse publishes nothing; the handler answers it.
 fn publishes(headers: &http::HeaderMap) -> bool {
-    headers
-        .get("x-amz-acl")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("public-read"))
+    matches!(canned_acl(headers), Ok(Some(CannedAcl::PublicRead)))
 }
 
 /// Refuses the request with 403 `AccessDenied` unless `who` holds what `op`

@@ -7,7 +7,7 @@ use kura_storage::AccessKeyRow;
 use super::types::{KeyInfo, KeySecret, KeyUpdate, NewKey};
 use super::{json, rfc3339};
 use crate::access::{grants, ip};
-use crate::auth::now_ms;
+use crate::clock::now_ms;
 use crate::credentials::{generate_access_key_id, generate_secret};
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};

@@ -134,11 +134,7 @@ fn error(e: &S3Error) -> Response<Body> {
 
 /// RFC 3339 from ms since the epoch.
 pub(crate) fn rfc3339(ms: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+    crate::clock::timestamp(ms)
+        .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

@@ -7,9 +7,10 @@ use kura_protocol::names::validate_object_key;
 use kura_protocol::xml::AccessControlPolicy;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 
-use super::bucket::owner_of;
-use super::public::{add_public_url, canned_acl};
-use super::kit::Ctx;
+use kura_protocol::headers::canned_acl;
+
+use super::kit::public_url::add_public_url;
+use super::kit::{owner_of, Ctx};
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 
@@ -53,7 +54,7 @@ pub async fn put_object_acl(
             "kura sets ACLs on the key, not on one version",
         ));
     }
-    let from_header = canned_acl(&ctx.parts.headers)?;
+    let from_header = canned_acl(&ctx.parts.headers)?.map(|acl| acl.is_public());
     let state = ctx.state.clone();
     let (parts_copy, public) = {
         let (mut payload, rest) = ctx.payload(None);

@@ -6,25 +6,16 @@ use base64::Engine;
 use http::{Response, StatusCode};
 use kura_protocol::names::validate_bucket_name;
 use kura_protocol::xml::{
-    BucketEntry, CreateBucketConfiguration, ListAllMyBucketsResult, LocationConstraint, Owner,
+    BucketEntry, CreateBucketConfiguration, ListAllMyBucketsResult, LocationConstraint,
 };
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use sha2::{Digest, Sha256};
 
-use super::kit::Ctx;
+use super::kit::{owner_of, timestamp, Ctx};
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 
 /// Largest CreateBucketConfiguration body accepted.
 const MAX_CONFIG_BODY: usize = 64 * 1024;
-
-/// The owner shown in listings: derived from the access key, stable across restarts.
-pub fn owner_of(access_key_id: &str) -> Owner {
-    Owner {
-        id: hex::encode(Sha256::digest(access_key_id.as_bytes())),
-        display_name: access_key_id.to_string(),
-    }
-}
 
 /// Most buckets one ListBuckets page may hold (S3's limit for `max-buckets`).
 const MAX_BUCKETS: usize = 10_000;
@@ -64,7 +55,7 @@ pub async fn list_buckets(
         .filter(|(name, _)| after.as_deref().is_none_or(|a| name.as_str() > a))
         .map(|(name, row)| BucketEntry {
             name,
-            creation_date: super::list::timestamp(row.created_ms),
+            creation_date: timestamp(row.created_ms),
         })
         .collect();
     let limit = max_buckets.unwrap_or(MAX_BUCKETS);

@@ -4,17 +4,15 @@
 //! as a PUT (chunk files synced, then one synced metadata batch).
 
 use http::{Response, StatusCode};
-use kura_protocol::headers::{self, Conditions, MetadataDirective};
+use kura_protocol::headers::{self, canned_acl, Conditions, MetadataDirective};
 use kura_protocol::names::validate_object_key;
 use kura_protocol::xml::{Checksums, CopyObjectResult};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{NewObject, ObjectReader, ObjectWriter, WrittenData};
 use md5::{Digest, Md5};
 
-use super::kit::serve::system_time;
-use super::list::timestamp;
-use super::put::check_write_conditions;
-use super::kit::Ctx;
+use super::kit::writes::check_write_conditions;
+use super::kit::{system_time, timestamp, Ctx};
 use crate::errors::{blocking, internal, StorageResultExt};
 use crate::response::{self, Body};
 
@@ -42,7 +40,8 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
     let lock = store.lock_key(&bucket, &key).s3()?;
     check_write_conditions(&store, h, &bucket, &key)?;
 
-    let (row, reader) = super::kit::copy_source::open_copy_source(&ctx.state, &source, (&bucket, &key))?;
+    let (row, reader) =
+        super::kit::copy_source::open_copy_source(&ctx.state, &source, (&bucket, &key))?;
     source_conditions.evaluate_copy_source(&row.etag, system_time(row.modified_ms))?;
     let self_copy = source.bucket == bucket && source.key == key && source.version_id.is_none();
     if self_copy && directive == MetadataDirective::Copy {
@@ -78,7 +77,7 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
         checksums,
         part_sizes: Vec::new(),
         // As on PutObject: only `public-read` changes the key's published state.
-        public: super::public::canned_acl(h)?.filter(|p| *p),
+        public: canned_acl(h)?.filter(|acl| acl.is_public()).map(|_| true),
     };
     let committed =
         blocking(move || store.commit_object(&lock, &bucket, &key, data, new).s3()).await?;

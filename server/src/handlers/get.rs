@@ -28,7 +28,12 @@ pub async fn get_object(
     };
     let (mut r, row) = serve_object(&ctx.state, &ctx.parts, &read)?;
     response::set_header(&mut r, "x-amz-version-id", &row.version_id());
-    super::public::add_public_url(&ctx.state, &ctx.parts, &mut r, &read.bucket, &read.key)?;
+    super::kit::public_url::add_public_url(
+        &ctx.state,
+        &ctx.parts,
+        &mut r,
+        &read.bucket,
+        &read.key,
+    )?;
     Ok(r)
 }
-

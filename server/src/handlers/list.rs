@@ -7,18 +7,10 @@ use kura_protocol::router::ListParams;
 use kura_protocol::xml::{self, ListBucketResultV1, ListBucketResultV2, ObjectEntry};
 use kura_protocol::{S3Error, S3Result};
 use kura_storage::{ListItem, ListStart};
-use time::OffsetDateTime;
 
-use super::bucket::owner_of;
-use super::kit::Ctx;
+use super::kit::{owner_of, timestamp, Ctx};
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
-
-/// Milliseconds since the epoch as a timestamp.
-pub fn timestamp(ms: u64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
 
 /// Continuation tokens are opaque to clients: the resume point, base64url'd.
 fn encode_token(start: &ListStart) -> String {

@@ -19,8 +19,8 @@ mod versions;
 use kura_protocol::router::Operation;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 
-pub use kit::Ctx;
 use crate::response::Body;
+pub use kit::Ctx;
 
 /// Runs the handler of `op`.
 pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {

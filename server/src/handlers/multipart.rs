@@ -4,8 +4,6 @@
 //! and committed one by one; completion copies no data — the parts' chunk
 //! files become the object's (see `storage/src/multipart.rs`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use http::{Response, StatusCode};
 use kura_protocol::checksum::{
     composite_checksum, full_object_crc, multipart_checksum, Checksum, ChecksumAlgorithm,
@@ -22,13 +20,11 @@ use md5::{Digest, Md5};
 
 use super::kit::checksum::{self, Requested};
 use super::kit::ingest::ingest_with;
-use super::put::{check_write_conditions, payload_length};
-use super::kit::Ctx;
+use super::kit::writes::{check_write_conditions, payload_length, upload_algorithm, MIN_PART_SIZE};
+use super::kit::{bucket_limit, now_ms, Ctx};
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 
-/// Every part but the last must be at least this large (S3's limit).
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// The largest part S3 accepts.
 const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Largest CompleteMultipartUpload body read (10,000 parts with checksums fit).
@@ -41,11 +37,8 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
     let stored_headers = headers::stored_object_headers(h)?;
     let checksum = multipart_checksum(h)?;
     // As on PutObject: `public-read` publishes the object once completed.
-    let public = super::public::canned_acl(h)?.unwrap_or(false);
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let expires_ms = now_ms.saturating_add(ctx.state.multipart_expiry.as_millis() as u64);
+    let public = headers::canned_acl(h)?.is_some_and(|acl| acl.is_public());
+    let expires_ms = now_ms().saturating_add(ctx.state.multipart_expiry.as_millis() as u64);
     let store = ctx.state.store.clone();
     let (b, k) = (bucket.clone(), key.clone());
     let (upload_id, _) = blocking(move || {
@@ -75,14 +68,6 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
         response::set_header(&mut r, "x-amz-checksum-type", t.as_str());
     }
     Ok(r)
-}
-
-/// The upload's checksum algorithm, if it was created with one.
-pub fn upload_algorithm(upload: &UploadRow) -> Option<ChecksumAlgorithm> {
-    upload
-        .checksum_algorithm
-        .as_deref()
-        .and_then(ChecksumAlgorithm::from_name)
 }
 
 /// UploadPart: streams one part to disk; a 200 means it is synced and committed.
@@ -243,7 +228,7 @@ pub async fn complete(
         .unwrap_or("localhost");
     let mut checksums = object_checksum
         .as_ref()
-        .map(super::multipart_list::checksums_of)
+        .map(checksum::checksums_of)
         .unwrap_or_default();
     if object_checksum.is_some() {
         checksums.checksum_type =
@@ -360,12 +345,4 @@ fn object_checksum(
         algorithm.as_str().to_string(),
         composite.to_string(),
     )))
-}
-
-/// The bucket's own object size limit (set through the admin API), if any.
-fn bucket_limit(store: &kura_storage::Store, bucket: &str) -> S3Result<Option<u64>> {
-    Ok(store
-        .bucket(bucket)
-        .s3()?
-        .and_then(|row| row.max_object_size))
 }

@@ -1,39 +1,15 @@
 //! ListParts and ListMultipartUploads.
 
 use http::Response;
-use kura_protocol::checksum::ChecksumAlgorithm;
 use kura_protocol::router::{ListParams, PartListParams};
-use kura_protocol::xml::{
-    Checksums, ListMultipartUploadsResult, ListPartsResult, PartEntry, UploadEntry,
-};
+use kura_protocol::xml::{ListMultipartUploadsResult, ListPartsResult, PartEntry, UploadEntry};
 use kura_protocol::S3Result;
 use kura_storage::UploadListItem;
-use time::OffsetDateTime;
 
-use super::bucket::owner_of;
-use super::kit::Ctx;
+use super::kit::checksum::checksums_of;
+use super::kit::{owner_of, timestamp, Ctx};
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
-
-fn timestamp(ms: u64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-/// A stored (algorithm, value) pair as the XML's checksum fields.
-pub fn checksums_of((algorithm, value): &(String, String)) -> Checksums {
-    let mut c = Checksums::default();
-    let slot = match ChecksumAlgorithm::from_name(algorithm) {
-        Some(ChecksumAlgorithm::Crc32) => &mut c.crc32,
-        Some(ChecksumAlgorithm::Crc32c) => &mut c.crc32c,
-        Some(ChecksumAlgorithm::Crc64Nvme) => &mut c.crc64nvme,
-        Some(ChecksumAlgorithm::Sha1) => &mut c.sha1,
-        Some(ChecksumAlgorithm::Sha256) => &mut c.sha256,
-        None => return c,
-    };
-    *slot = Some(value.clone());
-    c
-}
 
 /// ListParts: the parts uploaded so far, ascending, paged by part number.
 pub async fn list_parts(

@@ -13,9 +13,8 @@ use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use md5::{Digest, Md5};
 
 use super::kit::checksum;
-use super::kit::serve::system_time;
-use super::multipart::{upload_algorithm, MIN_PART_SIZE};
-use super::kit::Ctx;
+use super::kit::writes::{upload_algorithm, MIN_PART_SIZE};
+use super::kit::{system_time, timestamp, Ctx};
 use crate::errors::{blocking, internal, StorageResultExt};
 use crate::response::{self, Body};
 use kura_storage::NewPart;
@@ -85,10 +84,7 @@ pub async fn upload_part_copy(
     .await?;
     let doc = CopyPartResult {
         etag: part.etag.clone(),
-        last_modified: time::OffsetDateTime::from_unix_timestamp_nanos(
-            i128::from(part.modified_ms) * 1_000_000,
-        )
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        last_modified: timestamp(part.modified_ms),
     };
     let mut r = response::xml(doc.to_xml());
     if source.version_id.is_some() {

@@ -17,14 +17,11 @@ use kura_protocol::router::Operation;
 use kura_protocol::sigv4::{parse_request_auth, RequestParts};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 
+use super::kit::public_url::{file_name, PUBLIC_PREFIX};
 use super::kit::serve::{serve_object, ObjectRead};
 use crate::errors::StorageResultExt;
 use crate::response::{self, Body};
 use crate::state::AppState;
-
-/// Path prefix of public URLs. Bucket names have at least 3 characters, so
-/// `/p/…` can never be a path-style bucket request.
-pub const PUBLIC_PREFIX: &str = "/p/";
 
 /// Hex digits in a token (see `kura_storage` public tokens).
 const TOKEN_LEN: usize = 40;
@@ -35,7 +32,7 @@ pub fn intercept(state: &AppState, parts: &Parts) -> Option<S3Result<Response<Bo
     // With a virtual-host-style bucket the path belongs to the bucket.
     if let Some(domain) = state.domain.as_deref() {
         let host = parts.headers.get(http::header::HOST)?.to_str().ok()?;
-        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        let host = kura_protocol::headers::host_name(host);
         if host != domain {
             return None;
         }
@@ -123,15 +120,6 @@ fn serve_public(
     Ok(r)
 }
 
-/// The file name a key is offered under: its last path segment.
-fn file_name(key: &str) -> &str {
-    key.trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .filter(|s| !s.is_empty())
-        .unwrap_or("download")
-}
-
 /// `attachment` with the file name, ASCII fallback plus RFC 6266/5987 UTF-8 form.
 fn disposition(key: &str) -> String {
     let name = file_name(key);
@@ -149,71 +137,4 @@ fn disposition(key: &str) -> String {
         "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
         kura_protocol::xml::url_encode(name)
     )
-}
-
-/// The public URL of a token, on the host the caller used (without the
-/// bucket label of a virtual-host-style request: `/p/` lives on the bare
-/// domain).
-pub fn public_url(state: &AppState, parts: &Parts, token: &str, key: &str) -> String {
-    let mut host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_string();
-    if let Some(domain) = state.domain.as_deref() {
-        let (name, port) = match host.rsplit_once(':') {
-            Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (n, Some(p)),
-            _ => (host.as_str(), None),
-        };
-        if name.ends_with(&format!(".{domain}")) {
-            host = match port {
-                Some(p) => format!("{domain}:{p}"),
-                None => domain.to_string(),
-            };
-        }
-    }
-    format!(
-        "{}://{host}{PUBLIC_PREFIX}{token}/{}",
-        state.scheme,
-        kura_protocol::xml::url_encode(file_name(key))
-    )
-}
-
-/// Adds `x-kura-public-url` to an authenticated response if the key is published.
-pub fn add_public_url(
-    state: &AppState,
-    parts: &Parts,
-    r: &mut Response<Body>,
-    bucket: &str,
-    key: &str,
-) -> S3Result<()> {
-    if let Some(token) = state.store.public_token(bucket, key).s3()? {
-        response::set_header(
-            r,
-            "x-kura-public-url",
-            &public_url(state, parts, &token, key),
-        );
-    }
-    Ok(())
-}
-
-/// What `x-amz-acl` asks for: `Some(true)` public-read, `Some(false)` a
-/// private ACL, `None` absent. ACLs kura cannot honour are refused.
-pub fn canned_acl(h: &http::HeaderMap) -> S3Result<Option<bool>> {
-    let Some(v) = h.get("x-amz-acl") else {
-        return Ok(None);
-    };
-    match v.to_str().unwrap_or_default() {
-        "public-read" => Ok(Some(true)),
-        // One owner per object: the owner-centric ACLs all mean private.
-        "private" | "bucket-owner-read" | "bucket-owner-full-control" | "aws-exec-read" => {
-            Ok(Some(false))
-        }
-        "public-read-write" | "authenticated-read" => Err(S3Error::with_message(
-            S3ErrorCode::NotImplemented,
-            "kura supports the private and public-read ACLs only",
-        )),
-        _ => Err(S3Error::invalid_argument("Invalid canned ACL")),
-    }
 }

@@ -4,10 +4,12 @@ use http::{Response, StatusCode};
 use kura_protocol::headers;
 use kura_protocol::names::validate_object_key;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use kura_storage::{NewObject, ObjectRow, Store};
+use kura_storage::{NewObject, ObjectRow};
 
 use super::kit::checksum;
 use super::kit::ingest::ingest_with;
+use super::kit::public_url::add_public_url;
+use super::kit::writes::{check_write_conditions, payload_length};
 use super::kit::Ctx;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
@@ -26,7 +28,9 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     // Only `public-read` changes anything here: clients that send
     // `x-amz-acl: private` on every upload must not unpublish a key by
     // updating it (an update keeps a published key published).
-    let public = super::public::canned_acl(h)?.filter(|p| *p);
+    let public = headers::canned_acl(h)?
+        .filter(|acl| acl.is_public())
+        .map(|_| true);
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     let bucket_row = super::kit::existing_bucket(&store, &bucket)?;
@@ -61,62 +65,8 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let (b, k) = (bucket.clone(), key.clone());
     let row = blocking(move || store.commit_object(&lock, &b, &k, ingested.data, new).s3()).await?;
     let mut r = write_response(&row);
-    super::public::add_public_url(&rest.state, &rest.parts, &mut r, &bucket, &key)?;
+    add_public_url(&rest.state, &rest.parts, &mut r, &bucket, &key)?;
     Ok(r)
-}
-
-/// The object size a PUT declares: `x-amz-decoded-content-length` for
-/// aws-chunked bodies, Content-Length otherwise. S3 refuses uploads of
-/// unknown length with 411.
-pub fn payload_length(h: &http::HeaderMap, streaming: bool) -> S3Result<u64> {
-    let declared = if streaming {
-        headers::decoded_content_length(h)?
-    } else {
-        headers::content_length(h)?
-    };
-    declared.ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))
-}
-
-/// `If-None-Match: *` (create only) and `If-Match: "etag"` (replace only that
-/// version). Checked under the key's write lock, so they cannot race.
-pub fn check_write_conditions(
-    store: &Store,
-    h: &http::HeaderMap,
-    bucket: &str,
-    key: &str,
-) -> S3Result<()> {
-    let if_none_match = h
-        .get(http::header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
-    let if_match = h.get(http::header::IF_MATCH).and_then(|v| v.to_str().ok());
-    if if_none_match.is_none() && if_match.is_none() {
-        return Ok(());
-    }
-    let current = store
-        .current(bucket, key)
-        .s3()?
-        .filter(|r| !r.delete_marker);
-    if let Some(v) = if_none_match {
-        if v.trim() != "*" {
-            return Err(S3Error::new(S3ErrorCode::NotImplemented));
-        }
-        if current.is_some() {
-            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
-        }
-    }
-    if let Some(v) = if_match {
-        let Some(current) = current else {
-            return Err(S3Error::new(S3ErrorCode::NoSuchKey));
-        };
-        let matches = v
-            .split(',')
-            .map(str::trim)
-            .any(|t| t == "*" || t.trim_matches('"') == current.etag.trim_matches('"'));
-        if !matches {
-            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
-        }
-    }
-    Ok(())
 }
 
 fn write_response(row: &ObjectRow) -> Response<Body> {

@@ -11,9 +11,7 @@ use kura_protocol::xml::{ListVersionsResult, VersionEntry, VersioningConfigurati
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{VersionItem, VersionStart};
 
-use super::bucket::owner_of;
-use super::list::timestamp;
-use super::kit::Ctx;
+use super::kit::{owner_of, timestamp, Ctx};
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 

@@ -4,6 +4,7 @@
 
 use http::{HeaderMap, Response};
 use kura_protocol::checksum::{requested_checksum, Checksum, ChecksumAlgorithm};
+use kura_protocol::xml::Checksums;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::ObjectRow;
 
@@ -135,4 +136,19 @@ pub fn response_headers(r: &mut Response<Body>, row: &ObjectRow, h: &HeaderMap, 
         };
         response::set_header(r, "x-amz-checksum-type", kind);
     }
+}
+
+/// A stored (algorithm, value) pair as the XML's checksum fields.
+pub fn checksums_of((algorithm, value): &(String, String)) -> Checksums {
+    let mut c = Checksums::default();
+    let slot = match ChecksumAlgorithm::from_name(algorithm) {
+        Some(ChecksumAlgorithm::Crc32) => &mut c.crc32,
+        Some(ChecksumAlgorithm::Crc32c) => &mut c.crc32c,
+        Some(ChecksumAlgorithm::Crc64Nvme) => &mut c.crc64nvme,
+        Some(ChecksumAlgorithm::Sha1) => &mut c.sha1,
+        Some(ChecksumAlgorithm::Sha256) => &mut c.sha256,
+        None => return c,
+    };
+    *slot = Some(value.clone());
+    c
 }

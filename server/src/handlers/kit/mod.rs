@@ -5,13 +5,16 @@
 pub mod checksum;
 pub mod copy_source;
 pub mod ingest;
+pub mod public_url;
 pub mod serve;
+pub mod writes;
 
 use std::sync::Arc;
 
 use http::request::Parts;
 use hyper::body::Incoming;
 use kura_protocol::sigv4::Verified;
+use kura_protocol::xml::Owner;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{BucketRow, Store};
 
@@ -19,6 +22,9 @@ use crate::access::Principal;
 use crate::body::Payload;
 use crate::errors::StorageResultExt;
 use crate::state::AppState;
+use sha2::{Digest, Sha256};
+
+pub use crate::clock::{now_ms, system_time, timestamp};
 
 /// Everything a handler gets about its request.
 pub struct Ctx {
@@ -83,3 +89,18 @@ pub fn existing_bucket(store: &Store, bucket: &str) -> S3Result<BucketRow> {
         .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))
 }
 
+/// The owner shown in listings: derived from the access key, stable across restarts.
+pub fn owner_of(access_key_id: &str) -> Owner {
+    Owner {
+        id: hex::encode(Sha256::digest(access_key_id.as_bytes())),
+        display_name: access_key_id.to_string(),
+    }
+}
+
+/// The bucket's own object size limit (set through the admin API), if any.
+pub fn bucket_limit(store: &kura_storage::Store, bucket: &str) -> S3Result<Option<u64>> {
+    Ok(store
+        .bucket(bucket)
+        .s3()?
+        .and_then(|row| row.max_object_size))
+}

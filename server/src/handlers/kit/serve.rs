@@ -3,7 +3,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -17,6 +17,7 @@ use kura_storage::rows::DataLocation;
 use kura_storage::{ObjectReader, ObjectRow, StorageError};
 use tokio::sync::mpsc;
 
+use crate::clock::system_time;
 use crate::errors::{conflict, storage_to_s3, StorageResultExt};
 use crate::frames::Download;
 use crate::response::{self, Body};
@@ -172,11 +173,6 @@ fn part_range(row: &ObjectRow, n: u32) -> S3Result<ByteRange> {
         start,
         end_inclusive: start + sizes[idx] - 1,
     })
-}
-
-/// Last-Modified of a row.
-pub fn system_time(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
 }
 
 /// Streams `reader` from a blocking thread through a one-frame channel:
