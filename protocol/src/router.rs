@@ -1,6 +1,9 @@
 //! Routing: an HTTP request line (method, path, query, host) becomes one typed
-//! [`Operation`] before authentication and handling, so handlers never
-//! re-parse the URL.
+//! [`Operation`] before authentication and handling. Handlers get the bucket,
+//! key and parameters from it; only GetObject's `response-*` overrides are
+//! read from the query later, by the code that serves the object.
+//!
+//! Every operation is declared once, in the `operations!` table below.
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use http::Method;
@@ -146,194 +149,124 @@ pub struct PartListParams {
     pub max_parts: usize,
 }
 
-/// One S3 operation, parsed from the request line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(missing_docs)] // Variants are named after the S3 API actions.
-pub enum Operation {
-    ListBuckets {
-        prefix: Option<String>,
-        continuation_token: Option<String>,
-        max_buckets: Option<usize>,
-    },
-    CreateBucket {
-        bucket: String,
-    },
-    HeadBucket {
-        bucket: String,
-    },
-    DeleteBucket {
-        bucket: String,
-    },
-    GetBucketLocation {
-        bucket: String,
-    },
-    GetBucketVersioning {
-        bucket: String,
-    },
-    PutBucketVersioning {
-        bucket: String,
-    },
-    GetBucketAcl {
-        bucket: String,
-    },
-    PutBucketAcl {
-        bucket: String,
-    },
-    ListObjects {
-        bucket: String,
-        params: ListParams,
-    },
-    ListObjectsV2 {
-        bucket: String,
-        params: ListParams,
-    },
-    ListObjectVersions {
-        bucket: String,
-        params: ListParams,
-    },
-    ListMultipartUploads {
-        bucket: String,
-        params: ListParams,
-    },
-    DeleteObjects {
-        bucket: String,
-    },
-    PutObject {
-        bucket: String,
-        key: String,
-    },
-    CopyObject {
-        bucket: String,
-        key: String,
-    },
-    GetObject {
-        bucket: String,
-        key: String,
-        version_id: Option<String>,
-        part_number: Option<u32>,
-    },
-    HeadObject {
-        bucket: String,
-        key: String,
-        version_id: Option<String>,
-        part_number: Option<u32>,
-    },
-    DeleteObject {
-        bucket: String,
-        key: String,
-        version_id: Option<String>,
-    },
-    GetObjectAcl {
-        bucket: String,
-        key: String,
-        version_id: Option<String>,
-    },
-    PutObjectAcl {
-        bucket: String,
-        key: String,
-        version_id: Option<String>,
-    },
-    CreateMultipartUpload {
-        bucket: String,
-        key: String,
-    },
-    UploadPart {
-        bucket: String,
-        key: String,
-        upload_id: String,
-        part_number: u32,
-    },
-    UploadPartCopy {
-        bucket: String,
-        key: String,
-        upload_id: String,
-        part_number: u32,
-    },
-    CompleteMultipartUpload {
-        bucket: String,
-        key: String,
-        upload_id: String,
-    },
-    AbortMultipartUpload {
-        bucket: String,
-        key: String,
-        upload_id: String,
-    },
-    ListParts {
-        bucket: String,
-        key: String,
-        upload_id: String,
-        params: PartListParams,
-    },
+/// What an operation needs from its caller on the bucket it addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No bucket: the answer is filtered to what the caller may see (ListBuckets).
+    Service,
+    /// Reads the bucket or its objects.
+    Read,
+    /// Writes objects.
+    Write,
+    /// Changes the bucket itself, or publishes objects.
+    Admin,
 }
 
-impl Operation {
-    /// The S3 action name, for logs and metrics.
-    pub fn name(&self) -> &'static str {
-        use Operation::*;
-        match self {
-            ListBuckets { .. } => "ListBuckets",
-            CreateBucket { .. } => "CreateBucket",
-            HeadBucket { .. } => "HeadBucket",
-            DeleteBucket { .. } => "DeleteBucket",
-            GetBucketLocation { .. } => "GetBucketLocation",
-            GetBucketVersioning { .. } => "GetBucketVersioning",
-            PutBucketVersioning { .. } => "PutBucketVersioning",
-            GetBucketAcl { .. } => "GetBucketAcl",
-            PutBucketAcl { .. } => "PutBucketAcl",
-            ListObjects { .. } => "ListObjects",
-            ListObjectsV2 { .. } => "ListObjectsV2",
-            ListObjectVersions { .. } => "ListObjectVersions",
-            ListMultipartUploads { .. } => "ListMultipartUploads",
-            DeleteObjects { .. } => "DeleteObjects",
-            PutObject { .. } => "PutObject",
-            CopyObject { .. } => "CopyObject",
-            GetObject { .. } => "GetObject",
-            HeadObject { .. } => "HeadObject",
-            DeleteObject { .. } => "DeleteObject",
-            GetObjectAcl { .. } => "GetObjectAcl",
-            PutObjectAcl { .. } => "PutObjectAcl",
-            CreateMultipartUpload { .. } => "CreateMultipartUpload",
-            UploadPart { .. } => "UploadPart",
-            UploadPartCopy { .. } => "UploadPartCopy",
-            CompleteMultipartUpload { .. } => "CompleteMultipartUpload",
-            AbortMultipartUpload { .. } => "AbortMultipartUpload",
-            ListParts { .. } => "ListParts",
+/// Declares the operations, once: from each line come the [`Operation`]
+/// variant (bucket-scoped ones get `bucket`, object-scoped ones `bucket` and
+/// `key`), its name, its bucket and key, and the [`Access`] it needs. The
+/// server's dispatch matches every variant with no wildcard, so a new line
+/// here fails to compile until it has a handler.
+macro_rules! operations {
+    (
+        service { $( $sname:ident { $($sf:ident : $st:ty),* $(,)? } => $sacc:ident, )* }
+        bucket { $( $bname:ident { $($bf:ident : $bt:ty),* $(,)? } => $bacc:ident, )* }
+        object { $( $oname:ident { $($of:ident : $ot:ty),* $(,)? } => $oacc:ident, )* }
+    ) => {
+        /// One S3 operation (or kura extension), parsed from the request line.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[allow(missing_docs)] // Variants are named after the S3 API actions.
+        pub enum Operation {
+            $( $sname { $($sf: $st),* }, )*
+            $( $bname { bucket: String, $($bf: $bt),* }, )*
+            $( $oname { bucket: String, key: String, $($of: $ot),* }, )*
         }
-    }
 
-    /// The bucket the operation addresses, if any.
-    pub fn bucket(&self) -> Option<&str> {
-        use Operation::*;
-        match self {
-            ListBuckets { .. } => None,
-            CreateBucket { bucket }
-            | HeadBucket { bucket }
-            | DeleteBucket { bucket }
-            | GetBucketLocation { bucket }
-            | GetBucketVersioning { bucket }
-            | PutBucketVersioning { bucket }
-            | GetBucketAcl { bucket }
-            | PutBucketAcl { bucket }
-            | DeleteObjects { bucket }
-            | ListObjects { bucket, .. }
-            | ListObjectsV2 { bucket, .. }
-            | ListObjectVersions { bucket, .. }
-            | ListMultipartUploads { bucket, .. }
-            | PutObject { bucket, .. }
-            | CopyObject { bucket, .. }
-            | GetObject { bucket, .. }
-            | HeadObject { bucket, .. }
-            | DeleteObject { bucket, .. }
-            | GetObjectAcl { bucket, .. }
-            | PutObjectAcl { bucket, .. }
-            | CreateMultipartUpload { bucket, .. }
-            | UploadPart { bucket, .. }
-            | UploadPartCopy { bucket, .. }
-            | CompleteMultipartUpload { bucket, .. }
-            | AbortMultipartUpload { bucket, .. }
-            | ListParts { bucket, .. } => Some(bucket),
+        impl Operation {
+            /// Every operation's name, in table order.
+            pub const NAMES: &'static [&'static str] = &[
+                $( stringify!($sname), )* $( stringify!($bname), )* $( stringify!($oname), )*
+            ];
+
+            /// The S3 action name, for logs and metrics.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Operation::$sname { .. } => stringify!($sname), )*
+                    $( Operation::$bname { .. } => stringify!($bname), )*
+                    $( Operation::$oname { .. } => stringify!($oname), )*
+                }
+            }
+
+            /// The bucket the operation addresses, if any.
+            pub fn bucket(&self) -> Option<&str> {
+                match self {
+                    $( Operation::$sname { .. } => None, )*
+                    $( Operation::$bname { bucket, .. } => Some(bucket), )*
+                    $( Operation::$oname { bucket, .. } => Some(bucket), )*
+                }
+            }
+
+            /// The object key the operation addresses, if any.
+            pub fn key(&self) -> Option<&str> {
+                match self {
+                    $( Operation::$sname { .. } => None, )*
+                    $( Operation::$bname { .. } => None, )*
+                    $( Operation::$oname { key, .. } => Some(key), )*
+                }
+            }
+
+            /// What the caller needs on [`Operation::bucket`].
+            pub fn access(&self) -> Access {
+                match self {
+                    $( Operation::$sname { .. } => Access::$sacc, )*
+                    $( Operation::$bname { .. } => Access::$bacc, )*
+                    $( Operation::$oname { .. } => Access::$oacc, )*
+                }
+            }
         }
+    };
+}
+
+// The operation table. Publishing an object (a public link anyone can use,
+// with no expiry) is the operator's decision, not a partner's: ACL changes
+// need admin. How a request line becomes one of these is [`route`].
+operations! {
+    service {
+        ListBuckets {
+            prefix: Option<String>,
+            continuation_token: Option<String>,
+            max_buckets: Option<usize>,
+        } => Service,
+    }
+    bucket {
+        CreateBucket {} => Admin,
+        HeadBucket {} => Read,
+        DeleteBucket {} => Admin,
+        GetBucketLocation {} => Read,
+        GetBucketVersioning {} => Read,
+        PutBucketVersioning {} => Admin,
+        GetBucketAcl {} => Read,
+        PutBucketAcl {} => Admin,
+        ListObjects { params: ListParams } => Read,
+        ListObjectsV2 { params: ListParams } => Read,
+        ListObjectVersions { params: ListParams } => Read,
+        ListMultipartUploads { params: ListParams } => Read,
+        DeleteObjects {} => Write,
+    }
+    object {
+        PutObject {} => Write,
+        CopyObject {} => Write,
+        GetObject { version_id: Option<String>, part_number: Option<u32> } => Read,
+        HeadObject { version_id: Option<String>, part_number: Option<u32> } => Read,
+        DeleteObject { version_id: Option<String> } => Write,
+        GetObjectAcl { version_id: Option<String> } => Read,
+        PutObjectAcl { version_id: Option<String> } => Admin,
+        CreateMultipartUpload {} => Write,
+        UploadPart { upload_id: String, part_number: u32 } => Write,
+        UploadPartCopy { upload_id: String, part_number: u32 } => Write,
+        CompleteMultipartUpload { upload_id: String } => Write,
+        AbortMultipartUpload { upload_id: String } => Write,
+        ListParts { upload_id: String, params: PartListParams } => Read,
     }
 }
 
@@ -391,43 +324,130 @@ pub fn target(raw_path: &str, host: Option<&str>, domain: Option<&str>) -> S3Res
     }
 }
 
-/// Bucket sub-resources kura recognises but does not implement: answered with
-/// `NotImplemented` rather than being mistaken for a listing.
-const UNSUPPORTED_BUCKET_SUBRESOURCES: &[&str] = &[
-    "accelerate",
-    "analytics",
-    "cors",
-    "encryption",
-    "intelligent-tiering",
-    "inventory",
-    "lifecycle",
-    "logging",
-    "metrics",
-    "notification",
-    "object-lock",
-    "ownershipControls",
-    "policy",
-    "policyStatus",
-    "publicAccessBlock",
-    "replication",
-    "requestPayment",
-    "tagging",
-    "website",
+/// Whether a sub-resource names a bucket's or an object's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `/<bucket>?<sub-resource>`.
+    Bucket,
+    /// `/<bucket>/<key>?<sub-resource>`.
+    Object,
+}
+
+/// An S3 API kura deliberately does not implement.
+#[derive(Debug, Clone, Copy)]
+pub struct NotImplemented {
+    /// Where the sub-resource applies.
+    pub scope: Scope,
+    /// The query parameter naming it.
+    pub subresource: &'static str,
+    /// Why kura leaves it out.
+    pub reason: &'static str,
+}
+
+const fn ni(scope: Scope, subresource: &'static str, reason: &'static str) -> NotImplemented {
+    NotImplemented {
+        scope,
+        subresource,
+        reason,
+    }
+}
+
+/// The one list of what kura recognises and refuses with 501
+/// `NotImplemented` (rather than mistaking it for a listing or an upload).
+pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
+    ni(
+        Scope::Bucket,
+        "accelerate",
+        "one site: there is no acceleration endpoint",
+    ),
+    ni(
+        Scope::Bucket,
+        "analytics",
+        "no storage-class analysis: one storage class",
+    ),
+    ni(Scope::Bucket, "cors", "no browser CORS configuration yet"),
+    ni(
+        Scope::Bucket,
+        "encryption",
+        "no server-side encryption configuration",
+    ),
+    ni(
+        Scope::Bucket,
+        "intelligent-tiering",
+        "one storage class, no tiers",
+    ),
+    ni(Scope::Bucket, "inventory", "no inventory reports"),
+    ni(
+        Scope::Bucket,
+        "lifecycle",
+        "retention is server-wide, not per-bucket rules",
+    ),
+    ni(Scope::Bucket, "logging", "access logs go to the server log"),
+    ni(
+        Scope::Bucket,
+        "metrics",
+        "no CloudWatch-style metrics configuration",
+    ),
+    ni(Scope::Bucket, "notification", "no event notifications yet"),
+    ni(
+        Scope::Bucket,
+        "object-lock",
+        "no object lock: retention covers recovery",
+    ),
+    ni(
+        Scope::Bucket,
+        "ownershipControls",
+        "one owner per object: nothing to control",
+    ),
+    ni(
+        Scope::Bucket,
+        "policy",
+        "permissions are per key (the admin API), not policies",
+    ),
+    ni(Scope::Bucket, "policyStatus", "no bucket policies"),
+    ni(
+        Scope::Bucket,
+        "publicAccessBlock",
+        "publishing is admin-only already",
+    ),
+    ni(Scope::Bucket, "replication", "no cross-site replication"),
+    ni(Scope::Bucket, "requestPayment", "no billing"),
+    ni(Scope::Bucket, "tagging", "no bucket tags yet"),
+    ni(
+        Scope::Bucket,
+        "website",
+        "no static website hosting; public URLs serve files",
+    ),
+    ni(Scope::Object, "tagging", "no object tags yet"),
+    ni(Scope::Object, "retention", "no object lock retention"),
+    ni(Scope::Object, "legal-hold", "no object lock legal holds"),
+    ni(Scope::Object, "torrent", "no BitTorrent"),
+    ni(
+        Scope::Object,
+        "restore",
+        "one storage class: nothing is archived",
+    ),
+    ni(Scope::Object, "select", "no S3 Select queries"),
+    ni(
+        Scope::Object,
+        "attributes",
+        "GetObjectAttributes is not implemented yet",
+    ),
 ];
 
-const UNSUPPORTED_OBJECT_SUBRESOURCES: &[&str] = &[
-    "tagging",
-    "retention",
-    "legal-hold",
-    "torrent",
-    "restore",
-    "select",
-    "attributes",
-];
+/// Refuses a request naming a sub-resource of [`NOT_IMPLEMENTED`].
+fn refuse_not_implemented(scope: Scope, query: &Query) -> S3Result<()> {
+    match NOT_IMPLEMENTED
+        .iter()
+        .find(|n| n.scope == scope && query.has(n.subresource))
+    {
+        Some(_) => Err(S3Error::new(S3ErrorCode::NotImplemented)),
+        None => Ok(()),
+    }
+}
 
 /// Routes a request to its operation.
 pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operation> {
-    let not_implemented = || S3Error::new(S3ErrorCode::NotImplemented);
     let Some(bucket) = target.bucket else {
         return match *method {
             Method::GET => Ok(Operation::ListBuckets {
@@ -439,9 +459,7 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
         };
     };
     let Some(key) = target.key else {
-        if UNSUPPORTED_BUCKET_SUBRESOURCES.iter().any(|s| query.has(s)) {
-            return Err(not_implemented());
-        }
+        refuse_not_implemented(Scope::Bucket, query)?;
         return match *method {
             Method::GET if query.has("location") => Ok(Operation::GetBucketLocation { bucket }),
             Method::GET if query.has("versioning") => Ok(Operation::GetBucketVersioning { bucket }),
@@ -471,9 +489,7 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             _ => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
         };
     };
-    if UNSUPPORTED_OBJECT_SUBRESOURCES.iter().any(|s| query.has(s)) {
-        return Err(not_implemented());
-    }
+    refuse_not_implemented(Scope::Object, query)?;
     let version_id = query.non_empty("versionId");
     let upload_id = query.get_owned("uploadId");
     let part_number: Option<u32> = query.number("partNumber")?;
@@ -752,6 +768,42 @@ mod tests {
         assert_eq!(params.max_keys, 1000);
         assert!(params.encoding_url);
         assert_eq!(params.start_after.as_deref(), Some("x"));
+    }
+
+    /// Every entry of the not-implemented list answers 501, whatever the
+    /// method, and nothing else routes there.
+    #[test]
+    fn not_implemented_list_answers_501() {
+        for n in NOT_IMPLEMENTED {
+            assert!(!n.reason.is_empty());
+            let path = match n.scope {
+                Scope::Bucket => "/b",
+                Scope::Object => "/b/k",
+            };
+            for method in [Method::GET, Method::PUT, Method::DELETE] {
+                let e = op(method.clone(), path, n.subresource).unwrap_err();
+                assert_eq!(
+                    e.code,
+                    S3ErrorCode::NotImplemented,
+                    "{method} {path}?{}",
+                    n.subresource
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn table_names_are_unique() {
+        let mut names = Operation::NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Operation::NAMES.len());
+        let get = op(Method::GET, "/b/k", "").unwrap();
+        assert_eq!(
+            (get.name(), get.bucket(), get.key()),
+            ("GetObject", Some("b"), Some("k"))
+        );
+        assert_eq!(get.access(), Access::Read);
     }
 
     #[test]

@@ -1,47 +1,21 @@
-//! Which permission each operation needs: the one table.
+//! Which permission each operation needs: the operation table's
+//! [`Access`] (`kura_protocol::router`), mapped to key permissions.
 
 use kura_protocol::headers::{canned_acl, parse_copy_source, CannedAcl};
-use kura_protocol::router::Operation;
+use kura_protocol::router::{Access, Operation};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 
 use super::{Permission, Principal};
 
 /// The permission `op` needs on its own bucket (`None` for ListBuckets,
-/// which is filtered instead of refused).
+/// which is filtered instead of refused), from the operation table.
 pub fn required(op: &Operation) -> Option<Permission> {
-    use Operation::*;
-    use Permission::*;
-    Some(match op {
-        ListBuckets { .. } => return None,
-        // Publishing an object (a public link anyone can use, with no expiry)
-        // is the operator's decision, not a partner's: ACL changes need admin.
-        CreateBucket { .. }
-        | DeleteBucket { .. }
-        | PutBucketVersioning { .. }
-        | PutBucketAcl { .. }
-        | PutObjectAcl { .. } => Admin,
-        HeadBucket { .. }
-        | GetBucketLocation { .. }
-        | GetBucketVersioning { .. }
-        | ListObjects { .. }
-        | ListObjectsV2 { .. }
-        | ListObjectVersions { .. }
-        | ListMultipartUploads { .. }
-        | ListParts { .. }
-        | GetObject { .. }
-        | HeadObject { .. }
-        | GetBucketAcl { .. }
-        | GetObjectAcl { .. } => Read,
-        PutObject { .. }
-        | CopyObject { .. }
-        | DeleteObject { .. }
-        | DeleteObjects { .. }
-        | CreateMultipartUpload { .. }
-        | UploadPart { .. }
-        | UploadPartCopy { .. }
-        | CompleteMultipartUpload { .. }
-        | AbortMultipartUpload { .. } => Write,
-    })
+    match op.access() {
+        Access::Service => None,
+        Access::Read => Some(Permission::Read),
+        Access::Write => Some(Permission::Write),
+        Access::Admin => Some(Permission::Admin),
+    }
 }
 
 /// Whether the operation reads another bucket through `x-amz-copy-source`.

@@ -17,12 +17,13 @@ mod put;
 mod versions;
 
 use kura_protocol::router::Operation;
-use kura_protocol::{S3Error, S3ErrorCode, S3Result};
+use kura_protocol::S3Result;
 
 use crate::response::Body;
 pub use kit::Ctx;
 
-/// Runs the handler of `op`.
+/// Runs the handler of `op`. Every operation of the table is named here,
+/// with no wildcard: a new operation does not compile without its handler.
 pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
     use Operation::*;
     match op {
@@ -40,6 +41,8 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
         ListObjectVersions { bucket, params } => {
             versions::list_object_versions(ctx, bucket, params).await
         }
+        GetBucketAcl { bucket } => acl::get_bucket_acl(ctx, bucket).await,
+        PutBucketAcl { bucket } => acl::put_bucket_acl(ctx, bucket).await,
         GetObjectAcl {
             bucket,
             key,
@@ -104,6 +107,5 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
         ListMultipartUploads { bucket, params } => {
             multipart_list::list_uploads(ctx, bucket, params).await
         }
-        _ => Err(S3Error::new(S3ErrorCode::NotImplemented)),
     }
 }
