@@ -1,5 +1,5 @@
 //! CopyObject: a server-side copy, streamed from the source version's reader
-//! into a new object writer. Nothing is buffered beyond one batch, and the
+//! into a new object writer (`kit/copy_stream.rs`). Nothing is buffered beyond one batch, and the
 //! copy commits under the target key's write lock with the same durability
 //! as a PUT (chunk files synced, then one synced metadata batch).
 
@@ -8,19 +8,13 @@ use kura_protocol::headers::{self, canned_acl, Conditions, MetadataDirective};
 use kura_protocol::names::validate_object_key;
 use kura_protocol::xml::{Checksums, CopyObjectResult};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use kura_storage::{NewObject, ObjectReader, ObjectWriter, WrittenData};
-use md5::{Digest, Md5};
+use kura_storage::NewObject;
 
+use super::kit::copy_stream::copy_stream;
 use super::kit::writes::check_write_conditions;
 use super::kit::{system_time, timestamp, Ctx};
-use crate::errors::{blocking, internal, StorageResultExt};
+use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
-
-/// Bytes copied per blocking step. Between steps the request future can be
-/// dropped (client gone), which stops the copy and removes what it wrote.
-const STEP: u64 = 8 << 20;
-/// Read buffer of one step.
-const BUF: usize = 256 * 1024;
 
 /// Copies `x-amz-copy-source` to `bucket`/`key`.
 pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<Body>> {
@@ -62,7 +56,7 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
 
-    let (data, md5) = stream_copy(reader, store.object_writer()).await?;
+    let copied = copy_stream(reader, store.object_writer(), &[]).await?;
     // A copy is a new single-part object: its ETag is the MD5 of its bytes,
     // whatever the source's was. Full-object checksums still describe the
     // bytes; composite ones (multipart sources) would not.
@@ -72,15 +66,19 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
         Vec::new()
     };
     let new = NewObject {
-        etag: format!("\"{}\"", hex::encode(md5)),
+        etag: format!("\"{}\"", hex::encode(copied.md5)),
         headers: replaced_headers.unwrap_or_else(|| row.headers.clone()),
         checksums,
         part_sizes: Vec::new(),
         // As on PutObject: only `public-read` changes the key's published state.
         public: canned_acl(h)?.filter(|acl| acl.is_public()).map(|_| true),
     };
-    let committed =
-        blocking(move || store.commit_object(&lock, &bucket, &key, data, new).s3()).await?;
+    let committed = blocking(move || {
+        store
+            .commit_object(&lock, &bucket, &key, copied.data, new)
+            .s3()
+    })
+    .await?;
 
     let result = CopyObjectResult {
         etag: committed.etag.clone(),
@@ -94,45 +92,4 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
     }
     response::set_header(&mut r, "x-amz-version-id", &committed.version_id());
     Ok(r)
-}
-
-/// Moves the reader's bytes into the writer in blocking steps of [`STEP`]
-/// bytes, hashing them on the way, then syncs the writer.
-async fn stream_copy(
-    reader: ObjectReader,
-    writer: ObjectWriter,
-) -> S3Result<(WrittenData, [u8; 16])> {
-    let mut state = (reader, writer, Md5::new());
-    loop {
-        let (done, next) = tokio::task::spawn_blocking(move || {
-            let (mut reader, mut writer, mut md5) = state;
-            let mut buf = vec![0u8; BUF];
-            let mut copied = 0u64;
-            while copied < STEP {
-                let n = reader.read(&mut buf)?;
-                if n == 0 {
-                    return Ok::<_, std::io::Error>((true, (reader, writer, md5)));
-                }
-                md5.update(&buf[..n]);
-                writer.write(&buf[..n])?;
-                copied += n as u64;
-            }
-            Ok((reader.remaining() == 0, (reader, writer, md5)))
-        })
-        .await
-        .map_err(internal)?
-        .map_err(internal)?;
-        state = next;
-        if done {
-            break;
-        }
-    }
-    let (reader, writer, md5) = state;
-    // Release the source version before the (possibly slow) sync.
-    drop(reader);
-    let data = tokio::task::spawn_blocking(move || writer.finish())
-        .await
-        .map_err(internal)?
-        .map_err(internal)?;
-    Ok((data, md5.finalize().into()))
 }

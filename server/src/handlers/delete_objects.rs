@@ -4,15 +4,14 @@
 
 use http::Response;
 use kura_protocol::checksum::{requested_checksum, ChecksumHasher};
-use kura_protocol::names::validate_object_key;
 use kura_protocol::xml::{DeleteError, DeleteRequest, DeleteResult, DeletedEntry};
 use kura_protocol::{headers, S3Error, S3ErrorCode, S3Result};
-use kura_storage::rows::parse_version_id;
 use kura_storage::Store;
 use md5::{Digest, Md5};
 
+use super::kit::delete::delete_one;
 use super::kit::Ctx;
-use crate::errors::{blocking, storage_to_s3};
+use crate::errors::blocking;
 use crate::response::{self, Body};
 
 /// Largest request body: 1,000 keys of up to 1,024 bytes, escaped, fit well within.
@@ -68,12 +67,16 @@ fn delete_each(store: &Store, bucket: &str, request: DeleteRequest) -> DeleteRes
     for object in request.objects {
         match delete_one(store, bucket, &object.key, object.version_id.as_deref()) {
             Ok(_) if request.quiet => {}
-            Ok(marker) => result.deleted.push(DeletedEntry {
-                key: object.key,
-                version_id: object.version_id,
-                delete_marker: marker.is_some(),
-                delete_marker_version_id: marker,
-            }),
+            Ok(deleted) => {
+                // The version id of the delete marker created or removed.
+                let marker = deleted.version_id.filter(|_| deleted.delete_marker);
+                result.deleted.push(DeletedEntry {
+                    key: object.key,
+                    version_id: object.version_id,
+                    delete_marker: marker.is_some(),
+                    delete_marker_version_id: marker,
+                })
+            }
             Err(e) => {
                 if e.status().is_server_error() {
                     tracing::warn!(key = object.key, code = e.code.as_str(), "delete failed");
@@ -85,35 +88,4 @@ fn delete_each(store: &Store, bucket: &str, request: DeleteRequest) -> DeleteRes
         }
     }
     result
-}
-
-/// Deletes one key (or one version of it), as DeleteObject does. Returns the
-/// version id of the delete marker created or removed, if any.
-fn delete_one(
-    store: &Store,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
-) -> S3Result<Option<String>> {
-    validate_object_key(key)?;
-    match version_id {
-        // No "null" (unversioned) version ever exists in kura: nothing to delete.
-        Some("null") => Ok(None),
-        Some(v) => {
-            let seq = parse_version_id(v)
-                .ok_or_else(|| S3Error::invalid_argument("Invalid version id specified"))?;
-            let lock = store.lock_key(bucket, key).map_err(storage_to_s3)?;
-            let deleted = store
-                .delete_version(&lock, bucket, key, seq)
-                .map_err(storage_to_s3)?;
-            Ok(deleted.filter(|d| d.delete_marker).map(|_| v.to_string()))
-        }
-        None => {
-            let lock = store.lock_key(bucket, key).map_err(storage_to_s3)?;
-            let marker = store
-                .delete_object(&lock, bucket, key)
-                .map_err(storage_to_s3)?;
-            Ok(marker.map(|m| m.version_id()))
-        }
-    }
 }

@@ -1,25 +1,23 @@
 //! UploadPartCopy: a part made from (a range of) an existing object.
 //!
-//! The source is streamed from its chunk files into the part's in 1 MiB
-//! pieces on a blocking thread — never held in memory whole. The source
+//! The source is streamed from its chunk files into the part's by the copy
+//! stream of CopyObject (`kit/copy_stream.rs`): bounded, cancellable steps,
+//! never held in memory whole. The source
 //! version is resolved once and registered as being read, so a concurrent
 //! overwrite or purge cannot change the bytes mid-copy.
 
 use http::Response;
-use kura_protocol::checksum::ChecksumHasher;
 use kura_protocol::headers::{self, Conditions};
 use kura_protocol::xml::CopyPartResult;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use md5::{Digest, Md5};
 
 use super::kit::checksum;
+use super::kit::copy_stream::copy_stream;
 use super::kit::writes::{upload_algorithm, MIN_PART_SIZE};
 use super::kit::{system_time, timestamp, Ctx};
-use crate::errors::{blocking, internal, StorageResultExt};
+use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 use kura_storage::NewPart;
-
-const PIECE: usize = 1 << 20;
 
 /// Copies the source object (or `x-amz-copy-source-range` of it) into a part.
 pub async fn upload_part_copy(
@@ -51,31 +49,17 @@ pub async fn upload_part_copy(
     let lock = store
         .lock_part(&bucket, &key, &upload_id, part_number)
         .s3()?;
-    let mut writer = store.part_writer();
     // The upload's algorithm, or the default CRC64NVME if it has none.
     let algorithm = upload_algorithm(&upload);
-    let mut hasher = ChecksumHasher::new(algorithm.unwrap_or(checksum::DEFAULT_ALGORITHM));
-    let (data, md5, checksum) = blocking(move || {
-        let mut md5 = Md5::new();
-        let mut buf = vec![0u8; PIECE];
-        loop {
-            let n = reader.read(&mut buf).map_err(internal)?;
-            if n == 0 {
-                break;
-            }
-            md5.update(&buf[..n]);
-            hasher.update(&buf[..n]);
-            writer.write(&buf[..n]).map_err(internal)?;
-        }
-        let data = writer.finish().map_err(internal)?;
-        Ok((data, md5.finalize(), hasher.finalize()))
-    })
-    .await?;
+    let computed = algorithm.unwrap_or(checksum::DEFAULT_ALGORITHM);
+    let copied = copy_stream(reader, store.part_writer(), &[computed]).await?;
+    let sum = &copied.checksums[0];
     let new = NewPart {
-        etag: format!("\"{}\"", hex::encode(md5)),
-        checksum: algorithm.map(|_| checksum::stored(&checksum)),
-        crc64nvme: algorithm.is_none().then(|| checksum.to_base64()),
+        etag: format!("\"{}\"", hex::encode(copied.md5)),
+        checksum: algorithm.map(|_| checksum::stored(sum)),
+        crc64nvme: algorithm.is_none().then(|| sum.to_base64()),
     };
+    let data = copied.data;
     let part = blocking(move || {
         store
             .commit_part(&lock, (&bucket, &key, &upload_id), part_number, data, new)

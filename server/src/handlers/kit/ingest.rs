@@ -33,15 +33,40 @@ pub struct Ingested {
     pub checksums: Vec<Checksum>,
 }
 
-struct Sink {
-    writer: ObjectWriter,
+/// A writer and the hashes computed over what it was given: the end of
+/// every byte stream into storage (uploads here, copies in `copy_stream.rs`).
+pub(super) struct Sink {
+    pub(super) writer: ObjectWriter,
     md5: Md5,
     checksums: Vec<ChecksumHasher>,
 }
 
 impl Sink {
+    /// A sink computing MD5 and the `checksums` algorithms.
+    pub(super) fn new(writer: ObjectWriter, checksums: &[ChecksumAlgorithm]) -> Sink {
+        Sink {
+            writer,
+            md5: Md5::new(),
+            checksums: checksums.iter().map(|a| ChecksumHasher::new(*a)).collect(),
+        }
+    }
+
+    /// Syncs the writer (blocking, unless it held everything in memory) and
+    /// finalizes the hashes.
+    pub(super) fn finish(self) -> std::io::Result<Ingested> {
+        Ok(Ingested {
+            data: self.writer.finish()?,
+            md5: self.md5.finalize().into(),
+            checksums: self
+                .checksums
+                .into_iter()
+                .map(ChecksumHasher::finalize)
+                .collect(),
+        })
+    }
+
     /// Hashes and writes one batch.
-    fn absorb(&mut self, data: &[u8]) -> std::io::Result<()> {
+    pub(super) fn absorb(&mut self, data: &[u8]) -> std::io::Result<()> {
         self.md5.update(data);
         for c in &mut self.checksums {
             c.update(data);
@@ -60,11 +85,7 @@ pub async fn ingest_with(
     payload: &mut Payload,
     checksums: &[ChecksumAlgorithm],
 ) -> S3Result<Ingested> {
-    let mut sink = Some(Sink {
-        writer,
-        md5: Md5::new(),
-        checksums: checksums.iter().map(|a| ChecksumHasher::new(*a)).collect(),
-    });
+    let mut sink = Some(Sink::new(writer, checksums));
     let mut pending: Option<Pending> = None;
     let mut batch: Vec<u8> = Vec::new();
     let mut spare: Vec<u8> = Vec::new();
@@ -122,27 +143,15 @@ pub async fn ingest_with(
     if let Some(p) = pending.take() {
         sink = Some(join(p).await?.0);
     }
-    let Sink {
-        writer,
-        md5,
-        checksums,
-    } = sink.expect("sink is back");
-    let data = if writer.stays_in_memory(0) {
-        writer.finish().map_err(internal)?
+    let sink = sink.expect("sink is back");
+    if sink.writer.stays_in_memory(0) {
+        sink.finish().map_err(internal)
     } else {
-        tokio::task::spawn_blocking(move || writer.finish())
+        tokio::task::spawn_blocking(move || sink.finish())
             .await
             .map_err(internal)?
-            .map_err(internal)?
-    };
-    Ok(Ingested {
-        data,
-        md5: md5.finalize().into(),
-        checksums: checksums
-            .into_iter()
-            .map(ChecksumHasher::finalize)
-            .collect(),
-    })
+            .map_err(internal)
+    }
 }
 
 async fn join(p: Pending) -> S3Result<(Sink, Vec<u8>)> {

@@ -4,6 +4,8 @@
 
 pub mod checksum;
 pub mod copy_source;
+pub mod copy_stream;
+pub mod delete;
 pub mod ingest;
 pub mod public_url;
 pub mod serve;
