@@ -83,18 +83,7 @@ impl Store {
 
     /// Every access key, by id.
     pub fn access_keys(&self) -> StorageResult<Vec<(String, AccessKeyRow)>> {
-        let mut out = Vec::new();
-        for item in self
-            .inner
-            .db
-            .iterator_cf(self.cf(CF_ACCESS_KEYS), IteratorMode::Start)
-        {
-            let (k, v) = item?;
-            let id = String::from_utf8(k.to_vec())
-                .map_err(|_| StorageError::Corrupt("access key id".into()))?;
-            out.push((id, rows::decode(&v)?));
-        }
-        Ok(out)
+        self.named_rows(CF_ACCESS_KEYS, "access key id")
     }
 
     /// Deletes an access key and its usage record (one synced write).

@@ -223,8 +223,6 @@ pub fn upload_expiry_key(due_ms: u64, upload_key: &[u8]) -> Vec<u8> {
 
 /// Meta key holding the last issued version sequence number.
 pub const META_LAST_SEQ: &[u8] = b"last_seq";
-/// Meta key holding the on-disk format version.
-pub const META_FORMAT: &[u8] = b"format";
 
 #[cfg(test)]
 mod tests {

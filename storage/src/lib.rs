@@ -6,27 +6,47 @@
 //! the object becomes visible complete or not at all. Replaced and deleted
 //! versions are kept for the retention period, then purged (see
 //! `docs/design.md`).
+//!
+//! ## Async threads or the blocking pool
+//!
+//! Every call is synchronous. Which ones a server may make on its async
+//! threads:
+//! * **Point lookups, on any thread**: calls that read a bounded handful of
+//!   RocksDB entries (gets, or one seek that reads one entry) and touch no
+//!   file: [`Store::bucket`], [`Store::current`], [`Store::get_object`],
+//!   [`Store::open_object`] (registers the reader; opens no file),
+//!   [`Store::latest_is_delete_marker`], [`Store::upload`],
+//!   [`Store::public_token`], [`Store::resolve_public`],
+//!   [`Store::access_key`], and the in-memory [`Store::lock_key`],
+//!   [`Store::lock_part`], [`Store::is_writing`], [`Store::object_writer`],
+//!   [`Store::part_writer`].
+//! * **Everything else, on the blocking pool**: scans whose length depends
+//!   on the data (`list_*`, `discard_bucket_uploads`, `expire_uploads`,
+//!   `purge_due`, ...), every write batch (synced: milliseconds), and all
+//!   chunk-file I/O ([`ObjectReader`] reads, [`ObjectWriter`] writes and
+//!   `finish`), except an [`ObjectWriter`] whose data
+//!   [stays in memory](ObjectWriter::stays_in_memory).
 
-pub mod access;
+mod access;
 mod bucket_settings;
-pub mod chunks;
-pub mod error;
-pub mod keys;
-pub mod list;
-pub mod locks;
+mod chunks;
+mod error;
+mod keys;
+mod list;
+mod locks;
 mod mapped;
 mod multipart;
 mod multipart_list;
 mod objects;
 mod public;
 mod purge;
-pub mod reader;
+mod reader;
 mod retention;
 pub mod rows;
 mod store;
 mod upload_expiry;
 mod versions;
-pub mod writer;
+mod writer;
 
 pub use access::{AccessKeyRow, Grant};
 pub use error::{StorageError, StorageResult};

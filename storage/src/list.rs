@@ -3,8 +3,6 @@
 //! Cost is proportional to the page, not the bucket: the iterator is bounded
 //! by the prefix, and each CommonPrefix is skipped with a single seek.
 
-use rocksdb::ReadOptions;
-
 use crate::error::StorageResult;
 use crate::keys::{self, CF_OBJECTS};
 use crate::rows::{self, ObjectRow};
@@ -62,11 +60,7 @@ impl Store {
         self.require_bucket(bucket)?;
         let bucket_prefix = keys::bucket_prefix(bucket);
         let full_prefix = keys::object_key(bucket, prefix);
-        let mut opts = ReadOptions::default();
-        if let Some(upper) = keys::prefix_successor(&full_prefix) {
-            opts.set_iterate_upper_bound(upper);
-        }
-        let mut it = self.inner.db.raw_iterator_cf_opt(self.cf(CF_OBJECTS), opts);
+        let mut it = self.bounded(CF_OBJECTS, full_prefix.clone());
         let seek_to = match start {
             ListStart::Beginning => full_prefix.clone(),
             ListStart::AfterKey(k) => {

@@ -117,6 +117,7 @@ impl Readers {
     }
 
     /// Number of versions with active readers (for metrics and tests).
+    #[cfg(test)]
     pub fn active_versions(&self) -> usize {
         self.state.lock().active.len()
     }

@@ -18,8 +18,6 @@ use std::io;
 use bytes::Bytes;
 use memmap2::MmapOptions;
 
-use crate::reader::short_file;
-
 /// Page size granularity of mapping offsets.
 const PAGE: u64 = 4096;
 
@@ -47,4 +45,12 @@ pub(crate) fn map_range(file: &File, file_len: u64, offset: u64, len: usize) -> 
             .map(file)?
     };
     Ok(Bytes::from_owner(map).slice(skew..))
+}
+
+/// A chunk file holds fewer bytes than its row records.
+pub(crate) fn short_file() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "chunk file shorter than recorded",
+    )
 }

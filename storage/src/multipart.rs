@@ -16,7 +16,7 @@
 //! completed or removed. Data is never written under it.
 
 use rand::RngCore;
-use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
+use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::chunks::ChunkId;
@@ -365,16 +365,7 @@ impl Store {
         let ukey = keys::upload_key(bucket, key, upload_id);
         let mut batch = WriteBatch::default();
         let mut removed = Vec::new();
-        let mut opts = ReadOptions::default();
-        if let Some(end) = keys::prefix_successor(&ukey) {
-            opts.set_iterate_upper_bound(end);
-        }
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cf(CF_PARTS),
-            opts,
-            IteratorMode::From(&ukey, Direction::Forward),
-        );
-        for item in iter {
+        for item in self.bounded_from(CF_PARTS, &ukey, &ukey) {
             let (k, v) = item?;
             let part: PartRow = rows::decode(&v)?;
             for c in &part.chunks {

@@ -1,7 +1,5 @@
 //! Listing multipart uploads and their parts.
 
-use rocksdb::{Direction, IteratorMode, ReadOptions};
-
 use crate::error::StorageResult;
 use crate::keys::{self, CF_PARTS, CF_UPLOADS};
 use crate::multipart::{PartRow, UploadListItem, UploadRow};
@@ -23,16 +21,7 @@ impl Store {
         let ukey = keys::upload_key(bucket, key, upload_id);
         let mut out = Vec::new();
         let start = keys::part_key(&ukey, after.saturating_add(1));
-        let mut opts = ReadOptions::default();
-        if let Some(end) = keys::prefix_successor(&ukey) {
-            opts.set_iterate_upper_bound(end);
-        }
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cf(CF_PARTS),
-            opts,
-            IteratorMode::From(&start, Direction::Forward),
-        );
-        for item in iter {
+        for item in self.bounded_from(CF_PARTS, &ukey, &start) {
             let (k, v) = item?;
             let Some(number) = k
                 .get(ukey.len()..)
@@ -66,21 +55,12 @@ impl Store {
     ) -> StorageResult<()> {
         self.require_bucket(bucket)?;
         let bprefix = keys::bucket_prefix(bucket);
-        let mut opts = ReadOptions::default();
-        if let Some(end) = keys::prefix_successor(&bprefix) {
-            opts.set_iterate_upper_bound(end);
-        }
         let start = match key_marker {
             Some(k) if k.as_bytes() > prefix.as_bytes() => keys::version_key_prefix(bucket, k),
             _ => keys::version_key_prefix(bucket, prefix)[..bprefix.len() + prefix.len()].to_vec(),
         };
         let now = now_ms();
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cf(CF_UPLOADS),
-            opts,
-            IteratorMode::From(&start, Direction::Forward),
-        );
-        for item in iter {
+        for item in self.bounded_from(CF_UPLOADS, &bprefix, &start) {
             let (k, v) = item?;
             let Some((key, upload_id)) = keys::parse_upload_key(&k[bprefix.len()..]) else {
                 continue;

@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use crate::chunks::ChunkStore;
 use crate::locks::ReadGuard;
-use crate::mapped::map_range;
+use crate::mapped::{map_range, short_file};
 use crate::rows::{ChunkRef, DataLocation};
 
 /// Streams `[start, end)` of one version.
@@ -161,14 +161,6 @@ fn open_chunk<'a>(
         *open = Some((index, ChunkFile { file, len }));
     }
     Ok(&open.as_ref().expect("chunk file open").1)
-}
-
-/// A chunk file holds fewer bytes than its row records.
-pub(crate) fn short_file() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "chunk file shorter than recorded",
-    )
 }
 
 /// The chunk holding byte `pos` of the version and the offset within it

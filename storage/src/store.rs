@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use rocksdb::{
-    BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch,
+    BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, DBIteratorWithThreadMode,
+    DBRawIteratorWithThreadMode, Direction, IteratorMode, Options, ReadOptions, WriteBatch,
     WriteOptions, DB,
 };
 
@@ -61,6 +62,20 @@ struct SeqState {
 }
 
 const SEQ_BLOCK: u64 = 1 << 20;
+
+/// A raw RocksDB iterator (seek, then step).
+pub(crate) type RawIter<'a> = DBRawIteratorWithThreadMode<'a, DB>;
+/// A RocksDB iterator of (key, value) entries.
+pub(crate) type EntryIter<'a> = DBIteratorWithThreadMode<'a, DB>;
+
+/// Read options whose upper bound ends the keys starting with `prefix`.
+fn prefix_bound(prefix: &[u8]) -> ReadOptions {
+    let mut opts = ReadOptions::default();
+    if let Some(upper) = keys::prefix_successor(prefix) {
+        opts.set_iterate_upper_bound(upper);
+    }
+    opts
+}
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -145,6 +160,25 @@ impl Store {
         cf(&self.inner.db, name)
     }
 
+    /// A raw iterator over the keys of `cf` that start with `prefix`: the
+    /// upper bound is set in RocksDB, so the iterator stops at the end of
+    /// the prefix without reading (or skipping tombstones) past it.
+    pub(crate) fn bounded(&self, cf: &str, prefix: Vec<u8>) -> RawIter<'_> {
+        self.inner
+            .db
+            .raw_iterator_cf_opt(self.cf(cf), prefix_bound(&prefix))
+    }
+
+    /// The entries of `cf` under `prefix`, forward from `start` (at or after
+    /// the prefix); bounded as [`Store::bounded`] is.
+    pub(crate) fn bounded_from(&self, cf: &str, prefix: &[u8], start: &[u8]) -> EntryIter<'_> {
+        self.inner.db.iterator_cf_opt(
+            self.cf(cf),
+            prefix_bound(prefix),
+            IteratorMode::From(start, Direction::Forward),
+        )
+    }
+
     /// Commits a batch durably (WAL fsync'd before returning). RocksDB groups
     /// concurrent synced writes into one fsync, so parallel small PUTs share syncs.
     pub(crate) fn write_synced(&self, batch: WriteBatch) -> StorageResult<()> {
@@ -224,15 +258,21 @@ impl Store {
 
     /// All buckets, by name.
     pub fn list_buckets(&self) -> StorageResult<Vec<(String, BucketRow)>> {
+        self.named_rows(CF_BUCKETS, "bucket name")
+    }
+
+    /// Every row of a column family keyed by a UTF-8 name (`what`, for the
+    /// corruption error), in key order.
+    pub(crate) fn named_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: &str,
+        what: &str,
+    ) -> StorageResult<Vec<(String, T)>> {
         let mut out = Vec::new();
-        for item in self
-            .inner
-            .db
-            .iterator_cf(self.cf(CF_BUCKETS), IteratorMode::Start)
-        {
+        for item in self.inner.db.iterator_cf(self.cf(cf), IteratorMode::Start) {
             let (k, v) = item?;
-            let name = String::from_utf8(k.to_vec())
-                .map_err(|_| StorageError::Corrupt("bucket name".into()))?;
+            let name =
+                String::from_utf8(k.to_vec()).map_err(|_| StorageError::Corrupt(what.into()))?;
             out.push((name, rows::decode(&v)?));
         }
         Ok(out)

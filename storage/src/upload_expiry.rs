@@ -3,7 +3,7 @@
 //! Deadlines are rows in `upload_expiry`, written with the upload, so a
 //! restart resumes them; each discard is one batch (rows), then the files.
 
-use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
+use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::error::StorageResult;
 use crate::keys::{self, CF_UPLOADS, CF_UPLOAD_EXPIRY};
@@ -62,16 +62,7 @@ impl Store {
     pub fn discard_bucket_uploads(&self, bucket: &str) -> StorageResult<usize> {
         let bprefix = keys::bucket_prefix(bucket);
         let mut found = Vec::new();
-        let mut opts = ReadOptions::default();
-        if let Some(end) = keys::prefix_successor(&bprefix) {
-            opts.set_iterate_upper_bound(end);
-        }
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cf(CF_UPLOADS),
-            opts,
-            IteratorMode::From(&bprefix, Direction::Forward),
-        );
-        for item in iter {
+        for item in self.bounded_from(CF_UPLOADS, &bprefix, &bprefix) {
             let (k, v) = item?;
             if let Some((key, upload_id)) = keys::parse_upload_key(&k[bprefix.len()..]) {
                 found.push((key, upload_id, rows::decode::<UploadRow>(&v)?.expires_ms));

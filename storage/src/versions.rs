@@ -5,7 +5,7 @@
 //! markers in `CF_VERSIONS` (newest first within a key). A key whose newest
 //! entry is a delete marker has no `CF_OBJECTS` row.
 
-use rocksdb::{ReadOptions, WriteBatch};
+use rocksdb::WriteBatch;
 
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
@@ -199,14 +199,6 @@ impl Store {
         Ok(VersionPage { items, truncated })
     }
 
-    fn bounded(&self, cf: &str, prefix: Vec<u8>) -> Iter<'_> {
-        let mut opts = ReadOptions::default();
-        if let Some(upper) = keys::prefix_successor(&prefix) {
-            opts.set_iterate_upper_bound(upper);
-        }
-        self.inner.db.raw_iterator_cf_opt(self.cf(cf), opts)
-    }
-
     /// Whether `bucket`/`key` is deleted: no current version, and its newest
     /// noncurrent one is a delete marker.
     pub fn latest_is_delete_marker(&self, bucket: &str, key: &str) -> StorageResult<bool> {
@@ -376,7 +368,7 @@ impl Store {
     }
 }
 
-type Iter<'a> = rocksdb::DBRawIteratorWithThreadMode<'a, rocksdb::DB>;
+type Iter<'a> = crate::store::RawIter<'a>;
 
 /// The CommonPrefix `key` rolls up into, if any.
 fn rollup<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Option<&'a str> {

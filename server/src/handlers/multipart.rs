@@ -187,9 +187,14 @@ pub async fn complete(
     // are checked and the object committed without a racing writer.
     let lock = store.lock_key(&bucket, &key).s3()?;
     check_write_conditions(&store, h, &bucket, &key)?;
-    let (stored, _) = store
-        .list_parts(&bucket, &key, &upload_id, 0, usize::MAX)
-        .s3()?;
+    // Up to 10,000 parts: a scan, so on the blocking pool.
+    let (s, b, k, u) = (
+        store.clone(),
+        bucket.clone(),
+        key.clone(),
+        upload_id.clone(),
+    );
+    let (stored, _) = blocking(move || s.list_parts(&b, &k, &u, 0, usize::MAX).s3()).await?;
     let chosen = validate_parts(&request.parts, &stored)?;
     let total: u64 = chosen.iter().map(|(_, p)| p.size).sum();
     if bucket_limit(&store, &bucket)?.is_some_and(|max| total > max) {
