@@ -55,7 +55,7 @@ pub struct Checksums {
 
 impl Checksums {
     /// Writes the present checksum values (not the type), in S3's order.
-    pub(crate) fn write_values(&self, w: &mut XmlWriter) {
+    pub fn write_values(&self, w: &mut XmlWriter) {
         w.opt_text("ChecksumCRC32", self.crc32.as_deref());
         w.opt_text("ChecksumCRC32C", self.crc32c.as_deref());
         w.opt_text("ChecksumCRC64NVME", self.crc64nvme.as_deref());
@@ -64,7 +64,7 @@ impl Checksums {
     }
 
     /// Writes `<ChecksumType>` if present.
-    pub(crate) fn write_type(&self, w: &mut XmlWriter) {
+    pub fn write_type(&self, w: &mut XmlWriter) {
         w.opt_text("ChecksumType", self.checksum_type.as_deref());
     }
 }

@@ -42,6 +42,7 @@ pub use multipart::{
 };
 pub use uploads::{ListMultipartUploadsResult, ListPartsResult, PartEntry, UploadEntry};
 pub use versions::{ListVersionsResult, VersionEntry};
+pub use writer::XmlWriter;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use time::{OffsetDateTime, UtcOffset};

@@ -1,21 +1,22 @@
 //! A tiny writer for compact S3 response documents.
 //!
 //! Written by hand rather than through serde so that element order, empty
-//! elements and escaping are exactly what the golden tests pin down.
+//! elements and escaping are exactly what the golden tests pin down. Public,
+//! so that a handler can render a small document of its own operation.
 
 use super::{escape, format_timestamp, S3_XMLNS, XML_DECLARATION};
 use std::fmt::{Display, Write};
 use time::OffsetDateTime;
 
 /// Builds one response document: declaration, namespaced root, children.
-pub(crate) struct XmlWriter {
+pub struct XmlWriter {
     out: String,
     root: &'static str,
 }
 
 impl XmlWriter {
     /// Starts a document whose root element is `root`.
-    pub(crate) fn new(root: &'static str) -> Self {
+    pub fn new(root: &'static str) -> Self {
         let mut out = String::with_capacity(512);
         out.push_str(XML_DECLARATION);
         out.push('<');
@@ -27,14 +28,14 @@ impl XmlWriter {
     }
 
     /// `<name>` with no attributes.
-    pub(crate) fn open(&mut self, name: &str) {
+    pub fn open(&mut self, name: &str) {
         self.out.push('<');
         self.out.push_str(name);
         self.out.push('>');
     }
 
     /// `<name attrs>`; `attrs` is written verbatim (callers pass constants).
-    pub(crate) fn open_with_attrs(&mut self, name: &str, attrs: &str) {
+    pub fn open_with_attrs(&mut self, name: &str, attrs: &str) {
         self.out.push('<');
         self.out.push_str(name);
         self.out.push(' ');
@@ -43,28 +44,28 @@ impl XmlWriter {
     }
 
     /// `</name>`.
-    pub(crate) fn close(&mut self, name: &str) {
+    pub fn close(&mut self, name: &str) {
         self.out.push_str("</");
         self.out.push_str(name);
         self.out.push('>');
     }
 
     /// `<name>escaped text</name>`; an empty text gives `<name></name>`.
-    pub(crate) fn text(&mut self, name: &str, value: &str) {
+    pub fn text(&mut self, name: &str, value: &str) {
         self.open(name);
         self.out.push_str(&escape(value));
         self.close(name);
     }
 
     /// [`XmlWriter::text`] when `value` is present, nothing otherwise.
-    pub(crate) fn opt_text(&mut self, name: &str, value: Option<&str>) {
+    pub fn opt_text(&mut self, name: &str, value: Option<&str>) {
         if let Some(v) = value {
             self.text(name, v);
         }
     }
 
     /// A number or other value whose `Display` needs no escaping.
-    pub(crate) fn value(&mut self, name: &str, value: impl Display) {
+    pub fn value(&mut self, name: &str, value: impl Display) {
         self.open(name);
         // Writing into a String cannot fail.
         let _ = write!(self.out, "{value}");
@@ -72,17 +73,17 @@ impl XmlWriter {
     }
 
     /// `true` / `false`, as S3 spells booleans.
-    pub(crate) fn boolean(&mut self, name: &str, value: bool) {
+    pub fn boolean(&mut self, name: &str, value: bool) {
         self.value(name, value);
     }
 
     /// A timestamp in S3's ISO 8601 form.
-    pub(crate) fn timestamp(&mut self, name: &str, value: OffsetDateTime) {
+    pub fn timestamp(&mut self, name: &str, value: OffsetDateTime) {
         self.value(name, format_timestamp(value));
     }
 
     /// One `<CommonPrefixes><Prefix>p</Prefix></CommonPrefixes>` per prefix.
-    pub(crate) fn common_prefixes(&mut self, prefixes: &[String]) {
+    pub fn common_prefixes(&mut self, prefixes: &[String]) {
         for p in prefixes {
             self.open("CommonPrefixes");
             self.text("Prefix", p);
@@ -91,7 +92,7 @@ impl XmlWriter {
     }
 
     /// Closes the root element and returns the document.
-    pub(crate) fn finish(mut self) -> String {
+    pub fn finish(mut self) -> String {
         let root = self.root;
         self.close(root);
         self.out
