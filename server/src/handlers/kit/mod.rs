@@ -19,12 +19,12 @@ use kura_protocol::sigv4::Verified;
 use kura_protocol::xml::Owner;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{BucketRow, Store};
+use sha2::{Digest, Sha256};
 
 use crate::access::Principal;
 use crate::body::Payload;
 use crate::errors::StorageResultExt;
 use crate::state::AppState;
-use sha2::{Digest, Sha256};
 
 pub use crate::clock::{now_ms, system_time, timestamp};
 
@@ -100,7 +100,7 @@ pub fn owner_of(access_key_id: &str) -> Owner {
 }
 
 /// The bucket's own object size limit (set through the admin API), if any.
-pub fn bucket_limit(store: &kura_storage::Store, bucket: &str) -> S3Result<Option<u64>> {
+pub fn bucket_limit(store: &Store, bucket: &str) -> S3Result<Option<u64>> {
     Ok(store
         .bucket(bucket)
         .s3()?

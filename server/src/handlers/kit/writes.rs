@@ -10,6 +10,7 @@ use crate::errors::StorageResultExt;
 
 /// Every part but the last must be at least this large (S3's limit).
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+
 /// The object size a PUT declares: `x-amz-decoded-content-length` for
 /// aws-chunked bodies, Content-Length otherwise. S3 refuses uploads of
 /// unknown length with 411.
