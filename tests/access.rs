@@ -2,7 +2,7 @@
 //! disabling and rotating keys. Keys are made with the real `kura admin` CLI
 //! and used through the AWS SDK (and raw requests for forwarded addresses).
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};

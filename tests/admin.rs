@@ -2,7 +2,7 @@
 //! changes persist, that no secret leaks into logs or errors, and the modes
 //! of the data directory and the credential file.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;

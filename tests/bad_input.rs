@@ -1,6 +1,6 @@
 //! Every bad input gets the S3 error a real S3 would give, and nothing is stored.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime};
 

@@ -1,7 +1,7 @@
 //! kura-bench against a real kura: every workload runs briefly and its JSON
 //! report says what happened, which the server's own state confirms.
 
-mod common;
+use crate::common;
 
 use common::{Server, ACCESS_KEY, SECRET_KEY};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! The small bucket calls clients make before real work: location,
 //! versioning, HeadBucket's region, ListBuckets paging.
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::BucketLocationConstraint;

@@ -1,6 +1,6 @@
 //! Bucket lifecycle through the AWS SDK.
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;

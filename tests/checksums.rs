@@ -2,7 +2,7 @@
 //! on upload, stored, and returned with `x-amz-checksum-mode: ENABLED`.
 //! Expected values come from the hashing crates directly, not from kura.
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;

@@ -6,7 +6,7 @@
 //! boto3 8 MiB, s3cmd 15 MiB, rclone 200 MiB), so uploads go multipart and
 //! downloads use parallel ranged GETs.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! each rule against the running server, with timing the test controls: a
 //! download read a little at a time, an upload held open on a raw socket.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! metadata directives, copy-source conditions, self-copy, large streamed
 //! copies.
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};

@@ -1,7 +1,7 @@
 //! DeleteObjects: batches, quiet mode, per-key errors, the required
 //! integrity header.
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;

@@ -1,6 +1,6 @@
 //! Restarts, crashes and cut-off uploads: complete or nothing, and no leaked files.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -1,7 +1,7 @@
 //! Limits: object size (server-wide and per bucket), request head size,
 //! slow clients (headers and bodies), and the connection cap.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,6 +1,6 @@
 //! ListObjectsV2 over a bucket of 2,500+ keys: prefix, delimiter, paging.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -1,7 +1,7 @@
 //! ListObjects (v1) paging with markers, ListObjectsV2 fetch-owner and
 //! KeyCount, and awkward keys with and without `encoding-type=url`.
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::EncodingType;

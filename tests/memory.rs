@@ -1,7 +1,7 @@
 //! Bodies are streamed, never buffered whole: the server's peak memory stays
 //! far below the size of what passes through it.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

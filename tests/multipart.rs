@@ -1,7 +1,7 @@
 //! Multipart uploads through the AWS SDK: create, parts, copy parts,
 //! complete, abort, listings, reads by part number, and expiry.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Object round trips through the AWS SDK with its default configuration.
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;

@@ -2,7 +2,7 @@
 //! list answers 501 over HTTP, and the bucket ACL calls (routed and
 //! permission-checked) have real handlers.
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{BucketCannedAcl, Permission};

@@ -1,7 +1,7 @@
 //! Presigned URLs (query-string SigV4), produced by the AWS SDK's presigner
 //! and used by a plain HTTP client that holds no credentials.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime};
 

@@ -2,7 +2,7 @@
 //! credentials; unpublishing kills the URL at once, republishing gives a new
 //! one, deleting kills it, an update keeps it.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

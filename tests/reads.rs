@@ -1,7 +1,7 @@
 //! Reads: ranges, RFC 9110 preconditions, `response-*` overrides, partNumber;
 //! and conditional writes (PutObject with If-None-Match / If-Match).
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};

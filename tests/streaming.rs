@@ -3,7 +3,7 @@
 //! unsigned trailers with checksums, and malformed framing — which must be
 //! a clear 400 with nothing stored.
 
-mod common;
+use crate::common;
 
 use std::time::SystemTime;
 

@@ -1,7 +1,7 @@
 //! HTTPS with `--tls-cert` / `--tls-key`: a certificate the test makes
 //! itself, trusted by boto3 (through AWS_CA_BUNDLE) and by `kura admin`.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

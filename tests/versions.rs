@@ -3,7 +3,7 @@
 //! readable by version id for the retention period, can be restored, and
 //! are then purged from disk — also across a restart.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
