@@ -6,14 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use base64::Engine;
 use common::raw::Raw;
-use common::{Server, ACCESS_KEY};
+use common::{b64_md5, Server, ACCESS_KEY};
 use md5::Digest;
-
-fn b64_md5(data: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
-}
 
 async fn setup() -> (Server, aws_sdk_s3::Client) {
     let server = Server::start_with(&["--chunk-size", "1MiB"]);

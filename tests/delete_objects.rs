@@ -8,7 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use base64::Engine;
 use common::raw::Raw;
-use common::Server;
+use common::{b64_md5, Server};
 
 async fn setup(keys: &[String]) -> (Server, aws_sdk_s3::Client) {
     let server = Server::start();
@@ -128,11 +128,6 @@ fn body(keys: &[&str]) -> String {
     }
     b.push_str("</Delete>");
     b
-}
-
-fn b64_md5(data: &[u8]) -> String {
-    use md5::Digest;
-    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
 }
 
 #[tokio::test]

@@ -210,6 +210,13 @@ pub fn md5_hex(data: &[u8]) -> String {
     hex::encode(md5::Md5::digest(data))
 }
 
+/// The base64 MD5 of `data`, as `Content-MD5` carries it.
+pub fn b64_md5(data: &[u8]) -> String {
+    use base64::Engine;
+    use md5::Digest;
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
+}
+
 /// Waits (bounded) for a condition that the server reaches asynchronously.
 pub async fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + timeout;
