@@ -21,6 +21,7 @@ mod listing;
 mod listing_v1;
 mod memory;
 mod multipart;
+mod object_attributes;
 mod objects;
 mod operations;
 mod presigned;

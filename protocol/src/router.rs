@@ -260,6 +260,7 @@ operations! {
         HeadObject { version_id: Option<String>, part_number: Option<u32> } => Read,
         DeleteObject { version_id: Option<String> } => Write,
         GetObjectAcl { version_id: Option<String> } => Read,
+        GetObjectAttributes { version_id: Option<String> } => Read,
         PutObjectAcl { version_id: Option<String> } => Admin,
         CreateMultipartUpload {} => Write,
         UploadPart { upload_id: String, part_number: u32 } => Write,
@@ -428,11 +429,6 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         "one storage class: nothing is archived",
     ),
     ni(Scope::Object, "select", "no S3 Select queries"),
-    ni(
-        Scope::Object,
-        "attributes",
-        "GetObjectAttributes is not implemented yet",
-    ),
 ];
 
 /// Refuses a request naming a sub-resource of [`NOT_IMPLEMENTED`].
@@ -526,6 +522,11 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             },
         }),
         (Method::GET, None, _) if query.has("acl") => Ok(Operation::GetObjectAcl {
+            bucket,
+            key,
+            version_id,
+        }),
+        (Method::GET, None, _) if query.has("attributes") => Ok(Operation::GetObjectAttributes {
             bucket,
             key,
             version_id,

@@ -11,6 +11,7 @@ pub mod kit;
 mod list;
 mod multipart;
 mod multipart_list;
+mod object_attributes;
 mod part_copy;
 pub mod public;
 mod put;
@@ -43,6 +44,11 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
         }
         GetBucketAcl { bucket } => acl::get_bucket_acl(ctx, bucket).await,
         PutBucketAcl { bucket } => acl::put_bucket_acl(ctx, bucket).await,
+        GetObjectAttributes {
+            bucket,
+            key,
+            version_id,
+        } => object_attributes::get_object_attributes(ctx, bucket, key, version_id).await,
         GetObjectAcl {
             bucket,
             key,
