@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -452,6 +454,72 @@ async fn restart_mid_retention_resumes_the_purge() {
             .contains("<Key>")
     })
     .await;
+}
+
+/// Restores racing the purger (issue 10 §3). Each round retires a
+/// multi-chunk version (by a delete, or by an overwrite), waits until the
+/// purger starts removing its chunk files, and at that moment brings it
+/// back: by deleting the delete marker, or by deleting the version that
+/// replaced it. The key must then be either gone or whole, never a current
+/// version whose bytes are missing or differ.
+#[tokio::test(flavor = "multi_thread")]
+async fn restores_racing_the_purge_never_expose_removed_bytes() {
+    let s = Server::start_with(&["--retention", "1s", "--chunk-size", "8KiB"]);
+    let c = s.client().await;
+    c.create_bucket().bucket("race").send().await.unwrap();
+    let chunks = s.data_dir().join("chunks");
+    let (mut restored, mut gone) = (0, 0);
+    for round in 0..6u64 {
+        let before = chunk_paths(&chunks);
+        let data = pattern(MIB, round);
+        put(&c, "race", "k", data.clone()).await;
+        let files: Vec<PathBuf> = chunk_paths(&chunks).difference(&before).cloned().collect();
+        assert_eq!(files.len(), 128, "1 MiB in 8 KiB chunks");
+        // What undoes the retirement: the delete marker, or the newer version.
+        let undo = if round % 2 == 0 {
+            let del = c.delete_object().bucket("race").key("k").send().await;
+            del.unwrap().version_id.unwrap()
+        } else {
+            put(&c, "race", "k", pattern(5000, 99)).await
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while files.iter().all(|f| f.exists()) {
+            assert!(Instant::now() < deadline, "round {round}: no purge began");
+            tokio::task::yield_now().await;
+        }
+        c.delete_object()
+            .bucket("race")
+            .key("k")
+            .version_id(undo)
+            .send()
+            .await
+            .unwrap();
+        match c.get_object().bucket("race").key("k").send().await {
+            Ok(r) => {
+                let body = r.body.collect().await;
+                let body = body.unwrap_or_else(|e| panic!("round {round}: restored bytes: {e}"));
+                assert_eq!(md5_hex(&body.into_bytes()), md5_hex(&data), "round {round}");
+                restored += 1;
+            }
+            Err(e) => {
+                let code = e.into_service_error().meta().code().map(str::to_string);
+                assert_eq!(code.as_deref(), Some("NoSuchKey"), "round {round}");
+                gone += 1;
+            }
+        }
+    }
+    eprintln!("restored {restored}, gone {gone}");
+}
+
+/// Every chunk file below `dir`.
+fn chunk_paths(dir: &Path) -> HashSet<PathBuf> {
+    let mut out = HashSet::new();
+    for shard in std::fs::read_dir(dir).unwrap() {
+        for f in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            out.insert(f.unwrap().path());
+        }
+    }
+    out
 }
 
 /// Restore by copying an old version onto the key (CopyObject with

@@ -221,6 +221,17 @@ pub fn upload_expiry_key(due_ms: u64, upload_key: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Prefix of the meta keys of unfinished retention re-schedules.
+pub const RESCHEDULE_PREFIX: &[u8] = b"reschedule/";
+
+/// Meta key of `bucket`'s unfinished retention re-schedule: its value is
+/// the `versions` key to continue from.
+pub fn reschedule_key(bucket: &str) -> Vec<u8> {
+    let mut out = RESCHEDULE_PREFIX.to_vec();
+    out.extend_from_slice(bucket.as_bytes());
+    out
+}
+
 /// Meta key holding the last issued version sequence number.
 pub const META_LAST_SEQ: &[u8] = b"last_seq";
 /// Meta key holding the on-disk format version.

@@ -12,6 +12,7 @@ mod bucket_settings;
 pub mod chunks;
 pub mod error;
 pub mod keys;
+mod latches;
 pub mod list;
 pub mod locks;
 mod mapped;

@@ -13,6 +13,7 @@ use rocksdb::{
 use crate::chunks::ChunkStore;
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, ALL_CFS, CF_BUCKETS, CF_META, CF_OBJECTS};
+use crate::latches::Latches;
 use crate::locks::{LockTable, Readers};
 use crate::rows::{self, BucketRow};
 use crate::writer::ObjectWriter;
@@ -41,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) chunks: ChunkStore,
     pub(crate) locks: Arc<LockTable>,
     pub(crate) readers: Arc<Readers>,
+    /// Short sections over one key's version rows (see `latches.rs`).
+    pub(crate) latches: Latches,
     pub(crate) config: StoreConfig,
     seq: Mutex<SeqState>,
     /// Commits into a bucket hold this shared; deleting a bucket holds it
@@ -51,7 +54,14 @@ pub(crate) struct Inner {
     /// commit, complete, abort, expiry), so a part never lands in an upload
     /// that is being completed or removed.
     pub(crate) multipart: Mutex<()>,
+    /// Tests stop a purge here, after a version's files are removed and
+    /// before its rows are: `false` simulates a crash at that point.
+    #[cfg(test)]
+    pub(crate) purge_hook: Mutex<Option<PurgeHook>>,
 }
+
+#[cfg(test)]
+pub(crate) type PurgeHook = Box<dyn Fn(u64) -> bool + Send>;
 
 /// Sequence numbers are handed out from blocks reserved durably in
 /// `CF_META`, so they stay unique across restarts without a write per number.
@@ -116,6 +126,7 @@ impl Store {
                 chunks,
                 locks: Arc::default(),
                 readers: Arc::default(),
+                latches: Latches::default(),
                 config,
                 // Starting from the clock keeps version ids roughly time-ordered.
                 seq: Mutex::new(SeqState {
@@ -124,8 +135,11 @@ impl Store {
                 }),
                 bucket_commits: RwLock::new(()),
                 multipart: Mutex::new(()),
+                #[cfg(test)]
+                purge_hook: Mutex::new(None),
             }),
         };
+        store.resume_reschedules()?;
         let removed = store.sweep_orphan_chunks()?;
         if removed > 0 {
             tracing::info!(

@@ -262,6 +262,8 @@ impl Store {
         );
         let _bucket = self.commit_guard();
         let object_key = keys::object_key(bucket, key);
+        // The version promoted below must not be one a purge is unlinking.
+        let _latch = self.inner.latches.key(&object_key);
         let mut current = self.current(bucket, key)?;
         let mut batch = WriteBatch::default();
         let removed = match current.take_if(|r| r.seq == seq) {
