@@ -26,6 +26,7 @@ mod retention;
 pub mod rows;
 mod store;
 mod upload_expiry;
+mod version_cursor;
 mod versions;
 pub mod writer;
 

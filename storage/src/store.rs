@@ -58,6 +58,10 @@ pub(crate) struct Inner {
     /// before its rows are: `false` simulates a crash at that point.
     #[cfg(test)]
     pub(crate) purge_hook: Mutex<Option<PurgeHook>>,
+    /// Version rows a listing decoded, so tests can check that a page
+    /// costs what its size says, however many versions a key has.
+    #[cfg(test)]
+    pub(crate) listed_rows: std::sync::atomic::AtomicUsize,
 }
 
 #[cfg(test)]
@@ -137,6 +141,8 @@ impl Store {
                 multipart: Mutex::new(()),
                 #[cfg(test)]
                 purge_hook: Mutex::new(None),
+                #[cfg(test)]
+                listed_rows: Default::default(),
             }),
         };
         store.resume_reschedules()?;
