@@ -32,13 +32,14 @@ pub async fn delete_object(
         Some(v) => {
             let lock = store.lock_key(&bucket, &key).s3()?;
             let id = v.clone();
-            let deleted = blocking(move || {
-                match resolve_version(&store, versioning, &bucket, &key, &id)? {
-                    Some(seq) => store.delete_version(&lock, &bucket, &key, seq).s3(),
-                    None => Ok(None),
-                }
-            })
-            .await?;
+            let deleted =
+                blocking(
+                    move || match resolve_version(&store, versioning, &bucket, &key, &id)? {
+                        Some(seq) => store.delete_version(&lock, &bucket, &key, seq).s3(),
+                        None => Ok(None),
+                    },
+                )
+                .await?;
             response::set_header(&mut r, "x-amz-version-id", &v);
             if deleted.is_some_and(|d| d.delete_marker) {
                 response::set_header(&mut r, "x-amz-delete-marker", "true");

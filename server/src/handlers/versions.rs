@@ -116,7 +116,9 @@ pub async fn list_object_versions(
             key: key_marker.clone(),
             version_id: marker_seq.map(kura_storage::rows::version_id),
         };
-        let page = store.list_versions(&b, &p, d.as_deref(), &start, max).s3()?;
+        let page = store
+            .list_versions(&b, &p, d.as_deref(), &start, max)
+            .s3()?;
         // Whether the marker key's null version was listed on an earlier
         // page (then its rows on this one show their own ids).
         let null_shown = match (key_marker, marker_seq) {
