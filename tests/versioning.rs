@@ -492,3 +492,75 @@ async fn suspended_bucket_replaces_the_null_version_into_the_trash() {
         .unwrap();
     assert_eq!(get(&c, "sus", "k", None).await, b"again");
 }
+
+const BOTO3_SCRIPT: &str = r#"
+import sys
+import boto3
+from botocore.config import Config
+
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+
+s3.create_bucket(Bucket="plain")
+assert "Status" not in s3.get_bucket_versioning(Bucket="plain")
+r = s3.put_object(Bucket="plain", Key="k", Body=b"one")
+assert "VersionId" not in r, r
+s3.put_object(Bucket="plain", Key="k", Body=b"two")
+v = s3.list_object_versions(Bucket="plain")["Versions"]
+assert [(x["VersionId"] == "null", x["IsLatest"]) for x in v] == [(True, True), (False, False)], v
+old = v[1]["VersionId"]
+r = s3.delete_object(Bucket="plain", Key="k")
+assert "DeleteMarker" not in r and "VersionId" not in r, r
+v = s3.list_object_versions(Bucket="plain")
+assert "DeleteMarkers" not in v, v
+assert len(v["Versions"]) == 2 and not any(x["IsLatest"] for x in v["Versions"]), v
+r = s3.copy_object(Bucket="plain", Key="k", CopySource={"Bucket": "plain", "Key": "k", "VersionId": old})
+assert "VersionId" not in r, r
+assert s3.get_object(Bucket="plain", Key="k")["Body"].read() == b"one"
+
+s3.put_bucket_versioning(Bucket="plain", VersioningConfiguration={"Status": "Enabled"})
+r = s3.put_object(Bucket="plain", Key="k", Body=b"three")
+assert len(r["VersionId"]) == 16, r
+a = s3.delete_object(Bucket="plain", Key="k")
+b = s3.delete_object(Bucket="plain", Key="k")
+assert a["DeleteMarker"] and b["DeleteMarker"] and a["VersionId"] != b["VersionId"], (a, b)
+assert len(s3.list_object_versions(Bucket="plain")["DeleteMarkers"]) == 2
+
+s3.put_bucket_versioning(Bucket="plain", VersioningConfiguration={"Status": "Suspended"})
+assert s3.get_bucket_versioning(Bucket="plain")["Status"] == "Suspended"
+r = s3.put_object(Bucket="plain", Key="s", Body=b"x")
+assert "VersionId" not in r, r
+assert s3.head_object(Bucket="plain", Key="s")["VersionId"] == "null"
+r = s3.delete_objects(Bucket="plain", Delete={"Objects": [{"Key": "s"}]})["Deleted"][0]
+assert r["DeleteMarker"] and r["DeleteMarkerVersionId"] == "null", r
+print("BOTO3-VERSIONING-OK")
+"#;
+
+/// The same model as boto3 sees it.
+#[test]
+fn boto3_sees_the_versioning_states() {
+    let server = Server::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("versioning.py");
+    std::fs::write(&script, BOTO3_SCRIPT).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&server.endpoint)
+        .env("HOME", tmp.path())
+        .env("AWS_CONFIG_FILE", tmp.path().join("aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            tmp.path().join("aws-credentials"),
+        )
+        .env("AWS_ACCESS_KEY_ID", common::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", common::SECRET_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("BOTO3-VERSIONING-OK"),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
