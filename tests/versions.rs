@@ -116,6 +116,7 @@ async fn deleted_object_is_recoverable_then_purged() {
     let retention = Duration::from_secs(5);
     let c = s.client().await;
     c.create_bucket().bucket("trash").send().await.unwrap();
+    common::enable_versioning(&c, "trash").await;
     let data = pattern(3 * MIB + 5, 7);
     let v1 = put(&c, "trash", "report.bin", data.clone()).await;
     assert_eq!(s.chunk_files(), 4);
@@ -239,6 +240,7 @@ async fn version_listing_paging_and_delete_by_version_id() {
     let s = Server::start();
     let c = s.client().await;
     c.create_bucket().bucket("hist").send().await.unwrap();
+    common::enable_versioning(&c, "hist").await;
     let a1 = put(&c, "hist", "a", b"a1".to_vec()).await;
     let b1 = put(&c, "hist", "b", b"b1".to_vec()).await;
     let b2 = put(&c, "hist", "b", b"b2".to_vec()).await;
@@ -329,6 +331,7 @@ async fn delete_by_version_id_frees_the_space_now() {
     let s = Server::start_with(&["--chunk-size", "1MiB"]);
     let c = s.client().await;
     c.create_bucket().bucket("hist").send().await.unwrap();
+    common::enable_versioning(&c, "hist").await;
     let v1 = put(&c, "hist", "big", pattern(2 * MIB, 1)).await;
     put(&c, "hist", "big", pattern(3 * MIB, 2)).await;
     assert_eq!(s.chunk_files(), 5);
@@ -349,27 +352,61 @@ async fn delete_by_version_id_frees_the_space_now() {
     );
 }
 
-/// GET ?versioning reports what kura does: versions are kept (Enabled).
+/// A new bucket is unversioned (no Status); PutBucketVersioning moves it to
+/// Enabled or Suspended and back, never to unversioned again.
 #[tokio::test(flavor = "multi_thread")]
-async fn versioning_state_is_enabled() {
+async fn versioning_state_is_kept_per_bucket() {
     let s = Server::start();
     let c = s.client().await;
     c.create_bucket().bucket("vers").send().await.unwrap();
+    c.create_bucket().bucket("other").send().await.unwrap();
+    let status = |b: &'static str| {
+        let c = c.clone();
+        async move {
+            c.get_bucket_versioning()
+                .bucket(b)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .cloned()
+        }
+    };
+    assert_eq!(status("vers").await, None);
+    for (body, want) in [
+        ("Suspended", BucketVersioningStatus::Suspended),
+        ("Enabled", BucketVersioningStatus::Enabled),
+        ("Suspended", BucketVersioningStatus::Suspended),
+    ] {
+        let r = Raw::new("PUT", "/vers?versioning")
+            .body(format!(
+                "<VersioningConfiguration><Status>{body}</Status></VersioningConfiguration>"
+            ))
+            .send(&s.addr);
+        assert_eq!(r.status, 200, "{}", r.body_text());
+        assert_eq!(status("vers").await, Some(want));
+    }
+    assert_eq!(status("other").await, None, "per bucket");
+    // Anything else is refused and changes nothing.
+    let r = Raw::new("PUT", "/vers?versioning")
+        .body("<VersioningConfiguration><Status>Disabled</Status></VersioningConfiguration>")
+        .send(&s.addr);
+    assert_eq!((r.status, r.code().as_str()), (400, "MalformedXML"));
+    assert_eq!(
+        status("vers").await,
+        Some(BucketVersioningStatus::Suspended)
+    );
+    // The state survives a restart.
+    let mut s = s;
+    s.restart();
+    let c = s.client().await;
     let v = c
         .get_bucket_versioning()
         .bucket("vers")
         .send()
         .await
         .unwrap();
-    assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
-    let r = Raw::new("PUT", "/vers?versioning")
-        .body("<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>")
-        .send(&s.addr);
-    assert_eq!(r.status, 501);
-    let r = Raw::new("PUT", "/vers?versioning")
-        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
-        .send(&s.addr);
-    assert_eq!(r.status, 200);
+    assert_eq!(v.status(), Some(&BucketVersioningStatus::Suspended));
 }
 
 /// A purge that falls due while a download reads the version waits for it.
@@ -378,6 +415,7 @@ async fn a_due_purge_does_not_break_a_download() {
     let s = Server::start_with(&["--retention", "1s", "--chunk-size", "1MiB"]);
     let c = s.client().await;
     c.create_bucket().bucket("trash").send().await.unwrap();
+    common::enable_versioning(&c, "trash").await;
     let data = pattern(16 * MIB, 9);
     let v1 = put(&c, "trash", "f", data.clone()).await;
     c.delete_object()
@@ -423,6 +461,7 @@ async fn restart_mid_retention_resumes_the_purge() {
     let mut s = Server::start_with(&["--retention", "4s", "--chunk-size", "1MiB"]);
     let c = s.client().await;
     c.create_bucket().bucket("trash").send().await.unwrap();
+    common::enable_versioning(&c, "trash").await;
     put(&c, "trash", "a", pattern(2 * MIB, 1)).await;
     put(&c, "trash", "a", pattern(MIB + 1, 2)).await;
     let started = Instant::now();
@@ -529,6 +568,7 @@ async fn copy_from_a_version_restores_it() {
     let s = Server::start_with(&["--chunk-size", "1MiB"]);
     let c = s.client().await;
     c.create_bucket().bucket("hist").send().await.unwrap();
+    common::enable_versioning(&c, "hist").await;
     let v1_data = pattern(2 * MIB + 3, 11);
     let v1 = put(&c, "hist", "doc", v1_data.clone()).await;
     let v2 = put(&c, "hist", "doc", b"second".to_vec()).await;

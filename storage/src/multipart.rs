@@ -302,7 +302,7 @@ impl Store {
                 used.insert(*number);
             }
             let size = part_sizes.iter().sum();
-            let row = ObjectRow {
+            let mut row = ObjectRow {
                 seq: self.next_seq()?,
                 delete_marker: false,
                 size,
@@ -317,9 +317,10 @@ impl Store {
                     DataLocation::Chunks(chunks)
                 },
                 expires_ms: 0,
+                null_version: false,
             };
             let mut batch = WriteBatch::default();
-            self.stage_current(&mut batch, bucket, key, &row, previous, new.public)?;
+            self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
             let mut dropped = Vec::new();
             for (number, part) in &parts {
                 if !used.contains(number) {

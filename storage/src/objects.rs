@@ -10,7 +10,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHUNKS, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
 use crate::locks::WriteLock;
 use crate::reader::ObjectReader;
-use crate::rows::{self, DataLocation, ObjectRow, PurgeEntry};
+use crate::rows::{self, DataLocation, ObjectRow, PurgeEntry, Versioning};
 use crate::store::{now_ms, Store};
 use crate::writer::WrittenData;
 
@@ -61,8 +61,8 @@ impl Store {
         }
     }
 
-    /// A version by id, or the current one. Errors with `NoSuchKey` /
-    /// `NoSuchVersion` when absent.
+    /// A version by id (`"null"`: the key's `null` version), or the current
+    /// one. Errors with `NoSuchKey` / `NoSuchVersion` when absent.
     pub fn get_object(
         &self,
         bucket: &str,
@@ -75,6 +75,11 @@ impl Store {
                 .filter(|r| !r.delete_marker)
                 .ok_or(StorageError::NoSuchKey);
         };
+        if version_id == "null" {
+            return self
+                .null_version(bucket, key)?
+                .ok_or(StorageError::NoSuchVersion);
+        }
         let seq = rows::parse_version_id(version_id).ok_or(StorageError::NoSuchVersion)?;
         if let Some(row) = current.filter(|r| r.seq == seq) {
             return Ok(row);
@@ -136,7 +141,7 @@ impl Store {
         );
         let _bucket = self.commit_guard();
         let previous = self.current(bucket, key)?;
-        let row = ObjectRow {
+        let mut row = ObjectRow {
             seq: self.next_seq()?,
             delete_marker: false,
             size: data.size,
@@ -147,9 +152,10 @@ impl Store {
             part_sizes: new.part_sizes,
             data: data.location.clone(),
             expires_ms: 0,
+            null_version: false,
         };
         let mut batch = WriteBatch::default();
-        self.stage_current(&mut batch, bucket, key, &row, previous, new.public)?;
+        self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
         self.write_synced(batch)?;
         data.cleanup.disarm();
         Ok(row)
@@ -157,18 +163,25 @@ impl Store {
 
     /// Adds to `batch` what making `row` the key's current version takes
     /// (shared by single uploads, copies and completed multipart uploads):
-    /// the row, its chunks' owner entries, the previous version retired for
-    /// the bucket's retention period, and the published state changed if
-    /// `public` says so.
+    /// the row, flagged as the key's `null` version unless the bucket's
+    /// versioning is `Enabled`, its chunks' owner entries, the previous
+    /// version retired for the bucket's retention period, and the published
+    /// state changed if `public` says so.
     pub(crate) fn stage_current(
         &self,
         batch: &mut WriteBatch,
         bucket: &str,
         key: &str,
-        row: &ObjectRow,
+        row: &mut ObjectRow,
         previous: Option<ObjectRow>,
         public: Option<bool>,
     ) -> StorageResult<()> {
+        let versioning = self.require_bucket(bucket)?.versioning;
+        row.null_version = versioning != Versioning::Enabled;
+        // A current `null` version is replaced by being retired below.
+        if row.null_version && !previous.as_ref().is_some_and(|p| p.null_version) {
+            self.drop_replaced_null_marker(batch, bucket, key)?;
+        }
         let object_key = keys::object_key(bucket, key);
         batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(row));
         for c in row.chunks() {
@@ -188,9 +201,17 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the current version: it becomes noncurrent (recoverable for
-    /// the retention period) behind a delete marker. Returns the marker, or
-    /// `None` if there was nothing to delete (S3's delete is idempotent).
+    /// DeleteObject without a version id. The current version (if any)
+    /// becomes noncurrent, recoverable for the retention period, behind a
+    /// new delete marker, which is returned. By the bucket's versioning:
+    /// - unversioned: nothing happens to a key without a current version;
+    ///   the marker is kura's record that the key is deleted (S3 clients
+    ///   never see it) and is the key's `null` version;
+    /// - `Enabled`: a marker is always added, stacked on earlier ones and
+    ///   also for a key that never existed, as in S3;
+    /// - `Suspended`: the marker is the key's `null` version, replacing the
+    ///   previous one; if that is already the latest marker, nothing changes
+    ///   and it is returned.
     pub fn delete_object(
         &self,
         lock: &WriteLock,
@@ -203,9 +224,24 @@ impl Store {
             object_key.as_slice(),
             "write lock of another key"
         );
-        let Some(prev) = self.current(bucket, key)?.filter(|r| !r.delete_marker) else {
-            return Ok(None);
-        };
+        let _bucket = self.commit_guard();
+        let versioning = self.require_bucket(bucket)?.versioning;
+        let current = self.current(bucket, key)?;
+        let null_marker = versioning != Versioning::Enabled;
+        if current.is_none() {
+            match versioning {
+                Versioning::Enabled => {}
+                Versioning::Unversioned => return Ok(None),
+                Versioning::Suspended => {
+                    if let Some(latest) = self
+                        .newest_version_row(bucket, key)?
+                        .filter(|r| r.delete_marker && r.null_version)
+                    {
+                        return Ok(Some(latest));
+                    }
+                }
+            }
+        }
         let now = now_ms();
         let due = now.saturating_add(self.retention_ms(bucket)?);
         let marker = ObjectRow {
@@ -219,13 +255,19 @@ impl Store {
             part_sizes: Vec::new(),
             data: DataLocation::Inline(Vec::new()),
             expires_ms: 0,
+            null_version: null_marker,
         };
         let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
-        self.retire(&mut batch, bucket, key, prev, due);
+        if null_marker && !current.as_ref().is_some_and(|c| c.null_version) {
+            self.drop_replaced_null_marker(&mut batch, bucket, key)?;
+        }
+        if let Some(prev) = current {
+            batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
+            self.retire(&mut batch, bucket, key, prev, due);
+            // A deleted object's public URL dies with it.
+            self.unpublish_in(&mut batch, bucket, key)?;
+        }
         self.retire(&mut batch, bucket, key, marker.clone(), due);
-        // A deleted object's public URL dies with it.
-        self.unpublish_in(&mut batch, bucket, key)?;
         self.write_synced(batch)?;
         Ok(Some(marker))
     }

@@ -15,7 +15,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, ALL_CFS, CF_BUCKETS, CF_META, CF_OBJECTS};
 use crate::latches::Latches;
 use crate::locks::{LockTable, Readers};
-use crate::rows::{self, BucketRow};
+use crate::rows::{self, BucketRow, Versioning};
 use crate::writer::ObjectWriter;
 
 /// Storage settings.
@@ -213,6 +213,7 @@ impl Store {
             created_ms: now_ms(),
             max_object_size: None,
             retention_secs: None,
+            versioning: Versioning::Unversioned,
         };
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_BUCKETS), name.as_bytes(), rows::encode(&row));

@@ -7,10 +7,10 @@ use kura_protocol::checksum::{requested_checksum, ChecksumHasher};
 use kura_protocol::names::validate_object_key;
 use kura_protocol::xml::{DeleteError, DeleteRequest, DeleteResult, DeletedEntry};
 use kura_protocol::{headers, S3Error, S3ErrorCode, S3Result};
-use kura_storage::rows::parse_version_id;
-use kura_storage::Store;
+use kura_storage::{Store, Versioning};
 use md5::{Digest, Md5};
 
+use super::versions::{marker_version_id, parse_version, resolve_version};
 use super::Ctx;
 use crate::errors::{blocking, storage_to_s3};
 use crate::response::{self, Body};
@@ -65,8 +65,19 @@ pub async fn delete_objects(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
 /// Deletes each key in turn; one key's failure does not stop the others.
 fn delete_each(store: &Store, bucket: &str, request: DeleteRequest) -> DeleteResult {
     let mut result = DeleteResult::default();
+    let versioning = match store.bucket(bucket) {
+        Ok(Some(row)) => row.versioning,
+        // Gone since the request began: each key reports it.
+        _ => Versioning::Unversioned,
+    };
     for object in request.objects {
-        match delete_one(store, bucket, &object.key, object.version_id.as_deref()) {
+        match delete_one(
+            store,
+            versioning,
+            bucket,
+            &object.key,
+            object.version_id.as_deref(),
+        ) {
             Ok(_) if request.quiet => {}
             Ok(marker) => result.deleted.push(DeletedEntry {
                 key: object.key,
@@ -88,21 +99,24 @@ fn delete_each(store: &Store, bucket: &str, request: DeleteRequest) -> DeleteRes
 }
 
 /// Deletes one key (or one version of it), as DeleteObject does. Returns the
-/// version id of the delete marker created or removed, if any.
+/// version id of the delete marker created or removed, if clients see one.
 fn delete_one(
     store: &Store,
+    versioning: Versioning,
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
 ) -> S3Result<Option<String>> {
     validate_object_key(key)?;
     match version_id {
-        // No "null" (unversioned) version ever exists in kura: nothing to delete.
-        Some("null") => Ok(None),
         Some(v) => {
-            let seq = parse_version_id(v)
-                .ok_or_else(|| S3Error::invalid_argument("Invalid version id specified"))?;
+            if v != "null" {
+                parse_version(v)?;
+            }
             let lock = store.lock_key(bucket, key).map_err(storage_to_s3)?;
+            let Some(seq) = resolve_version(store, versioning, bucket, key, v)? else {
+                return Ok(None);
+            };
             let deleted = store
                 .delete_version(&lock, bucket, key, seq)
                 .map_err(storage_to_s3)?;
@@ -113,7 +127,7 @@ fn delete_one(
             let marker = store
                 .delete_object(&lock, bucket, key)
                 .map_err(storage_to_s3)?;
-            Ok(marker.map(|m| m.version_id()))
+            Ok(marker.and_then(|m| marker_version_id(versioning, &m)))
         }
     }
 }

@@ -230,7 +230,7 @@ pub async fn complete(
     };
     let chosen: Vec<(u32, String)> = chosen.iter().map(|(n, p)| (*n, p.etag.clone())).collect();
     let (b, k) = (bucket.clone(), key.clone());
-    blocking(move || {
+    let row = blocking(move || {
         store
             .complete_upload(&lock, &b, &k, &upload_id, &chosen, new)
             .s3()
@@ -260,7 +260,11 @@ pub async fn complete(
         etag,
         checksums,
     };
-    Ok(response::xml(doc.to_xml()))
+    let mut r = response::xml(doc.to_xml());
+    if let Some(v) = super::versions::written_version_id(&row) {
+        response::set_header(&mut r, "x-amz-version-id", &v);
+    }
+    Ok(r)
 }
 
 /// Checks the listed parts against the uploaded ones: ascending numbers

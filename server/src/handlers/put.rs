@@ -129,6 +129,8 @@ fn write_response(row: &ObjectRow) -> Response<Body> {
         // A single PUT's checksum is always of the whole object.
         response::set_header(&mut r, "x-amz-checksum-type", "FULL_OBJECT");
     }
-    response::set_header(&mut r, "x-amz-version-id", &row.version_id());
+    if let Some(v) = super::versions::written_version_id(row) {
+        response::set_header(&mut r, "x-amz-version-id", &v);
+    }
     r
 }
