@@ -506,6 +506,7 @@ async fn restores_racing_the_purge_never_expose_removed_bytes() {
     let s = Server::start_with(&["--retention", "1s", "--chunk-size", "8KiB"]);
     let c = s.client().await;
     c.create_bucket().bucket("race").send().await.unwrap();
+    common::enable_versioning(&c, "race").await;
     let chunks = s.data_dir().join("chunks");
     let (mut restored, mut gone) = (0, 0);
     for round in 0..6u64 {
