@@ -123,7 +123,9 @@ async fn dispatch(
         Ok(v) => v,
         Err(e) => return (name, handlers::public::anonymous_or(state, &parts, &op, e)),
     };
-    if let Err(e) = policy::authorize(&principal, &op, &parts.headers) {
+    if let Err(e) = crate::auth::check_scheme(&verified, &op)
+        .and_then(|()| policy::authorize(&principal, &op, &parts.headers))
+    {
         return (name, Err(e));
     }
     let ctx = Ctx {

@@ -37,13 +37,14 @@ impl Store {
     pub fn lock_key(&self, bucket: &str, key: &str) -> StorageResult<WriteLock> {
         self.inner
             .locks
-            .try_lock(keys::object_key(bucket, key))
+            .try_lock(keys::object_key(bucket, key)?)
             .ok_or(StorageError::Conflict)
     }
 
     /// Whether a write of `bucket`/`key` is in progress.
     pub fn is_writing(&self, bucket: &str, key: &str) -> bool {
-        self.inner.locks.is_locked(&keys::object_key(bucket, key))
+        // A name the keys cannot hold has no write in progress either.
+        keys::object_key(bucket, key).is_ok_and(|k| self.inner.locks.is_locked(&k))
     }
 
     /// The current version (possibly a delete marker), checking the bucket exists.
@@ -51,7 +52,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key))?
+            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
         {
             Some(raw) => Ok(Some(rows::decode(&raw)?)),
             None => {
@@ -82,7 +83,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq))?
+            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq)?)?
         {
             Some(raw) => Ok(rows::decode(&raw)?),
             None => Err(StorageError::NoSuchVersion),
@@ -128,7 +129,7 @@ impl Store {
         data: WrittenData,
         new: NewObject,
     ) -> StorageResult<ObjectRow> {
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
             lock.key(),
             object_key.as_slice(),
@@ -169,14 +170,14 @@ impl Store {
         previous: Option<ObjectRow>,
         public: Option<bool>,
     ) -> StorageResult<()> {
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(row));
         for c in row.chunks() {
             batch.put_cf(self.cf(CF_CHUNKS), c.id, row.seq.to_be_bytes());
         }
         if let Some(prev) = previous {
             let due = row.modified_ms.saturating_add(self.retention_ms(bucket)?);
-            self.retire(batch, bucket, key, prev, due);
+            self.retire(batch, bucket, key, prev, due)?;
         }
         match public {
             Some(true) => {
@@ -197,7 +198,7 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> StorageResult<Option<ObjectRow>> {
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
             lock.key(),
             object_key.as_slice(),
@@ -222,8 +223,8 @@ impl Store {
         };
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
-        self.retire(&mut batch, bucket, key, prev, due);
-        self.retire(&mut batch, bucket, key, marker.clone(), due);
+        self.retire(&mut batch, bucket, key, prev, due)?;
+        self.retire(&mut batch, bucket, key, marker.clone(), due)?;
         // A deleted object's public URL dies with it.
         self.unpublish_in(&mut batch, bucket, key)?;
         self.write_synced(batch)?;
@@ -239,11 +240,11 @@ impl Store {
         key: &str,
         mut row: ObjectRow,
         due: u64,
-    ) {
+    ) -> StorageResult<()> {
         row.expires_ms = due;
         batch.put_cf(
             self.cf(CF_VERSIONS),
-            keys::version_key(bucket, key, row.seq),
+            keys::version_key(bucket, key, row.seq)?,
             rows::encode(&row),
         );
         let entry = PurgeEntry {
@@ -257,5 +258,6 @@ impl Store {
             keys::purge_key(due, row.seq),
             rows::encode(&entry),
         );
+        Ok(())
     }
 }

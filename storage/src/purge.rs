@@ -77,7 +77,7 @@ impl Store {
     }
 
     fn purge_version_files(&self, purge_key: &[u8], entry: &PurgeEntry) -> StorageResult<()> {
-        let version_key = keys::version_key(&entry.bucket, &entry.key, entry.seq);
+        let version_key = keys::version_key(&entry.bucket, &entry.key, entry.seq)?;
         let row: Option<ObjectRow> = match self
             .inner
             .db

@@ -47,7 +47,7 @@ impl Store {
         bucket: &str,
         retention: u64,
     ) -> StorageResult<()> {
-        let prefix = keys::bucket_prefix(bucket);
+        let prefix = keys::bucket_prefix(bucket)?;
         let mut it = self.inner.db.raw_iterator_cf(self.cf(CF_VERSIONS));
         it.seek(&prefix);
         // (key, when the next-newer version of it was written)

@@ -67,12 +67,13 @@ impl Store {
         max: usize,
     ) -> StorageResult<VersionPage> {
         self.require_bucket(bucket)?;
-        let bucket_len = keys::bucket_prefix(bucket).len();
-        let mut obj = self.bounded(CF_OBJECTS, keys::object_key(bucket, prefix));
-        let mut ver = self.bounded(CF_VERSIONS, keys::version_key_range_prefix(bucket, prefix));
+        let bucket_prefix = keys::bucket_prefix(bucket)?;
+        let bucket_len = bucket_prefix.len();
+        let mut obj = self.bounded(CF_OBJECTS, keys::object_key(bucket, prefix)?);
+        let mut ver = self.bounded(CF_VERSIONS, keys::version_key_range_prefix(bucket, prefix)?);
         // Seeks both iterators to the first key >= `from` (raw key bytes).
         let seek = |obj: &mut Iter<'_>, ver: &mut Iter<'_>, from: &[u8]| {
-            let mut o = keys::bucket_prefix(bucket);
+            let mut o = bucket_prefix.clone();
             let mut v = o.clone();
             o.extend_from_slice(from);
             for &b in from {
@@ -213,7 +214,7 @@ impl Store {
         if self.current(bucket, key)?.is_some() {
             return Ok(false);
         }
-        let prefix = keys::version_key_prefix(bucket, key);
+        let prefix = keys::version_key_prefix(bucket, key)?;
         let mut it = self.bounded(CF_VERSIONS, prefix.clone());
         it.seek(&prefix);
         let latest = match (it.valid(), it.value()) {
@@ -229,7 +230,7 @@ impl Store {
         if let Some(raw) = self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key))?
+            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
         {
             if rows::decode::<ObjectRow>(&raw)?.seq == seq {
                 return Ok(true);
@@ -238,7 +239,7 @@ impl Store {
         Ok(self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq))?
+            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq)?)?
             .is_some())
     }
 
@@ -257,11 +258,11 @@ impl Store {
     ) -> StorageResult<Option<DeletedVersion>> {
         assert_eq!(
             lock.key(),
-            keys::object_key(bucket, key).as_slice(),
+            keys::object_key(bucket, key)?.as_slice(),
             "write lock of another key"
         );
         let _bucket = self.commit_guard();
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         let mut current = self.current(bucket, key)?;
         let mut batch = WriteBatch::default();
         let removed = match current.take_if(|r| r.seq == seq) {
@@ -272,7 +273,7 @@ impl Store {
                 row
             }
             None => {
-                let vkey = keys::version_key(bucket, key, seq);
+                let vkey = keys::version_key(bucket, key, seq)?;
                 let Some(raw) = self.inner.db.get_pinned_cf(self.cf(CF_VERSIONS), &vkey)? else {
                     return Ok(None);
                 };
@@ -309,7 +310,7 @@ impl Store {
         batch: &mut WriteBatch,
         bucket: &str,
     ) -> StorageResult<()> {
-        let prefix = keys::bucket_prefix(bucket);
+        let prefix = keys::bucket_prefix(bucket)?;
         let mut it = self.bounded(CF_VERSIONS, prefix.clone());
         it.seek(&prefix);
         let now = now_ms();
@@ -347,8 +348,8 @@ impl Store {
         key: &str,
         except: u64,
     ) -> StorageResult<()> {
-        let mut it = self.bounded(CF_VERSIONS, keys::version_key_prefix(bucket, key));
-        it.seek(keys::version_key_prefix(bucket, key));
+        let mut it = self.bounded(CF_VERSIONS, keys::version_key_prefix(bucket, key)?);
+        it.seek(keys::version_key_prefix(bucket, key)?);
         while it.valid() {
             let (Some(k), Some(v)) = (it.key(), it.value()) else {
                 break;
@@ -365,7 +366,7 @@ impl Store {
                 row.expires_ms = 0;
                 batch.put_cf(
                     self.cf(CF_OBJECTS),
-                    keys::object_key(bucket, key),
+                    keys::object_key(bucket, key)?,
                     rows::encode(&row),
                 );
             }

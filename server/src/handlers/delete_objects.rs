@@ -7,11 +7,11 @@ use kura_protocol::checksum::{requested_checksum, ChecksumHasher};
 use kura_protocol::names::validate_object_key;
 use kura_protocol::xml::{DeleteError, DeleteRequest, DeleteResult, DeletedEntry};
 use kura_protocol::{headers, S3Error, S3ErrorCode, S3Result};
-use kura_storage::rows::parse_version_id;
 use kura_storage::Store;
 use md5::{Digest, Md5};
 
 use super::Ctx;
+use crate::access::Principal;
 use crate::errors::{blocking, storage_to_s3};
 use crate::response::{self, Body};
 
@@ -30,6 +30,7 @@ pub async fn delete_objects(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
         ));
     }
     let store = ctx.state.store.clone();
+    let who = ctx.principal.clone();
     super::existing_bucket(&store, &bucket)?;
     let (mut payload, _rest) = ctx.payload(None);
     let body = payload.read_to_end(MAX_BODY).await?;
@@ -58,15 +59,27 @@ pub async fn delete_objects(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
         }
     }
     let request = DeleteRequest::parse(&body)?;
-    let result = blocking(move || Ok(delete_each(&store, &bucket, request))).await?;
+    let result = blocking(move || Ok(delete_each(&store, &who, &bucket, request))).await?;
     Ok(response::xml(result.to_xml()))
 }
 
-/// Deletes each key in turn; one key's failure does not stop the others.
-fn delete_each(store: &Store, bucket: &str, request: DeleteRequest) -> DeleteResult {
+/// Deletes each key in turn; one key's failure (including an entry `who`
+/// may not delete, answered `AccessDenied` as S3 does) does not stop the others.
+fn delete_each(
+    store: &Store,
+    who: &Principal,
+    bucket: &str,
+    request: DeleteRequest,
+) -> DeleteResult {
     let mut result = DeleteResult::default();
     for object in request.objects {
-        match delete_one(store, bucket, &object.key, object.version_id.as_deref()) {
+        match delete_one(
+            store,
+            who,
+            bucket,
+            &object.key,
+            object.version_id.as_deref(),
+        ) {
             Ok(_) if request.quiet => {}
             Ok(marker) => result.deleted.push(DeletedEntry {
                 key: object.key,
@@ -91,21 +104,15 @@ fn delete_each(store: &Store, bucket: &str, request: DeleteRequest) -> DeleteRes
 /// version id of the delete marker created or removed, if any.
 fn delete_one(
     store: &Store,
+    who: &Principal,
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
 ) -> S3Result<Option<String>> {
     validate_object_key(key)?;
     match version_id {
-        // No "null" (unversioned) version ever exists in kura: nothing to delete.
-        Some("null") => Ok(None),
         Some(v) => {
-            let seq = parse_version_id(v)
-                .ok_or_else(|| S3Error::invalid_argument("Invalid version id specified"))?;
-            let lock = store.lock_key(bucket, key).map_err(storage_to_s3)?;
-            let deleted = store
-                .delete_version(&lock, bucket, key, seq)
-                .map_err(storage_to_s3)?;
+            let deleted = super::delete::delete_version_as(store, who, bucket, key, v)?;
             Ok(deleted.filter(|d| d.delete_marker).map(|_| v.to_string()))
         }
         None => {
