@@ -55,14 +55,18 @@ pub fn authenticate(state: &AppState, parts: &Parts) -> S3Result<(Verified, Prin
 
 /// SigV2 is accepted only for what needs it: presigned GET and HEAD of
 /// objects, which boto3's `generate_presigned_url` and aws-cli v1's
-/// `aws s3 presign` produce by default. Anything else signed with SigV2 is
-/// refused as S3 refuses SigV2 in regions that only speak SigV4.
-pub fn check_scheme(verified: &Verified, op: &Operation) -> S3Result<()> {
+/// `aws s3 presign` produce by default. A SigV2 URL for anything else is
+/// refused, before its signature is even checked, as S3 refuses SigV2 in
+/// regions that only speak SigV4.
+pub fn check_sigv2_use(parts: &Parts, op: &Operation) -> S3Result<()> {
     let object_read = matches!(
         op,
         Operation::GetObject { .. } | Operation::HeadObject { .. }
     );
-    if verified.scheme == AuthScheme::SigV2Presigned && !object_read {
+    // The same test `authenticate` uses to pick SigV2.
+    let sigv2 = !parts.headers.contains_key(http::header::AUTHORIZATION)
+        && PresignedV2::parse(parts.uri.query().unwrap_or(""))?.is_some();
+    if sigv2 && !object_read {
         return Err(S3Error::invalid_request("Please use AWS4-HMAC-SHA256."));
     }
     Ok(())

@@ -119,13 +119,14 @@ async fn dispatch(
         Err(e) => return ("Unknown", Err(e)),
     };
     let name = op.name();
+    if let Err(e) = crate::auth::check_sigv2_use(&parts, &op) {
+        return (name, Err(e));
+    }
     let (verified, principal) = match authenticate(state, &parts) {
         Ok(v) => v,
         Err(e) => return (name, handlers::public::anonymous_or(state, &parts, &op, e)),
     };
-    if let Err(e) = crate::auth::check_scheme(&verified, &op)
-        .and_then(|()| policy::authorize(&principal, &op, &parts.headers))
-    {
+    if let Err(e) = policy::authorize(&principal, &op, &parts.headers) {
         return (name, Err(e));
     }
     let ctx = Ctx {
