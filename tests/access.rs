@@ -586,5 +586,5 @@ async fn deleting_versions_needs_admin_except_delete_markers() {
         .send()
         .await
         .unwrap();
-    assert_eq!(versions("k").await.0, [current.clone()]);
+    assert_eq!(versions("k").await.0, [current]);
 }
