@@ -227,3 +227,57 @@ async fn error_responses_are_s3_xml_with_request_ids() {
         "request ids are unique"
     );
 }
+
+/// The bucket name in the path is validated for every operation, not only
+/// CreateBucket: storage keys hold the name's length in one byte, so a
+/// 259-byte name (256 + 3) used to read and write the 3-byte bucket's keys.
+#[tokio::test]
+async fn invalid_bucket_names_are_refused_for_every_operation() {
+    let server = Server::start();
+    let s3 = server.client().await;
+    s3.create_bucket().bucket("abc").send().await.unwrap();
+    let filler = "x".repeat(256);
+    // The victim's key starts with what the long name carries past "abc".
+    s3.put_object()
+        .bucket("abc")
+        .key(format!("{filler}secret"))
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"private"))
+        .send()
+        .await
+        .unwrap();
+    let long = format!("abc{filler}");
+    for (method, path) in [
+        ("GET", format!("/{long}/secret")),
+        ("HEAD", format!("/{long}/secret")),
+        ("PUT", format!("/{long}/secret")),
+        ("DELETE", format!("/{long}/secret")),
+        ("GET", format!("/{long}?list-type=2")),
+        ("GET", "/Not_A_Bucket/k".to_string()),
+    ] {
+        let r = Raw::new(method, &path)
+            .body(&b"overwrite"[..])
+            .send(&server.addr);
+        assert_eq!(r.status, 400, "{method} {path}");
+        if method != "HEAD" {
+            assert_eq!(r.code(), "InvalidBucketName", "{method} {path}");
+        }
+    }
+    // A copy source names a bucket too.
+    let r = Raw::new("PUT", "/abc/copy")
+        .header("x-amz-copy-source", &format!("/{long}/secret"))
+        .send(&server.addr);
+    assert_eq!(r.code(), "InvalidBucketName");
+    let body = s3
+        .get_object()
+        .bucket("abc")
+        .key(format!("{filler}secret"))
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(&body[..], b"private");
+}

@@ -449,6 +449,9 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             _ => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
         };
     };
+    // Every operation, not only CreateBucket: a name no bucket can have is
+    // refused before it reaches storage (S3 answers 400 InvalidBucketName).
+    crate::names::validate_bucket_name(&bucket)?;
     let Some(key) = target.key else {
         if UNSUPPORTED_BUCKET_SUBRESOURCES.iter().any(|s| query.has(s)) {
             return Err(not_implemented());
@@ -676,72 +679,72 @@ mod tests {
             Operation::ListBuckets { .. }
         ));
         assert!(matches!(
-            op(Method::PUT, "/b", "").unwrap(),
+            op(Method::PUT, "/bkt", "").unwrap(),
             Operation::CreateBucket { .. }
         ));
         assert!(matches!(
-            op(Method::GET, "/b", "location").unwrap(),
+            op(Method::GET, "/bkt", "location").unwrap(),
             Operation::GetBucketLocation { .. }
         ));
         assert!(matches!(
-            op(Method::GET, "/b", "list-type=2&prefix=a").unwrap(),
+            op(Method::GET, "/bkt", "list-type=2&prefix=a").unwrap(),
             Operation::ListObjectsV2 { .. }
         ));
         assert!(matches!(
-            op(Method::GET, "/b", "").unwrap(),
+            op(Method::GET, "/bkt", "").unwrap(),
             Operation::ListObjects { .. }
         ));
         assert!(matches!(
-            op(Method::POST, "/b", "delete").unwrap(),
+            op(Method::POST, "/bkt", "delete").unwrap(),
             Operation::DeleteObjects { .. }
         ));
         assert!(matches!(
-            op(Method::PUT, "/b/k", "").unwrap(),
+            op(Method::PUT, "/bkt/k", "").unwrap(),
             Operation::PutObject { .. }
         ));
         assert!(matches!(
-            op(Method::PUT, "/b/k", "partNumber=3&uploadId=u").unwrap(),
+            op(Method::PUT, "/bkt/k", "partNumber=3&uploadId=u").unwrap(),
             Operation::UploadPart { part_number: 3, .. }
         ));
         assert!(matches!(
-            op(Method::POST, "/b/k", "uploads").unwrap(),
+            op(Method::POST, "/bkt/k", "uploads").unwrap(),
             Operation::CreateMultipartUpload { .. }
         ));
         assert!(matches!(
-            op(Method::POST, "/b/k", "uploadId=u").unwrap(),
+            op(Method::POST, "/bkt/k", "uploadId=u").unwrap(),
             Operation::CompleteMultipartUpload { .. }
         ));
         assert!(matches!(
-            op(Method::DELETE, "/b/k", "uploadId=u").unwrap(),
+            op(Method::DELETE, "/bkt/k", "uploadId=u").unwrap(),
             Operation::AbortMultipartUpload { .. }
         ));
         assert!(matches!(
-            op(Method::GET, "/b/k", "uploadId=u").unwrap(),
+            op(Method::GET, "/bkt/k", "uploadId=u").unwrap(),
             Operation::ListParts { .. }
         ));
         assert_eq!(
-            op(Method::GET, "/b/k", "versionId=v1").unwrap(),
+            op(Method::GET, "/bkt/k", "versionId=v1").unwrap(),
             Operation::GetObject {
-                bucket: "b".into(),
+                bucket: "bkt".into(),
                 key: "k".into(),
                 version_id: Some("v1".into()),
                 part_number: None
             }
         );
         assert_eq!(
-            op(Method::GET, "/b", "cors").unwrap_err().code,
+            op(Method::GET, "/bkt", "cors").unwrap_err().code,
             S3ErrorCode::NotImplemented
         );
         assert_eq!(
-            op(Method::PATCH, "/b/k", "").unwrap_err().code,
+            op(Method::PATCH, "/bkt/k", "").unwrap_err().code,
             S3ErrorCode::MethodNotAllowed
         );
         assert_eq!(
-            op(Method::GET, "/b/k", "partNumber=0").unwrap_err().code,
+            op(Method::GET, "/bkt/k", "partNumber=0").unwrap_err().code,
             S3ErrorCode::InvalidArgument
         );
         assert_eq!(
-            op(Method::GET, "/b", "list-type=2&max-keys=x")
+            op(Method::GET, "/bkt", "list-type=2&max-keys=x")
                 .unwrap_err()
                 .code,
             S3ErrorCode::InvalidArgument
@@ -749,10 +752,31 @@ mod tests {
     }
 
     #[test]
+    fn invalid_bucket_names_are_refused_for_every_operation() {
+        let long = format!("/abc{}", "x".repeat(256));
+        for (method, path, query) in [
+            (Method::GET, format!("{long}/k"), ""),
+            (Method::PUT, format!("{long}/k"), ""),
+            (Method::DELETE, format!("{long}/k"), "versionId=1"),
+            (Method::GET, long.clone(), "list-type=2"),
+            (Method::POST, long.clone(), "delete"),
+            (Method::HEAD, "/Bad_Name".to_string(), ""),
+            (Method::GET, "/ab/k".to_string(), ""),
+        ] {
+            assert_eq!(
+                op(method, &path, query).unwrap_err().code,
+                S3ErrorCode::InvalidBucketName,
+                "{path}"
+            );
+        }
+        assert!(op(Method::GET, &format!("/{}/k", "a".repeat(63)), "").is_ok());
+    }
+
+    #[test]
     fn list_params() {
         let Operation::ListObjectsV2 { params, .. } = op(
             Method::GET,
-            "/b",
+            "/bkt",
             "list-type=2&prefix=a%2Bb&delimiter=%2F&max-keys=5000&encoding-type=url&start-after=x",
         )
         .unwrap() else {

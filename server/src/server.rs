@@ -27,6 +27,12 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Runs `kura serve` until SIGINT/SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Everything kura creates is for its own user only. RocksDB creates its
+    // files 0666 less the umask, at any time (flushes, compactions, new
+    // WALs), so only a umask covers them all; set before any thread exists.
+    // What exists already is chmod'ed at every start (the store does its
+    // files, `credentials` the root credential file).
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

@@ -139,7 +139,7 @@ impl Store {
             checksum_type: new.checksum_type,
             public: new.public,
         };
-        let ukey = keys::upload_key(bucket, key, &upload_id);
+        let ukey = keys::upload_key(bucket, key, &upload_id)?;
         let entry = UploadRef {
             bucket: bucket.into(),
             key: key.into(),
@@ -161,7 +161,7 @@ impl Store {
         if !valid_upload_id(upload_id) {
             return Err(StorageError::NoSuchUpload);
         }
-        let ukey = keys::upload_key(bucket, key, upload_id);
+        let ukey = keys::upload_key(bucket, key, upload_id)?;
         match self.inner.db.get_pinned_cf(self.cf(CF_UPLOADS), &ukey)? {
             Some(raw) => {
                 let row: UploadRow = rows::decode(&raw)?;
@@ -196,7 +196,7 @@ impl Store {
         // the bucket name's length, 3..=63) and bucket locks (tag 0).
         let mut lock_key = vec![1u8];
         lock_key.extend(keys::part_key(
-            &keys::upload_key(bucket, key, upload_id),
+            &keys::upload_key(bucket, key, upload_id)?,
             part_number,
         ));
         self.inner
@@ -214,7 +214,7 @@ impl Store {
         data: WrittenData,
         new: NewPart,
     ) -> StorageResult<PartRow> {
-        let ukey = keys::upload_key(bucket, key, upload_id);
+        let ukey = keys::upload_key(bucket, key, upload_id)?;
         let pkey = keys::part_key(&ukey, part_number);
         assert_eq!(&lock.key()[1..], pkey.as_slice(), "lock of another part");
         let chunks = match &data.location {
@@ -274,13 +274,13 @@ impl Store {
         chosen: &[(u32, String)],
         new: NewObject,
     ) -> StorageResult<ObjectRow> {
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
             lock.key(),
             object_key.as_slice(),
             "write lock of another key"
         );
-        let ukey = keys::upload_key(bucket, key, upload_id);
+        let ukey = keys::upload_key(bucket, key, upload_id)?;
         let (row, dropped) = {
             let _mp = self.inner.multipart.lock();
             let upload = self.upload(bucket, key, upload_id)?;
@@ -363,7 +363,7 @@ impl Store {
         upload_id: &str,
         expires_ms: u64,
     ) -> StorageResult<Vec<ChunkId>> {
-        let ukey = keys::upload_key(bucket, key, upload_id);
+        let ukey = keys::upload_key(bucket, key, upload_id)?;
         let mut batch = WriteBatch::default();
         let mut removed = Vec::new();
         let mut opts = ReadOptions::default();

@@ -20,7 +20,7 @@ impl Store {
         max: usize,
     ) -> StorageResult<(Vec<(u32, PartRow)>, bool)> {
         self.upload(bucket, key, upload_id)?;
-        let ukey = keys::upload_key(bucket, key, upload_id);
+        let ukey = keys::upload_key(bucket, key, upload_id)?;
         let mut out = Vec::new();
         let start = keys::part_key(&ukey, after.saturating_add(1));
         let mut opts = ReadOptions::default();
@@ -65,14 +65,14 @@ impl Store {
         mut visit: impl FnMut(UploadListItem) -> bool,
     ) -> StorageResult<()> {
         self.require_bucket(bucket)?;
-        let bprefix = keys::bucket_prefix(bucket);
+        let bprefix = keys::bucket_prefix(bucket)?;
         let mut opts = ReadOptions::default();
         if let Some(end) = keys::prefix_successor(&bprefix) {
             opts.set_iterate_upper_bound(end);
         }
         let start = match key_marker {
-            Some(k) if k.as_bytes() > prefix.as_bytes() => keys::version_key_prefix(bucket, k),
-            _ => keys::version_key_prefix(bucket, prefix)[..bprefix.len() + prefix.len()].to_vec(),
+            Some(k) if k.as_bytes() > prefix.as_bytes() => keys::version_key_prefix(bucket, k)?,
+            _ => keys::version_key_prefix(bucket, prefix)?[..bprefix.len() + prefix.len()].to_vec(),
         };
         let now = now_ms();
         let iter = self.inner.db.iterator_cf_opt(

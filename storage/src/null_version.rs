@@ -56,7 +56,7 @@ impl Store {
                 // Its purge entry then finds no row and only removes itself.
                 batch.delete_cf(
                     self.cf(CF_VERSIONS),
-                    keys::version_key(bucket, key, row.seq),
+                    keys::version_key(bucket, key, row.seq)?,
                 );
             }
         }
@@ -70,7 +70,7 @@ impl Store {
         key: &str,
         wanted: impl Fn(&ObjectRow) -> bool,
     ) -> StorageResult<Option<ObjectRow>> {
-        let prefix = keys::version_key_prefix(bucket, key);
+        let prefix = keys::version_key_prefix(bucket, key)?;
         let mut opts = ReadOptions::default();
         if let Some(upper) = keys::prefix_successor(&prefix) {
             opts.set_iterate_upper_bound(upper);

@@ -37,13 +37,14 @@ impl Store {
     pub fn lock_key(&self, bucket: &str, key: &str) -> StorageResult<WriteLock> {
         self.inner
             .locks
-            .try_lock(keys::object_key(bucket, key))
+            .try_lock(keys::object_key(bucket, key)?)
             .ok_or(StorageError::Conflict)
     }
 
     /// Whether a write of `bucket`/`key` is in progress.
     pub fn is_writing(&self, bucket: &str, key: &str) -> bool {
-        self.inner.locks.is_locked(&keys::object_key(bucket, key))
+        // A name the keys cannot hold has no write in progress either.
+        keys::object_key(bucket, key).is_ok_and(|k| self.inner.locks.is_locked(&k))
     }
 
     /// The current version (possibly a delete marker), checking the bucket exists.
@@ -51,7 +52,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key))?
+            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
         {
             Some(raw) => Ok(Some(rows::decode(&raw)?)),
             None => {
@@ -87,7 +88,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq))?
+            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq)?)?
         {
             Some(raw) => Ok(rows::decode(&raw)?),
             None => Err(StorageError::NoSuchVersion),
@@ -133,7 +134,7 @@ impl Store {
         data: WrittenData,
         new: NewObject,
     ) -> StorageResult<ObjectRow> {
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
             lock.key(),
             object_key.as_slice(),
@@ -182,14 +183,14 @@ impl Store {
         if row.null_version && !previous.as_ref().is_some_and(|p| p.null_version) {
             self.drop_replaced_null_marker(batch, bucket, key)?;
         }
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(row));
         for c in row.chunks() {
             batch.put_cf(self.cf(CF_CHUNKS), c.id, row.seq.to_be_bytes());
         }
         if let Some(prev) = previous {
             let due = row.modified_ms.saturating_add(self.retention_ms(bucket)?);
-            self.retire(batch, bucket, key, prev, due);
+            self.retire(batch, bucket, key, prev, due)?;
         }
         match public {
             Some(true) => {
@@ -218,7 +219,7 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> StorageResult<Option<ObjectRow>> {
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
             lock.key(),
             object_key.as_slice(),
@@ -263,11 +264,11 @@ impl Store {
         }
         if let Some(prev) = current {
             batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
-            self.retire(&mut batch, bucket, key, prev, due);
+            self.retire(&mut batch, bucket, key, prev, due)?;
             // A deleted object's public URL dies with it.
             self.unpublish_in(&mut batch, bucket, key)?;
         }
-        self.retire(&mut batch, bucket, key, marker.clone(), due);
+        self.retire(&mut batch, bucket, key, marker.clone(), due)?;
         self.write_synced(batch)?;
         Ok(Some(marker))
     }
@@ -281,11 +282,11 @@ impl Store {
         key: &str,
         mut row: ObjectRow,
         due: u64,
-    ) {
+    ) -> StorageResult<()> {
         row.expires_ms = due;
         batch.put_cf(
             self.cf(CF_VERSIONS),
-            keys::version_key(bucket, key, row.seq),
+            keys::version_key(bucket, key, row.seq)?,
             rows::encode(&row),
         );
         let entry = PurgeEntry {
@@ -299,5 +300,6 @@ impl Store {
             keys::purge_key(due, row.seq),
             rows::encode(&entry),
         );
+        Ok(())
     }
 }

@@ -121,8 +121,8 @@ impl Store {
         let _latch = self
             .inner
             .latches
-            .key(&keys::object_key(&entry.bucket, &entry.key));
-        let version_key = keys::version_key(&entry.bucket, &entry.key, entry.seq);
+            .key(&keys::object_key(&entry.bucket, &entry.key)?);
+        let version_key = keys::version_key(&entry.bucket, &entry.key, entry.seq)?;
         let row: Option<ObjectRow> = match self
             .inner
             .db

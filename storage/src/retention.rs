@@ -41,7 +41,7 @@ impl Store {
         batch.put_cf(
             self.cf(CF_META),
             keys::reschedule_key(bucket),
-            keys::bucket_prefix(bucket),
+            keys::bucket_prefix(bucket)?,
         );
         self.write_synced(batch)?;
         self.reschedule(bucket)
@@ -88,9 +88,12 @@ impl Store {
     /// no purge or restore changes those rows in between, and moves the
     /// marker past them (or removes it at the end of the bucket).
     fn reschedule_window(&self, bucket: &str, retention: u64, from: &[u8]) -> StorageResult<()> {
-        let prefix = keys::bucket_prefix(bucket);
+        let prefix = keys::bucket_prefix(bucket)?;
         let names = self.window_keys(&prefix, from)?;
-        let object_keys: Vec<Vec<u8>> = names.iter().map(|k| keys::object_key(bucket, k)).collect();
+        let object_keys: Vec<Vec<u8>> = names
+            .iter()
+            .map(|k| keys::object_key(bucket, k))
+            .collect::<StorageResult<_>>()?;
         let _latches = self
             .inner
             .latches
@@ -320,7 +323,7 @@ mod tests {
             batch.put_cf(
                 s.cf(CF_META),
                 keys::reschedule_key("b"),
-                keys::bucket_prefix("b"),
+                keys::bucket_prefix("b").unwrap(),
             );
             s.write_synced(batch).unwrap();
             assert_eq!(s.purge_due().unwrap(), 0, "still on the old schedule");

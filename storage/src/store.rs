@@ -16,6 +16,7 @@ use crate::keys::{self, ALL_CFS, CF_BUCKETS, CF_META, CF_OBJECTS};
 use crate::latches::Latches;
 use crate::locks::{LockTable, Readers};
 use crate::rows::{self, BucketRow, Versioning};
+use crate::secrets::{SecretBox, META_KEYS_SEALED};
 use crate::writer::ObjectWriter;
 
 /// Storage settings.
@@ -45,6 +46,8 @@ pub(crate) struct Inner {
     /// Short sections over one key's version rows (see `latches.rs`).
     pub(crate) latches: Latches,
     pub(crate) config: StoreConfig,
+    /// Seals access key rows (see `secrets.rs`).
+    pub(crate) secrets: SecretBox,
     seq: Mutex<SeqState>,
     /// Commits into a bucket hold this shared; deleting a bucket holds it
     /// exclusively, so no object can be committed into a bucket between the
@@ -116,6 +119,9 @@ impl Store {
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_options()));
         let db = DB::open_cf_descriptors(&opts, config.data_dir.join("meta"), cfs)?;
         let chunks = ChunkStore::open(config.data_dir.join("chunks"))?;
+        let sealed = db.get_cf(cf(&db, CF_META), META_KEYS_SEALED)?.is_some();
+        // Once rows are sealed, only the key that sealed them will do.
+        let secrets = SecretBox::open(&config.data_dir, !sealed)?;
         let stored = match db.get_cf(cf(&db, CF_META), keys::META_LAST_SEQ)? {
             Some(v) => u64::from_be_bytes(
                 v.as_slice()
@@ -132,6 +138,7 @@ impl Store {
                 readers: Arc::default(),
                 latches: Latches::default(),
                 config,
+                secrets,
                 // Starting from the clock keeps version ids roughly time-ordered.
                 seq: Mutex::new(SeqState {
                     next: stored.max(now_us()),
@@ -146,6 +153,10 @@ impl Store {
             }),
         };
         store.resume_reschedules()?;
+        if !sealed {
+            store.seal_plaintext_keys()?;
+        }
+        crate::file_modes::restrict(&store.inner.config.data_dir)?;
         let removed = store.sweep_orphan_chunks()?;
         if removed > 0 {
             tracing::info!(
@@ -269,7 +280,7 @@ impl Store {
         let _guard = self.bucket_lock(name)?;
         let _no_commits = self.inner.bucket_commits.write();
         self.require_bucket(name)?;
-        let prefix = keys::bucket_prefix(name);
+        let prefix = keys::bucket_prefix(name)?;
         let mut it = self.inner.db.raw_iterator_cf(self.cf(CF_OBJECTS));
         it.seek(&prefix);
         if it.valid() && it.key().is_some_and(|k| k.starts_with(&prefix)) {

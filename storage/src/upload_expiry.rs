@@ -38,7 +38,7 @@ impl Store {
         for (expiry_key, r) in due {
             let removed = {
                 let _mp = self.inner.multipart.lock();
-                let ukey = keys::upload_key(&r.bucket, &r.key, &r.upload_id);
+                let ukey = keys::upload_key(&r.bucket, &r.key, &r.upload_id)?;
                 let exists = self.inner.db.get_pinned_cf(self.cf(CF_UPLOADS), &ukey)?;
                 if exists.is_some() {
                     let at = u64::from_be_bytes(expiry_key[..8].try_into().expect("8 bytes"));
@@ -60,7 +60,7 @@ impl Store {
     /// Discards every upload of `bucket` (after the bucket was deleted: its
     /// unfinished uploads must not reappear if the name is reused).
     pub fn discard_bucket_uploads(&self, bucket: &str) -> StorageResult<usize> {
-        let bprefix = keys::bucket_prefix(bucket);
+        let bprefix = keys::bucket_prefix(bucket)?;
         let mut found = Vec::new();
         let mut opts = ReadOptions::default();
         if let Some(end) = keys::prefix_successor(&bprefix) {

@@ -27,24 +27,24 @@ pub(crate) struct VersionCursor<'a> {
 impl<'a> VersionCursor<'a> {
     /// A cursor over the keys of `bucket` starting with `prefix`; position
     /// it with [`Self::seek_key`] or [`Self::seek_after_version`].
-    pub(crate) fn new(store: &'a Store, bucket: &'a str, prefix: &str) -> Self {
-        VersionCursor {
+    pub(crate) fn new(store: &'a Store, bucket: &'a str, prefix: &str) -> StorageResult<Self> {
+        Ok(VersionCursor {
             #[cfg(test)]
             store,
             bucket,
-            bucket_len: keys::bucket_prefix(bucket).len(),
-            current: bounded(store, CF_OBJECTS, keys::object_key(bucket, prefix)),
+            bucket_len: keys::bucket_prefix(bucket)?.len(),
+            current: bounded(store, CF_OBJECTS, keys::object_key(bucket, prefix)?),
             noncurrent: bounded(
                 store,
                 CF_VERSIONS,
-                keys::version_key_range_prefix(bucket, prefix),
+                keys::version_key_range_prefix(bucket, prefix)?,
             ),
-        }
+        })
     }
 
     /// Moves to the first key `>= from` (raw object key bytes).
-    pub(crate) fn seek_key(&mut self, from: &[u8]) {
-        let mut current = keys::bucket_prefix(self.bucket);
+    pub(crate) fn seek_key(&mut self, from: &[u8]) -> StorageResult<()> {
+        let mut current = keys::bucket_prefix(self.bucket)?;
         let mut noncurrent = current.clone();
         current.extend_from_slice(from);
         // The escaping of `keys::version_key_prefix`, without the terminator.
@@ -56,20 +56,22 @@ impl<'a> VersionCursor<'a> {
         }
         self.current.seek(current);
         self.noncurrent.seek(noncurrent);
+        Ok(())
     }
 
     /// Moves to just after version `seq` of `key`: its older versions, then
     /// the keys after it. The current version is newer than every
     /// noncurrent one, so it is behind any version marker of its key.
-    pub(crate) fn seek_after_version(&mut self, key: &str, seq: u64) {
-        let mut past_key = keys::object_key(self.bucket, key);
+    pub(crate) fn seek_after_version(&mut self, key: &str, seq: u64) -> StorageResult<()> {
+        let mut past_key = keys::object_key(self.bucket, key)?;
         past_key.push(0);
         self.current.seek(past_key);
-        let marker = keys::version_key(self.bucket, key, seq);
+        let marker = keys::version_key(self.bucket, key, seq)?;
         self.noncurrent.seek(&marker);
         if self.noncurrent.valid() && self.noncurrent.key() == Some(&marker[..]) {
             self.noncurrent.next();
         }
+        Ok(())
     }
 
     /// The key of the next row, if any.
@@ -99,7 +101,7 @@ impl<'a> VersionCursor<'a> {
     /// The next version of `key` (the current one first), and whether it is
     /// the current one; `None` once `key` has no more.
     pub(crate) fn next_version(&mut self, key: &str) -> StorageResult<Option<(ObjectRow, bool)>> {
-        let object_key = keys::object_key(self.bucket, key);
+        let object_key = keys::object_key(self.bucket, key)?;
         if self.current.valid() && self.current.key() == Some(&object_key[..]) {
             let row = self.decode(self.current.value())?;
             self.current.next();
@@ -107,7 +109,7 @@ impl<'a> VersionCursor<'a> {
         }
         // A version key is the terminated key then 8 bytes: an exact match
         // of both tells this key's versions from a longer key's.
-        let prefix = keys::version_key_prefix(self.bucket, key);
+        let prefix = keys::version_key_prefix(self.bucket, key)?;
         let ours = |k: &[u8]| k.len() == prefix.len() + 8 && k.starts_with(&prefix);
         if self.noncurrent.valid() && self.noncurrent.key().is_some_and(ours) {
             let row = self.decode(self.noncurrent.value())?;

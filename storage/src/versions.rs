@@ -74,13 +74,13 @@ impl Store {
             items: Vec::new(),
             truncated: false,
         };
-        let mut cursor = VersionCursor::new(self, bucket, prefix);
-        let Some(mut resumed_key) = position(&mut cursor, prefix, delimiter, start) else {
+        let mut cursor = VersionCursor::new(self, bucket, prefix)?;
+        let Some(mut resumed_key) = position(&mut cursor, prefix, delimiter, start)? else {
             return Ok(page);
         };
         while let Some(key) = cursor.next_key()? {
             let more = match rollup(&key, prefix, delimiter) {
-                Some(cp) => page_prefix(&mut cursor, &mut page, cp, max),
+                Some(cp) => page_prefix(&mut cursor, &mut page, cp, max)?,
                 None => {
                     // The newest version of a key continued from an earlier
                     // page was on that page.
@@ -106,7 +106,7 @@ impl Store {
         if self.current(bucket, key)?.is_some() {
             return Ok(false);
         }
-        let prefix = keys::version_key_prefix(bucket, key);
+        let prefix = keys::version_key_prefix(bucket, key)?;
         let mut it = self.bounded(CF_VERSIONS, prefix.clone());
         it.seek(&prefix);
         let latest = match (it.valid(), it.value()) {
@@ -122,7 +122,7 @@ impl Store {
         if let Some(raw) = self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key))?
+            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
         {
             if rows::decode::<ObjectRow>(&raw)?.seq == seq {
                 return Ok(true);
@@ -131,7 +131,7 @@ impl Store {
         Ok(self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq))?
+            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq)?)?
             .is_some())
     }
 
@@ -150,11 +150,11 @@ impl Store {
     ) -> StorageResult<Option<DeletedVersion>> {
         assert_eq!(
             lock.key(),
-            keys::object_key(bucket, key).as_slice(),
+            keys::object_key(bucket, key)?.as_slice(),
             "write lock of another key"
         );
         let _bucket = self.commit_guard();
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         // The version promoted below must not be one a purge is unlinking.
         let _latch = self.inner.latches.key(&object_key);
         let mut current = self.current(bucket, key)?;
@@ -167,7 +167,7 @@ impl Store {
                 row
             }
             None => {
-                let vkey = keys::version_key(bucket, key, seq);
+                let vkey = keys::version_key(bucket, key, seq)?;
                 let Some(raw) = self.inner.db.get_pinned_cf(self.cf(CF_VERSIONS), &vkey)? else {
                     return Ok(None);
                 };
@@ -204,7 +204,7 @@ impl Store {
         batch: &mut WriteBatch,
         bucket: &str,
     ) -> StorageResult<()> {
-        let prefix = keys::bucket_prefix(bucket);
+        let prefix = keys::bucket_prefix(bucket)?;
         let mut it = self.bounded(CF_VERSIONS, prefix.clone());
         it.seek(&prefix);
         let now = now_ms();
@@ -242,8 +242,8 @@ impl Store {
         key: &str,
         except: u64,
     ) -> StorageResult<()> {
-        let mut it = self.bounded(CF_VERSIONS, keys::version_key_prefix(bucket, key));
-        it.seek(keys::version_key_prefix(bucket, key));
+        let mut it = self.bounded(CF_VERSIONS, keys::version_key_prefix(bucket, key)?);
+        it.seek(keys::version_key_prefix(bucket, key)?);
         while it.valid() {
             let (Some(k), Some(v)) = (it.key(), it.value()) else {
                 break;
@@ -260,7 +260,7 @@ impl Store {
                 row.expires_ms = 0;
                 batch.put_cf(
                     self.cf(CF_OBJECTS),
-                    keys::object_key(bucket, key),
+                    keys::object_key(bucket, key)?,
                     rows::encode(&row),
                 );
             }
@@ -282,26 +282,29 @@ fn position(
     prefix: &str,
     delimiter: Option<&str>,
     start: &VersionStart,
-) -> Option<Option<String>> {
+) -> StorageResult<Option<Option<String>>> {
     let Some(k) = start.key.as_deref().filter(|k| *k >= prefix) else {
-        cursor.seek_key(prefix.as_bytes());
-        return Some(None);
+        cursor.seek_key(prefix.as_bytes())?;
+        return Ok(Some(None));
     };
     let marker_seq = start.version_id.as_deref().and_then(rows::parse_version_id);
     match (marker_seq, rollup(k, prefix, delimiter)) {
         (Some(seq), _) => {
-            cursor.seek_after_version(k, seq);
-            return Some(Some(k.to_string()));
+            cursor.seek_after_version(k, seq)?;
+            return Ok(Some(Some(k.to_string())));
         }
-        (None, Some(cp)) if cp == k => cursor.seek_key(&keys::prefix_successor(cp.as_bytes())?),
+        (None, Some(cp)) if cp == k => match keys::prefix_successor(cp.as_bytes()) {
+            Some(next) => cursor.seek_key(&next)?,
+            None => return Ok(None),
+        },
         (None, _) => {
             // The smallest key after `k` is `k` followed by a NUL.
             let mut past = k.as_bytes().to_vec();
             past.push(0);
-            cursor.seek_key(&past);
+            cursor.seek_key(&past)?;
         }
     }
-    Some(None)
+    Ok(Some(None))
 }
 
 /// Adds CommonPrefix `cp` to the page and moves past every key under it.
@@ -311,18 +314,15 @@ fn page_prefix(
     page: &mut VersionPage,
     cp: &str,
     max: usize,
-) -> bool {
+) -> StorageResult<bool> {
     if page.items.len() == max {
         page.truncated = true;
-        return false;
+        return Ok(false);
     }
     page.items.push(VersionItem::CommonPrefix(cp.to_string()));
     match keys::prefix_successor(cp.as_bytes()) {
-        Some(next) => {
-            cursor.seek_key(&next);
-            true
-        }
-        None => false,
+        Some(next) => cursor.seek_key(&next).map(|()| true),
+        None => Ok(false),
     }
 }
 
@@ -551,6 +551,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path(), Duration::from_secs(86400));
         s.create_bucket("b").unwrap();
+        // Delete markers are what clients of a versioned bucket see.
+        s.set_bucket_versioning("b", true).unwrap();
         let delete = |key: &str| {
             let lock = s.lock_key("b", key).unwrap();
             s.delete_object(&lock, "b", key).unwrap().unwrap();
@@ -665,18 +667,19 @@ mod tests {
             part_sizes: Vec::new(),
             data: rows::DataLocation::Inline(b"x".to_vec()),
             expires_ms: u64::MAX,
+            null_version: false,
         };
         let mut batch = WriteBatch::default();
         for seq in 1..=n {
             batch.put_cf(
                 s.cf(CF_VERSIONS),
-                keys::version_key("b", key, seq),
+                keys::version_key("b", key, seq).unwrap(),
                 rows::encode(&row(seq)),
             );
         }
         batch.put_cf(
             s.cf(CF_OBJECTS),
-            keys::object_key("b", key),
+            keys::object_key("b", key).unwrap(),
             rows::encode(&row(n + 1)),
         );
         s.inner.db.write(batch).unwrap();

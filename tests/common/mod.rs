@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod boto_presign;
 pub mod multipart;
 pub mod raw;
 pub mod slow;

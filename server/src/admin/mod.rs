@@ -14,6 +14,11 @@
 //! | PATCH | `buckets/{name}` | `BucketUpdate` → `BucketSettings` |
 //!
 //! Errors are `{"code": …, "message": …}` with the S3 status of the code.
+//!
+//! Only SigV4 in the `Authorization` header with the body's real SHA-256 in
+//! `x-amz-content-sha256` is accepted ([`crate::auth::require_signed_body`]):
+//! a presigned URL or an `UNSIGNED-PAYLOAD` request does not bind the body,
+//! so whoever saw one could replay it with another (e.g. granting `*:admin`).
 
 mod buckets;
 mod keys;
@@ -56,6 +61,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Re
 async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Response<Body>> {
     let (parts, body) = req.into_parts();
     let (mut verified, principal) = authenticate(&state, &parts)?;
+    crate::auth::require_signed_body(&verified)?;
     if !principal.is_global_admin() {
         return Err(S3Error::with_message(
             S3ErrorCode::AccessDenied,

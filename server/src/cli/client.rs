@@ -168,6 +168,8 @@ impl Client {
         let identity =
             Credentials::new(&self.access_key_id, &self.secret, None, None, "kura-cli").into();
         let mut settings = SigningSettings::default();
+        // With `SignableBody::Bytes` below: x-amz-content-sha256 is the
+        // body's real SHA-256, which the admin API requires.
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
         settings.percent_encoding_mode = PercentEncodingMode::Single;

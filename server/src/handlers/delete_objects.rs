@@ -10,8 +10,9 @@ use kura_protocol::{headers, S3Error, S3ErrorCode, S3Result};
 use kura_storage::{Store, Versioning};
 use md5::{Digest, Md5};
 
-use super::versions::{marker_version_id, parse_version, resolve_version};
+use super::versions::marker_version_id;
 use super::Ctx;
+use crate::access::Principal;
 use crate::errors::{blocking, storage_to_s3};
 use crate::response::{self, Body};
 
@@ -30,6 +31,7 @@ pub async fn delete_objects(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
         ));
     }
     let store = ctx.state.store.clone();
+    let who = ctx.principal.clone();
     super::existing_bucket(&store, &bucket)?;
     let (mut payload, _rest) = ctx.payload(None);
     let body = payload.read_to_end(MAX_BODY).await?;
@@ -58,12 +60,18 @@ pub async fn delete_objects(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
         }
     }
     let request = DeleteRequest::parse(&body)?;
-    let result = blocking(move || Ok(delete_each(&store, &bucket, request))).await?;
+    let result = blocking(move || Ok(delete_each(&store, &who, &bucket, request))).await?;
     Ok(response::xml(result.to_xml()))
 }
 
-/// Deletes each key in turn; one key's failure does not stop the others.
-fn delete_each(store: &Store, bucket: &str, request: DeleteRequest) -> DeleteResult {
+/// Deletes each key in turn; one key's failure (including an entry `who`
+/// may not delete, answered `AccessDenied` as S3 does) does not stop the others.
+fn delete_each(
+    store: &Store,
+    who: &Principal,
+    bucket: &str,
+    request: DeleteRequest,
+) -> DeleteResult {
     let mut result = DeleteResult::default();
     let versioning = match store.bucket(bucket) {
         Ok(Some(row)) => row.versioning,
@@ -73,6 +81,7 @@ fn delete_each(store: &Store, bucket: &str, request: DeleteRequest) -> DeleteRes
     for object in request.objects {
         match delete_one(
             store,
+            who,
             versioning,
             bucket,
             &object.key,
@@ -102,6 +111,7 @@ fn delete_each(store: &Store, bucket: &str, request: DeleteRequest) -> DeleteRes
 /// version id of the delete marker created or removed, if clients see one.
 fn delete_one(
     store: &Store,
+    who: &Principal,
     versioning: Versioning,
     bucket: &str,
     key: &str,
@@ -110,16 +120,7 @@ fn delete_one(
     validate_object_key(key)?;
     match version_id {
         Some(v) => {
-            if v != "null" {
-                parse_version(v)?;
-            }
-            let lock = store.lock_key(bucket, key).map_err(storage_to_s3)?;
-            let Some(seq) = resolve_version(store, versioning, bucket, key, v)? else {
-                return Ok(None);
-            };
-            let deleted = store
-                .delete_version(&lock, bucket, key, seq)
-                .map_err(storage_to_s3)?;
+            let deleted = super::delete::delete_version_as(store, who, versioning, bucket, key, v)?;
             Ok(deleted.filter(|d| d.delete_marker).map(|_| v.to_string()))
         }
         None => {
