@@ -77,35 +77,44 @@ fn stalled_request(addr: &str, head: &str) -> TcpStream {
     stream
 }
 
+/// A normal client's request must be answered within this (it takes
+/// milliseconds): a server whose threads are all held answers never.
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
+async fn answered<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(ANSWER_WITHIN, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} got no answer within {ANSWER_WITHIN:?}"))
+}
+
 /// One round of a normal client's work; the latency of each request.
 async fn normal_round(s3: &Client, body: &[u8], out: &mut Vec<Duration>) {
     let t = Instant::now();
-    s3.put_object()
+    let put = s3
+        .put_object()
         .bucket("stall")
         .key("normal.bin")
         .body(ByteStream::from(body.to_vec()))
-        .send()
-        .await
-        .expect("PUT");
+        .send();
+    answered("PUT", put).await.expect("PUT");
     out.push(t.elapsed());
     let t = Instant::now();
-    let got = s3
-        .get_object()
-        .bucket("stall")
-        .key("normal.bin")
-        .send()
-        .await
-        .expect("GET");
-    let data = got.body.collect().await.expect("GET body").into_bytes();
+    let get = async {
+        let got = s3
+            .get_object()
+            .bucket("stall")
+            .key("normal.bin")
+            .send()
+            .await
+            .expect("GET");
+        got.body.collect().await.expect("GET body").into_bytes()
+    };
+    let data = answered("GET", get).await;
     assert_eq!(data.len(), body.len());
     out.push(t.elapsed());
     let t = Instant::now();
-    let list = s3
-        .list_objects_v2()
-        .bucket("stall")
-        .send()
-        .await
-        .expect("LIST");
+    let list = s3.list_objects_v2().bucket("stall").send();
+    let list = answered("LIST", list).await.expect("LIST");
     assert!(list.key_count().unwrap_or(0) >= 1);
     out.push(t.elapsed());
 }
@@ -254,4 +263,140 @@ async fn stalled_downloads_hold_no_threads_and_are_cut_off() {
         loaded <= alone * 2,
         "p99 with stalled downloads {loaded:?} > 2 x alone {alone:?}"
     );
+}
+
+/// Sends a signed PUT head for `len` body bytes with `Expect: 100-continue`
+/// and waits for the `100 Continue` (the handler holds the key's lock then).
+fn put_after_continue(addr: &str, path: &str, len: usize) -> TcpStream {
+    let mut head = signed_head("PUT", path, addr, len);
+    head.insert_str(head.len() - 2, "expect: 100-continue\r\n");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut interim = Vec::new();
+    let mut b = [0u8; 1];
+    while !interim.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut b).expect("interim response");
+        interim.push(b[0]);
+    }
+    assert!(interim.starts_with(b"HTTP/1.1 100"), "{interim:?}");
+    stream
+}
+
+/// Everything the server sends until it closes the connection.
+fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the server did not close the connection: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_below_the_minimum_rate_is_refused_and_frees_its_key() {
+    // 64 KiB per 2 s (32 KiB/s), enforced from 2 s after the body began.
+    let server = Server::start_with(&["--min-upload-rate", "64KiB/2s"]);
+    let s3 = server.client_no_retry().await;
+    s3.create_bucket().bucket("slow").send().await.unwrap();
+    let original = pattern(100 << 10, 3);
+    s3.put_object()
+        .bucket("slow")
+        .key("kept.bin")
+        .body(ByteStream::from(original.clone()))
+        .send()
+        .await
+        .unwrap();
+    let files_before = server.chunk_files();
+
+    // A writer trickling a byte every 200 ms: never idle, far too slow.
+    let started = Instant::now();
+    let mut conn = put_after_continue(&server.addr, "/slow/kept.bin", 1 << 20);
+    conn.write_all(&[1u8; 1024]).unwrap();
+    let mut trickle = conn.try_clone().unwrap();
+    let trickler = std::thread::spawn(move || {
+        while trickle.write_all(&[2u8]).is_ok() && started.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    // Meanwhile the key is locked: another write is refused.
+    let busy = s3
+        .put_object()
+        .bucket("slow")
+        .key("kept.bin")
+        .body(ByteStream::from_static(b"other"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(busy.raw_response().map(|r| r.status().as_u16()), Some(409));
+
+    let answer = read_to_close(&mut conn);
+    let took = started.elapsed();
+    trickler.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("<Code>RequestTimeout</Code>"), "{answer}");
+    assert!(answer.contains("minimum"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
+        "refused after {took:?}"
+    );
+
+    // Nothing half-stored: the previous version is still the object.
+    let got = s3
+        .get_object()
+        .bucket("slow")
+        .key("kept.bin")
+        .send()
+        .await
+        .unwrap();
+    let data = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&data[..], &original[..]);
+    assert_eq!(server.chunk_files(), files_before);
+
+    // The key is writable again, and an upload above the rate is not cut
+    // off after the 2 s grace: 256 KiB paced over about 2.5 s.
+    let paced = pattern(256 << 10, 4);
+    let mut conn = put_after_continue(&server.addr, "/slow/kept.bin", paced.len());
+    let started = Instant::now();
+    for piece in paced.chunks(16 << 10) {
+        conn.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let answer = read_to_close_or_response(&mut conn);
+    assert!(started.elapsed() > Duration::from_secs(2));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let got = s3
+        .get_object()
+        .bucket("slow")
+        .key("kept.bin")
+        .send()
+        .await
+        .unwrap();
+    let data = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&data[..], &paced[..]);
+}
+
+/// The response head of a request whose connection stays open.
+fn read_to_close_or_response(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no response: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
 }
