@@ -17,6 +17,7 @@ use crate::access::ip::PeerAddr;
 use crate::access::KeyRegistry;
 use crate::config::ServeArgs;
 use crate::credentials;
+use crate::send_timeout::SendTimeout;
 use crate::service::handle;
 use crate::state::AppState;
 
@@ -71,6 +72,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         keys,
         trusted_proxies: args.trusted_proxies.clone(),
         body_idle_timeout: args.body_idle_timeout,
+        min_upload_rate: args.min_upload_rate.0,
         multipart_expiry: args.multipart_expiry,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -102,6 +104,7 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
         // hyper's read buffer bounds the request head: 431 beyond it.
         .max_buf_size((args.max_header_size as usize).max(8192));
     let connections = Arc::new(Semaphore::new(args.max_connections.max(1)));
+    let send_timeout = Some(args.send_timeout);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
@@ -131,6 +134,7 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
                 match &tls {
                     None => {
                         let (io, handle) = crate::conn_io::track(stream);
+                        let io = SendTimeout::new(io, send_timeout);
                         let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
                         tokio::spawn(async move {
                             if let Err(e) = conn.await {
@@ -149,7 +153,7 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
                         let handshake_timeout = args.header_read_timeout;
                         let watcher = graceful.watcher();
                         tokio::spawn(async move {
-                            let tls_stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                            let tls_stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(SendTimeout::new(stream, send_timeout))).await {
                                 Ok(Ok(s)) => s,
                                 Ok(Err(e)) => {
                                     tracing::debug!(%peer, error = %e, "TLS handshake failed");

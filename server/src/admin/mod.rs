@@ -69,8 +69,9 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Respons
         ));
     }
     let length = kura_protocol::headers::content_length(&parts.headers)?;
-    let mut payload =
-        Payload::new(body, &mut verified, length).with_idle_timeout(state.body_idle_timeout);
+    let mut payload = Payload::new(body, &mut verified, length)
+        .with_idle_timeout(state.body_idle_timeout)
+        .with_min_rate(state.min_upload_rate);
     let body = payload.read_to_end(MAX_BODY).await?;
     let path = parts.uri.path();
     let rest = path

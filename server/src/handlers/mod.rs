@@ -64,8 +64,9 @@ impl Ctx {
             request_id,
             ..
         } = self;
-        let payload =
-            Payload::new(body, &mut verified, expected).with_idle_timeout(state.body_idle_timeout);
+        let payload = Payload::new(body, &mut verified, expected)
+            .with_idle_timeout(state.body_idle_timeout)
+            .with_min_rate(state.min_upload_rate);
         (
             payload,
             CtxRest {
