@@ -46,8 +46,10 @@ pub async fn list_object_versions(
         params.delimiter.clone(),
         params.max_keys,
     );
-    let page =
+    let mut page =
         blocking(move || store.list_versions(&b, &p, d.as_deref(), &start, max).s3()).await?;
+    // A zero-size page has no resume point, so it is not truncated.
+    page.truncated &= max > 0;
     let owner = Some(owner_of(&ctx.verified.access_key_id));
     let mut entries = Vec::new();
     let mut common_prefixes = Vec::new();
