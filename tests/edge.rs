@@ -187,3 +187,105 @@ async fn create_owned_bucket_again() {
     let err = create().await.unwrap_err().into_service_error();
     assert!(err.is_bucket_already_owned_by_you(), "{err:?}");
 }
+
+/// A CompleteMultipartUpload repeated after the first answer was lost gets
+/// that answer again (same ETag, version id and location), across a restart,
+/// until the multipart expiry period has passed; a repeat with another part
+/// list is not the same request.
+#[tokio::test]
+async fn repeated_complete_gets_the_first_answer() {
+    use common::multipart::{completed, upload_part};
+    let mut server = Server::start_with(&["--multipart-expiry", "3s"]);
+    let s3 = server.client_no_retry().await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let id = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("big")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    let p1 = common::pattern(5 * 1024 * 1024, 1);
+    let parts = vec![
+        upload_part(&s3, "bkt", "big", &id, 1, &p1).await,
+        upload_part(&s3, "bkt", "big", &id, 2, b"tail").await,
+    ];
+    let complete = |parts: Vec<aws_sdk_s3::types::CompletedPart>| {
+        s3.complete_multipart_upload()
+            .bucket("bkt")
+            .key("big")
+            .upload_id(&id)
+            // A retry must not fail its own condition.
+            .if_none_match("*")
+            .multipart_upload(completed(parts))
+            .send()
+    };
+    let first = complete(parts.clone()).await.unwrap();
+    let etag = first.e_tag().unwrap().to_string();
+    let version = first.version_id().expect("version id").to_string();
+    server.restart();
+    let s3 = server.client_no_retry().await;
+    let complete = |parts: Vec<aws_sdk_s3::types::CompletedPart>| {
+        s3.complete_multipart_upload()
+            .bucket("bkt")
+            .key("big")
+            .upload_id(&id)
+            .if_none_match("*")
+            .multipart_upload(completed(parts))
+            .send()
+    };
+    let again = complete(parts.clone()).await.unwrap();
+    assert_eq!(again.e_tag(), Some(etag.as_str()));
+    assert_eq!(again.version_id(), Some(version.as_str()));
+    // (The restarted server listens on another port.)
+    let path = |l: Option<&str>| {
+        l.and_then(|l| l.split_once("/bkt/"))
+            .map(|(_, p)| p.to_string())
+    };
+    assert_eq!(path(again.location()), path(first.location()));
+    assert!(first.location().unwrap().ends_with("/bkt/big"));
+    assert_eq!((again.bucket(), again.key()), (Some("bkt"), Some("big")));
+    assert_eq!(again.checksum_crc64_nvme(), first.checksum_crc64_nvme());
+
+    // Another part list is another request, for an upload that is gone.
+    let err = complete(parts[..1].to_vec())
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.meta().code(), Some("NoSuchUpload"), "{err:?}");
+    // The upload itself stays gone: no parts, no listing.
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty());
+    let head = s3
+        .head_object()
+        .bucket("bkt")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag(), Some(etag.as_str()));
+
+    // After the multipart expiry period the completion is forgotten.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match complete(parts.clone()).await {
+            Ok(_) => {
+                assert!(std::time::Instant::now() < deadline, "never forgotten");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => {
+                let e = e.into_service_error();
+                assert_eq!(e.meta().code(), Some("NoSuchUpload"), "{e:?}");
+                break;
+            }
+        }
+    }
+}

@@ -12,15 +12,13 @@ use kura_protocol::checksum::{
 };
 use kura_protocol::headers;
 use kura_protocol::names::validate_object_key;
-use kura_protocol::xml::{
-    url_encode, CompleteMultipartUpload, CompleteMultipartUploadResult, CompletedPart,
-    InitiateMultipartUploadResult,
-};
+use kura_protocol::xml::{CompleteMultipartUpload, CompletedPart, InitiateMultipartUploadResult};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use kura_storage::{NewObject, NewPart, NewUpload, PartRow, UploadRow};
+use kura_storage::{NewObject, NewPart, NewUpload, PartRow, StorageError, UploadRow};
 use md5::{Digest, Md5};
 
 use super::checksum::{self, Requested};
+use super::completed;
 use super::ingest::ingest_with;
 use super::put::{check_write_conditions, payload_length};
 use super::Ctx;
@@ -192,15 +190,25 @@ pub async fn complete(
     upload_id: String,
 ) -> S3Result<Response<Body>> {
     let store = ctx.state.store.clone();
-    let upload = store.upload(&bucket, &key, &upload_id).s3()?;
+    let remember_until_ms =
+        crate::auth::now_ms().saturating_add(ctx.state.multipart_expiry.as_millis() as u64);
+    // Gone: perhaps completed already, and this is the client's retry.
+    let upload = missing_as_none(store.upload(&bucket, &key, &upload_id))?;
     let (mut payload, rest) = ctx.payload(None);
     let body = payload.read_to_end(MAX_COMPLETE_BODY).await?;
     let request = CompleteMultipartUpload::parse(&body)?;
     let h = &rest.parts.headers;
+    if upload.is_none() {
+        return completed::repeat(&store, &rest, (bucket, key, &upload_id), &request);
+    }
 
     // Under the key's write lock, like any write of the key: conditions
     // are checked and the object committed without a racing writer.
     let lock = store.lock_key(&bucket, &key).s3()?;
+    // A first attempt may have completed it while this one waited for the body.
+    let Some(upload) = missing_as_none(store.upload(&bucket, &key, &upload_id))? else {
+        return completed::repeat(&store, &rest, (bucket, key, &upload_id), &request);
+    };
     check_write_conditions(&store, h, &bucket, &key)?;
     let (stored, _) = store
         .list_parts(&bucket, &key, &upload_id, 0, usize::MAX)
@@ -230,37 +238,30 @@ pub async fn complete(
     };
     let chosen: Vec<(u32, String)> = chosen.iter().map(|(n, p)| (*n, p.etag.clone())).collect();
     let (b, k) = (bucket.clone(), key.clone());
-    blocking(move || {
+    let row = blocking(move || {
         store
-            .complete_upload(&lock, &b, &k, &upload_id, &chosen, new)
+            .complete_upload(&lock, &b, &k, &upload_id, &chosen, new, remember_until_ms)
             .s3()
     })
     .await?;
-
-    let host = h
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    let mut checksums = object_checksum
-        .as_ref()
-        .map(super::multipart_list::checksums_of)
-        .unwrap_or_default();
-    if object_checksum.is_some() {
-        checksums.checksum_type =
-            Some(upload.checksum_type.clone().unwrap_or("FULL_OBJECT".into()));
-    }
-    let doc = CompleteMultipartUploadResult {
-        location: format!(
-            "{}://{host}/{bucket}/{}",
-            rest.state.scheme,
-            url_encode(&key).replace("%2F", "/")
-        ),
+    Ok(completed::Answer {
         bucket,
         key,
         etag,
-        checksums,
-    };
-    Ok(response::xml(doc.to_xml()))
+        version_id: row.version_id(),
+        checksums: &row.checksums,
+        checksum_type: upload.checksum_type.clone(),
+    }
+    .response(&rest))
+}
+
+/// `None` for an upload that does not exist (any more).
+fn missing_as_none(r: Result<UploadRow, StorageError>) -> S3Result<Option<UploadRow>> {
+    match r {
+        Ok(u) => Ok(Some(u)),
+        Err(StorageError::NoSuchUpload) => Ok(None),
+        Err(e) => Err(e).s3(),
+    }
 }
 
 /// Checks the listed parts against the uploaded ones: ascending numbers
