@@ -18,6 +18,8 @@ pub struct Payload {
     sha256: Option<(Sha256, [u8; 32])>,
     /// `x-amz-decoded-content-length` (aws-chunked) or Content-Length.
     expected: Option<u64>,
+    /// The most payload accepted (for bodies of undeclared length).
+    limit: Option<u64>,
     received: u64,
     finished: bool,
     trailers: Vec<(String, String)>,
@@ -40,6 +42,7 @@ impl Payload {
             decoder,
             sha256,
             expected,
+            limit: None,
             received: 0,
             finished: false,
             trailers: Vec::new(),
@@ -51,6 +54,14 @@ impl Payload {
     /// slow or stuck client must not hold a connection and a write forever).
     pub fn with_idle_timeout(mut self, timeout: std::time::Duration) -> Payload {
         self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Fails with 400 `EntityTooLarge` as soon as the payload exceeds
+    /// `max` bytes: a body of undeclared length (`Transfer-Encoding:
+    /// chunked`) is held to the size limits while it streams.
+    pub fn with_limit(mut self, max: u64) -> Payload {
+        self.limit = Some(max);
         self
     }
 
@@ -101,6 +112,9 @@ impl Payload {
 
     fn accept(&mut self, data: Bytes) -> S3Result<Bytes> {
         self.received += data.len() as u64;
+        if self.limit.is_some_and(|max| self.received > max) {
+            return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+        }
         if let Some(expected) = self.expected {
             if self.received > expected {
                 return Err(S3Error::with_message(

@@ -93,7 +93,7 @@ pub async fn upload_part(
 ) -> S3Result<Response<Body>> {
     let h = &ctx.parts.headers;
     let length = payload_length(h, ctx.verified.payload.is_streaming())?;
-    if length > MAX_PART_SIZE {
+    if length.is_some_and(|l| l > MAX_PART_SIZE) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
     let content_md5 = headers::content_md5(h)?;
@@ -101,7 +101,8 @@ pub async fn upload_part(
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     let upload = store.upload(&bucket, &key, &upload_id).s3()?;
-    if bucket_limit(&store, &bucket)?.is_some_and(|max| length > max) {
+    let limit = bucket_limit(&store, &bucket)?.map_or(MAX_PART_SIZE, |b| b.min(MAX_PART_SIZE));
+    if length.is_some_and(|l| l > limit) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
     if let Some(want) = upload_algorithm(&upload) {
@@ -127,7 +128,8 @@ pub async fn upload_part(
     let lock = store
         .lock_part(&bucket, &key, &upload_id, part_number)
         .s3()?;
-    let (mut payload, _rest) = ctx.payload(Some(length));
+    let (payload, _rest) = ctx.payload(length);
+    let mut payload = payload.with_limit(limit);
     let default = upload_algorithm(&upload).is_none();
     let algorithms = checksum::algorithms(requested.as_ref(), default);
     let ingested = ingest_with(store.part_writer(), &mut payload, &algorithms).await?;
