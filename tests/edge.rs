@@ -401,3 +401,195 @@ async fn chunked_transfer_uploads_stream_within_limits() {
         Some(format!("\"{}\"", common::md5_hex(&small)).as_str())
     );
 }
+
+fn b64(v: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(v)
+}
+
+fn crc64nvme(data: &[u8]) -> Vec<u8> {
+    let mut d = crc64fast_nvme::Digest::new();
+    d.write(data);
+    d.sum64().to_be_bytes().to_vec()
+}
+
+/// A checksum that does not match the body is 400 `BadDigest`, whether it
+/// comes in a header or in the aws-chunked trailer, on PutObject and
+/// UploadPart alike; a malformed one is `InvalidRequest`.
+#[tokio::test]
+async fn checksum_mismatch_is_bad_digest() {
+    let server = Server::start();
+    let s3 = server.client_no_retry().await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let id = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("mp")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    let wrong = b64(&crc32fast::hash(b"other").to_be_bytes());
+    for path in [
+        "/bkt/k".to_string(),
+        format!("/bkt/mp?partNumber=1&uploadId={id}"),
+    ] {
+        let r = Raw::new("PUT", &path)
+            .header("x-amz-checksum-crc32", &wrong)
+            .body("hello")
+            .send(&server.addr);
+        assert_eq!((r.status, r.code()), (400, "BadDigest".into()), "{path}");
+        let r = Raw::new("PUT", &path)
+            .header("x-amz-checksum-crc32", "AAAA")
+            .body("hello")
+            .send(&server.addr);
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "InvalidRequest".into()),
+            "{path}"
+        );
+
+        let body = format!("5\r\nhello\r\n0\r\nx-amz-checksum-crc32:{wrong}\r\n\r\n");
+        let mut req = Raw::new("PUT", &path)
+            .header("content-encoding", "aws-chunked")
+            .header("x-amz-decoded-content-length", "5")
+            .header("x-amz-trailer", "x-amz-checksum-crc32")
+            .body(body);
+        req.payload_hash = Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER".into());
+        let r = req.send(&server.addr);
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "BadDigest".into()),
+            "{path} trailer"
+        );
+    }
+    let err = s3
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.into_service_error().is_not_found());
+    let parts = s3
+        .list_parts()
+        .bucket("bkt")
+        .key("mp")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(parts.parts().is_empty());
+}
+
+/// Checksums given to CompleteMultipartUpload are checked against the parts:
+/// a part's (`InvalidPart` if it is not that part's, `InvalidRequest` if
+/// malformed), the whole object's (`BadDigest`), and the checksum type
+/// (`BadDigest`). A refused Complete leaves the upload as it was.
+#[tokio::test]
+async fn complete_checks_the_checksums_it_is_given() {
+    use aws_sdk_s3::types::{ChecksumType, CompletedPart};
+    let server = Server::start();
+    let s3 = server.client_no_retry().await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let id = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("mp")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    let p1 = common::pattern(5 * 1024 * 1024, 7);
+    let p2 = b"the end".to_vec();
+    let mut etags = Vec::new();
+    for (n, data) in [(1, &p1), (2, &p2)] {
+        let r = s3
+            .upload_part()
+            .bucket("bkt")
+            .key("mp")
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
+        etags.push(r.e_tag().unwrap().to_string());
+    }
+    let part = |n: usize, crc: Option<String>, sha: Option<String>| {
+        CompletedPart::builder()
+            .part_number(n as i32 + 1)
+            .e_tag(&etags[n])
+            .set_checksum_crc64_nvme(crc)
+            .set_checksum_sha256(sha)
+            .build()
+    };
+    let crc = |d: &[u8]| Some(b64(&crc64nvme(d)));
+    let whole = b64(&crc64nvme(&[p1.clone(), p2.clone()].concat()));
+    let wrong = b64(&crc64nvme(b"other"));
+    let complete = |parts: Vec<CompletedPart>| {
+        s3.complete_multipart_upload()
+            .bucket("bkt")
+            .key("mp")
+            .upload_id(&id)
+            .multipart_upload(common::multipart::completed(parts))
+    };
+    let code = |r: Result<_, aws_sdk_s3::error::SdkError<_>>| {
+        let e: aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError =
+            r.map(|_: aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput| ())
+                .unwrap_err()
+                .into_service_error();
+        e.meta().code().unwrap_or_default().to_string()
+    };
+    let cases = [
+        // A part's checksum that is another part's.
+        (
+            complete(vec![part(0, crc(&p2), None), part(1, crc(&p2), None)]),
+            "InvalidPart",
+        ),
+        // One the part was not uploaded with.
+        (
+            complete(vec![
+                part(0, None, Some(b64(&[0; 32]))),
+                part(1, None, None),
+            ]),
+            "InvalidPart",
+        ),
+        // Not a CRC64NVME value at all.
+        (
+            complete(vec![part(0, Some("abc".into()), None), part(1, None, None)]),
+            "InvalidRequest",
+        ),
+        // The whole object's, wrong or malformed.
+        (
+            complete(vec![part(0, crc(&p1), None), part(1, crc(&p2), None)])
+                .checksum_crc64_nvme(&wrong),
+            "BadDigest",
+        ),
+        (
+            complete(vec![part(0, None, None), part(1, None, None)]).checksum_crc64_nvme("xyz"),
+            "InvalidRequest",
+        ),
+        // The upload's type is FULL_OBJECT (S3's default CRC64NVME).
+        (
+            complete(vec![part(0, None, None), part(1, None, None)])
+                .checksum_type(ChecksumType::Composite),
+            "BadDigest",
+        ),
+    ];
+    for (i, (req, expected)) in cases.into_iter().enumerate() {
+        assert_eq!(code(req.send().await), expected, "case {i}");
+    }
+    // Nothing was completed; the right checksums complete it.
+    let done = complete(vec![part(0, crc(&p1), None), part(1, crc(&p2), None)])
+        .checksum_crc64_nvme(&whole)
+        .checksum_type(ChecksumType::FullObject)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.checksum_crc64_nvme(), Some(whole.as_str()));
+}

@@ -7,9 +7,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{Response, StatusCode};
-use kura_protocol::checksum::{
-    composite_checksum, full_object_crc, multipart_checksum, Checksum, ChecksumAlgorithm,
-};
+use kura_protocol::checksum::{multipart_checksum, ChecksumAlgorithm};
 use kura_protocol::headers;
 use kura_protocol::names::validate_object_key;
 use kura_protocol::xml::{CompleteMultipartUpload, CompletedPart, InitiateMultipartUploadResult};
@@ -227,7 +225,8 @@ pub async fn complete(
         md5s.update(hex::decode(hex).map_err(crate::errors::internal)?);
     }
     let etag = format!("\"{}-{}\"", hex::encode(md5s.finalize()), chosen.len());
-    let object_checksum = object_checksum(&upload, &request.parts, &chosen, h)?;
+    let object_checksum =
+        super::complete_checksum::object_checksum(&upload, &request.parts, &chosen, h)?;
 
     let new = NewObject {
         etag: etag.clone(),
@@ -294,75 +293,6 @@ fn validate_parts<'a>(
         }
     }
     Ok(chosen)
-}
-
-/// The object's checksum from its parts' (for uploads created with an
-/// algorithm): composite (`base64-N`) or full-object, as the upload asked.
-/// Checksums listed in the request must match the parts' (`InvalidPart`),
-/// and a full-object value sent in a header must match (`BadDigest`).
-fn object_checksum(
-    upload: &UploadRow,
-    listed: &[CompletedPart],
-    chosen: &[(u32, &PartRow)],
-    h: &http::HeaderMap,
-) -> S3Result<Option<(String, String)>> {
-    let Some(algorithm) = upload_algorithm(upload) else {
-        // Like S3: without a requested algorithm the object gets a
-        // full-object CRC64NVME, combined from the parts' (if all have one).
-        let parts: Option<Vec<(Checksum, u64)>> = chosen
-            .iter()
-            .map(|(_, p)| {
-                let value = p.crc64nvme.as_deref()?;
-                let c = Checksum::parse(checksum::DEFAULT_ALGORITHM, value).ok()?;
-                Some((c, p.size))
-            })
-            .collect();
-        return Ok(parts
-            .and_then(|p| full_object_crc(&p))
-            .map(|c| checksum::stored(&c)));
-    };
-    let mut parts = Vec::with_capacity(chosen.len());
-    for (p, (_, part)) in listed.iter().zip(chosen) {
-        let stored = part
-            .checksum
-            .as_ref()
-            .filter(|(a, _)| a == algorithm.as_str())
-            .ok_or_else(|| {
-                S3Error::invalid_request(format!(
-                    "The upload was created using the {algorithm} checksum algorithm but part {} has no {algorithm} checksum.",
-                    p.part_number
-                ))
-            })?;
-        let sent = match algorithm {
-            ChecksumAlgorithm::Crc32 => &p.checksum_crc32,
-            ChecksumAlgorithm::Crc32c => &p.checksum_crc32c,
-            ChecksumAlgorithm::Crc64Nvme => &p.checksum_crc64nvme,
-            ChecksumAlgorithm::Sha1 => &p.checksum_sha1,
-            ChecksumAlgorithm::Sha256 => &p.checksum_sha256,
-        };
-        if sent.as_deref().is_some_and(|s| s.trim() != stored.1) {
-            return Err(S3Error::new(S3ErrorCode::InvalidPart));
-        }
-        parts.push((Checksum::parse(algorithm, &stored.1)?, part.size));
-    }
-    if upload.checksum_type.as_deref() == Some("FULL_OBJECT") {
-        let whole = full_object_crc(&parts).ok_or_else(|| {
-            S3Error::invalid_request("A full-object checksum needs a CRC algorithm.")
-        })?;
-        if let Some(sent) = h.get(algorithm.header_name()) {
-            let sent = Checksum::parse(algorithm, sent.to_str().unwrap_or_default())?;
-            if sent != whole {
-                return Err(checksum::mismatch(algorithm));
-            }
-        }
-        return Ok(Some(checksum::stored(&whole)));
-    }
-    let checksums: Vec<Checksum> = parts.into_iter().map(|(c, _)| c).collect();
-    let composite = composite_checksum(algorithm, &checksums)?;
-    Ok(Some((
-        algorithm.as_str().to_string(),
-        composite.to_string(),
-    )))
 }
 
 /// The bucket's own object size limit (set through the admin API), if any.
