@@ -593,3 +593,43 @@ async fn complete_checks_the_checksums_it_is_given() {
         .unwrap();
     assert_eq!(done.checksum_crc64_nvme(), Some(whole.as_str()));
 }
+
+/// A presigned URL past its expiry is 403 `AccessDenied` ("Request has
+/// expired") for SigV4 and SigV2 alike; an `X-Amz-Expires` out of S3's range
+/// (1..=604800) is 400 `AuthorizationQueryParametersError`.
+#[test]
+fn presigned_expiry_answers() {
+    let server = Server::start();
+    boto3(
+        &server,
+        r#"
+import time, urllib.request, urllib.error
+def get(url):
+    try:
+        return urllib.request.urlopen(url).status, b''
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+s3.create_bucket(Bucket='bkt')
+s3.put_object(Bucket='bkt', Key='k', Body=b'data')
+v2 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',
+                  config=Config(signature_version='s3'))
+for name, c in [('v4', s3), ('v2', v2)]:
+    url = c.generate_presigned_url('get_object', Params={'Bucket': 'bkt', 'Key': 'k'}, ExpiresIn=1)
+    assert ('X-Amz-Expires=1' in url) == (name == 'v4'), url
+    deadline = time.time() + 10
+    while True:
+        status, body = get(url)
+        if status != 200:
+            break
+        assert time.time() < deadline, 'never expired'
+        time.sleep(0.1)
+    assert status == 403 and b'<Code>AccessDenied</Code>' in body, (name, status, body)
+    assert b'Request has expired' in body, body
+url = s3.generate_presigned_url('get_object', Params={'Bucket': 'bkt', 'Key': 'k'}, ExpiresIn=600)
+assert get(url)[0] == 200
+for bad in ['0', '-1', '604801']:
+    status, body = get(url.replace('X-Amz-Expires=600', 'X-Amz-Expires=' + bad))
+    assert status == 400 and b'AuthorizationQueryParametersError' in body, (bad, status, body)
+"#,
+    );
+}
