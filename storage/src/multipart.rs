@@ -324,6 +324,8 @@ impl Store {
                 expires_ms: 0,
             };
             let mut batch = WriteBatch::default();
+            self.stage_current(&mut batch, bucket, key, &row, previous, new.public)?;
+            // After staging: the record answers with what the object became.
             let record = CompletedUpload {
                 etag: row.etag.clone(),
                 seq: row.seq,
@@ -338,7 +340,6 @@ impl Store {
                 upload_id: upload_id.to_string(),
             };
             self.stage_completed(&mut batch, &upload_ref, &ukey, &record);
-            self.stage_current(&mut batch, bucket, key, &row, previous, new.public)?;
             let mut dropped = Vec::new();
             for (number, part) in &parts {
                 if !used.contains(number) {

@@ -21,7 +21,8 @@ pub struct Answer<'a> {
     pub bucket: String,
     pub key: String,
     pub etag: String,
-    pub version_id: String,
+    /// `x-amz-version-id`, when the write answers one.
+    pub version_id: Option<String>,
     pub checksums: &'a [(String, String)],
     /// The upload's `x-amz-checksum-type`, if it was created with one.
     pub checksum_type: Option<String>,
@@ -57,7 +58,9 @@ impl Answer<'_> {
             checksums,
         };
         let mut r = response::xml(doc.to_xml());
-        response::set_header(&mut r, "x-amz-version-id", &self.version_id);
+        if let Some(v) = &self.version_id {
+            response::set_header(&mut r, "x-amz-version-id", v);
+        }
         r
     }
 }
@@ -84,7 +87,7 @@ pub fn repeat(
         bucket,
         key,
         etag: record.etag.clone(),
-        version_id: record.version_id(),
+        version_id: Some(record.version_id()),
         checksums: &record.checksums,
         checksum_type: record.checksum_type.clone(),
     }

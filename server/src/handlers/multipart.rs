@@ -249,7 +249,7 @@ pub async fn complete(
         bucket,
         key,
         etag,
-        version_id: row.version_id(),
+        version_id: Some(row.version_id()),
         checksums: &row.checksums,
         checksum_type: upload.checksum_type.clone(),
     }
