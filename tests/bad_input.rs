@@ -104,11 +104,15 @@ async fn payload_hash_mismatch() {
 #[tokio::test]
 async fn missing_content_length() {
     let (server, s3) = setup().await;
+    // `Transfer-Encoding: chunked` without a length is accepted (see
+    // tests/edge.rs), but an aws-chunked body must still declare
+    // x-amz-decoded-content-length, as in S3.
     let mut req = Raw::new("PUT", "/bkt/nolen")
         .header("transfer-encoding", "chunked")
-        .body("5\r\nhello\r\n0\r\n\r\n");
+        .header("content-encoding", "aws-chunked")
+        .body("0\r\n\r\n");
     req.no_content_length = true;
-    req.payload_hash = Some("UNSIGNED-PAYLOAD".into());
+    req.payload_hash = Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER".into());
     let r = req.send(&server.addr);
     assert_eq!((r.status, r.code().as_str()), (411, "MissingContentLength"));
     let mut req = Raw::new("PUT", "/bkt/nolen");

@@ -128,7 +128,8 @@ impl ListParams {
             delimiter: q.non_empty("delimiter"),
             max_keys: max_keys.min(1000) as usize,
             encoding_url,
-            continuation_token: q.get_owned("continuation-token"),
+            // An empty token is no token (some clients send `continuation-token=`).
+            continuation_token: q.non_empty("continuation-token"),
             start_after: q.non_empty("start-after"),
             fetch_owner: q.get("fetch-owner") == Some("true"),
             marker: q.non_empty(marker_name),

@@ -22,6 +22,8 @@ pub struct Payload {
     sha256: Option<(Sha256, [u8; 32])>,
     /// `x-amz-decoded-content-length` (aws-chunked) or Content-Length.
     expected: Option<u64>,
+    /// The most payload accepted (for bodies of undeclared length).
+    limit: Option<u64>,
     received: u64,
     finished: bool,
     trailers: Vec<(String, String)>,
@@ -48,6 +50,7 @@ impl Payload {
             decoder,
             sha256,
             expected,
+            limit: None,
             received: 0,
             finished: false,
             trailers: Vec::new(),
@@ -105,6 +108,14 @@ impl Payload {
         }
     }
 
+    /// Fails with 400 `EntityTooLarge` as soon as the payload exceeds
+    /// `max` bytes: a body of undeclared length (`Transfer-Encoding:
+    /// chunked`) is held to the size limits while it streams.
+    pub fn with_limit(mut self, max: u64) -> Payload {
+        self.limit = Some(max);
+        self
+    }
+
     /// The payload length the request declared, if it did.
     pub fn expected(&self) -> Option<u64> {
         self.expected
@@ -155,6 +166,9 @@ impl Payload {
 
     fn accept(&mut self, data: Bytes) -> S3Result<Bytes> {
         self.received += data.len() as u64;
+        if self.limit.is_some_and(|max| self.received > max) {
+            return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+        }
         if let Some(expected) = self.expected {
             if self.received > expected {
                 return Err(S3Error::with_message(

@@ -32,6 +32,10 @@ pub const CF_UPLOADS: &str = "uploads";
 pub const CF_PARTS: &str = "parts";
 /// Upload deadlines: [`upload_expiry_key`] → `UploadRef`.
 pub const CF_UPLOAD_EXPIRY: &str = "upload_expiry";
+/// Completed multipart uploads, remembered for the multipart expiry period
+/// so a repeated Complete gets the same answer: [`upload_key`] →
+/// `CompletedUpload` (see `storage/src/completed.rs`).
+pub const CF_COMPLETED_UPLOADS: &str = "completed_uploads";
 /// Published objects: [`public_token_key`] → object key, and
 /// [`public_object_key`] → token (see `storage/src/public.rs`).
 pub const CF_PUBLIC: &str = "public";
@@ -50,6 +54,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_PARTS,
     CF_UPLOAD_EXPIRY,
     CF_PUBLIC,
+    CF_COMPLETED_UPLOADS,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:

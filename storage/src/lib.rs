@@ -10,6 +10,7 @@
 pub mod access;
 mod bucket_settings;
 pub mod chunks;
+mod completed;
 pub mod error;
 mod file_modes;
 pub mod keys;
@@ -34,6 +35,7 @@ mod versions;
 pub mod writer;
 
 pub use access::{AccessKeyRow, Grant};
+pub use completed::CompletedUpload;
 pub use error::{StorageError, StorageResult};
 pub use list::{ListItem, ListPage, ListStart};
 pub use locks::WriteLock;

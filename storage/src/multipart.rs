@@ -20,6 +20,7 @@ use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 use serde::{Deserialize, Serialize};
 
 use crate::chunks::ChunkId;
+use crate::completed::CompletedUpload;
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHUNKS, CF_PARTS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
 use crate::locks::WriteLock;
@@ -264,7 +265,10 @@ impl Store {
     /// Completes an upload: the parts `chosen` (number and the ETag the
     /// caller validated, in order) become the object, atomically and durably;
     /// other parts are dropped. `InvalidPart`-like races (a part replaced
-    /// since it was validated) are [`StorageError::Conflict`].
+    /// since it was validated) are [`StorageError::Conflict`]. The same batch
+    /// records the completion until `remember_until_ms`, for repeated
+    /// requests ([`Store::completed_upload`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn complete_upload(
         &self,
         lock: &WriteLock,
@@ -273,6 +277,7 @@ impl Store {
         upload_id: &str,
         chosen: &[(u32, String)],
         new: NewObject,
+        remember_until_ms: u64,
     ) -> StorageResult<ObjectRow> {
         let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
@@ -321,6 +326,22 @@ impl Store {
             };
             let mut batch = WriteBatch::default();
             self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
+            // After staging: the record answers with what the object became.
+            let record = CompletedUpload {
+                etag: row.etag.clone(),
+                seq: row.seq,
+                checksums: row.checksums.clone(),
+                checksum_type: upload.checksum_type.clone(),
+                parts: chosen.to_vec(),
+                expires_ms: remember_until_ms,
+                null_version: row.null_version,
+            };
+            let upload_ref = UploadRef {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                upload_id: upload_id.to_string(),
+            };
+            self.stage_completed(&mut batch, &upload_ref, &ukey, &record);
             let mut dropped = Vec::new();
             for (number, part) in &parts {
                 if !used.contains(number) {

@@ -6,7 +6,7 @@
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 
 use crate::error::StorageResult;
-use crate::keys::{self, CF_UPLOADS, CF_UPLOAD_EXPIRY};
+use crate::keys::{self, CF_COMPLETED_UPLOADS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
 use crate::multipart::{UploadRef, UploadRow};
 use crate::rows;
 use crate::store::{now_ms, Store};
@@ -44,9 +44,11 @@ impl Store {
                     let at = u64::from_be_bytes(expiry_key[..8].try_into().expect("8 bytes"));
                     self.remove_upload_rows(&r.bucket, &r.key, &r.upload_id, at)?
                 } else {
-                    // Completed or aborted meanwhile: only the queue entry is left.
+                    // Completed or aborted: only the queue entry is left, and
+                    // the record of a completion (remembered until now).
                     let mut batch = WriteBatch::default();
                     batch.delete_cf(self.cf(CF_UPLOAD_EXPIRY), &expiry_key);
+                    batch.delete_cf(self.cf(CF_COMPLETED_UPLOADS), &ukey);
                     self.write_synced(batch)?;
                     continue;
                 }
@@ -84,6 +86,7 @@ impl Store {
             };
             self.remove_chunk_files(&removed);
         }
+        self.forget_completed_uploads(bucket)?;
         Ok(found.len())
     }
 }

@@ -3,6 +3,8 @@
 mod acl;
 mod bucket;
 mod checksum;
+mod complete_checksum;
+mod completed;
 mod copy;
 mod copy_source;
 mod delete;

@@ -17,7 +17,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     validate_object_key(&key)?;
     let h = &ctx.parts.headers;
     let length = payload_length(h, ctx.verified.payload.is_streaming())?;
-    if length > ctx.state.max_object_size {
+    if length.is_some_and(|l| l > ctx.state.max_object_size) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
     let stored_headers = headers::stored_object_headers(h)?;
@@ -30,13 +30,19 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     let bucket_row = super::existing_bucket(&store, &bucket)?;
-    if bucket_row.max_object_size.is_some_and(|max| length > max) {
+    let limit = bucket_row
+        .max_object_size
+        .map_or(ctx.state.max_object_size, |b| {
+            b.min(ctx.state.max_object_size)
+        });
+    if length.is_some_and(|l| l > limit) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
     let lock = store.lock_key(&bucket, &key).s3()?;
     check_write_conditions(&store, h, &bucket, &key)?;
 
-    let (mut payload, rest) = ctx.payload(Some(length));
+    let (payload, rest) = ctx.payload(length);
+    let mut payload = payload.with_limit(limit);
     let algorithms = checksum::algorithms(requested.as_ref(), requested.is_none());
     let ingested = ingest_with(store.object_writer(), &mut payload, &algorithms).await?;
     let checksum =
@@ -66,15 +72,31 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
 }
 
 /// The object size a PUT declares: `x-amz-decoded-content-length` for
-/// aws-chunked bodies, Content-Length otherwise. S3 refuses uploads of
-/// unknown length with 411.
-pub fn payload_length(h: &http::HeaderMap, streaming: bool) -> S3Result<u64> {
+/// aws-chunked bodies, Content-Length otherwise; `None` for a body sent with
+/// `Transfer-Encoding: chunked` and no length (some SDKs and proxies stream
+/// so), which the caller must hold to its size limit while it streams
+/// ([`crate::body::Payload::with_limit`]). Neither is 411, as in S3.
+pub fn payload_length(h: &http::HeaderMap, streaming: bool) -> S3Result<Option<u64>> {
     let declared = if streaming {
         headers::decoded_content_length(h)?
     } else {
         headers::content_length(h)?
     };
-    declared.ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))
+    match declared {
+        Some(n) => Ok(Some(n)),
+        None if !streaming && chunked_transfer(h) => Ok(None),
+        None => Err(S3Error::new(S3ErrorCode::MissingContentLength)),
+    }
+}
+
+/// Whether the body comes with `Transfer-Encoding: chunked` (hyper undoes
+/// the framing; the length is known only at the end).
+fn chunked_transfer(h: &http::HeaderMap) -> bool {
+    h.get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("chunked"))
 }
 
 /// `If-None-Match: *` (create only) and `If-Match: "etag"` (replace only that

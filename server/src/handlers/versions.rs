@@ -105,7 +105,7 @@ pub async fn list_object_versions(
         params.max_keys,
     );
     let (key_marker, version_marker) = (params.marker.clone(), params.version_id_marker.clone());
-    let (page, null_shown) = blocking(move || {
+    let (mut page, null_shown) = blocking(move || {
         // `null` as a marker names the key marker's null version.
         let marker_seq = match (key_marker.as_deref(), version_marker.as_deref()) {
             (Some(k), Some("null")) => store.null_version(&b, k).s3()?.map(|r| r.seq),
@@ -132,6 +132,8 @@ pub async fn list_object_versions(
         Ok((page, null_shown))
     })
     .await?;
+    // A zero-size page has no resume point, so it is not truncated.
+    page.truncated &= max > 0;
     let owner = Some(owner_of(&ctx.verified.access_key_id));
     let mut entries = Vec::new();
     let mut common_prefixes = Vec::new();
