@@ -198,6 +198,8 @@ async fn repeated_complete_gets_the_first_answer() {
     let mut server = Server::start_with(&["--multipart-expiry", "3s"]);
     let s3 = server.client_no_retry().await;
     s3.create_bucket().bucket("bkt").send().await.unwrap();
+    // A versioned bucket, so Complete answers with a version id.
+    common::enable_versioning(&s3, "bkt").await;
     let id = s3
         .create_multipart_upload()
         .bucket("bkt")

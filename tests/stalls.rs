@@ -45,8 +45,16 @@ fn cpu_ticks(server: &Server) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
+/// The server's threads, less RocksDB's own background pools: RocksDB
+/// starts those lazily (a flush or compaction after the deletion below adds
+/// one for good), whatever the downloads do.
 fn threads(server: &Server) -> usize {
-    proc_status(server.pid(), "Threads:")
+    let rocksdb: usize = thread_names(server)
+        .iter()
+        .filter(|(name, _)| name.starts_with("rocksdb:"))
+        .map(|(_, n)| n)
+        .sum();
+    proc_status(server.pid(), "Threads:") - rocksdb
 }
 
 /// How many of the server's threads bear each name.
