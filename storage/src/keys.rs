@@ -33,6 +33,9 @@ pub const CF_UPLOAD_EXPIRY: &str = "upload_expiry";
 /// Published objects: [`public_token_key`] → object key, and
 /// [`public_object_key`] → token (see `storage/src/public.rs`).
 pub const CF_PUBLIC: &str = "public";
+/// Change log: [`change_key`] → `ChangeEntry` (see `storage/src/changes.rs`);
+/// [`change_key`] with sequence 0 holds the bucket's trim mark.
+pub const CF_CHANGES: &str = "changes";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -48,6 +51,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_PARTS,
     CF_UPLOAD_EXPIRY,
     CF_PUBLIC,
+    CF_CHANGES,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:
@@ -219,6 +223,20 @@ pub fn upload_expiry_key(due_ms: u64, upload_key: &[u8]) -> Vec<u8> {
     let mut out = due_ms.to_be_bytes().to_vec();
     out.extend_from_slice(upload_key);
     out
+}
+
+/// Key of one change-log entry: the bucket prefix then the change sequence
+/// (big-endian), so a bucket's log is one range in commit order.
+pub fn change_key(bucket: &str, seq: u64) -> Vec<u8> {
+    let mut out = bucket_prefix(bucket);
+    out.extend_from_slice(&seq.to_be_bytes());
+    out
+}
+
+/// The sequence number of a change-log key of a bucket whose prefix is `bucket_prefix_len` bytes.
+pub fn change_key_seq(bucket_prefix_len: usize, raw: &[u8]) -> Option<u64> {
+    let rest = raw.get(bucket_prefix_len..)?;
+    Some(u64::from_be_bytes(rest.try_into().ok()?))
 }
 
 /// Meta key holding the last issued version sequence number.

@@ -9,6 +9,7 @@
 
 pub mod access;
 mod bucket_settings;
+mod changes;
 pub mod chunks;
 pub mod error;
 pub mod keys;
@@ -29,6 +30,7 @@ mod versions;
 pub mod writer;
 
 pub use access::{AccessKeyRow, Grant};
+pub use changes::{ChangeEntry, ChangeEvent, ChangePage, ChangeQuery, ChangeRead};
 pub use error::{StorageError, StorageResult};
 pub use list::{ListItem, ListPage, ListStart};
 pub use locks::WriteLock;

@@ -20,6 +20,7 @@ use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 use serde::{Deserialize, Serialize};
 
 use crate::chunks::ChunkId;
+use crate::changes::ChangeEntry;
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHUNKS, CF_PARTS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
 use crate::locks::WriteLock;
@@ -318,6 +319,7 @@ impl Store {
                 },
                 expires_ms: 0,
             };
+            let change = ChangeEntry::put(key, &row, previous.as_ref());
             let mut batch = WriteBatch::default();
             self.stage_current(&mut batch, bucket, key, &row, previous, new.public)?;
             let mut dropped = Vec::new();
@@ -335,7 +337,7 @@ impl Store {
                 self.cf(CF_UPLOAD_EXPIRY),
                 keys::upload_expiry_key(upload.expires_ms, &ukey),
             );
-            self.write_synced(batch)?;
+            self.write_logged(batch, bucket, &[change])?;
             (row, dropped)
         };
         self.remove_chunk_files(&dropped);

@@ -6,6 +6,7 @@
 
 use rocksdb::WriteBatch;
 
+use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHUNKS, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
 use crate::locks::WriteLock;
@@ -148,9 +149,10 @@ impl Store {
             data: data.location.clone(),
             expires_ms: 0,
         };
+        let change = ChangeEntry::put(key, &row, previous.as_ref());
         let mut batch = WriteBatch::default();
         self.stage_current(&mut batch, bucket, key, &row, previous, new.public)?;
-        self.write_synced(batch)?;
+        self.write_logged(batch, bucket, &[change])?;
         data.cleanup.disarm();
         Ok(row)
     }
@@ -226,7 +228,8 @@ impl Store {
         self.retire(&mut batch, bucket, key, marker.clone(), due);
         // A deleted object's public URL dies with it.
         self.unpublish_in(&mut batch, bucket, key)?;
-        self.write_synced(batch)?;
+        let change = ChangeEntry::of(ChangeEvent::Delete, key, &marker);
+        self.write_logged(batch, bucket, &[change])?;
         Ok(Some(marker))
     }
 

@@ -7,6 +7,7 @@
 
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 
+use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::StorageResult;
 use crate::keys::{self, CF_CHUNKS, CF_PURGE, CF_VERSIONS};
 use crate::rows::{self, ObjectRow, PurgeEntry};
@@ -87,6 +88,7 @@ impl Store {
             None => None,
         };
         let mut batch = WriteBatch::default();
+        let mut changes = Vec::new();
         // A version restored and retired again has a later due time and its
         // own, later purge entry: this stale one only removes itself.
         let due = keys::purge_key_due(purge_key).unwrap_or(0);
@@ -96,6 +98,7 @@ impl Store {
                 batch.delete_cf(self.cf(CF_CHUNKS), chunk.id);
             }
             batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
+            changes.push(ChangeEntry::of(ChangeEvent::Purge, &entry.key, &row));
         }
         // A version deleted by id has no row any more; its entry lists its files.
         for id in &entry.chunks {
@@ -103,7 +106,7 @@ impl Store {
             batch.delete_cf(self.cf(CF_CHUNKS), id);
         }
         batch.delete_cf(self.cf(CF_PURGE), purge_key);
-        self.write_synced(batch)
+        self.write_logged(batch, &entry.bucket, &changes)
     }
 
     /// Removes chunk files that no committed row refers to. Run at start-up,

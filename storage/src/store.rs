@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     /// commit, complete, abort, expiry), so a part never lands in an upload
     /// that is being completed or removed.
     pub(crate) multipart: Mutex<()>,
+    /// The change log's sequence counter (see `changes.rs`).
+    pub(crate) changes: crate::changes::ChangeLog,
 }
 
 /// Sequence numbers are handed out from blocks reserved durably in
@@ -110,6 +112,7 @@ impl Store {
             ),
             None => 0,
         };
+        let changes = crate::changes::ChangeLog::recover(&db)?;
         let store = Store {
             inner: Arc::new(Inner {
                 db,
@@ -124,6 +127,7 @@ impl Store {
                 }),
                 bucket_commits: RwLock::new(()),
                 multipart: Mutex::new(()),
+                changes,
             }),
         };
         let removed = store.sweep_orphan_chunks()?;
@@ -258,6 +262,7 @@ impl Store {
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
         self.drop_bucket_versions(&mut batch, name)?;
+        self.drop_bucket_changes(&mut batch, name);
         self.write_synced(batch)?;
         Ok(())
     }
