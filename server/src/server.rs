@@ -50,6 +50,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
     .context("opening the store")?;
     let keys = KeyRegistry::load(&store).context("loading access keys")?;
+    let changes = crate::handlers::changes::wake_on_commit(&store);
     let state = Arc::new(AppState {
         store,
         root,
@@ -66,6 +67,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         trusted_proxies: args.trusted_proxies.clone(),
         body_idle_timeout: args.body_idle_timeout,
         multipart_expiry: args.multipart_expiry,
+        changes,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -215,6 +217,13 @@ async fn purge_loop(state: Arc<AppState>) {
             Ok(Ok(n)) => tracing::info!(purged = n, "purged expired versions"),
             Ok(Err(e)) => tracing::error!(error = %e, "purge failed; will retry"),
             Err(e) => tracing::error!(error = %e, "purge task panicked"),
+        }
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.trim_changes()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(trimmed = n, "trimmed the change log"),
+            Ok(Err(e)) => tracing::error!(error = %e, "change log trim failed; will retry"),
+            Err(e) => tracing::error!(error = %e, "change log trim task panicked"),
         }
         let store = state.store.clone();
         match tokio::task::spawn_blocking(move || store.expire_uploads()).await {
