@@ -524,3 +524,65 @@ async fn an_expired_cursor_answers_410_with_a_restart_cursor() {
     assert_eq!(puts.len(), 1, "{page}");
     assert_eq!(puts[0]["versionId"].as_str().unwrap(), v);
 }
+
+fn kura_changes(server: &Server, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kura"));
+    cmd.arg("changes")
+        .arg("--endpoint")
+        .arg(&server.endpoint)
+        .args(args)
+        .env("KURA_ACCESS_KEY_ID", common::ACCESS_KEY)
+        .env("KURA_SECRET_ACCESS_KEY", common::SECRET_KEY);
+    cmd
+}
+
+/// `kura changes` prints the feed one line a change, resumes with
+/// `--after`, and `--follow` prints new changes as they commit.
+#[tokio::test]
+async fn the_changes_command_prints_and_follows() {
+    use std::io::{BufRead, BufReader};
+    let server = Server::start();
+    let client = server.client().await;
+    client.create_bucket().bucket("cli").send().await.unwrap();
+    let v1 = put(&client, "cli", "one", b"1").await;
+    put(&client, "cli", "dir/two", b"22").await;
+
+    let out = kura_changes(&server, &["cli", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["versionId"].as_str().unwrap(), v1);
+    assert_eq!(lines[1]["key"].as_str().unwrap(), "dir/two");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let cursor = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("cursor: "))
+        .expect("the cursor on stderr")
+        .to_string();
+
+    let out = kura_changes(&server, &["cli", "--prefix", "dir/"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert!(text.contains(" put ") && text.contains(" dir/two "), "{text}");
+
+    let mut follow = kura_changes(&server, &["cli", "--follow", "--after", &cursor])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let v3 = put(&client, "cli", "three", b"333").await;
+    let read = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    });
+    let line = tokio::time::timeout(Duration::from_secs(20), read).await;
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let line = line.expect("--follow printed the new change").unwrap();
+    assert!(line.contains(" three ") && line.contains(&v3), "{line}");
+}

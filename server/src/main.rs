@@ -26,6 +26,8 @@ enum Command {
     Publish(PublishArgs),
     /// Unpublish an object: its public URL answers 404 from now on.
     Unpublish(PublishArgs),
+    /// Print a bucket's change feed, one line a change (`--follow` keeps waiting).
+    Changes(kura_server::cli::changes::ChangesArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +47,7 @@ fn main() -> std::process::ExitCode {
         Command::Admin(args) => kura_server::cli::run(args),
         Command::Publish(args) => kura_server::cli::publish::run(args, true),
         Command::Unpublish(args) => kura_server::cli::publish::run(args, false),
+        Command::Changes(args) => kura_server::cli::changes::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

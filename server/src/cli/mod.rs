@@ -5,6 +5,7 @@
 //! process, so the CLI never opens the data directory), signed with the same
 //! `KURA_ACCESS_KEY_ID` / `KURA_SECRET_ACCESS_KEY` the server reads.
 
+pub mod changes;
 mod client;
 mod print;
 pub mod publish;
