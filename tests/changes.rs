@@ -132,7 +132,7 @@ async fn a_follower_sees_every_change_once_and_derives_the_listing() {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let key = format!("w{w}/k{:03}", x % KEYS as u64);
-                if x % 5 == 0 {
+                if x.is_multiple_of(5) {
                     let out = c
                         .delete_object()
                         .bucket("feed")
@@ -170,7 +170,10 @@ async fn a_follower_sees_every_change_once_and_derives_the_listing() {
         .unwrap();
 
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 1_500, "most of the 2,000 operations change something");
+    assert!(
+        acked.len() > 1_500,
+        "most of the 2,000 operations change something"
+    );
     assert_increasing(&seqs(&seen));
     assert_eq!(seen.len(), acked.len(), "exactly the acknowledged changes");
     let seen_versions: HashSet<(String, String)> = seen
@@ -184,7 +187,10 @@ async fn a_follower_sees_every_change_once_and_derives_the_listing() {
         .collect();
     assert_eq!(seen_versions.len(), seen.len(), "no change twice");
     for (key, v, _) in &acked {
-        assert!(seen_versions.contains(&(key.clone(), v.clone())), "{key} {v} missing");
+        assert!(
+            seen_versions.contains(&(key.clone(), v.clone())),
+            "{key} {v} missing"
+        );
     }
 
     // Replay the feed into a state and compare with the final listing.
@@ -283,7 +289,10 @@ async fn a_long_poll_returns_right_after_a_commit() {
         let changes = page["changes"].as_array().unwrap();
         assert_eq!(changes.len(), 1, "{page}");
         assert_eq!(changes[0]["versionId"].as_str().unwrap(), v);
-        assert!(held >= Duration::from_millis(250), "the poll waited ({held:?})");
+        assert!(
+            held >= Duration::from_millis(250),
+            "the poll waited ({held:?})"
+        );
         let lag = answered.saturating_duration_since(acked);
         worst = worst.max(lag);
     }
@@ -344,9 +353,11 @@ async fn the_feed_survives_sigkill_during_writes() {
         }));
     }
     let c = count.clone();
-    eventually("writers acknowledged 300 changes", Duration::from_secs(30), || {
-        c.load(Ordering::SeqCst) >= 300
-    })
+    eventually(
+        "writers acknowledged 300 changes",
+        Duration::from_secs(30),
+        || c.load(Ordering::SeqCst) >= 300,
+    )
     .await;
     server.restart();
     for t in tasks {
@@ -367,7 +378,10 @@ async fn the_feed_survives_sigkill_during_writes() {
         })
         .collect();
     for a in &acked {
-        assert!(present.contains(a), "acknowledged {a:?} missing after the crash");
+        assert!(
+            present.contains(a),
+            "acknowledged {a:?} missing after the crash"
+        );
     }
     // At most the changes in flight at the kill (4 writers) beyond the acknowledged.
     assert!(all.len() - 20 >= acked.len() && all.len() - 20 <= acked.len() + 4);
@@ -435,7 +449,13 @@ async fn prefix_since_events_and_permissions() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| format!("{} {}", e["event"].as_str().unwrap(), e["key"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["event"].as_str().unwrap(),
+                e["key"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         events,
@@ -493,19 +513,26 @@ async fn an_expired_cursor_answers_410_with_a_restart_cursor() {
     let addr = server.addr.clone();
     let expired = Arc::new(Mutex::new(None));
     let e = expired.clone();
-    eventually("the log is trimmed past the old cursor", Duration::from_secs(10), || {
-        let (status, body) = feed(&addr, "short", &format!("after={old}"));
-        if status == 410 {
-            *e.lock().unwrap() = Some(body);
-            return true;
-        }
-        assert_eq!(status, 200);
-        false
-    })
+    eventually(
+        "the log is trimmed past the old cursor",
+        Duration::from_secs(10),
+        || {
+            let (status, body) = feed(&addr, "short", &format!("after={old}"));
+            if status == 410 {
+                *e.lock().unwrap() = Some(body);
+                return true;
+            }
+            assert_eq!(status, 200);
+            false
+        },
+    )
     .await;
     let body = expired.lock().unwrap().clone().unwrap();
     assert_eq!(body["error"].as_str().unwrap(), "CursorExpired");
-    assert!(body["message"].as_str().unwrap().contains("List the bucket"));
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("List the bucket"));
     let restart = body["cursor"].as_str().unwrap().to_string();
     // since= before the trimmed entries is expired too.
     let (status, _) = feed(&server.addr, "short", "since=2020-01-01T00:00:00Z");
@@ -548,7 +575,11 @@ async fn the_changes_command_prints_and_follows() {
     put(&client, "cli", "dir/two", b"22").await;
 
     let out = kura_changes(&server, &["cli", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -564,10 +595,15 @@ async fn the_changes_command_prints_and_follows() {
         .expect("the cursor on stderr")
         .to_string();
 
-    let out = kura_changes(&server, &["cli", "--prefix", "dir/"]).output().unwrap();
+    let out = kura_changes(&server, &["cli", "--prefix", "dir/"])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 1);
-    assert!(text.contains(" put ") && text.contains(" dir/two "), "{text}");
+    assert!(
+        text.contains(" put ") && text.contains(" dir/two "),
+        "{text}"
+    );
 
     let mut follow = kura_changes(&server, &["cli", "--follow", "--after", &cursor])
         .stdout(std::process::Stdio::piped())

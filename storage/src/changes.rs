@@ -107,9 +107,8 @@ impl ChangeEntry {
     /// `previous`: `metadata` when only the metadata changed (same ETag as a
     /// current version with other headers), else `put`.
     pub(crate) fn put(key: &str, row: &ObjectRow, previous: Option<&ObjectRow>) -> ChangeEntry {
-        let metadata_only = previous.is_some_and(|p| {
-            !p.delete_marker && p.etag == row.etag && p.headers != row.headers
-        });
+        let metadata_only = previous
+            .is_some_and(|p| !p.delete_marker && p.etag == row.etag && p.headers != row.headers);
         let event = if metadata_only {
             ChangeEvent::Metadata
         } else {
@@ -539,7 +538,10 @@ mod tests {
         );
         assert!(events(&got)[8..].iter().all(|e| e == "purge:k"));
         assert!(got.iter().any(|(_, e)| e.version_seq == v1.seq));
-        assert!(got.windows(2).all(|w| w[0].0 < w[1].0), "strictly increasing");
+        assert!(
+            got.windows(2).all(|w| w[0].0 < w[1].0),
+            "strictly increasing"
+        );
     }
 
     #[test]
@@ -668,10 +670,7 @@ mod tests {
         assert_eq!(s.change_horizon(), first - 1);
         assert!(h0 < first);
         assert!(all(&s).is_empty(), "not visible past an in-flight number");
-        drop(InFlight {
-            store: &s,
-            first,
-        });
+        drop(InFlight { store: &s, first });
         assert_eq!(all(&s).len(), 1);
     }
 }

@@ -19,8 +19,8 @@ use rand::RngCore;
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 use serde::{Deserialize, Serialize};
 
-use crate::chunks::ChunkId;
 use crate::changes::ChangeEntry;
+use crate::chunks::ChunkId;
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHUNKS, CF_PARTS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
 use crate::locks::WriteLock;
