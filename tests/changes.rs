@@ -622,3 +622,62 @@ async fn the_changes_command_prints_and_follows() {
     let line = line.expect("--follow printed the new change").unwrap();
     assert!(line.contains(" three ") && line.contains(&v3), "{line}");
 }
+
+/// The feed works with a presigned URL (SigV4 query), e.g. for a plain
+/// HTTP client that cannot sign.
+#[tokio::test]
+async fn a_presigned_feed_url_works() {
+    use aws_sigv4::http_request::{
+        sign, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+        SigningSettings, UriPathNormalizationMode,
+    };
+    use aws_sigv4::sign::v4;
+    let server = Server::start();
+    let client = server.client().await;
+    client.create_bucket().bucket("pre").send().await.unwrap();
+    let v = put(&client, "pre", "k", b"x").await;
+
+    let identity = aws_credential_types::Credentials::new(
+        common::ACCESS_KEY,
+        common::SECRET_KEY,
+        None,
+        None,
+        "test",
+    )
+    .into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(300));
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let path = "/pre?changes=&max-items=10";
+    let url = format!("http://{}{path}", server.addr);
+    let host = [("host", server.addr.as_str())];
+    let signable =
+        SignableRequest::new("GET", &url, host.into_iter(), SignableBody::UnsignedPayload)
+            .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let (_, query) = instructions.into_parts();
+    let mut full = path.to_string();
+    for (k, v) in query {
+        full.push_str(&format!(
+            "&{k}={}",
+            percent_encoding::utf8_percent_encode(&v, percent_encoding::NON_ALPHANUMERIC)
+        ));
+    }
+    let mut req = Raw::new("GET", &full);
+    req.signed = false;
+    let resp = req.send(&server.addr);
+    assert_eq!(resp.status, 200, "{}", resp.body_text());
+    let page: Value = serde_json::from_str(&resp.body_text()).unwrap();
+    assert_eq!(page["changes"][0]["versionId"].as_str().unwrap(), v);
+}
