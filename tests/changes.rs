@@ -663,8 +663,7 @@ async fn a_presigned_feed_url_works() {
     let url = format!("http://{}{path}", server.addr);
     let host = [("host", server.addr.as_str())];
     let signable =
-        SignableRequest::new("GET", &url, host.into_iter(), SignableBody::UnsignedPayload)
-            .unwrap();
+        SignableRequest::new("GET", &url, host.into_iter(), SignableBody::UnsignedPayload).unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     let (_, query) = instructions.into_parts();
     let mut full = path.to_string();
@@ -680,4 +679,156 @@ async fn a_presigned_feed_url_works() {
     assert_eq!(resp.status, 200, "{}", resp.body_text());
     let page: Value = serde_json::from_str(&resp.body_text()).unwrap();
     assert_eq!(page["changes"][0]["versionId"].as_str().unwrap(), v);
+}
+
+/// What the test's webhook receiver got: (x-kura-seq, x-kura-signature, body).
+type Received = Arc<Mutex<Vec<(u64, String, Vec<u8>)>>>;
+
+/// A small HTTP receiver: answers 500 to its first `fail_first` requests,
+/// and after `down_after` successes stops listening for `down_for`.
+fn receiver(fail_first: usize, down_after: usize, down_for: Duration) -> (String, Received) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got: Received = Arc::default();
+    let g = got.clone();
+    std::thread::spawn(move || {
+        let mut listener = Some(listener);
+        let (mut requests, mut ok) = (0, 0);
+        loop {
+            let Ok((stream, _)) = listener.as_ref().unwrap().accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(stream);
+            let (mut len, mut seq, mut sig) = (0, 0, String::new());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    match k.to_ascii_lowercase().as_str() {
+                        "content-length" => len = v.trim().parse().unwrap(),
+                        "x-kura-seq" => seq = v.trim().parse().unwrap(),
+                        "x-kura-signature" => sig = v.trim().to_string(),
+                        _ => {}
+                    }
+                }
+            }
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            requests += 1;
+            let status = if requests <= fail_first {
+                "500 Internal Server Error"
+            } else {
+                g.lock().unwrap().push((seq, sig, body));
+                ok += 1;
+                "200 OK"
+            };
+            let _ = reader.get_mut().write_all(
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            if ok == down_after {
+                // Down: nothing listens (connections are refused) for a while.
+                drop(listener.take());
+                std::thread::sleep(down_for);
+                listener = Some(std::net::TcpListener::bind(addr).unwrap());
+            }
+        }
+    });
+    (format!("http://{addr}/hook"), got)
+}
+
+/// A webhook receiver that fails its first requests and is down for a while
+/// still gets every entry, in order, signed; delivery resumes after a
+/// SIGKILL of kura from the stored cursor; the lag shows in `bucket show`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_deliver_every_entry_in_order_signed() {
+    use hmac::{Hmac, Mac};
+    let mut server = Server::start();
+    let client = server.client().await;
+    client.create_bucket().bucket("hook").send().await.unwrap();
+    put(
+        &client,
+        "hook",
+        "before",
+        b"not delivered: before registration",
+    )
+    .await;
+    let (url, got) = receiver(3, 4, Duration::from_millis(1500));
+    let hook = admin::json(&server, &["bucket", "notify", "hook", "--url", &url]);
+    let secret = hook["secret"].as_str().unwrap().to_string();
+    let start = hook["cursor"].as_str().unwrap().to_string();
+
+    for i in 0..8 {
+        put(
+            &client,
+            "hook",
+            &format!("k{i}"),
+            format!("v{i}").as_bytes(),
+        )
+        .await;
+    }
+    client
+        .delete_object()
+        .bucket("hook")
+        .key("k0")
+        .send()
+        .await
+        .unwrap();
+    let expect = |addr: &str| read_all(addr, "hook", Some(&start)).0;
+    let wanted = expect(&server.addr);
+    assert_eq!(wanted.len(), 9);
+    let g = got.clone();
+    eventually("every entry delivered", Duration::from_secs(20), || {
+        g.lock().unwrap().len() >= 9
+    })
+    .await;
+
+    // SIGKILL, restart: delivery resumes from the stored cursor.
+    server.restart();
+    let client = server.client().await;
+    put(&client, "hook", "after-restart", b"x").await;
+    let wanted = expect(&server.addr);
+    assert_eq!(wanted.len(), 10);
+    let g = got.clone();
+    eventually(
+        "the entry after the restart delivered",
+        Duration::from_secs(20),
+        || g.lock().unwrap().len() >= 10,
+    )
+    .await;
+
+    let got = got.lock().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        10,
+        "each entry once (cursor synced after each delivery)"
+    );
+    for ((seq, sig, body), want) in got.iter().zip(&wanted) {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        assert_eq!(
+            *sig,
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        );
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(*seq, want["seq"].as_u64().unwrap());
+        assert_eq!(v["seq"], want["seq"]);
+        assert_eq!(v["versionId"], want["versionId"]);
+        assert_eq!(v["event"], want["event"]);
+        assert_eq!(v["bucket"].as_str().unwrap(), "hook");
+    }
+    let shown = admin::json(&server, &["bucket", "show", "hook"]);
+    let w = &shown["webhooks"][0];
+    assert_eq!(w["lag_seconds"].as_u64().unwrap(), 0);
+    assert_eq!(w["cursor"].as_str().unwrap(), wanted[9]["seq"].to_string());
+    assert!(w.get("secret").is_none(), "the secret is shown only once");
 }

@@ -90,6 +90,7 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "kura started");
 
     tokio::spawn(purge_loop(Arc::clone(&state)));
+    crate::webhooks::start_all(&state);
     tokio::spawn(usage_flush_loop(Arc::clone(&state)));
 
     let mut http = http1::Builder::new();

@@ -36,6 +36,9 @@ pub const CF_PUBLIC: &str = "public";
 /// Change log: [`change_key`] → `ChangeEntry` (see `storage/src/changes.rs`);
 /// [`change_key`] with sequence 0 holds the bucket's trim mark.
 pub const CF_CHANGES: &str = "changes";
+/// Webhooks: `w · len(bucket) · bucket · id` → `WebhookRow`, and
+/// `c · len(bucket) · bucket · id` → its delivery cursor (u64 BE).
+pub const CF_WEBHOOKS: &str = "webhooks";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -52,6 +55,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_UPLOAD_EXPIRY,
     CF_PUBLIC,
     CF_CHANGES,
+    CF_WEBHOOKS,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:

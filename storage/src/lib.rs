@@ -27,6 +27,7 @@ pub mod rows;
 mod store;
 mod upload_expiry;
 mod versions;
+mod webhooks;
 pub mod writer;
 
 pub use access::{AccessKeyRow, Grant};
@@ -40,4 +41,5 @@ pub use reader::ObjectReader;
 pub use rows::{BucketRow, ObjectRow};
 pub use store::{Store, StoreConfig};
 pub use versions::{DeletedVersion, VersionItem, VersionPage, VersionStart};
+pub use webhooks::WebhookRow;
 pub use writer::{ObjectWriter, WrittenData};

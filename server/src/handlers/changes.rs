@@ -41,9 +41,10 @@ struct Page {
     more: bool,
 }
 
+/// One entry as the feed and webhooks show it.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Change {
+pub struct Change {
     seq: u64,
     event: &'static str,
     key: String,
@@ -61,7 +62,8 @@ struct Expired {
     cursor: String,
 }
 
-fn change(bucket: &str, seq: u64, e: ChangeEntry) -> Change {
+/// The wire form of entry `seq` of `bucket`'s log.
+pub fn change(bucket: &str, seq: u64, e: ChangeEntry) -> Change {
     Change {
         seq,
         event: e.event.as_str(),
