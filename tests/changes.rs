@@ -832,3 +832,156 @@ async fn webhooks_deliver_every_entry_in_order_signed() {
     assert_eq!(w["cursor"].as_str().unwrap(), wanted[9]["seq"].to_string());
     assert!(w.get("secret").is_none(), "the secret is shown only once");
 }
+
+fn replicator(source: &Server, target: &Server, state: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kura"))
+        .arg("replicate")
+        .arg("--source")
+        .arg(format!("{}/src", source.endpoint))
+        .arg("--target")
+        .arg(format!("s3://dst@{}", target.endpoint))
+        .arg("--state")
+        .arg(state)
+        .env("KURA_ACCESS_KEY_ID", common::ACCESS_KEY)
+        .env("KURA_SECRET_ACCESS_KEY", common::SECRET_KEY)
+        .env("AWS_ACCESS_KEY_ID", common::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", common::SECRET_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// key → (ETag, content-type, user metadata) of every current object.
+async fn snapshot(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> BTreeMap<String, (String, Option<String>, Vec<(String, String)>)> {
+    let mut out = BTreeMap::new();
+    let mut pages = c.list_objects_v2().bucket(bucket).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for o in page.unwrap().contents() {
+            let key = o.key().unwrap().to_string();
+            // A HEAD racing a write of the key is refused (409): ask again.
+            let mut tries = 0;
+            let head = loop {
+                match c.head_object().bucket(bucket).key(&key).send().await {
+                    Ok(h) => break Some(h),
+                    Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
+                        break None
+                    }
+                    Err(e) => {
+                        tries += 1;
+                        assert!(tries < 50, "HEAD {key}: {e:?}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            };
+            let Some(head) = head else { continue };
+            let mut meta: Vec<(String, String)> = head
+                .metadata()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            meta.sort();
+            out.insert(
+                key,
+                (
+                    o.e_tag().unwrap().to_string(),
+                    head.content_type().map(str::to_string),
+                    meta,
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// `kura replicate` from one kura to another under concurrent writes, the
+/// replicator SIGKILLed and restarted twice: the target ends equal to the
+/// source (keys, bytes' MD5 = ETag, content type, user metadata), deletes included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replication_converges_across_replicator_kills() {
+    let source = Server::start();
+    let target = Server::start();
+    let (s, t) = (source.client().await, target.client().await);
+    s.create_bucket().bucket("src").send().await.unwrap();
+    t.create_bucket().bucket("dst").send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("replicate.state");
+
+    let mut tasks = Vec::new();
+    for w in 0..2 {
+        let c = s.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..120u64 {
+                let key = format!("w{w}/{}", (i * 7) % 30);
+                if i % 6 == 5 {
+                    c.delete_object()
+                        .bucket("src")
+                        .key(&key)
+                        .send()
+                        .await
+                        .unwrap();
+                } else {
+                    let body = common::pattern(100 + (i as usize * 997) % 20_000, i + w);
+                    c.put_object()
+                        .bucket("src")
+                        .key(&key)
+                        .content_type(if i % 2 == 0 {
+                            "text/plain"
+                        } else {
+                            "image/png"
+                        })
+                        .metadata("round", i.to_string())
+                        .body(ByteStream::from(body))
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        }));
+    }
+    let mut child = replicator(&source, &target, &state);
+    for kill in 0..2 {
+        // Kill it once it has made progress (its cursor moved).
+        let before = std::fs::read_to_string(&state).unwrap_or_default();
+        let st = state.clone();
+        eventually("the replicator advanced", Duration::from_secs(20), || {
+            std::fs::read_to_string(&st).unwrap_or_default() != before
+        })
+        .await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        eprintln!("replicator killed ({kill})");
+        child = replicator(&source, &target, &state);
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let want = snapshot(&s, "src").await;
+    assert!(want.len() > 20);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = snapshot(&t, "dst").await;
+        if got == want {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "target never matched: {} vs {} keys",
+            got.len(),
+            want.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Bytes: one object's content, end to end.
+    let (key, _) = want.iter().next().unwrap();
+    let a = s.get_object().bucket("src").key(key).send().await.unwrap();
+    let b = t.get_object().bucket("dst").key(key).send().await.unwrap();
+    assert_eq!(
+        a.body.collect().await.unwrap().into_bytes(),
+        b.body.collect().await.unwrap().into_bytes()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -6,9 +6,10 @@
 //! `KURA_ACCESS_KEY_ID` / `KURA_SECRET_ACCESS_KEY` the server reads.
 
 pub mod changes;
-mod client;
+pub(crate) mod client;
 mod print;
 pub mod publish;
+pub mod replicate;
 
 use clap::{Args, Subcommand};
 use http::Method;
