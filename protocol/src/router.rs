@@ -138,6 +138,49 @@ impl ListParams {
     }
 }
 
+/// Parameters of the change feed (`GET /{bucket}?changes`, a kura extension).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeParams {
+    /// `after=`: resume strictly after this cursor.
+    pub after: Option<u64>,
+    /// `since=`: an RFC 3339 time, parsed by the handler.
+    pub since: Option<String>,
+    /// `prefix=`: only keys beginning with this.
+    pub prefix: String,
+    /// `max-items=`: page size, 1,000 by default, at most 10,000.
+    pub max_items: usize,
+    /// `wait=`: seconds to hold a request that finds nothing new, at most 60.
+    pub wait_secs: u64,
+}
+
+/// Largest `max-items` of a change-feed page.
+pub const MAX_CHANGE_ITEMS: usize = 10_000;
+/// Longest `wait` of a change-feed long poll, in seconds.
+pub const MAX_CHANGE_WAIT_SECS: u64 = 60;
+
+impl ChangeParams {
+    fn from_query(q: &Query) -> S3Result<ChangeParams> {
+        let after = match q.non_empty("after") {
+            None => None,
+            Some(c) => Some(c.parse().map_err(|_| {
+                S3Error::invalid_argument("after= is not a cursor returned by the feed")
+            })?),
+        };
+        let max_items: usize = q.number("max-items")?.unwrap_or(1000);
+        if max_items == 0 {
+            return Err(S3Error::invalid_argument("max-items must be at least 1"));
+        }
+        let wait_secs: u64 = q.number("wait")?.unwrap_or(0);
+        Ok(ChangeParams {
+            after,
+            since: q.non_empty("since"),
+            prefix: q.get_owned("prefix").unwrap_or_default(),
+            max_items: max_items.min(MAX_CHANGE_ITEMS),
+            wait_secs: wait_secs.min(MAX_CHANGE_WAIT_SECS),
+        })
+    }
+}
+
 /// Paging for ListParts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PartListParams {
@@ -195,6 +238,11 @@ pub enum Operation {
     ListMultipartUploads {
         bucket: String,
         params: ListParams,
+    },
+    /// kura's change feed of a bucket.
+    ListChanges {
+        bucket: String,
+        params: ChangeParams,
     },
     DeleteObjects {
         bucket: String,
@@ -286,6 +334,7 @@ impl Operation {
             ListObjectsV2 { .. } => "ListObjectsV2",
             ListObjectVersions { .. } => "ListObjectVersions",
             ListMultipartUploads { .. } => "ListMultipartUploads",
+            ListChanges { .. } => "ListChanges",
             DeleteObjects { .. } => "DeleteObjects",
             PutObject { .. } => "PutObject",
             CopyObject { .. } => "CopyObject",
@@ -321,6 +370,7 @@ impl Operation {
             | ListObjectsV2 { bucket, .. }
             | ListObjectVersions { bucket, .. }
             | ListMultipartUploads { bucket, .. }
+            | ListChanges { bucket, .. }
             | PutObject { bucket, .. }
             | CopyObject { bucket, .. }
             | GetObject { bucket, .. }
@@ -461,6 +511,10 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             Method::GET if query.has("location") => Ok(Operation::GetBucketLocation { bucket }),
             Method::GET if query.has("versioning") => Ok(Operation::GetBucketVersioning { bucket }),
             Method::GET if query.has("acl") => Ok(Operation::GetBucketAcl { bucket }),
+            Method::GET if query.has("changes") => Ok(Operation::ListChanges {
+                bucket,
+                params: ChangeParams::from_query(query)?,
+            }),
             Method::GET if query.has("uploads") => Ok(Operation::ListMultipartUploads {
                 bucket,
                 params: ListParams::from_query(query, ListKind::Uploads)?,
@@ -671,6 +725,41 @@ mod tests {
         );
         let t = target("/b/k", Some("[::1]:9000"), Some("s3.example.com")).unwrap();
         assert_eq!(t.bucket.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn routes_the_change_feed() {
+        assert_eq!(
+            op(Method::GET, "/b", "changes").unwrap(),
+            Operation::ListChanges {
+                bucket: "b".into(),
+                params: ChangeParams {
+                    max_items: 1000,
+                    ..Default::default()
+                }
+            }
+        );
+        assert_eq!(
+            op(
+                Method::GET,
+                "/b",
+                "changes&after=42&prefix=a%2F&max-items=99999&wait=600&since=2026-01-01T00%3A00%3A00Z"
+            )
+            .unwrap(),
+            Operation::ListChanges {
+                bucket: "b".into(),
+                params: ChangeParams {
+                    after: Some(42),
+                    since: Some("2026-01-01T00:00:00Z".into()),
+                    prefix: "a/".into(),
+                    max_items: MAX_CHANGE_ITEMS,
+                    wait_secs: MAX_CHANGE_WAIT_SECS,
+                }
+            }
+        );
+        assert!(op(Method::GET, "/b", "changes&after=x").is_err());
+        assert!(op(Method::GET, "/b", "changes&max-items=0").is_err());
+        assert!(op(Method::GET, "/b", "changes&wait=-1").is_err());
     }
 
     #[test]

@@ -22,5 +22,6 @@ pub mod server;
 pub mod service;
 pub mod state;
 pub mod tls;
+pub mod webhooks;
 
 pub use server::run;

@@ -57,6 +57,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
     .context("opening the store")?;
     let keys = KeyRegistry::load(&store).context("loading access keys")?;
+    let changes = crate::handlers::changes::wake_on_commit(&store);
     let state = Arc::new(AppState {
         store,
         root,
@@ -74,6 +75,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         body_idle_timeout: args.body_idle_timeout,
         min_upload_rate: args.min_upload_rate.0,
         multipart_expiry: args.multipart_expiry,
+        changes,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -96,6 +98,7 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "kura started");
 
     tokio::spawn(purge_loop(Arc::clone(&state)));
+    crate::webhooks::start_all(&state);
     tokio::spawn(usage_flush_loop(Arc::clone(&state)));
 
     let mut http = http1::Builder::new();
@@ -225,6 +228,13 @@ async fn purge_loop(state: Arc<AppState>) {
             Ok(Ok(n)) => tracing::info!(purged = n, "purged expired versions"),
             Ok(Err(e)) => tracing::error!(error = %e, "purge failed; will retry"),
             Err(e) => tracing::error!(error = %e, "purge task panicked"),
+        }
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.trim_changes()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(trimmed = n, "trimmed the change log"),
+            Ok(Err(e)) => tracing::error!(error = %e, "change log trim failed; will retry"),
+            Err(e) => tracing::error!(error = %e, "change log trim task panicked"),
         }
         let store = state.store.clone();
         match tokio::task::spawn_blocking(move || store.expire_uploads()).await {

@@ -44,4 +44,7 @@ pub struct AppState {
     pub min_upload_rate: Option<crate::config::MinRate>,
     /// How long a multipart upload may stay unfinished.
     pub multipart_expiry: std::time::Duration,
+    /// The change log's horizon, updated after every logged commit: long
+    /// polls of the change feed wait on it.
+    pub changes: tokio::sync::watch::Receiver<u64>,
 }

@@ -39,6 +39,12 @@ pub const CF_COMPLETED_UPLOADS: &str = "completed_uploads";
 /// Published objects: [`public_token_key`] → object key, and
 /// [`public_object_key`] → token (see `storage/src/public.rs`).
 pub const CF_PUBLIC: &str = "public";
+/// Change log: [`change_key`] → `ChangeEntry` (see `storage/src/changes.rs`);
+/// [`change_key`] with sequence 0 holds the bucket's trim mark.
+pub const CF_CHANGES: &str = "changes";
+/// Webhooks: `w · len(bucket) · bucket · id` → `WebhookRow`, and
+/// `c · len(bucket) · bucket · id` → its delivery cursor (u64 BE).
+pub const CF_WEBHOOKS: &str = "webhooks";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -55,6 +61,8 @@ pub const ALL_CFS: &[&str] = &[
     CF_UPLOAD_EXPIRY,
     CF_PUBLIC,
     CF_COMPLETED_UPLOADS,
+    CF_CHANGES,
+    CF_WEBHOOKS,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:
@@ -239,6 +247,20 @@ pub fn reschedule_key(bucket: &str) -> Vec<u8> {
     let mut out = RESCHEDULE_PREFIX.to_vec();
     out.extend_from_slice(bucket.as_bytes());
     out
+}
+
+/// Key of one change-log entry: the bucket prefix then the change sequence
+/// (big-endian), so a bucket's log is one range in commit order.
+pub fn change_key(bucket: &str, seq: u64) -> StorageResult<Vec<u8>> {
+    let mut out = bucket_prefix(bucket)?;
+    out.extend_from_slice(&seq.to_be_bytes());
+    Ok(out)
+}
+
+/// The sequence number of a change-log key of a bucket whose prefix is `bucket_prefix_len` bytes.
+pub fn change_key_seq(bucket_prefix_len: usize, raw: &[u8]) -> Option<u64> {
+    let rest = raw.get(bucket_prefix_len..)?;
+    Some(u64::from_be_bytes(rest.try_into().ok()?))
 }
 
 /// Meta key holding the last issued version sequence number.

@@ -9,6 +9,7 @@
 
 pub mod access;
 mod bucket_settings;
+mod changes;
 pub mod chunks;
 mod completed;
 pub mod error;
@@ -32,9 +33,11 @@ mod store;
 mod upload_expiry;
 mod version_cursor;
 mod versions;
+mod webhooks;
 pub mod writer;
 
 pub use access::{AccessKeyRow, Grant};
+pub use changes::{ChangeEntry, ChangeEvent, ChangePage, ChangeQuery, ChangeRead};
 pub use completed::CompletedUpload;
 pub use error::{StorageError, StorageResult};
 pub use list::{ListItem, ListPage, ListStart};
@@ -45,4 +48,5 @@ pub use reader::ObjectReader;
 pub use rows::{BucketRow, ObjectRow, Versioning};
 pub use store::{Store, StoreConfig};
 pub use versions::{DeletedVersion, VersionItem, VersionPage, VersionStart};
+pub use webhooks::WebhookRow;
 pub use writer::{ObjectWriter, WrittenData};

@@ -19,6 +19,7 @@ use rand::RngCore;
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 use serde::{Deserialize, Serialize};
 
+use crate::changes::ChangeEntry;
 use crate::chunks::ChunkId;
 use crate::completed::CompletedUpload;
 use crate::error::{StorageError, StorageResult};
@@ -324,6 +325,7 @@ impl Store {
                 expires_ms: 0,
                 null_version: false,
             };
+            let change = ChangeEntry::put(key, &row, previous.as_ref());
             let mut batch = WriteBatch::default();
             self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
             // After staging: the record answers with what the object became.
@@ -357,7 +359,7 @@ impl Store {
                 self.cf(CF_UPLOAD_EXPIRY),
                 keys::upload_expiry_key(upload.expires_ms, &ukey),
             );
-            self.write_synced(batch)?;
+            self.write_logged(batch, bucket, &[change])?;
             (row, dropped)
         };
         self.remove_chunk_files(&dropped);

@@ -6,6 +6,7 @@
 
 use rocksdb::WriteBatch;
 
+use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHUNKS, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
 use crate::locks::WriteLock;
@@ -155,9 +156,10 @@ impl Store {
             expires_ms: 0,
             null_version: false,
         };
+        let change = ChangeEntry::put(key, &row, previous.as_ref());
         let mut batch = WriteBatch::default();
         self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
-        self.write_synced(batch)?;
+        self.write_logged(batch, bucket, &[change])?;
         data.cleanup.disarm();
         Ok(row)
     }
@@ -269,7 +271,8 @@ impl Store {
             self.unpublish_in(&mut batch, bucket, key)?;
         }
         self.retire(&mut batch, bucket, key, marker.clone(), due)?;
-        self.write_synced(batch)?;
+        let change = ChangeEntry::of(ChangeEvent::Delete, key, &marker);
+        self.write_logged(batch, bucket, &[change])?;
         Ok(Some(marker))
     }
 

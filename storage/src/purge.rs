@@ -10,6 +10,7 @@
 
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 
+use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::StorageResult;
 use crate::keys::{self, CF_CHUNKS, CF_PURGE, CF_VERSIONS};
 use crate::rows::{self, ObjectRow, PurgeEntry};
@@ -131,6 +132,7 @@ impl Store {
             Some(raw) => Some(rows::decode(&raw)?),
             None => None,
         };
+        let mut changes = Vec::new();
         // A version restored and retired again has a later due time and its
         // own, later purge entry: this stale one only removes itself. A
         // version deleted by id has no row any more; its entry lists its files.
@@ -141,10 +143,11 @@ impl Store {
         if let Some(row) = &row {
             files.extend(row.chunks().iter().map(|c| c.id));
             batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
+            changes.push(ChangeEntry::of(ChangeEvent::Purge, &entry.key, &row));
         }
         if files.is_empty() {
             batch.delete_cf(self.cf(CF_PURGE), purge_key);
-            self.write_synced(batch)?;
+            self.write_logged(batch, &entry.bucket, &changes)?;
             return Ok(None);
         }
         if row.is_some() {
@@ -153,7 +156,7 @@ impl Store {
                 ..entry.clone()
             };
             batch.put_cf(self.cf(CF_PURGE), purge_key, rows::encode(&listed));
-            self.write_synced(batch)?;
+            self.write_logged(batch, &entry.bucket, &changes)?;
         }
         Ok(Some(files))
     }

@@ -89,6 +89,8 @@ struct BucketRowV1 {
     retention_secs: Option<u64>,
 }
 
+impl Row for crate::changes::ChangeEntry {}
+impl Row for crate::webhooks::WebhookRow {}
 impl Row for crate::completed::CompletedUpload {}
 impl Row for BucketRow {
     const FORMAT: u8 = FORMAT_V2;

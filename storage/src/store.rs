@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     /// costs what its size says, however many versions a key has.
     #[cfg(test)]
     pub(crate) listed_rows: std::sync::atomic::AtomicUsize,
+    /// The change log's sequence counter (see `changes.rs`).
+    pub(crate) changes: crate::changes::ChangeLog,
 }
 
 #[cfg(test)]
@@ -130,6 +132,7 @@ impl Store {
             ),
             None => 0,
         };
+        let changes = crate::changes::ChangeLog::recover(&db)?;
         let store = Store {
             inner: Arc::new(Inner {
                 db,
@@ -150,6 +153,7 @@ impl Store {
                 purge_hook: Mutex::new(None),
                 #[cfg(test)]
                 listed_rows: Default::default(),
+                changes,
             }),
         };
         store.resume_reschedules()?;
@@ -290,6 +294,7 @@ impl Store {
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
         self.drop_bucket_versions(&mut batch, name)?;
+        self.drop_bucket_changes(&mut batch, name)?;
         self.write_synced(batch)?;
         Ok(())
     }

@@ -7,6 +7,7 @@
 
 use rocksdb::WriteBatch;
 
+use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
 use crate::locks::WriteLock;
@@ -175,8 +176,11 @@ impl Store {
                 rows::decode(&raw)?
             }
         };
+        let mut changes = vec![ChangeEntry::of(ChangeEvent::Delete, key, &removed)];
         if current.is_none() {
-            self.promote_newest(&mut batch, bucket, key, seq)?;
+            if let Some(restored) = self.promote_newest(&mut batch, bucket, key, seq)? {
+                changes.push(ChangeEntry::of(ChangeEvent::Restore, key, &restored));
+            }
         }
         let entry = PurgeEntry {
             bucket: bucket.to_string(),
@@ -189,7 +193,7 @@ impl Store {
             keys::purge_key(now_ms(), seq),
             rows::encode(&entry),
         );
-        self.write_synced(batch)?;
+        self.write_logged(batch, bucket, &changes)?;
         Ok(Some(DeletedVersion {
             delete_marker: removed.delete_marker,
         }))
@@ -235,13 +239,14 @@ impl Store {
 
     /// Adds to `batch`: the newest noncurrent version of `bucket`/`key`
     /// other than `except` becomes current, unless it is a delete marker.
+    /// Returns the version made current.
     fn promote_newest(
         &self,
         batch: &mut WriteBatch,
         bucket: &str,
         key: &str,
         except: u64,
-    ) -> StorageResult<()> {
+    ) -> StorageResult<Option<ObjectRow>> {
         let mut it = self.bounded(CF_VERSIONS, keys::version_key_prefix(bucket, key)?);
         it.seek(keys::version_key_prefix(bucket, key)?);
         while it.valid() {
@@ -263,11 +268,13 @@ impl Store {
                     keys::object_key(bucket, key)?,
                     rows::encode(&row),
                 );
+                it.status()?;
+                return Ok(Some(row));
             }
             break;
         }
         it.status()?;
-        Ok(())
+        Ok(None)
     }
 }
 

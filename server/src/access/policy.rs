@@ -27,6 +27,7 @@ pub fn required(op: &Operation) -> Option<Permission> {
         | ListObjectsV2 { .. }
         | ListObjectVersions { .. }
         | ListMultipartUploads { .. }
+        | ListChanges { .. }
         | ListParts { .. }
         | GetObject { .. }
         | HeadObject { .. }

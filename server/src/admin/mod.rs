@@ -12,6 +12,8 @@
 //! | GET | `buckets` | → `[BucketSettings]` |
 //! | GET | `buckets/{name}` | → `BucketSettings` |
 //! | PATCH | `buckets/{name}` | `BucketUpdate` → `BucketSettings` |
+//! | POST | `buckets/{name}/notify` | `NewWebhook` → `WebhookInfo` with its secret (shown only here) |
+//! | DELETE | `buckets/{name}/notify/{id}` | → 204 |
 //!
 //! Errors are `{"code": …, "message": …}` with the S3 status of the code.
 //!
@@ -89,6 +91,12 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Respons
         (&Method::GET, ["buckets"]) => buckets::list(&state).await,
         (&Method::GET, ["buckets", name]) => buckets::show(&state, name).await,
         (&Method::PATCH, ["buckets", name]) => buckets::update(&state, name, parse(&body)?).await,
+        (&Method::POST, ["buckets", name, "notify"]) => {
+            buckets::notify(&state, name, parse(&body)?).await
+        }
+        (&Method::DELETE, ["buckets", name, "notify", id]) => {
+            buckets::unnotify(&state, name, id).await
+        }
         _ => Err(not_found("No such admin endpoint")),
     }
 }
