@@ -143,7 +143,7 @@ impl Store {
         if let Some(row) = &row {
             files.extend(row.chunks().iter().map(|c| c.id));
             batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
-            changes.push(ChangeEntry::of(ChangeEvent::Purge, &entry.key, &row));
+            changes.push(ChangeEntry::of(ChangeEvent::Purge, &entry.key, row));
         }
         if files.is_empty() {
             batch.delete_cf(self.cf(CF_PURGE), purge_key);
