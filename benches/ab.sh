@@ -11,7 +11,8 @@
 #   ROUNDS=5 DUR=5s WORKLOADS="get1m get1g get4k put4k put1g" benches/ab.sh OLD NEW
 #
 # Workloads: get1m (GET 1 MiB x16, MiB/s), get1g (GET 1 GiB x1, MiB/s),
-# get4k (GET 4 KiB x64, req/s), put4k (PUT 4 KiB x64, req/s), put1g
+# get4k (GET 4 KiB x64, req/s), put4k (PUT 4 KiB x64, req/s), put1m
+# (PUT 1 MiB x16, MiB/s), put1g
 # (PUT 1 GiB x1, MiB/s); hwm is the server's peak RSS (MiB) over the run.
 set -euo pipefail
 
@@ -24,7 +25,7 @@ PORT=${PORT:-19200}
 WORK=${WORK:-/tmp/kura-ab}
 cd "$(dirname "$0")/.."
 cargo build --release -q -p kura-bench
-BENCH=$PWD/target/release/kura-bench
+BENCH=${CARGO_TARGET_DIR:-$PWD/target}/release/kura-bench
 AK=abaccesskey000000001
 SK=absecretkey00000000000000000000000000001
 export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK
@@ -72,6 +73,8 @@ run() {
         v=$(bench ops_per_sec get --prefix g4k/ --size 4KiB --objects 64 --concurrency 64 --duration "$DUR" --skip-prepare) ;;
       put4k)
         v=$(bench ops_per_sec put --prefix "p4k/" --size 4KiB --concurrency 64 --duration "$DUR") ;;
+      put1m)
+        v=$(bench mib_per_sec put --prefix "p1m/" --size 1MiB --concurrency 16 --duration "$DUR") ;;
       put1g)
         v=$(bench mib_per_sec put --prefix "p1g/" --size 1GiB --concurrency 1 --ops 1) ;;
       *) echo "ab: unknown workload $w" >&2; exit 2 ;;

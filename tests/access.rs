@@ -421,3 +421,172 @@ async fn publishing_an_object_needs_admin_on_its_bucket() {
         .await
         .unwrap();
 }
+
+/// Deleting a version by id empties it from the trash at once: a partner
+/// with `w` may not (403 AccessDenied, also per entry of DeleteObjects),
+/// except for delete markers, whose removal restores the object. A key with
+/// `admin` on the bucket may.
+#[tokio::test]
+async fn deleting_versions_needs_admin_except_delete_markers() {
+    let server = Server::start();
+    let root = server.client_no_retry().await;
+    root.create_bucket().bucket("trash").send().await.unwrap();
+    // Delete markers (restorable with `w`) exist in a versioned bucket.
+    common::enable_versioning(&root, "trash").await;
+    let partner = admin::create_key(&server, "partner", &["trash:rw"], &[]);
+    let owner = admin::create_key(&server, "owner", &["trash:admin"], &[]);
+    let s3 = server.client_for(&partner).await;
+    put(&s3, "trash", "k", b"first").await;
+    put(&s3, "trash", "k", b"second").await;
+    put(&s3, "trash", "gone", b"deleted by mistake").await;
+    let versions = |prefix: &'static str| {
+        let root = root.clone();
+        async move {
+            let v = root
+                .list_object_versions()
+                .bucket("trash")
+                .prefix(prefix)
+                .send()
+                .await
+                .unwrap();
+            let data: Vec<String> = v
+                .versions()
+                .iter()
+                .map(|v| v.version_id().unwrap().to_string())
+                .collect();
+            let markers: Vec<String> = v
+                .delete_markers()
+                .iter()
+                .map(|m| m.version_id().unwrap().to_string())
+                .collect();
+            (data, markers)
+        }
+    };
+    let (k_versions, _) = versions("k").await;
+    assert_eq!(k_versions.len(), 2);
+    let (current, older) = (k_versions[0].clone(), k_versions[1].clone());
+
+    // DeleteObject ?versionId= of data (noncurrent or current): refused.
+    for v in [&older, &current] {
+        let r = s3
+            .delete_object()
+            .bucket("trash")
+            .key("k")
+            .version_id(v)
+            .send()
+            .await;
+        assert_eq!(code(r), "AccessDenied", "{v}");
+    }
+    // So is the null version and a version that does not exist.
+    for v in ["null", "0000000000000001"] {
+        let r = s3
+            .delete_object()
+            .bucket("trash")
+            .key("k")
+            .version_id(v)
+            .send()
+            .await;
+        assert_eq!(code(r), "AccessDenied", "{v}");
+    }
+    assert_eq!(versions("k").await.0.len(), 2, "the trash is untouched");
+
+    // Deleting without a version id is still `w`, and restoring by deleting
+    // the delete marker too.
+    s3.delete_object()
+        .bucket("trash")
+        .key("gone")
+        .send()
+        .await
+        .unwrap();
+    let (_, markers) = versions("gone").await;
+    assert_eq!(markers.len(), 1);
+    let restored = s3
+        .delete_object()
+        .bucket("trash")
+        .key("gone")
+        .version_id(&markers[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restored.delete_marker(), Some(true));
+    let body = s3
+        .get_object()
+        .bucket("trash")
+        .key("gone")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(&body[..], b"deleted by mistake");
+
+    // DeleteObjects checks each entry: the data version is refused with an
+    // AccessDenied entry, the delete marker and the plain delete proceed.
+    s3.delete_object()
+        .bucket("trash")
+        .key("gone")
+        .send()
+        .await
+        .unwrap();
+    let (_, markers) = versions("gone").await;
+    put(&s3, "trash", "plain", b"x").await;
+    let ids = |key: &str, v: Option<&str>| {
+        aws_sdk_s3::types::ObjectIdentifier::builder()
+            .key(key)
+            .set_version_id(v.map(str::to_string))
+            .build()
+            .unwrap()
+    };
+    let out = s3
+        .delete_objects()
+        .bucket("trash")
+        .delete(
+            aws_sdk_s3::types::Delete::builder()
+                .objects(ids("k", Some(&older)))
+                .objects(ids("gone", Some(&markers[0])))
+                .objects(ids("plain", None))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let errors: Vec<(&str, &str, &str)> = out
+        .errors()
+        .iter()
+        .map(|e| {
+            (
+                e.key().unwrap(),
+                e.version_id().unwrap_or(""),
+                e.code().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(errors, [("k", older.as_str(), "AccessDenied")]);
+    let mut deleted: Vec<&str> = out.deleted().iter().map(|d| d.key().unwrap()).collect();
+    deleted.sort_unstable();
+    assert_eq!(deleted, ["gone", "plain"]);
+    assert_eq!(versions("k").await.0.len(), 2);
+    assert!(s3
+        .head_object()
+        .bucket("trash")
+        .key("gone")
+        .send()
+        .await
+        .is_ok());
+
+    // `admin` on the bucket may remove versions for good.
+    let owner = server.client_for(&owner).await;
+    owner
+        .delete_object()
+        .bucket("trash")
+        .key("k")
+        .version_id(&older)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versions("k").await.0, [current]);
+}

@@ -265,3 +265,193 @@ fn data_dir_is_0700_and_generated_credentials_0600() {
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("root-credentials.json")), 0o600);
 }
+
+/// Admin calls must be SigV4 in the Authorization header with the body's
+/// real SHA-256: a presigned URL (SigV4 or SigV2) or an `UNSIGNED-PAYLOAD`
+/// request could be replayed with another body, e.g. one granting `*:admin`.
+#[tokio::test]
+async fn admin_api_needs_header_signatures_over_the_body() {
+    use common::boto_presign::presign;
+    use sha2::{Digest, Sha256};
+
+    let server = Server::start();
+    let key_count = || {
+        admin::json(&server, &["key", "list"])
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let refused = |r: &common::raw::RawResponse| {
+        assert_eq!(r.status, 403, "{}", r.body_text());
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["code"], "AccessDenied");
+    };
+
+    // Presigned URLs of the root key, as boto3 makes them.
+    for version in ["s3v4", "s3"] {
+        let path = presign(&server, version, "get_object", "_kura", "admin/v1/keys");
+        let r = Raw {
+            signed: false,
+            ..Raw::new("GET", &path)
+        }
+        .send(&server.addr);
+        refused(&r);
+    }
+
+    let grant = br#"{"name":"evil","permissions":["*:admin"]}"#;
+    // Header-signed, but the body is not covered.
+    let mut unsigned = Raw::new("POST", "/_kura/admin/v1/keys").body(grant.to_vec());
+    unsigned.payload_hash = Some("UNSIGNED-PAYLOAD".into());
+    refused(&unsigned.send(&server.addr));
+    // Signed for one body, sent with another of the same length.
+    let harmless = br#"{"name":"nice","permissions":["b-1:r"  ]}"#;
+    assert_eq!(harmless.len(), grant.len());
+    let mut swapped = Raw::new("POST", "/_kura/admin/v1/keys").body(grant.to_vec());
+    swapped.payload_hash = Some(hex::encode(Sha256::digest(harmless)));
+    let r = swapped.send(&server.addr);
+    assert_eq!(r.status, 400, "{}", r.body_text());
+    assert_eq!(key_count(), 0, "nothing was created");
+
+    // Signed over the real body (as `kura admin` does): accepted.
+    let ok = Raw::new("POST", "/_kura/admin/v1/keys")
+        .body(harmless.to_vec())
+        .send(&server.addr);
+    assert_eq!(ok.status, 200, "{}", ok.body_text());
+    assert_eq!(key_count(), 1);
+}
+
+/// Secrets never reach the disk in plaintext, rotated and deleted ones
+/// leave it (WAL and SST files included), and keys still work after a restart.
+#[tokio::test]
+async fn secrets_are_encrypted_at_rest_and_old_ones_leave_the_disk() {
+    let mut server = Server::start();
+    let root = server.client_no_retry().await;
+    root.create_bucket().bucket("vault").send().await.unwrap();
+    let kept = admin::create_key(&server, "kept", &["vault:rw"], &[]);
+    let dropped = admin::create_key(&server, "dropped", &["vault:rw"], &[]);
+    let v = admin::json(&server, &["key", "rotate", &kept.id]);
+    let rotated = v["secret_access_key"].as_str().unwrap().to_string();
+    admin::run(&server, &["key", "delete", &dropped.id]);
+    let data = server.data_dir();
+    let found = |secret: &str| files_containing(&data, secret.as_bytes());
+    for secret in [&kept.secret, &rotated, &dropped.secret] {
+        assert_eq!(found(secret), Vec::<std::path::PathBuf>::new());
+    }
+    server.restart();
+    for secret in [&kept.secret, &rotated, &dropped.secret] {
+        assert_eq!(found(secret), Vec::<std::path::PathBuf>::new());
+    }
+    let s3 = server.client_with(&kept.id, &rotated, false).await;
+    s3.list_objects_v2().bucket("vault").send().await.unwrap();
+    let key_file = server.data_dir().join("access-keys.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+/// Files under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// Modes are re-applied at every start, not only when the data directory is
+/// created (a Docker volume or a restore may bring it with looser ones), and
+/// files RocksDB creates later are owner-only too.
+#[test]
+fn owner_only_modes_are_reapplied_at_every_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("volume");
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kura"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .env_remove("KURA_ACCESS_KEY_ID")
+            .env_remove("KURA_SECRET_ACCESS_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut endpoint = String::new();
+        for line in lines {
+            if let Some(url) = line.unwrap().strip_prefix("kura listening on ") {
+                endpoint = url.trim().to_string();
+                break;
+            }
+        }
+        (child, endpoint)
+    };
+    let stop = |(mut child, _): (std::process::Child, String)| {
+        let _ = child.kill();
+        let _ = child.wait();
+    };
+    stop(start());
+    // Loosen everything, as a pre-existing volume might have it.
+    let set = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let all = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    set(&data, 0o755);
+    for p in all(&data) {
+        set(&p, if p.is_dir() { 0o755 } else { 0o644 });
+    }
+    for p in all(&data.join("meta")) {
+        set(&p, 0o644);
+    }
+    let running = start();
+    // Files RocksDB makes while running (a rotation flushes and compacts).
+    let creds: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("root-credentials.json")).unwrap())
+            .unwrap();
+    let admin = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kura"))
+            .args(["admin", "--json", "--endpoint", &running.1])
+            .args(args)
+            .env(
+                "KURA_ACCESS_KEY_ID",
+                creds["access_key_id"].as_str().unwrap(),
+            )
+            .env(
+                "KURA_SECRET_ACCESS_KEY",
+                creds["secret_access_key"].as_str().unwrap(),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let created = admin(&["key", "create", "--name", "partner"]);
+    admin(&["key", "rotate", created["access_key_id"].as_str().unwrap()]);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("meta")), 0o700);
+    assert_eq!(mode(&data.join("chunks")), 0o700);
+    assert_eq!(mode(&data.join("root-credentials.json")), 0o600);
+    assert_eq!(mode(&data.join("access-keys.key")), 0o600);
+    let meta_files = all(&data.join("meta"));
+    assert!(meta_files.len() > 3, "{meta_files:?}");
+    for p in meta_files {
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+    }
+    stop(running);
+}

@@ -99,11 +99,15 @@ async fn payload_hash_mismatch() {
 #[tokio::test]
 async fn missing_content_length() {
     let (server, s3) = setup().await;
+    // `Transfer-Encoding: chunked` without a length is accepted (see
+    // tests/edge.rs), but an aws-chunked body must still declare
+    // x-amz-decoded-content-length, as in S3.
     let mut req = Raw::new("PUT", "/bkt/nolen")
         .header("transfer-encoding", "chunked")
-        .body("5\r\nhello\r\n0\r\n\r\n");
+        .header("content-encoding", "aws-chunked")
+        .body("0\r\n\r\n");
     req.no_content_length = true;
-    req.payload_hash = Some("UNSIGNED-PAYLOAD".into());
+    req.payload_hash = Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER".into());
     let r = req.send(&server.addr);
     assert_eq!((r.status, r.code().as_str()), (411, "MissingContentLength"));
     let mut req = Raw::new("PUT", "/bkt/nolen");
@@ -221,4 +225,58 @@ async fn error_responses_are_s3_xml_with_request_ids() {
         Some(id.as_str()),
         "request ids are unique"
     );
+}
+
+/// The bucket name in the path is validated for every operation, not only
+/// CreateBucket: storage keys hold the name's length in one byte, so a
+/// 259-byte name (256 + 3) used to read and write the 3-byte bucket's keys.
+#[tokio::test]
+async fn invalid_bucket_names_are_refused_for_every_operation() {
+    let server = Server::start();
+    let s3 = server.client().await;
+    s3.create_bucket().bucket("abc").send().await.unwrap();
+    let filler = "x".repeat(256);
+    // The victim's key starts with what the long name carries past "abc".
+    s3.put_object()
+        .bucket("abc")
+        .key(format!("{filler}secret"))
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"private"))
+        .send()
+        .await
+        .unwrap();
+    let long = format!("abc{filler}");
+    for (method, path) in [
+        ("GET", format!("/{long}/secret")),
+        ("HEAD", format!("/{long}/secret")),
+        ("PUT", format!("/{long}/secret")),
+        ("DELETE", format!("/{long}/secret")),
+        ("GET", format!("/{long}?list-type=2")),
+        ("GET", "/Not_A_Bucket/k".to_string()),
+    ] {
+        let r = Raw::new(method, &path)
+            .body(&b"overwrite"[..])
+            .send(&server.addr);
+        assert_eq!(r.status, 400, "{method} {path}");
+        if method != "HEAD" {
+            assert_eq!(r.code(), "InvalidBucketName", "{method} {path}");
+        }
+    }
+    // A copy source names a bucket too.
+    let r = Raw::new("PUT", "/abc/copy")
+        .header("x-amz-copy-source", &format!("/{long}/secret"))
+        .send(&server.addr);
+    assert_eq!(r.code(), "InvalidBucketName");
+    let body = s3
+        .get_object()
+        .bucket("abc")
+        .key(format!("{filler}secret"))
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(&body[..], b"private");
 }

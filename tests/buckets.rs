@@ -39,8 +39,9 @@ async fn create_list_head_delete() {
         .location_constraint()
         .is_none_or(|c| c.as_str().is_empty()));
 
-    let err = s3.create_bucket().bucket("alpha").send().await.unwrap_err();
-    assert_eq!(err.code(), Some("BucketAlreadyOwnedByYou"));
+    // In us-east-1 S3 answers a repeated CreateBucket by its owner 200
+    // (409 BucketAlreadyOwnedByYou elsewhere: tests/edge.rs).
+    s3.create_bucket().bucket("alpha").send().await.unwrap();
 
     s3.put_object()
         .bucket("beta")

@@ -243,7 +243,7 @@ fn aws_cli() {
     assert_eq!(md5_hex(&r.body), want["top.txt"]);
 
     // Without that setting aws-cli v1 presigns with SigV2, which kura accepts
-    // for presigned URLs only.
+    // for presigned downloads only.
     let url = run(aws_cmd(&server, home)
         .env("AWS_CONFIG_FILE", home.join("no-such-config"))
         .args(["s3", "presign", "s3://cli-bkt/tree/top.txt"]));
@@ -324,13 +324,19 @@ assert urllib.request.urlopen(req).status == 200
 url = s3.generate_presigned_url("get_object", Params={"Bucket": "boto-bkt", "Key": "shared.bin"}, ExpiresIn=300)
 assert md5(urllib.request.urlopen(url).read()) == md5(data[:1000])
 
-# boto3's default presigning (SigV2 for a custom endpoint) works too.
+# boto3's default presigning (SigV2 for a custom endpoint) works too, for
+# downloads: SigV2 is accepted only for presigned GET and HEAD of objects.
 plain = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 url = plain.generate_presigned_url("put_object", Params={"Bucket": "boto-bkt", "Key": "v2 shared+.bin"}, ExpiresIn=300)
 assert "AWSAccessKeyId=" in url, url
 # SigV2 signs Content-Type: send none (urllib would add a form type), as curl -T does.
 req = urllib.request.Request(url, data=data[:2000], method="PUT", headers={"Content-Type": ""})
-assert urllib.request.urlopen(req).status == 200
+try:
+    urllib.request.urlopen(req)
+    raise AssertionError("a SigV2 presigned PUT was accepted")
+except urllib.error.HTTPError as e:
+    assert e.code == 400 and b"InvalidRequest" in e.read(), e.code
+s3.put_object(Bucket="boto-bkt", Key="v2 shared+.bin", Body=data[:2000])
 url = plain.generate_presigned_url("get_object", Params={"Bucket": "boto-bkt", "Key": "v2 shared+.bin",
                                    "ResponseContentType": "text/plain"}, ExpiresIn=300)
 resp = urllib.request.urlopen(url)

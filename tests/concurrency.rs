@@ -146,6 +146,8 @@ async fn every_access_to_a_key_being_written_is_refused() {
     let s = Server::start();
     let c = s.client().await;
     c.create_bucket().bucket("xfer").send().await.unwrap();
+    // Versioned, so the PUT hands out the id the version delete below names.
+    common::enable_versioning(&c, "xfer").await;
     let old_version = c
         .put_object()
         .bucket("xfer")

@@ -335,6 +335,10 @@ async fn copy_honours_target_write_conditions() {
 #[tokio::test]
 async fn copy_from_a_version() {
     let (_server, s3) = setup().await;
+    // Versioned: writes then answer with the ids this test copies from.
+    for b in ["src", "dst"] {
+        common::enable_versioning(&s3, b).await;
+    }
     let mut versions = Vec::new();
     for body in ["old", "new"] {
         let out = s3

@@ -134,6 +134,8 @@ fn body(keys: &[&str]) -> String {
 async fn integrity_header_is_required_and_checked() {
     let keys: Vec<String> = vec!["a".into(), "b".into(), "c".into()];
     let (server, s3) = setup(&keys).await;
+    // Versioned, so a successful delete shows its delete marker.
+    common::enable_versioning(&s3, "bkt").await;
 
     let b = body(&["a"]);
     let r = Raw::new("POST", "/bkt?delete")
@@ -197,6 +199,7 @@ async fn integrity_header_is_required_and_checked() {
 #[tokio::test]
 async fn versions_and_delete_markers() {
     let (_server, s3) = setup(&[]).await;
+    common::enable_versioning(&s3, "bkt").await;
     let mut versions = Vec::new();
     for body in ["one", "two"] {
         let out = s3

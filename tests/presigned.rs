@@ -295,3 +295,69 @@ async fn presigned_upload_parts() {
         md5_hex(&[parts[0].clone(), parts[1].clone()].concat())
     );
 }
+
+/// SigV2 is accepted only for presigned GET and HEAD of objects (what
+/// boto3 and aws-cli v1 make by default); a SigV2 URL for anything else —
+/// an upload, a listing, a delete — is refused as S3 refuses SigV2.
+#[tokio::test]
+async fn sigv2_only_for_presigned_object_reads() {
+    use common::boto_presign::presign;
+
+    let (server, s3) = setup().await;
+    s3.put_object()
+        .bucket("bkt")
+        .key("k")
+        .body(ByteStream::from_static(b"hello"))
+        .send()
+        .await
+        .unwrap();
+    let send = |method: &str, path: &str, body: &[u8]| {
+        let mut r = Raw::new(method, path).body(body.to_vec());
+        r.signed = false;
+        r.send(&server.addr)
+    };
+    let get = send(
+        "GET",
+        &presign(&server, "s3", "get_object", "bkt", "k"),
+        b"",
+    );
+    assert_eq!(get.status, 200, "{}", get.body_text());
+    assert_eq!(get.body, b"hello");
+    let head = send(
+        "HEAD",
+        &presign(&server, "s3", "head_object", "bkt", "k"),
+        b"",
+    );
+    assert_eq!(head.status, 200);
+
+    for (method, path) in [
+        ("PUT", presign(&server, "s3", "put_object", "bkt", "k")),
+        (
+            "DELETE",
+            presign(&server, "s3", "delete_object", "bkt", "k"),
+        ),
+        ("GET", presign(&server, "s3", "get_bucket_acl", "bkt", "")),
+        (
+            "GET",
+            presign(&server, "s3", "get_bucket_versioning", "bkt", ""),
+        ),
+        ("GET", presign(&server, "s3", "get_object_acl", "bkt", "k")),
+    ] {
+        let r = send(method, &path, b"overwritten");
+        assert_eq!(r.status, 400, "{method} {path}: {}", r.body_text());
+        assert_eq!(r.code(), "InvalidRequest", "{method} {path}");
+    }
+    let body = s3
+        .get_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(&body[..], b"hello");
+}

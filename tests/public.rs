@@ -67,6 +67,8 @@ async fn published_object_lifecycle() {
     let c = s.client().await;
     let addr = s.addr.clone();
     c.create_bucket().bucket("share").send().await.unwrap();
+    // Versioned: the restore below deletes the delete marker.
+    common::enable_versioning(&c, "share").await;
     let html = b"<html><script>alert(document.cookie)</script></html>".to_vec();
 
     // Publish on upload with x-amz-acl: public-read.

@@ -5,6 +5,8 @@
 
 use crate::common;
 
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -114,6 +116,7 @@ async fn deleted_object_is_recoverable_then_purged() {
     let retention = Duration::from_secs(5);
     let c = s.client().await;
     c.create_bucket().bucket("trash").send().await.unwrap();
+    common::enable_versioning(&c, "trash").await;
     let data = pattern(3 * MIB + 5, 7);
     let v1 = put(&c, "trash", "report.bin", data.clone()).await;
     assert_eq!(s.chunk_files(), 4);
@@ -237,6 +240,7 @@ async fn version_listing_paging_and_delete_by_version_id() {
     let s = Server::start();
     let c = s.client().await;
     c.create_bucket().bucket("hist").send().await.unwrap();
+    common::enable_versioning(&c, "hist").await;
     let a1 = put(&c, "hist", "a", b"a1".to_vec()).await;
     let b1 = put(&c, "hist", "b", b"b1".to_vec()).await;
     let b2 = put(&c, "hist", "b", b"b2".to_vec()).await;
@@ -327,6 +331,7 @@ async fn delete_by_version_id_frees_the_space_now() {
     let s = Server::start_with(&["--chunk-size", "1MiB"]);
     let c = s.client().await;
     c.create_bucket().bucket("hist").send().await.unwrap();
+    common::enable_versioning(&c, "hist").await;
     let v1 = put(&c, "hist", "big", pattern(2 * MIB, 1)).await;
     put(&c, "hist", "big", pattern(3 * MIB, 2)).await;
     assert_eq!(s.chunk_files(), 5);
@@ -347,27 +352,61 @@ async fn delete_by_version_id_frees_the_space_now() {
     );
 }
 
-/// GET ?versioning reports what kura does: versions are kept (Enabled).
+/// A new bucket is unversioned (no Status); PutBucketVersioning moves it to
+/// Enabled or Suspended and back, never to unversioned again.
 #[tokio::test(flavor = "multi_thread")]
-async fn versioning_state_is_enabled() {
+async fn versioning_state_is_kept_per_bucket() {
     let s = Server::start();
     let c = s.client().await;
     c.create_bucket().bucket("vers").send().await.unwrap();
+    c.create_bucket().bucket("other").send().await.unwrap();
+    let status = |b: &'static str| {
+        let c = c.clone();
+        async move {
+            c.get_bucket_versioning()
+                .bucket(b)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .cloned()
+        }
+    };
+    assert_eq!(status("vers").await, None);
+    for (body, want) in [
+        ("Suspended", BucketVersioningStatus::Suspended),
+        ("Enabled", BucketVersioningStatus::Enabled),
+        ("Suspended", BucketVersioningStatus::Suspended),
+    ] {
+        let r = Raw::new("PUT", "/vers?versioning")
+            .body(format!(
+                "<VersioningConfiguration><Status>{body}</Status></VersioningConfiguration>"
+            ))
+            .send(&s.addr);
+        assert_eq!(r.status, 200, "{}", r.body_text());
+        assert_eq!(status("vers").await, Some(want));
+    }
+    assert_eq!(status("other").await, None, "per bucket");
+    // Anything else is refused and changes nothing.
+    let r = Raw::new("PUT", "/vers?versioning")
+        .body("<VersioningConfiguration><Status>Disabled</Status></VersioningConfiguration>")
+        .send(&s.addr);
+    assert_eq!((r.status, r.code().as_str()), (400, "MalformedXML"));
+    assert_eq!(
+        status("vers").await,
+        Some(BucketVersioningStatus::Suspended)
+    );
+    // The state survives a restart.
+    let mut s = s;
+    s.restart();
+    let c = s.client().await;
     let v = c
         .get_bucket_versioning()
         .bucket("vers")
         .send()
         .await
         .unwrap();
-    assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
-    let r = Raw::new("PUT", "/vers?versioning")
-        .body("<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>")
-        .send(&s.addr);
-    assert_eq!(r.status, 501);
-    let r = Raw::new("PUT", "/vers?versioning")
-        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
-        .send(&s.addr);
-    assert_eq!(r.status, 200);
+    assert_eq!(v.status(), Some(&BucketVersioningStatus::Suspended));
 }
 
 /// A purge that falls due while a download reads the version waits for it.
@@ -376,6 +415,7 @@ async fn a_due_purge_does_not_break_a_download() {
     let s = Server::start_with(&["--retention", "1s", "--chunk-size", "1MiB"]);
     let c = s.client().await;
     c.create_bucket().bucket("trash").send().await.unwrap();
+    common::enable_versioning(&c, "trash").await;
     let data = pattern(16 * MIB, 9);
     let v1 = put(&c, "trash", "f", data.clone()).await;
     c.delete_object()
@@ -421,6 +461,7 @@ async fn restart_mid_retention_resumes_the_purge() {
     let mut s = Server::start_with(&["--retention", "4s", "--chunk-size", "1MiB"]);
     let c = s.client().await;
     c.create_bucket().bucket("trash").send().await.unwrap();
+    common::enable_versioning(&c, "trash").await;
     put(&c, "trash", "a", pattern(2 * MIB, 1)).await;
     put(&c, "trash", "a", pattern(MIB + 1, 2)).await;
     let started = Instant::now();
@@ -454,6 +495,73 @@ async fn restart_mid_retention_resumes_the_purge() {
     .await;
 }
 
+/// Restores racing the purger (issue 10 §3). Each round retires a
+/// multi-chunk version (by a delete, or by an overwrite), waits until the
+/// purger starts removing its chunk files, and at that moment brings it
+/// back: by deleting the delete marker, or by deleting the version that
+/// replaced it. The key must then be either gone or whole, never a current
+/// version whose bytes are missing or differ.
+#[tokio::test(flavor = "multi_thread")]
+async fn restores_racing_the_purge_never_expose_removed_bytes() {
+    let s = Server::start_with(&["--retention", "1s", "--chunk-size", "8KiB"]);
+    let c = s.client().await;
+    c.create_bucket().bucket("race").send().await.unwrap();
+    common::enable_versioning(&c, "race").await;
+    let chunks = s.data_dir().join("chunks");
+    let (mut restored, mut gone) = (0, 0);
+    for round in 0..6u64 {
+        let before = chunk_paths(&chunks);
+        let data = pattern(MIB, round);
+        put(&c, "race", "k", data.clone()).await;
+        let files: Vec<PathBuf> = chunk_paths(&chunks).difference(&before).cloned().collect();
+        assert_eq!(files.len(), 128, "1 MiB in 8 KiB chunks");
+        // What undoes the retirement: the delete marker, or the newer version.
+        let undo = if round % 2 == 0 {
+            let del = c.delete_object().bucket("race").key("k").send().await;
+            del.unwrap().version_id.unwrap()
+        } else {
+            put(&c, "race", "k", pattern(5000, 99)).await
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while files.iter().all(|f| f.exists()) {
+            assert!(Instant::now() < deadline, "round {round}: no purge began");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        c.delete_object()
+            .bucket("race")
+            .key("k")
+            .version_id(undo)
+            .send()
+            .await
+            .unwrap();
+        match c.get_object().bucket("race").key("k").send().await {
+            Ok(r) => {
+                let body = r.body.collect().await;
+                let body = body.unwrap_or_else(|e| panic!("round {round}: restored bytes: {e}"));
+                assert_eq!(md5_hex(&body.into_bytes()), md5_hex(&data), "round {round}");
+                restored += 1;
+            }
+            Err(e) => {
+                let code = e.into_service_error().meta().code().map(str::to_string);
+                assert_eq!(code.as_deref(), Some("NoSuchKey"), "round {round}");
+                gone += 1;
+            }
+        }
+    }
+    eprintln!("restored {restored}, gone {gone}");
+}
+
+/// Every chunk file below `dir`.
+fn chunk_paths(dir: &Path) -> HashSet<PathBuf> {
+    let mut out = HashSet::new();
+    for shard in std::fs::read_dir(dir).unwrap() {
+        for f in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            out.insert(f.unwrap().path());
+        }
+    }
+    out
+}
+
 /// Restore by copying an old version onto the key (CopyObject with
 /// `versionId`), the usual way S3 clients bring a version back.
 #[tokio::test(flavor = "multi_thread")]
@@ -461,6 +569,7 @@ async fn copy_from_a_version_restores_it() {
     let s = Server::start_with(&["--chunk-size", "1MiB"]);
     let c = s.client().await;
     c.create_bucket().bucket("hist").send().await.unwrap();
+    common::enable_versioning(&c, "hist").await;
     let v1_data = pattern(2 * MIB + 3, 11);
     let v1 = put(&c, "hist", "doc", v1_data.clone()).await;
     let v2 = put(&c, "hist", "doc", b"second".to_vec()).await;

@@ -131,11 +131,55 @@ impl ListParams {
             delimiter: q.non_empty("delimiter"),
             max_keys: max_keys.min(1000) as usize,
             encoding_url,
-            continuation_token: q.get_owned("continuation-token"),
+            // An empty token is no token (some clients send `continuation-token=`).
+            continuation_token: q.non_empty("continuation-token"),
             start_after: q.non_empty("start-after"),
             fetch_owner: q.get("fetch-owner") == Some("true"),
             marker: q.non_empty(marker_name),
             version_id_marker: second_marker.and_then(|n| q.non_empty(n)),
+        })
+    }
+}
+
+/// Parameters of the change feed (`GET /{bucket}?changes`, a kura extension).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeParams {
+    /// `after=`: resume strictly after this cursor.
+    pub after: Option<u64>,
+    /// `since=`: an RFC 3339 time, parsed by the handler.
+    pub since: Option<String>,
+    /// `prefix=`: only keys beginning with this.
+    pub prefix: String,
+    /// `max-items=`: page size, 1,000 by default, at most 10,000.
+    pub max_items: usize,
+    /// `wait=`: seconds to hold a request that finds nothing new, at most 60.
+    pub wait_secs: u64,
+}
+
+/// Largest `max-items` of a change-feed page.
+pub const MAX_CHANGE_ITEMS: usize = 10_000;
+/// Longest `wait` of a change-feed long poll, in seconds.
+pub const MAX_CHANGE_WAIT_SECS: u64 = 60;
+
+impl ChangeParams {
+    fn from_query(q: &Query) -> S3Result<ChangeParams> {
+        let after = match q.non_empty("after") {
+            None => None,
+            Some(c) => Some(c.parse().map_err(|_| {
+                S3Error::invalid_argument("after= is not a cursor returned by the feed")
+            })?),
+        };
+        let max_items: usize = q.number("max-items")?.unwrap_or(1000);
+        if max_items == 0 {
+            return Err(S3Error::invalid_argument("max-items must be at least 1"));
+        }
+        let wait_secs: u64 = q.number("wait")?.unwrap_or(0);
+        Ok(ChangeParams {
+            after,
+            since: q.non_empty("since"),
+            prefix: q.get_owned("prefix").unwrap_or_default(),
+            max_items: max_items.min(MAX_CHANGE_ITEMS),
+            wait_secs: wait_secs.min(MAX_CHANGE_WAIT_SECS),
         })
     }
 }
@@ -251,6 +295,8 @@ operations! {
         ListObjectsV2 { params: ListParams } => Read,
         ListObjectVersions { params: ListParams } => Read,
         ListMultipartUploads { params: ListParams } => Read,
+        // kura's change feed of a bucket.
+        ListChanges { params: ChangeParams } => Read,
         DeleteObjects {} => Write,
     }
     object {
@@ -454,12 +500,19 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             _ => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
         };
     };
+    // Every operation, not only CreateBucket: a name no bucket can have is
+    // refused before it reaches storage (S3 answers 400 InvalidBucketName).
+    crate::names::validate_bucket_name(&bucket)?;
     let Some(key) = target.key else {
         refuse_not_implemented(Scope::Bucket, query)?;
         return match *method {
             Method::GET if query.has("location") => Ok(Operation::GetBucketLocation { bucket }),
             Method::GET if query.has("versioning") => Ok(Operation::GetBucketVersioning { bucket }),
             Method::GET if query.has("acl") => Ok(Operation::GetBucketAcl { bucket }),
+            Method::GET if query.has("changes") => Ok(Operation::ListChanges {
+                bucket,
+                params: ChangeParams::from_query(query)?,
+            }),
             Method::GET if query.has("uploads") => Ok(Operation::ListMultipartUploads {
                 bucket,
                 params: ListParams::from_query(query, ListKind::Uploads)?,
@@ -676,78 +729,113 @@ mod tests {
     }
 
     #[test]
+    fn routes_the_change_feed() {
+        assert_eq!(
+            op(Method::GET, "/b", "changes").unwrap(),
+            Operation::ListChanges {
+                bucket: "b".into(),
+                params: ChangeParams {
+                    max_items: 1000,
+                    ..Default::default()
+                }
+            }
+        );
+        assert_eq!(
+            op(
+                Method::GET,
+                "/b",
+                "changes&after=42&prefix=a%2F&max-items=99999&wait=600&since=2026-01-01T00%3A00%3A00Z"
+            )
+            .unwrap(),
+            Operation::ListChanges {
+                bucket: "b".into(),
+                params: ChangeParams {
+                    after: Some(42),
+                    since: Some("2026-01-01T00:00:00Z".into()),
+                    prefix: "a/".into(),
+                    max_items: MAX_CHANGE_ITEMS,
+                    wait_secs: MAX_CHANGE_WAIT_SECS,
+                }
+            }
+        );
+        assert!(op(Method::GET, "/b", "changes&after=x").is_err());
+        assert!(op(Method::GET, "/b", "changes&max-items=0").is_err());
+        assert!(op(Method::GET, "/b", "changes&wait=-1").is_err());
+    }
+
+    #[test]
     fn routes_operations() {
         assert!(matches!(
             op(Method::GET, "/", "").unwrap(),
             Operation::ListBuckets { .. }
         ));
         assert!(matches!(
-            op(Method::PUT, "/b", "").unwrap(),
+            op(Method::PUT, "/bkt", "").unwrap(),
             Operation::CreateBucket { .. }
         ));
         assert!(matches!(
-            op(Method::GET, "/b", "location").unwrap(),
+            op(Method::GET, "/bkt", "location").unwrap(),
             Operation::GetBucketLocation { .. }
         ));
         assert!(matches!(
-            op(Method::GET, "/b", "list-type=2&prefix=a").unwrap(),
+            op(Method::GET, "/bkt", "list-type=2&prefix=a").unwrap(),
             Operation::ListObjectsV2 { .. }
         ));
         assert!(matches!(
-            op(Method::GET, "/b", "").unwrap(),
+            op(Method::GET, "/bkt", "").unwrap(),
             Operation::ListObjects { .. }
         ));
         assert!(matches!(
-            op(Method::POST, "/b", "delete").unwrap(),
+            op(Method::POST, "/bkt", "delete").unwrap(),
             Operation::DeleteObjects { .. }
         ));
         assert!(matches!(
-            op(Method::PUT, "/b/k", "").unwrap(),
+            op(Method::PUT, "/bkt/k", "").unwrap(),
             Operation::PutObject { .. }
         ));
         assert!(matches!(
-            op(Method::PUT, "/b/k", "partNumber=3&uploadId=u").unwrap(),
+            op(Method::PUT, "/bkt/k", "partNumber=3&uploadId=u").unwrap(),
             Operation::UploadPart { part_number: 3, .. }
         ));
         assert!(matches!(
-            op(Method::POST, "/b/k", "uploads").unwrap(),
+            op(Method::POST, "/bkt/k", "uploads").unwrap(),
             Operation::CreateMultipartUpload { .. }
         ));
         assert!(matches!(
-            op(Method::POST, "/b/k", "uploadId=u").unwrap(),
+            op(Method::POST, "/bkt/k", "uploadId=u").unwrap(),
             Operation::CompleteMultipartUpload { .. }
         ));
         assert!(matches!(
-            op(Method::DELETE, "/b/k", "uploadId=u").unwrap(),
+            op(Method::DELETE, "/bkt/k", "uploadId=u").unwrap(),
             Operation::AbortMultipartUpload { .. }
         ));
         assert!(matches!(
-            op(Method::GET, "/b/k", "uploadId=u").unwrap(),
+            op(Method::GET, "/bkt/k", "uploadId=u").unwrap(),
             Operation::ListParts { .. }
         ));
         assert_eq!(
-            op(Method::GET, "/b/k", "versionId=v1").unwrap(),
+            op(Method::GET, "/bkt/k", "versionId=v1").unwrap(),
             Operation::GetObject {
-                bucket: "b".into(),
+                bucket: "bkt".into(),
                 key: "k".into(),
                 version_id: Some("v1".into()),
                 part_number: None
             }
         );
         assert_eq!(
-            op(Method::GET, "/b", "cors").unwrap_err().code,
+            op(Method::GET, "/bkt", "cors").unwrap_err().code,
             S3ErrorCode::NotImplemented
         );
         assert_eq!(
-            op(Method::PATCH, "/b/k", "").unwrap_err().code,
+            op(Method::PATCH, "/bkt/k", "").unwrap_err().code,
             S3ErrorCode::MethodNotAllowed
         );
         assert_eq!(
-            op(Method::GET, "/b/k", "partNumber=0").unwrap_err().code,
+            op(Method::GET, "/bkt/k", "partNumber=0").unwrap_err().code,
             S3ErrorCode::InvalidArgument
         );
         assert_eq!(
-            op(Method::GET, "/b", "list-type=2&max-keys=x")
+            op(Method::GET, "/bkt", "list-type=2&max-keys=x")
                 .unwrap_err()
                 .code,
             S3ErrorCode::InvalidArgument
@@ -755,10 +843,31 @@ mod tests {
     }
 
     #[test]
+    fn invalid_bucket_names_are_refused_for_every_operation() {
+        let long = format!("/abc{}", "x".repeat(256));
+        for (method, path, query) in [
+            (Method::GET, format!("{long}/k"), ""),
+            (Method::PUT, format!("{long}/k"), ""),
+            (Method::DELETE, format!("{long}/k"), "versionId=1"),
+            (Method::GET, long.clone(), "list-type=2"),
+            (Method::POST, long.clone(), "delete"),
+            (Method::HEAD, "/Bad_Name".to_string(), ""),
+            (Method::GET, "/ab/k".to_string(), ""),
+        ] {
+            assert_eq!(
+                op(method, &path, query).unwrap_err().code,
+                S3ErrorCode::InvalidBucketName,
+                "{path}"
+            );
+        }
+        assert!(op(Method::GET, &format!("/{}/k", "a".repeat(63)), "").is_ok());
+    }
+
+    #[test]
     fn list_params() {
         let Operation::ListObjectsV2 { params, .. } = op(
             Method::GET,
-            "/b",
+            "/bkt",
             "list-type=2&prefix=a%2Bb&delimiter=%2F&max-keys=5000&encoding-type=url&start-after=x",
         )
         .unwrap() else {

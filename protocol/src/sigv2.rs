@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::sigv4::{PayloadMode, RequestParts, SecretKey, Verified};
+use crate::sigv4::{AuthScheme, PayloadMode, RequestParts, SecretKey, Verified};
 
 /// Longest lifetime accepted, as for SigV4 presigned URLs: seven days.
 pub const MAX_LIFETIME_SECS: i64 = 604_800;
@@ -153,6 +153,7 @@ impl PresignedV2 {
         }
         Ok(Verified {
             access_key_id: self.access_key_id.clone(),
+            scheme: AuthScheme::SigV2Presigned,
             payload: PayloadMode::Unsigned,
             chunk_signer: None,
         })

@@ -4,8 +4,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use http::request::Parts;
+use kura_protocol::router::Operation;
 use kura_protocol::sigv2::PresignedV2;
-use kura_protocol::sigv4::{parse_request_auth, RequestParts, SecretKey, Verified};
+use kura_protocol::sigv4::{
+    parse_request_auth, AuthScheme, PayloadMode, RequestParts, SecretKey, Verified,
+};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 
 use crate::access::ip::{client_ip, PeerAddr};
@@ -49,6 +52,43 @@ pub fn authenticate(state: &AppState, parts: &Parts) -> S3Result<(Verified, Prin
     let (secret, principal) = lookup(state, signed.access_key_id())?;
     let verified = signed.verify(&request, &secret, &state.region, now)?;
     admit(state, parts, verified, principal)
+}
+
+/// SigV2 is accepted only for what needs it: presigned GET and HEAD of
+/// objects, which boto3's `generate_presigned_url` and aws-cli v1's
+/// `aws s3 presign` produce by default. A SigV2 URL for anything else is
+/// refused, before its signature is even checked, as S3 refuses SigV2 in
+/// regions that only speak SigV4.
+pub fn check_sigv2_use(parts: &Parts, op: &Operation) -> S3Result<()> {
+    let object_read = matches!(
+        op,
+        Operation::GetObject { .. } | Operation::HeadObject { .. }
+    );
+    // The same test `authenticate` uses to pick SigV2.
+    let sigv2 = !parts.headers.contains_key(http::header::AUTHORIZATION)
+        && PresignedV2::parse(parts.uri.query().unwrap_or(""))?.is_some();
+    if sigv2 && !object_read {
+        return Err(S3Error::invalid_request("Please use AWS4-HMAC-SHA256."));
+    }
+    Ok(())
+}
+
+/// The admin API's rule: SigV4 in the `Authorization` header, with
+/// `x-amz-content-sha256` the body's SHA-256 (checked against the body as it
+/// is read). A presigned URL, SigV2, `UNSIGNED-PAYLOAD` or a streaming body
+/// would let whoever saw the request replay it with another body.
+pub fn require_signed_body(verified: &Verified) -> S3Result<()> {
+    match (verified.scheme, verified.payload) {
+        (AuthScheme::SigV4Header, PayloadMode::Sha256(_)) => Ok(()),
+        (AuthScheme::SigV4Header, _) => Err(S3Error::with_message(
+            S3ErrorCode::AccessDenied,
+            "The admin API needs the body's SHA-256 in x-amz-content-sha256.",
+        )),
+        _ => Err(S3Error::with_message(
+            S3ErrorCode::AccessDenied,
+            "The admin API needs SigV4 in the Authorization header; presigned URLs are refused.",
+        )),
+    }
 }
 
 /// The secret and principal of an access key id.

@@ -4,12 +4,16 @@
 //! declared `x-amz-content-sha256` and lengths, and maps transport failures
 //! to S3 errors. Nothing is buffered beyond one frame.
 
+use std::time::{Duration, Instant};
+
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use kura_protocol::sigv4::{ChunkedDecoder, PayloadMode, Verified};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use sha2::{Digest, Sha256};
+
+use crate::config::MinRate;
 
 /// The decoded payload of a request.
 pub struct Payload {
@@ -18,11 +22,17 @@ pub struct Payload {
     sha256: Option<(Sha256, [u8; 32])>,
     /// `x-amz-decoded-content-length` (aws-chunked) or Content-Length.
     expected: Option<u64>,
+    /// The most payload accepted (for bodies of undeclared length).
+    limit: Option<u64>,
     received: u64,
     finished: bool,
     trailers: Vec<(String, String)>,
     /// How long the client may send nothing before `RequestTimeout`.
-    idle_timeout: Option<std::time::Duration>,
+    idle_timeout: Option<Duration>,
+    /// The slowest average the body may arrive at.
+    min_rate: Option<MinRate>,
+    /// When the handler first asked for payload (the rate's clock starts there).
+    started: Option<Instant>,
 }
 
 impl Payload {
@@ -40,17 +50,69 @@ impl Payload {
             decoder,
             sha256,
             expected,
+            limit: None,
             received: 0,
             finished: false,
             trailers: Vec::new(),
             idle_timeout: None,
+            min_rate: None,
+            started: None,
         }
     }
 
     /// Fails with 400 `RequestTimeout` when the body stalls this long (a
     /// slow or stuck client must not hold a connection and a write forever).
-    pub fn with_idle_timeout(mut self, timeout: std::time::Duration) -> Payload {
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Payload {
         self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Fails with 400 `RequestTimeout` once the body arrives slower than
+    /// `rate` on average (from `rate.per` after it began): a write holds its
+    /// key's lock while its body arrives, and a client trickling a byte just
+    /// inside the idle timeout must not hold it for ever.
+    pub fn with_min_rate(mut self, rate: Option<MinRate>) -> Payload {
+        self.min_rate = rate.filter(|r| r.bytes > 0 && !r.per.is_zero());
+        self
+    }
+
+    /// When the body has to have brought its next bytes: the earlier of the
+    /// idle timeout and the moment the bytes received so far fall below the
+    /// minimum average rate (`true` when it is the latter).
+    fn deadline(&mut self) -> Option<(Instant, bool)> {
+        let now = Instant::now();
+        let started = *self.started.get_or_insert(now);
+        let idle = self.idle_timeout.map(|t| (now + t, false));
+        let slow = self.min_rate.map(|rate| {
+            // `received` bytes keep the average at `rate` until this long after the start.
+            let covered = rate.per.mul_f64(self.received as f64 / rate.bytes as f64);
+            (started + covered.max(rate.per), true)
+        });
+        match (idle, slow) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn timed_out(&self, too_slow: bool) -> S3Error {
+        match self.min_rate.filter(|_| too_slow) {
+            Some(rate) => S3Error::with_message(
+                S3ErrorCode::RequestTimeout,
+                format!(
+                    "Your request body arrived slower than the minimum of {} bytes per {} seconds.",
+                    rate.bytes,
+                    rate.per.as_secs_f64()
+                ),
+            ),
+            None => S3Error::new(S3ErrorCode::RequestTimeout),
+        }
+    }
+
+    /// Fails with 400 `EntityTooLarge` as soon as the payload exceeds
+    /// `max` bytes: a body of undeclared length (`Transfer-Encoding:
+    /// chunked`) is held to the size limits while it streams.
+    pub fn with_limit(mut self, max: u64) -> Payload {
+        self.limit = Some(max);
         self
     }
 
@@ -73,10 +135,13 @@ impl Payload {
                     return self.accept(data).map(Some);
                 }
             }
-            let frame = match self.idle_timeout {
-                Some(t) => tokio::time::timeout(t, self.body.frame())
-                    .await
-                    .map_err(|_| S3Error::new(S3ErrorCode::RequestTimeout))?,
+            let frame = match self.deadline() {
+                Some((at, too_slow)) => {
+                    match tokio::time::timeout_at(at.into(), self.body.frame()).await {
+                        Ok(frame) => frame,
+                        Err(_) => return Err(self.timed_out(too_slow)),
+                    }
+                }
                 None => self.body.frame().await,
             };
             match frame {
@@ -101,6 +166,9 @@ impl Payload {
 
     fn accept(&mut self, data: Bytes) -> S3Result<Bytes> {
         self.received += data.len() as u64;
+        if self.limit.is_some_and(|max| self.received > max) {
+            return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+        }
         if let Some(expected) = self.expected {
             if self.received > expected {
                 return Err(S3Error::with_message(

@@ -53,6 +53,14 @@ pub struct ServeArgs {
     /// Time a request body may stall before 400 RequestTimeout and the connection is closed.
     #[arg(long, env = "KURA_BODY_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub body_idle_timeout: Duration,
+    /// Time a response may wait for its client to accept any bytes before the
+    /// connection is closed (a download that stops being read ends); `0s` turns it off.
+    #[arg(long, env = "KURA_SEND_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub send_timeout: Duration,
+    /// Slowest average a request body may arrive at, as `SIZE/DURATION`, measured
+    /// from DURATION after the body began (400 RequestTimeout below it); `off` turns it off.
+    #[arg(long, env = "KURA_MIN_UPLOAD_RATE", default_value = "5MiB/1m", value_parser = parse_rate)]
+    pub min_upload_rate: MinUploadRate,
     /// Open connections served at once; further clients wait to be accepted.
     #[arg(long, env = "KURA_MAX_CONNECTIONS", default_value = "1024")]
     pub max_connections: usize,
@@ -65,6 +73,38 @@ pub struct ServeArgs {
     /// How long a multipart upload may stay unfinished before it is discarded, e.g. `24h`, `7d`.
     #[arg(long, env = "KURA_MULTIPART_EXPIRY", default_value = "24h", value_parser = parse_duration)]
     pub multipart_expiry: Duration,
+}
+
+/// A minimum average rate: `bytes` per `per`, enforced from `per` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinRate {
+    /// Bytes that must arrive per period, on average.
+    pub bytes: u64,
+    /// The period, also the grace time before the rate is enforced.
+    pub per: Duration,
+}
+
+/// `--min-upload-rate`: a minimum, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinUploadRate(pub Option<MinRate>);
+
+/// Parses `SIZE/DURATION` (e.g. `5MiB/1m`), or `off` / `0` for no minimum.
+pub fn parse_rate(s: &str) -> Result<MinUploadRate, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("off") || s == "0" {
+        return Ok(MinUploadRate(None));
+    }
+    let (size, per) = s
+        .split_once('/')
+        .ok_or_else(|| format!("invalid rate {s:?}: use SIZE/DURATION, e.g. 5MiB/1m, or off"))?;
+    let per = parse_duration(per)?;
+    if per.is_zero() {
+        return Err(format!("invalid rate {s:?}: the period must not be zero"));
+    }
+    Ok(MinUploadRate(Some(MinRate {
+        bytes: parse_size(size)?,
+        per,
+    })))
 }
 
 /// Parses sizes like `4096`, `64KiB`, `8MiB`, `5GiB` (also `KB`/`MB`/`GB`, `K`/`M`/`G`, all binary).
@@ -119,6 +159,18 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("12XB").is_err());
         assert!(parse_size("99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        let default = parse_rate("5MiB/1m").unwrap().0.unwrap();
+        assert_eq!(default.bytes, 5 << 20);
+        assert_eq!(default.per, Duration::from_secs(60));
+        assert_eq!(parse_rate("off"), Ok(MinUploadRate(None)));
+        assert_eq!(parse_rate("0"), Ok(MinUploadRate(None)));
+        assert!(parse_rate("5MiB").is_err());
+        assert!(parse_rate("5MiB/0s").is_err());
+        assert!(parse_rate("0/1m").is_err());
     }
 
     #[test]

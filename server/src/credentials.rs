@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
 use anyhow::Context;
 use std::path::Path;
@@ -72,6 +72,10 @@ pub fn load_or_create(
     }
     let path = data_dir.join(FILE_NAME);
     if path.exists() {
+        // Re-applied at every start: the file may predate this build or
+        // come from a volume or restore that did not keep its mode.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("making {} private", path.display()))?;
         let raw = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let stored: StoredCredentials =
             serde_json::from_slice(&raw).with_context(|| format!("parsing {}", path.display()))?;
@@ -108,7 +112,6 @@ pub fn load_or_create(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn generated_keys_have_the_right_shape() {

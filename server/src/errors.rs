@@ -14,6 +14,7 @@ pub fn storage_to_s3(e: StorageError) -> S3Error {
         StorageError::NoSuchVersion => S3Error::new(S3ErrorCode::NoSuchVersion),
         StorageError::NoSuchUpload => S3Error::new(S3ErrorCode::NoSuchUpload),
         StorageError::Conflict => conflict(),
+        StorageError::BucketNameTooLong => S3Error::new(S3ErrorCode::InvalidBucketName),
         e @ (StorageError::Db(_) | StorageError::Io(_) | StorageError::Corrupt(_)) => {
             tracing::error!(error = %e, "storage failure");
             S3Error::new(S3ErrorCode::InternalError)

@@ -13,13 +13,16 @@ pub mod clock;
 pub mod config;
 pub mod conn_io;
 pub mod credentials;
+pub mod download;
 pub mod errors;
 pub mod frames;
 pub mod handlers;
 pub mod response;
+pub mod send_timeout;
 pub mod server;
 pub mod service;
 pub mod state;
 pub mod tls;
+pub mod webhooks;
 
 pub use server::run;

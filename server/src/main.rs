@@ -26,6 +26,10 @@ enum Command {
     Publish(PublishArgs),
     /// Unpublish an object: its public URL answers 404 from now on.
     Unpublish(PublishArgs),
+    /// Print a bucket's change feed, one line a change (`--follow` keeps waiting).
+    Changes(kura_server::cli::changes::ChangesArgs),
+    /// Keep a bucket on another S3 server a copy of a kura bucket (follows its change feed).
+    Replicate(kura_server::cli::replicate::ReplicateArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +49,8 @@ fn main() -> std::process::ExitCode {
         Command::Admin(args) => kura_server::cli::run(args),
         Command::Publish(args) => kura_server::cli::publish::run(args, true),
         Command::Unpublish(args) => kura_server::cli::publish::run(args, false),
+        Command::Changes(args) => kura_server::cli::changes::run(args),
+        Command::Replicate(args) => kura_server::cli::replicate::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

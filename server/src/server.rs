@@ -17,6 +17,7 @@ use crate::access::ip::PeerAddr;
 use crate::access::KeyRegistry;
 use crate::config::ServeArgs;
 use crate::credentials;
+use crate::send_timeout::SendTimeout;
 use crate::service::handle;
 use crate::state::AppState;
 
@@ -27,6 +28,12 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Runs `kura serve` until SIGINT/SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Everything kura creates is for its own user only. RocksDB creates its
+    // files 0666 less the umask, at any time (flushes, compactions, new
+    // WALs), so only a umask covers them all; set before any thread exists.
+    // What exists already is chmod'ed at every start (the store does its
+    // files, `credentials` the root credential file).
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -50,6 +57,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
     .context("opening the store")?;
     let keys = KeyRegistry::load(&store).context("loading access keys")?;
+    let changes = crate::handlers::changes::wake_on_commit(&store);
     let state = Arc::new(AppState {
         store,
         root,
@@ -65,7 +73,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         keys,
         trusted_proxies: args.trusted_proxies.clone(),
         body_idle_timeout: args.body_idle_timeout,
+        min_upload_rate: args.min_upload_rate.0,
         multipart_expiry: args.multipart_expiry,
+        changes,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -88,6 +98,7 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "kura started");
 
     tokio::spawn(purge_loop(Arc::clone(&state)));
+    crate::webhooks::start_all(&state);
     tokio::spawn(usage_flush_loop(Arc::clone(&state)));
 
     let mut http = http1::Builder::new();
@@ -96,6 +107,7 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
         // hyper's read buffer bounds the request head: 431 beyond it.
         .max_buf_size((args.max_header_size as usize).max(8192));
     let connections = Arc::new(Semaphore::new(args.max_connections.max(1)));
+    let send_timeout = Some(args.send_timeout);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
@@ -125,6 +137,7 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
                 match &tls {
                     None => {
                         let (io, handle) = crate::conn_io::track(stream);
+                        let io = SendTimeout::new(io, send_timeout);
                         let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
                         tokio::spawn(async move {
                             if let Err(e) = conn.await {
@@ -143,7 +156,7 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
                         let handshake_timeout = args.header_read_timeout;
                         let watcher = graceful.watcher();
                         tokio::spawn(async move {
-                            let tls_stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                            let tls_stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(SendTimeout::new(stream, send_timeout))).await {
                                 Ok(Ok(s)) => s,
                                 Ok(Err(e)) => {
                                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -215,6 +228,13 @@ async fn purge_loop(state: Arc<AppState>) {
             Ok(Ok(n)) => tracing::info!(purged = n, "purged expired versions"),
             Ok(Err(e)) => tracing::error!(error = %e, "purge failed; will retry"),
             Err(e) => tracing::error!(error = %e, "purge task panicked"),
+        }
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.trim_changes()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(trimmed = n, "trimmed the change log"),
+            Ok(Err(e)) => tracing::error!(error = %e, "change log trim failed; will retry"),
+            Err(e) => tracing::error!(error = %e, "change log trim task panicked"),
         }
         let store = state.store.clone();
         match tokio::task::spawn_blocking(move || store.expire_uploads()).await {

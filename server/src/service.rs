@@ -119,6 +119,9 @@ async fn dispatch(
         Err(e) => return ("Unknown", Err(e)),
     };
     let name = op.name();
+    if let Err(e) = crate::auth::check_sigv2_use(&parts, &op) {
+        return (name, Err(e));
+    }
     let (verified, principal) = match authenticate(state, &parts) {
         Ok(v) => v,
         Err(e) => return (name, handlers::public::anonymous_or(state, &parts, &op, e)),

@@ -40,6 +40,11 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpNet>,
     /// How long a request body may stall before 400 RequestTimeout.
     pub body_idle_timeout: Duration,
+    /// The slowest average a request body may arrive at (400 RequestTimeout below it).
+    pub min_upload_rate: Option<crate::config::MinRate>,
     /// How long a multipart upload may stay unfinished.
     pub multipart_expiry: std::time::Duration,
+    /// The change log's horizon, updated after every logged commit: long
+    /// polls of the change feed wait on it.
+    pub changes: tokio::sync::watch::Receiver<u64>,
 }

@@ -6,15 +6,23 @@
 //! [`Store::record_key_usage`], written without fsync: losing the last few
 //! seconds of "last used" in a crash is harmless, a synced write per request
 //! would not be.
+//!
+//! Rows are sealed (encrypted and authenticated, see `secrets.rs`). A secret
+//! that is replaced or deleted must also leave the disk: RocksDB keeps the
+//! old value in its WAL and SST files until they are rewritten, so those
+//! changes end with [`Store::scrub_access_keys`].
 
 use std::collections::HashMap;
 
-use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
+use rocksdb::{
+    BottommostLevelCompaction, CompactOptions, FlushOptions, IteratorMode, WriteBatch, WriteOptions,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StorageError, StorageResult};
-use crate::keys::{CF_ACCESS_KEYS, CF_KEY_USAGE};
+use crate::keys::{ALL_CFS, CF_ACCESS_KEYS, CF_KEY_USAGE, CF_META};
 use crate::rows;
+use crate::secrets::META_KEYS_SEALED;
 use crate::store::Store;
 
 /// What a key may do in the buckets a grant names.
@@ -62,11 +70,29 @@ impl std::fmt::Debug for AccessKeyRow {
 }
 
 impl Store {
-    /// Creates or replaces an access key (one synced write).
+    /// Creates or replaces an access key (one synced write). Replacing its
+    /// secret scrubs the old one from the disk before returning.
     pub fn put_access_key(&self, id: &str, row: &AccessKeyRow) -> StorageResult<()> {
+        let old_secret = self.access_key(id)?.map(|old| old.secret);
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_ACCESS_KEYS), id.as_bytes(), rows::encode(row));
-        self.write_synced(batch)
+        batch.put_cf(
+            self.cf(CF_ACCESS_KEYS),
+            id.as_bytes(),
+            self.seal_row(id, row),
+        );
+        self.write_synced(batch)?;
+        if old_secret.is_some_and(|old| old != row.secret) {
+            self.scrub_access_keys()?;
+        }
+        Ok(())
+    }
+
+    fn seal_row(&self, id: &str, row: &AccessKeyRow) -> Vec<u8> {
+        self.inner.secrets.seal(id, &rows::encode(row))
+    }
+
+    fn unseal_row(&self, id: &str, value: &[u8]) -> StorageResult<AccessKeyRow> {
+        rows::decode(&self.inner.secrets.unseal(id, value)?)
     }
 
     /// One access key, if it exists.
@@ -76,22 +102,93 @@ impl Store {
             .db
             .get_pinned_cf(self.cf(CF_ACCESS_KEYS), id.as_bytes())?
         {
-            Some(raw) => Ok(Some(rows::decode(&raw)?)),
+            Some(raw) => Ok(Some(self.unseal_row(id, &raw)?)),
             None => Ok(None),
         }
     }
 
     /// Every access key, by id.
     pub fn access_keys(&self) -> StorageResult<Vec<(String, AccessKeyRow)>> {
-        self.named_rows(CF_ACCESS_KEYS, "access key id")
+        let mut out = Vec::new();
+        for item in self
+            .inner
+            .db
+            .iterator_cf(self.cf(CF_ACCESS_KEYS), IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            let id = String::from_utf8(k.to_vec())
+                .map_err(|_| StorageError::Corrupt("access key id".into()))?;
+            let row = self.unseal_row(&id, &v)?;
+            out.push((id, row));
+        }
+        Ok(out)
     }
 
-    /// Deletes an access key and its usage record (one synced write).
+    /// Seals the plaintext rows an older build wrote, in one synced batch
+    /// that also marks the store as sealed, then scrubs the plaintext from
+    /// the disk. Run at open while the marker is absent; a crash before the
+    /// batch leaves everything plaintext and unmarked, so it simply runs again.
+    pub(crate) fn seal_plaintext_keys(&self) -> StorageResult<()> {
+        let mut batch = WriteBatch::default();
+        let mut sealed = 0usize;
+        for item in self
+            .inner
+            .db
+            .iterator_cf(self.cf(CF_ACCESS_KEYS), IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            let id = String::from_utf8(k.to_vec())
+                .map_err(|_| StorageError::Corrupt("access key id".into()))?;
+            let row: AccessKeyRow = rows::decode(&v)?;
+            batch.put_cf(self.cf(CF_ACCESS_KEYS), &k, self.seal_row(&id, &row));
+            sealed += 1;
+        }
+        batch.put_cf(self.cf(CF_META), META_KEYS_SEALED, [1u8]);
+        self.write_synced(batch)?;
+        if sealed > 0 {
+            self.scrub_access_keys()?;
+            tracing::info!(
+                sealed,
+                "encrypted the access keys stored in plaintext by an older build"
+            );
+        }
+        Ok(())
+    }
+
+    /// Makes replaced and deleted access key rows leave the disk: flushes
+    /// every column family's memtable, so that no live data remains only in
+    /// the current WAL and RocksDB deletes it as obsolete (a WAL holds the
+    /// writes of all families and goes only once each has flushed them);
+    /// then rewrites the access keys' SST files, down to the bottom level,
+    /// which drops the old values. Admin changes are rare; the cost is a
+    /// few small files.
+    pub fn scrub_access_keys(&self) -> StorageResult<()> {
+        let db = &self.inner.db;
+        let mut flush = FlushOptions::default();
+        flush.set_wait(true);
+        for name in ALL_CFS {
+            db.flush_cf_opt(self.cf(name), &flush)?;
+        }
+        let mut compact = CompactOptions::default();
+        compact.set_exclusive_manual_compaction(true);
+        compact.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
+        db.compact_range_cf_opt(
+            self.cf(CF_ACCESS_KEYS),
+            None::<&[u8]>,
+            None::<&[u8]>,
+            &compact,
+        );
+        Ok(())
+    }
+
+    /// Deletes an access key and its usage record (one synced write), and
+    /// scrubs its secret from the disk.
     pub fn delete_access_key(&self, id: &str) -> StorageResult<()> {
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_ACCESS_KEYS), id.as_bytes());
         batch.delete_cf(self.cf(CF_KEY_USAGE), id.as_bytes());
-        self.write_synced(batch)
+        self.write_synced(batch)?;
+        self.scrub_access_keys()
     }
 
     /// Records when keys were last used, in one batch written to the WAL
@@ -100,7 +197,12 @@ impl Store {
     pub fn record_key_usage(&self, usage: &[(String, u64)]) -> StorageResult<()> {
         let mut batch = WriteBatch::default();
         for (id, ms) in usage {
-            if self.access_key(id)?.is_some() {
+            let exists = self
+                .inner
+                .db
+                .get_pinned_cf(self.cf(CF_ACCESS_KEYS), id.as_bytes())?
+                .is_some();
+            if exists {
                 batch.put_cf(self.cf(CF_KEY_USAGE), id.as_bytes(), ms.to_be_bytes());
             }
         }
@@ -146,6 +248,112 @@ mod tests {
             retention: Duration::from_secs(60),
         })
         .unwrap()
+    }
+
+    fn row(secret: &str) -> AccessKeyRow {
+        AccessKeyRow {
+            name: "partner".into(),
+            secret: secret.into(),
+            created_ms: 1,
+            enabled: true,
+            grants: Vec::new(),
+            allow_ips: Vec::new(),
+        }
+    }
+
+    /// Whether any file under `dir` contains `needle`.
+    fn on_disk(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                found.extend(on_disk(&path, needle));
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn secrets_are_sealed_and_old_ones_leave_the_disk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = store(tmp.path());
+        let first = "FIRSTsecretFIRSTsecretFIRSTsecret0000000";
+        let second = "SECONDsecretSECONDsecretSECONDsecret0000";
+        s.put_access_key("AKID", &row(first)).unwrap();
+        s.put_access_key("GONE", &row(second)).unwrap();
+        // Other families have unflushed writes in the same WAL.
+        s.create_bucket("bkt").unwrap();
+        // Sealed: the plaintext never reaches a file, even before a flush.
+        assert_eq!(
+            on_disk(tmp.path(), first.as_bytes()),
+            Vec::<std::path::PathBuf>::new()
+        );
+        let stored = |id: &str| {
+            s.inner
+                .db
+                .get_cf(s.cf(CF_ACCESS_KEYS), id.as_bytes())
+                .unwrap()
+                .unwrap()
+        };
+        let sealed_first = stored("AKID");
+        let sealed_second = stored("GONE");
+        s.inner.db.flush_cf(s.cf(CF_ACCESS_KEYS)).unwrap();
+        assert!(!on_disk(tmp.path(), &sealed_first).is_empty());
+
+        // Rotation and deletion scrub the old sealed values too: with the key
+        // file beside them, they would be as good as plaintext.
+        s.put_access_key("AKID", &row("THIRDsecret")).unwrap();
+        assert!(on_disk(tmp.path(), &sealed_first).is_empty());
+        assert!(!on_disk(tmp.path(), &sealed_second).is_empty());
+        s.delete_access_key("GONE").unwrap();
+        assert!(on_disk(tmp.path(), &sealed_second).is_empty());
+        // A change that keeps the secret (disable) does not need a scrub.
+        let mut off = row("THIRDsecret");
+        off.enabled = false;
+        s.put_access_key("AKID", &off).unwrap();
+        drop(s);
+        let s = store(tmp.path());
+        assert_eq!(s.access_key("AKID").unwrap(), Some(off));
+        assert_eq!(s.access_key("GONE").unwrap(), None);
+    }
+
+    #[test]
+    fn plaintext_rows_of_an_older_build_are_sealed_at_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = "OLDBUILDsecretOLDBUILDsecretOLDBUILD0000";
+        {
+            // What a build before encryption wrote: plain rows, no marker, no key file.
+            let s = store(tmp.path());
+            let mut batch = WriteBatch::default();
+            batch.put_cf(s.cf(CF_ACCESS_KEYS), b"OLDKEY", rows::encode(&row(old)));
+            batch.delete_cf(s.cf(CF_META), META_KEYS_SEALED);
+            s.write_synced(batch).unwrap();
+            s.inner.db.flush_cf(s.cf(CF_ACCESS_KEYS)).unwrap();
+        }
+        std::fs::remove_file(tmp.path().join(crate::secrets::KEY_FILE)).unwrap();
+        assert!(!on_disk(tmp.path(), old.as_bytes()).is_empty());
+        let s = store(tmp.path());
+        assert_eq!(s.access_key("OLDKEY").unwrap(), Some(row(old)));
+        assert_eq!(
+            on_disk(tmp.path(), old.as_bytes()),
+            Vec::<std::path::PathBuf>::new()
+        );
+        drop(s);
+        // Sealed rows need their key: without the file the store says so.
+        std::fs::remove_file(tmp.path().join(crate::secrets::KEY_FILE)).unwrap();
+        let err = Store::open(StoreConfig {
+            data_dir: tmp.path().to_path_buf(),
+            chunk_size: 1 << 20,
+            inline_threshold: 1024,
+            retention: Duration::from_secs(60),
+        })
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("access-keys.key"), "{err}");
     }
 
     #[test]

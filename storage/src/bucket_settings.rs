@@ -4,7 +4,7 @@ use rocksdb::WriteBatch;
 
 use crate::error::StorageResult;
 use crate::keys::CF_BUCKETS;
-use crate::rows;
+use crate::rows::{self, Versioning};
 use crate::store::Store;
 
 impl Store {
@@ -14,6 +14,27 @@ impl Store {
         let _guard = self.bucket_lock(bucket)?;
         let mut row = self.require_bucket(bucket)?;
         row.max_object_size = max;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_BUCKETS), bucket.as_bytes(), rows::encode(&row));
+        self.write_synced(batch)
+    }
+
+    /// Sets the bucket's S3 versioning state (PutBucketVersioning):
+    /// `Enabled` when `enabled`, else `Suspended`. A bucket never returns to
+    /// [`Versioning::Unversioned`], as in S3. Existing versions are
+    /// untouched: the state applies to the writes that follow.
+    pub fn set_bucket_versioning(&self, bucket: &str, enabled: bool) -> StorageResult<()> {
+        let state = if enabled {
+            Versioning::Enabled
+        } else {
+            Versioning::Suspended
+        };
+        let _guard = self.bucket_lock(bucket)?;
+        let mut row = self.require_bucket(bucket)?;
+        if row.versioning == state {
+            return Ok(());
+        }
+        row.versioning = state;
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_BUCKETS), bucket.as_bytes(), rows::encode(&row));
         self.write_synced(batch)

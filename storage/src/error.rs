@@ -23,6 +23,9 @@ pub enum StorageError {
     /// The multipart upload does not exist (never did, completed, aborted or expired).
     #[error("no such upload")]
     NoSuchUpload,
+    /// A bucket name too long for the key encoding (S3 allows 63 bytes).
+    #[error("bucket name too long")]
+    BucketNameTooLong,
     /// Another write of the same key is in progress.
     #[error("a conflicting write is in progress")]
     Conflict,

@@ -6,6 +6,8 @@
 //! order of encoded keys equal to the order of the original keys, which the
 //! listings rely on.
 
+use crate::error::{StorageError, StorageResult};
+
 /// Buckets: `bucket name` → [`crate::rows::BucketRow`].
 pub const CF_BUCKETS: &str = "buckets";
 /// Current object versions: [`object_key`] → [`crate::rows::ObjectRow`].
@@ -30,9 +32,19 @@ pub const CF_UPLOADS: &str = "uploads";
 pub const CF_PARTS: &str = "parts";
 /// Upload deadlines: [`upload_expiry_key`] → `UploadRef`.
 pub const CF_UPLOAD_EXPIRY: &str = "upload_expiry";
+/// Completed multipart uploads, remembered for the multipart expiry period
+/// so a repeated Complete gets the same answer: [`upload_key`] →
+/// `CompletedUpload` (see `storage/src/completed.rs`).
+pub const CF_COMPLETED_UPLOADS: &str = "completed_uploads";
 /// Published objects: [`public_token_key`] → object key, and
 /// [`public_object_key`] → token (see `storage/src/public.rs`).
 pub const CF_PUBLIC: &str = "public";
+/// Change log: [`change_key`] → `ChangeEntry` (see `storage/src/changes.rs`);
+/// [`change_key`] with sequence 0 holds the bucket's trim mark.
+pub const CF_CHANGES: &str = "changes";
+/// Webhooks: `w · len(bucket) · bucket · id` → `WebhookRow`, and
+/// `c · len(bucket) · bucket · id` → its delivery cursor (u64 BE).
+pub const CF_WEBHOOKS: &str = "webhooks";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -48,24 +60,29 @@ pub const ALL_CFS: &[&str] = &[
     CF_PARTS,
     CF_UPLOAD_EXPIRY,
     CF_PUBLIC,
+    CF_COMPLETED_UPLOADS,
+    CF_CHANGES,
+    CF_WEBHOOKS,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:
-/// the bucket name's length (names are at most 63 bytes) then the name, so
-/// `ab` and `abc` never share key prefixes.
-pub fn bucket_prefix(bucket: &str) -> Vec<u8> {
-    debug_assert!(bucket.len() < 256);
+/// the bucket name's length in one byte, then the name, so `ab` and `abc`
+/// never share key prefixes. S3 names are at most 63 bytes; a name whose
+/// length does not fit the byte is refused ([`StorageError::BucketNameTooLong`]):
+/// cut to one byte, a 259-byte name would read and write another bucket's keys.
+pub fn bucket_prefix(bucket: &str) -> StorageResult<Vec<u8>> {
+    let len = u8::try_from(bucket.len()).map_err(|_| StorageError::BucketNameTooLong)?;
     let mut out = Vec::with_capacity(bucket.len() + 1);
-    out.push(bucket.len() as u8);
+    out.push(len);
     out.extend_from_slice(bucket.as_bytes());
-    out
+    Ok(out)
 }
 
 /// Key of the current version of `bucket`/`key` in `objects`.
-pub fn object_key(bucket: &str, key: &str) -> Vec<u8> {
-    let mut out = bucket_prefix(bucket);
+pub fn object_key(bucket: &str, key: &str) -> StorageResult<Vec<u8>> {
+    let mut out = bucket_prefix(bucket)?;
     out.extend_from_slice(key.as_bytes());
-    out
+    Ok(out)
 }
 
 /// Splits an `objects` key back into the object key (bucket prefix removed).
@@ -85,18 +102,18 @@ fn push_terminated(out: &mut Vec<u8>, key: &str) {
 }
 
 /// Prefix of every version of `bucket`/`key` in `versions`.
-pub fn version_key_prefix(bucket: &str, key: &str) -> Vec<u8> {
-    let mut out = bucket_prefix(bucket);
+pub fn version_key_prefix(bucket: &str, key: &str) -> StorageResult<Vec<u8>> {
+    let mut out = bucket_prefix(bucket)?;
     push_terminated(&mut out, key);
-    out
+    Ok(out)
 }
 
 /// Key of one version in `versions`: newest first within a key, because the
 /// sequence number is stored inverted.
-pub fn version_key(bucket: &str, key: &str, seq: u64) -> Vec<u8> {
-    let mut out = version_key_prefix(bucket, key);
+pub fn version_key(bucket: &str, key: &str, seq: u64) -> StorageResult<Vec<u8>> {
+    let mut out = version_key_prefix(bucket, key)?;
     out.extend_from_slice(&(u64::MAX - seq).to_be_bytes());
-    out
+    Ok(out)
 }
 
 /// Splits a `versions` key (bucket prefix of `bucket_prefix_len` bytes
@@ -126,18 +143,18 @@ pub fn version_key_parts(bucket_prefix_len: usize, raw: &[u8]) -> Option<(String
 
 /// `key` escaped as in [`version_key_prefix`] but without the terminator:
 /// every version key of a key starting with `prefix` starts with this.
-pub fn version_key_range_prefix(bucket: &str, prefix: &str) -> Vec<u8> {
-    let mut out = bucket_prefix(bucket);
+pub fn version_key_range_prefix(bucket: &str, prefix: &str) -> StorageResult<Vec<u8>> {
+    let mut out = bucket_prefix(bucket)?;
     push_terminated(&mut out, prefix);
     out.truncate(out.len() - 2);
-    out
+    Ok(out)
 }
 
 /// Key of a published object's token in `public`.
-pub fn public_object_key(bucket: &str, key: &str) -> Vec<u8> {
+pub fn public_object_key(bucket: &str, key: &str) -> StorageResult<Vec<u8>> {
     let mut out = vec![b'k'];
-    out.extend_from_slice(&object_key(bucket, key));
-    out
+    out.extend_from_slice(&object_key(bucket, key)?);
+    Ok(out)
 }
 
 /// Key of a public token in `public`.
@@ -178,10 +195,10 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 /// the fixed-length upload id, so uploads sort by key, then by start time
 /// (ids begin with the sequence number), and one upload's key is never a
 /// prefix of another's.
-pub fn upload_key(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
-    let mut out = version_key_prefix(bucket, key);
+pub fn upload_key(bucket: &str, key: &str, upload_id: &str) -> StorageResult<Vec<u8>> {
+    let mut out = version_key_prefix(bucket, key)?;
     out.extend_from_slice(upload_id.as_bytes());
-    out
+    Ok(out)
 }
 
 /// Splits the part of an `uploads` key after the bucket prefix into the
@@ -221,6 +238,31 @@ pub fn upload_expiry_key(due_ms: u64, upload_key: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Prefix of the meta keys of unfinished retention re-schedules.
+pub const RESCHEDULE_PREFIX: &[u8] = b"reschedule/";
+
+/// Meta key of `bucket`'s unfinished retention re-schedule: its value is
+/// the `versions` key to continue from.
+pub fn reschedule_key(bucket: &str) -> Vec<u8> {
+    let mut out = RESCHEDULE_PREFIX.to_vec();
+    out.extend_from_slice(bucket.as_bytes());
+    out
+}
+
+/// Key of one change-log entry: the bucket prefix then the change sequence
+/// (big-endian), so a bucket's log is one range in commit order.
+pub fn change_key(bucket: &str, seq: u64) -> StorageResult<Vec<u8>> {
+    let mut out = bucket_prefix(bucket)?;
+    out.extend_from_slice(&seq.to_be_bytes());
+    Ok(out)
+}
+
+/// The sequence number of a change-log key of a bucket whose prefix is `bucket_prefix_len` bytes.
+pub fn change_key_seq(bucket_prefix_len: usize, raw: &[u8]) -> Option<u64> {
+    let rest = raw.get(bucket_prefix_len..)?;
+    Some(u64::from_be_bytes(rest.try_into().ok()?))
+}
+
 /// Meta key holding the last issued version sequence number.
 pub const META_LAST_SEQ: &[u8] = b"last_seq";
 
@@ -230,26 +272,49 @@ mod tests {
 
     #[test]
     fn bucket_prefixes_do_not_collide() {
-        let a = object_key("ab", "c");
-        let b = object_key("abc", "");
+        let a = object_key("ab", "c").unwrap();
+        let b = object_key("abc", "").unwrap();
         assert_ne!(a, b);
-        assert!(!b.starts_with(&bucket_prefix("ab")));
+        assert!(!b.starts_with(&bucket_prefix("ab").unwrap()));
+    }
+
+    #[test]
+    fn names_too_long_for_the_length_byte_are_refused() {
+        // 259 = 256 + 3: cut to one byte it would read as the 3-byte "abc".
+        let long = format!("abc{}", "x".repeat(256));
+        for r in [
+            bucket_prefix(&long),
+            object_key(&long, "k"),
+            version_key(&long, "k", 1),
+            version_key_prefix(&long, "k"),
+            version_key_range_prefix(&long, ""),
+            public_object_key(&long, "k"),
+            upload_key(&long, "k", "id"),
+        ] {
+            assert!(matches!(r, Err(StorageError::BucketNameTooLong)));
+        }
+        assert_eq!(bucket_prefix(&"a".repeat(255)).unwrap()[0], 255);
     }
 
     #[test]
     fn terminated_keys_keep_order() {
         let keys = ["a", "a\0", "a\0b", "a/b", "ab", "b"];
-        let mut encoded: Vec<Vec<u8>> = keys.iter().map(|k| version_key("b", k, 7)).collect();
+        let mut encoded: Vec<Vec<u8>> = keys
+            .iter()
+            .map(|k| version_key("b", k, 7).unwrap())
+            .collect();
         let orig = encoded.clone();
         encoded.sort();
         assert_eq!(encoded, orig);
         // No version key of one object is a prefix-match of another's.
-        assert!(!version_key("b", "a\0", 1).starts_with(&version_key_prefix("b", "a")));
+        assert!(!version_key("b", "a\0", 1)
+            .unwrap()
+            .starts_with(&version_key_prefix("b", "a").unwrap()));
     }
 
     #[test]
     fn versions_sort_newest_first() {
-        assert!(version_key("b", "k", 10) < version_key("b", "k", 9));
+        assert!(version_key("b", "k", 10).unwrap() < version_key("b", "k", 9).unwrap());
     }
 
     #[test]
@@ -263,27 +328,32 @@ mod tests {
     fn upload_keys_roundtrip() {
         let id = "0123456789abcdef0123456789abcdef";
         for key in ["a", "a\0b", "", "ünï/c"] {
-            let raw = upload_key("bkt", key, id);
-            let rest = &raw[bucket_prefix("bkt").len()..];
+            let raw = upload_key("bkt", key, id).unwrap();
+            let rest = &raw[bucket_prefix("bkt").unwrap().len()..];
             assert_eq!(
                 parse_upload_key(rest),
                 Some((key.to_string(), id.to_string()))
             );
         }
-        assert!(upload_key("b", "a", id) < upload_key("b", "a\0", id));
-        assert!(part_key(&upload_key("b", "a", id), 2) < part_key(&upload_key("b", "a", id), 10));
+        assert!(upload_key("b", "a", id).unwrap() < upload_key("b", "a\0", id).unwrap());
+        assert!(
+            part_key(&upload_key("b", "a", id).unwrap(), 2)
+                < part_key(&upload_key("b", "a", id).unwrap(), 10)
+        );
     }
 
     #[test]
     fn version_keys_roundtrip() {
         for key in ["", "a", "a\0", "a\0b\0", "日本/x"] {
-            let raw = version_key("bkt", key, 77);
-            let parts = version_key_parts(bucket_prefix("bkt").len(), &raw);
+            let raw = version_key("bkt", key, 77).unwrap();
+            let parts = version_key_parts(bucket_prefix("bkt").unwrap().len(), &raw);
             assert_eq!(parts, Some((key.to_string(), 77)));
-            assert!(raw.starts_with(&version_key_range_prefix("bkt", key)));
-            assert!(raw.starts_with(&version_key_range_prefix("bkt", "")));
+            assert!(raw.starts_with(&version_key_range_prefix("bkt", key).unwrap()));
+            assert!(raw.starts_with(&version_key_range_prefix("bkt", "").unwrap()));
         }
-        assert!(!version_key("bkt", "b", 1).starts_with(&version_key_range_prefix("bkt", "a")));
+        assert!(!version_key("bkt", "b", 1)
+            .unwrap()
+            .starts_with(&version_key_range_prefix("bkt", "a").unwrap()));
         assert_eq!(version_key_parts(4, b"\x03bkt"), None);
     }
 

@@ -58,26 +58,27 @@ impl Store {
         max: usize,
     ) -> StorageResult<ListPage> {
         self.require_bucket(bucket)?;
-        let bucket_prefix = keys::bucket_prefix(bucket);
-        let full_prefix = keys::object_key(bucket, prefix);
+        let bucket_prefix = keys::bucket_prefix(bucket)?;
+        let full_prefix = keys::object_key(bucket, prefix)?;
         let mut it = self.bounded(CF_OBJECTS, full_prefix.clone());
         let seek_to = match start {
             ListStart::Beginning => full_prefix.clone(),
             ListStart::AfterKey(k) => {
-                let mut s = keys::object_key(bucket, k);
+                let mut s = keys::object_key(bucket, k)?;
                 s.push(0);
                 s.max(full_prefix.clone())
             }
-            ListStart::AfterPrefix(p) => match keys::prefix_successor(&keys::object_key(bucket, p))
-            {
-                Some(s) => s.max(full_prefix.clone()),
-                None => {
-                    return Ok(ListPage {
-                        items: Vec::new(),
-                        truncated: false,
-                    })
+            ListStart::AfterPrefix(p) => {
+                match keys::prefix_successor(&keys::object_key(bucket, p)?) {
+                    Some(s) => s.max(full_prefix.clone()),
+                    None => {
+                        return Ok(ListPage {
+                            items: Vec::new(),
+                            truncated: false,
+                        })
+                    }
                 }
-            },
+            }
         };
         it.seek(&seek_to);
         let mut items = Vec::new();
@@ -100,7 +101,7 @@ impl Store {
             });
             match rolled {
                 Some(common) => {
-                    let next = keys::prefix_successor(&keys::object_key(bucket, &common));
+                    let next = keys::prefix_successor(&keys::object_key(bucket, &common)?);
                     items.push(ListItem::CommonPrefix(common));
                     match next {
                         Some(next) => it.seek(&next),

@@ -19,7 +19,9 @@ use rand::RngCore;
 use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
+use crate::changes::ChangeEntry;
 use crate::chunks::ChunkId;
+use crate::completed::CompletedUpload;
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHUNKS, CF_PARTS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
 use crate::locks::WriteLock;
@@ -139,7 +141,7 @@ impl Store {
             checksum_type: new.checksum_type,
             public: new.public,
         };
-        let ukey = keys::upload_key(bucket, key, &upload_id);
+        let ukey = keys::upload_key(bucket, key, &upload_id)?;
         let entry = UploadRef {
             bucket: bucket.into(),
             key: key.into(),
@@ -161,7 +163,7 @@ impl Store {
         if !valid_upload_id(upload_id) {
             return Err(StorageError::NoSuchUpload);
         }
-        let ukey = keys::upload_key(bucket, key, upload_id);
+        let ukey = keys::upload_key(bucket, key, upload_id)?;
         match self.inner.db.get_pinned_cf(self.cf(CF_UPLOADS), &ukey)? {
             Some(raw) => {
                 let row: UploadRow = rows::decode(&raw)?;
@@ -196,7 +198,7 @@ impl Store {
         // the bucket name's length, 3..=63) and bucket locks (tag 0).
         let mut lock_key = vec![1u8];
         lock_key.extend(keys::part_key(
-            &keys::upload_key(bucket, key, upload_id),
+            &keys::upload_key(bucket, key, upload_id)?,
             part_number,
         ));
         self.inner
@@ -214,7 +216,7 @@ impl Store {
         data: WrittenData,
         new: NewPart,
     ) -> StorageResult<PartRow> {
-        let ukey = keys::upload_key(bucket, key, upload_id);
+        let ukey = keys::upload_key(bucket, key, upload_id)?;
         let pkey = keys::part_key(&ukey, part_number);
         assert_eq!(&lock.key()[1..], pkey.as_slice(), "lock of another part");
         let chunks = match &data.location {
@@ -264,7 +266,10 @@ impl Store {
     /// Completes an upload: the parts `chosen` (number and the ETag the
     /// caller validated, in order) become the object, atomically and durably;
     /// other parts are dropped. `InvalidPart`-like races (a part replaced
-    /// since it was validated) are [`StorageError::Conflict`].
+    /// since it was validated) are [`StorageError::Conflict`]. The same batch
+    /// records the completion until `remember_until_ms`, for repeated
+    /// requests ([`Store::completed_upload`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn complete_upload(
         &self,
         lock: &WriteLock,
@@ -273,14 +278,15 @@ impl Store {
         upload_id: &str,
         chosen: &[(u32, String)],
         new: NewObject,
+        remember_until_ms: u64,
     ) -> StorageResult<ObjectRow> {
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
             lock.key(),
             object_key.as_slice(),
             "write lock of another key"
         );
-        let ukey = keys::upload_key(bucket, key, upload_id);
+        let ukey = keys::upload_key(bucket, key, upload_id)?;
         let (row, dropped) = {
             let _mp = self.inner.multipart.lock();
             let upload = self.upload(bucket, key, upload_id)?;
@@ -302,7 +308,7 @@ impl Store {
                 used.insert(*number);
             }
             let size = part_sizes.iter().sum();
-            let row = ObjectRow {
+            let mut row = ObjectRow {
                 seq: self.next_seq()?,
                 delete_marker: false,
                 size,
@@ -317,9 +323,27 @@ impl Store {
                     DataLocation::Chunks(chunks)
                 },
                 expires_ms: 0,
+                null_version: false,
             };
+            let change = ChangeEntry::put(key, &row, previous.as_ref());
             let mut batch = WriteBatch::default();
-            self.stage_current(&mut batch, bucket, key, &row, previous, new.public)?;
+            self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
+            // After staging: the record answers with what the object became.
+            let record = CompletedUpload {
+                etag: row.etag.clone(),
+                seq: row.seq,
+                checksums: row.checksums.clone(),
+                checksum_type: upload.checksum_type.clone(),
+                parts: chosen.to_vec(),
+                expires_ms: remember_until_ms,
+                null_version: row.null_version,
+            };
+            let upload_ref = UploadRef {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                upload_id: upload_id.to_string(),
+            };
+            self.stage_completed(&mut batch, &upload_ref, &ukey, &record);
             let mut dropped = Vec::new();
             for (number, part) in &parts {
                 if !used.contains(number) {
@@ -335,7 +359,7 @@ impl Store {
                 self.cf(CF_UPLOAD_EXPIRY),
                 keys::upload_expiry_key(upload.expires_ms, &ukey),
             );
-            self.write_synced(batch)?;
+            self.write_logged(batch, bucket, &[change])?;
             (row, dropped)
         };
         self.remove_chunk_files(&dropped);
@@ -362,7 +386,7 @@ impl Store {
         upload_id: &str,
         expires_ms: u64,
     ) -> StorageResult<Vec<ChunkId>> {
-        let ukey = keys::upload_key(bucket, key, upload_id);
+        let ukey = keys::upload_key(bucket, key, upload_id)?;
         let mut batch = WriteBatch::default();
         let mut removed = Vec::new();
         for item in self.bounded_from(CF_PARTS, &ukey, &ukey) {

@@ -18,7 +18,7 @@ impl Store {
         max: usize,
     ) -> StorageResult<(Vec<(u32, PartRow)>, bool)> {
         self.upload(bucket, key, upload_id)?;
-        let ukey = keys::upload_key(bucket, key, upload_id);
+        let ukey = keys::upload_key(bucket, key, upload_id)?;
         let mut out = Vec::new();
         let start = keys::part_key(&ukey, after.saturating_add(1));
         for item in self.bounded_from(CF_PARTS, &ukey, &start) {
@@ -54,10 +54,10 @@ impl Store {
         mut visit: impl FnMut(UploadListItem) -> bool,
     ) -> StorageResult<()> {
         self.require_bucket(bucket)?;
-        let bprefix = keys::bucket_prefix(bucket);
+        let bprefix = keys::bucket_prefix(bucket)?;
         let start = match key_marker {
-            Some(k) if k.as_bytes() > prefix.as_bytes() => keys::version_key_prefix(bucket, k),
-            _ => keys::version_key_prefix(bucket, prefix)[..bprefix.len() + prefix.len()].to_vec(),
+            Some(k) if k.as_bytes() > prefix.as_bytes() => keys::version_key_prefix(bucket, k)?,
+            _ => keys::version_key_prefix(bucket, prefix)?[..bprefix.len() + prefix.len()].to_vec(),
         };
         let now = now_ms();
         for item in self.bounded_from(CF_UPLOADS, &bprefix, &start) {

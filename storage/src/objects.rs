@@ -6,11 +6,12 @@
 
 use rocksdb::WriteBatch;
 
+use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHUNKS, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
 use crate::locks::WriteLock;
 use crate::reader::ObjectReader;
-use crate::rows::{self, DataLocation, ObjectRow, PurgeEntry};
+use crate::rows::{self, DataLocation, ObjectRow, PurgeEntry, Versioning};
 use crate::store::{now_ms, Store};
 use crate::writer::WrittenData;
 
@@ -37,13 +38,14 @@ impl Store {
     pub fn lock_key(&self, bucket: &str, key: &str) -> StorageResult<WriteLock> {
         self.inner
             .locks
-            .try_lock(keys::object_key(bucket, key))
+            .try_lock(keys::object_key(bucket, key)?)
             .ok_or(StorageError::Conflict)
     }
 
     /// Whether a write of `bucket`/`key` is in progress.
     pub fn is_writing(&self, bucket: &str, key: &str) -> bool {
-        self.inner.locks.is_locked(&keys::object_key(bucket, key))
+        // A name the keys cannot hold has no write in progress either.
+        keys::object_key(bucket, key).is_ok_and(|k| self.inner.locks.is_locked(&k))
     }
 
     /// The current version (possibly a delete marker), checking the bucket exists.
@@ -51,7 +53,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key))?
+            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
         {
             Some(raw) => Ok(Some(rows::decode(&raw)?)),
             None => {
@@ -61,8 +63,8 @@ impl Store {
         }
     }
 
-    /// A version by id, or the current one. Errors with `NoSuchKey` /
-    /// `NoSuchVersion` when absent.
+    /// A version by id (`"null"`: the key's `null` version), or the current
+    /// one. Errors with `NoSuchKey` / `NoSuchVersion` when absent.
     pub fn get_object(
         &self,
         bucket: &str,
@@ -75,6 +77,11 @@ impl Store {
                 .filter(|r| !r.delete_marker)
                 .ok_or(StorageError::NoSuchKey);
         };
+        if version_id == "null" {
+            return self
+                .null_version(bucket, key)?
+                .ok_or(StorageError::NoSuchVersion);
+        }
         let seq = rows::parse_version_id(version_id).ok_or(StorageError::NoSuchVersion)?;
         if let Some(row) = current.filter(|r| r.seq == seq) {
             return Ok(row);
@@ -82,7 +89,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq))?
+            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq)?)?
         {
             Some(raw) => Ok(rows::decode(&raw)?),
             None => Err(StorageError::NoSuchVersion),
@@ -128,7 +135,7 @@ impl Store {
         data: WrittenData,
         new: NewObject,
     ) -> StorageResult<ObjectRow> {
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
             lock.key(),
             object_key.as_slice(),
@@ -136,7 +143,7 @@ impl Store {
         );
         let _bucket = self.commit_guard();
         let previous = self.current(bucket, key)?;
-        let row = ObjectRow {
+        let mut row = ObjectRow {
             seq: self.next_seq()?,
             delete_marker: false,
             size: data.size,
@@ -147,36 +154,45 @@ impl Store {
             part_sizes: new.part_sizes,
             data: data.location.clone(),
             expires_ms: 0,
+            null_version: false,
         };
+        let change = ChangeEntry::put(key, &row, previous.as_ref());
         let mut batch = WriteBatch::default();
-        self.stage_current(&mut batch, bucket, key, &row, previous, new.public)?;
-        self.write_synced(batch)?;
+        self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
+        self.write_logged(batch, bucket, &[change])?;
         data.cleanup.disarm();
         Ok(row)
     }
 
     /// Adds to `batch` what making `row` the key's current version takes
     /// (shared by single uploads, copies and completed multipart uploads):
-    /// the row, its chunks' owner entries, the previous version retired for
-    /// the bucket's retention period, and the published state changed if
-    /// `public` says so.
+    /// the row, flagged as the key's `null` version unless the bucket's
+    /// versioning is `Enabled`, its chunks' owner entries, the previous
+    /// version retired for the bucket's retention period, and the published
+    /// state changed if `public` says so.
     pub(crate) fn stage_current(
         &self,
         batch: &mut WriteBatch,
         bucket: &str,
         key: &str,
-        row: &ObjectRow,
+        row: &mut ObjectRow,
         previous: Option<ObjectRow>,
         public: Option<bool>,
     ) -> StorageResult<()> {
-        let object_key = keys::object_key(bucket, key);
+        let versioning = self.require_bucket(bucket)?.versioning;
+        row.null_version = versioning != Versioning::Enabled;
+        // A current `null` version is replaced by being retired below.
+        if row.null_version && !previous.as_ref().is_some_and(|p| p.null_version) {
+            self.drop_replaced_null_marker(batch, bucket, key)?;
+        }
+        let object_key = keys::object_key(bucket, key)?;
         batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(row));
         for c in row.chunks() {
             batch.put_cf(self.cf(CF_CHUNKS), c.id, row.seq.to_be_bytes());
         }
         if let Some(prev) = previous {
             let due = row.modified_ms.saturating_add(self.retention_ms(bucket)?);
-            self.retire(batch, bucket, key, prev, due);
+            self.retire(batch, bucket, key, prev, due)?;
         }
         match public {
             Some(true) => {
@@ -188,24 +204,47 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the current version: it becomes noncurrent (recoverable for
-    /// the retention period) behind a delete marker. Returns the marker, or
-    /// `None` if there was nothing to delete (S3's delete is idempotent).
+    /// DeleteObject without a version id. The current version (if any)
+    /// becomes noncurrent, recoverable for the retention period, behind a
+    /// new delete marker, which is returned. By the bucket's versioning:
+    /// - unversioned: nothing happens to a key without a current version;
+    ///   the marker is kura's record that the key is deleted (S3 clients
+    ///   never see it) and is the key's `null` version;
+    /// - `Enabled`: a marker is always added, stacked on earlier ones and
+    ///   also for a key that never existed, as in S3;
+    /// - `Suspended`: the marker is the key's `null` version, replacing the
+    ///   previous one; if that is already the latest marker, nothing changes
+    ///   and it is returned.
     pub fn delete_object(
         &self,
         lock: &WriteLock,
         bucket: &str,
         key: &str,
     ) -> StorageResult<Option<ObjectRow>> {
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
             lock.key(),
             object_key.as_slice(),
             "write lock of another key"
         );
-        let Some(prev) = self.current(bucket, key)?.filter(|r| !r.delete_marker) else {
-            return Ok(None);
-        };
+        let _bucket = self.commit_guard();
+        let versioning = self.require_bucket(bucket)?.versioning;
+        let current = self.current(bucket, key)?;
+        let null_marker = versioning != Versioning::Enabled;
+        if current.is_none() {
+            match versioning {
+                Versioning::Enabled => {}
+                Versioning::Unversioned => return Ok(None),
+                Versioning::Suspended => {
+                    if let Some(latest) = self
+                        .newest_version_row(bucket, key)?
+                        .filter(|r| r.delete_marker && r.null_version)
+                    {
+                        return Ok(Some(latest));
+                    }
+                }
+            }
+        }
         let now = now_ms();
         let due = now.saturating_add(self.retention_ms(bucket)?);
         let marker = ObjectRow {
@@ -219,14 +258,21 @@ impl Store {
             part_sizes: Vec::new(),
             data: DataLocation::Inline(Vec::new()),
             expires_ms: 0,
+            null_version: null_marker,
         };
         let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
-        self.retire(&mut batch, bucket, key, prev, due);
-        self.retire(&mut batch, bucket, key, marker.clone(), due);
-        // A deleted object's public URL dies with it.
-        self.unpublish_in(&mut batch, bucket, key)?;
-        self.write_synced(batch)?;
+        if null_marker && !current.as_ref().is_some_and(|c| c.null_version) {
+            self.drop_replaced_null_marker(&mut batch, bucket, key)?;
+        }
+        if let Some(prev) = current {
+            batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
+            self.retire(&mut batch, bucket, key, prev, due)?;
+            // A deleted object's public URL dies with it.
+            self.unpublish_in(&mut batch, bucket, key)?;
+        }
+        self.retire(&mut batch, bucket, key, marker.clone(), due)?;
+        let change = ChangeEntry::of(ChangeEvent::Delete, key, &marker);
+        self.write_logged(batch, bucket, &[change])?;
         Ok(Some(marker))
     }
 
@@ -239,11 +285,11 @@ impl Store {
         key: &str,
         mut row: ObjectRow,
         due: u64,
-    ) {
+    ) -> StorageResult<()> {
         row.expires_ms = due;
         batch.put_cf(
             self.cf(CF_VERSIONS),
-            keys::version_key(bucket, key, row.seq),
+            keys::version_key(bucket, key, row.seq)?,
             rows::encode(&row),
         );
         let entry = PurgeEntry {
@@ -257,5 +303,6 @@ impl Store {
             keys::purge_key(due, row.seq),
             rows::encode(&entry),
         );
+        Ok(())
     }
 }

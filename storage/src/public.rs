@@ -13,6 +13,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use rocksdb::WriteBatch;
 
+use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_PUBLIC};
 use crate::locks::WriteLock;
@@ -33,10 +34,14 @@ impl Store {
     /// [`StorageError::NoSuchKey`] if there is no current object.
     pub fn publish(&self, lock: &WriteLock, bucket: &str, key: &str) -> StorageResult<String> {
         self.check_lock(lock, bucket, key);
-        self.get_object(bucket, key, None)?;
+        let row = self.get_object(bucket, key, None)?;
+        let was_public = self.public_token(bucket, key)?.is_some();
         let mut batch = WriteBatch::default();
         let token = self.publish_in(&mut batch, bucket, key)?;
-        self.write_synced(batch)?;
+        if !was_public {
+            let change = ChangeEntry::of(ChangeEvent::Publish, key, &row);
+            self.write_logged(batch, bucket, &[change])?;
+        }
         Ok(token)
     }
 
@@ -44,10 +49,14 @@ impl Store {
     /// [`StorageError::NoSuchKey`] if there is no current object.
     pub fn unpublish(&self, lock: &WriteLock, bucket: &str, key: &str) -> StorageResult<()> {
         self.check_lock(lock, bucket, key);
-        self.get_object(bucket, key, None)?;
+        let row = self.get_object(bucket, key, None)?;
+        if self.public_token(bucket, key)?.is_none() {
+            return Ok(());
+        }
         let mut batch = WriteBatch::default();
         self.unpublish_in(&mut batch, bucket, key)?;
-        self.write_synced(batch)
+        let change = ChangeEntry::of(ChangeEvent::Unpublish, key, &row);
+        self.write_logged(batch, bucket, &[change])
     }
 
     /// The public token of `bucket`/`key`, if it is published.
@@ -55,7 +64,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_PUBLIC), keys::public_object_key(bucket, key))?
+            .get_pinned_cf(self.cf(CF_PUBLIC), keys::public_object_key(bucket, key)?)?
         {
             Some(raw) => {
                 Ok(Some(String::from_utf8(raw.to_vec()).map_err(|_| {
@@ -106,13 +115,13 @@ impl Store {
         let token = new_token();
         batch.put_cf(
             self.cf(CF_PUBLIC),
-            keys::public_object_key(bucket, key),
+            keys::public_object_key(bucket, key)?,
             token.as_bytes(),
         );
         batch.put_cf(
             self.cf(CF_PUBLIC),
             keys::public_token_key(&token),
-            keys::object_key(bucket, key),
+            keys::object_key(bucket, key)?,
         );
         Ok(token)
     }
@@ -126,15 +135,16 @@ impl Store {
     ) -> StorageResult<()> {
         if let Some(token) = self.public_token(bucket, key)? {
             batch.delete_cf(self.cf(CF_PUBLIC), keys::public_token_key(&token));
-            batch.delete_cf(self.cf(CF_PUBLIC), keys::public_object_key(bucket, key));
+            batch.delete_cf(self.cf(CF_PUBLIC), keys::public_object_key(bucket, key)?);
         }
         Ok(())
     }
 
     fn check_lock(&self, lock: &WriteLock, bucket: &str, key: &str) {
+        // A lock exists only for a key that could be encoded.
         assert_eq!(
-            lock.key(),
-            keys::object_key(bucket, key).as_slice(),
+            Some(lock.key()),
+            keys::object_key(bucket, key).ok().as_deref(),
             "write lock of another key"
         );
     }

@@ -1,12 +1,16 @@
 //! Physical removal: versions whose retention ended, and orphan chunk files.
 //!
 //! What is due is recorded in `CF_PURGE` in the same batch that retired the
-//! version, so a crash never forgets a purge. Purging a version removes its
-//! files first and its rows second; a crash in between re-runs the purge on
-//! restart, and removing a missing file is not an error — idempotent.
+//! version, so a crash never forgets a purge. Purging a version first
+//! removes its row (under the key's latch, so a restore cannot promote it at
+//! the same moment) and lists its files in its entry, then removes the
+//! files, then the entry: a crash anywhere re-runs the purge on restart, and
+//! removing a missing file is not an error — idempotent. No row ever points
+//! at a removed file.
 
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 
+use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::StorageResult;
 use crate::keys::{self, CF_CHUNKS, CF_PURGE, CF_VERSIONS};
 use crate::rows::{self, ObjectRow, PurgeEntry};
@@ -76,8 +80,50 @@ impl Store {
         result.map(|_| true)
     }
 
+    /// Purges one version in two steps, so that a version whose files are
+    /// being removed can never become current again, not even after a crash
+    /// in the middle: first its row goes (and its entry lists its files),
+    /// then its files, then what is left of its metadata.
     fn purge_version_files(&self, purge_key: &[u8], entry: &PurgeEntry) -> StorageResult<()> {
-        let version_key = keys::version_key(&entry.bucket, &entry.key, entry.seq);
+        let Some(files) = self.unlink_due_version(purge_key, entry)? else {
+            return Ok(());
+        };
+        for id in &files {
+            self.inner.chunks.remove(id)?;
+        }
+        #[cfg(test)]
+        if let Some(hook) = &*self.inner.purge_hook.lock() {
+            if !hook(entry.seq) {
+                return Err(std::io::Error::other("simulated crash").into());
+            }
+        }
+        let mut batch = WriteBatch::default();
+        for id in &files {
+            batch.delete_cf(self.cf(CF_CHUNKS), id);
+        }
+        batch.delete_cf(self.cf(CF_PURGE), purge_key);
+        // Not synced: if this is lost, the entry runs again after a restart,
+        // and removing what is already gone is harmless.
+        self.inner.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Step one of a purge, under the key's latch, so no restore (which
+    /// promotes a noncurrent version under the same latch) can read the row
+    /// between this check and this commit: removes the version's row if it
+    /// is still due, and rewrites the entry to list every file to remove.
+    /// Returns those files, or `None` if there are none and the entry is
+    /// already gone too (a delete marker, an inline object, a stale entry).
+    fn unlink_due_version(
+        &self,
+        purge_key: &[u8],
+        entry: &PurgeEntry,
+    ) -> StorageResult<Option<Vec<[u8; 16]>>> {
+        let _latch = self
+            .inner
+            .latches
+            .key(&keys::object_key(&entry.bucket, &entry.key)?);
+        let version_key = keys::version_key(&entry.bucket, &entry.key, entry.seq)?;
         let row: Option<ObjectRow> = match self
             .inner
             .db
@@ -86,24 +132,33 @@ impl Store {
             Some(raw) => Some(rows::decode(&raw)?),
             None => None,
         };
-        let mut batch = WriteBatch::default();
+        let mut changes = Vec::new();
         // A version restored and retired again has a later due time and its
-        // own, later purge entry: this stale one only removes itself.
+        // own, later purge entry: this stale one only removes itself. A
+        // version deleted by id has no row any more; its entry lists its files.
         let due = keys::purge_key_due(purge_key).unwrap_or(0);
-        if let Some(row) = row.filter(|r| r.expires_ms <= due) {
-            for chunk in row.chunks() {
-                self.inner.chunks.remove(&chunk.id)?;
-                batch.delete_cf(self.cf(CF_CHUNKS), chunk.id);
-            }
+        let row = row.filter(|r| r.expires_ms <= due);
+        let mut files = entry.chunks.clone();
+        let mut batch = WriteBatch::default();
+        if let Some(row) = &row {
+            files.extend(row.chunks().iter().map(|c| c.id));
             batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
+            changes.push(ChangeEntry::of(ChangeEvent::Purge, &entry.key, row));
         }
-        // A version deleted by id has no row any more; its entry lists its files.
-        for id in &entry.chunks {
-            self.inner.chunks.remove(id)?;
-            batch.delete_cf(self.cf(CF_CHUNKS), id);
+        if files.is_empty() {
+            batch.delete_cf(self.cf(CF_PURGE), purge_key);
+            self.write_logged(batch, &entry.bucket, &changes)?;
+            return Ok(None);
         }
-        batch.delete_cf(self.cf(CF_PURGE), purge_key);
-        self.write_synced(batch)
+        if row.is_some() {
+            let listed = PurgeEntry {
+                chunks: files.clone(),
+                ..entry.clone()
+            };
+            batch.put_cf(self.cf(CF_PURGE), purge_key, rows::encode(&listed));
+            self.write_logged(batch, &entry.bucket, &changes)?;
+        }
+        Ok(Some(files))
     }
 
     /// Removes chunk files that no committed row refers to. Run at start-up,
@@ -133,5 +188,129 @@ impl Store {
             std::fs::remove_file(path)?;
         }
         Ok(orphans.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use crate::objects::NewObject;
+    use crate::rows::ObjectRow;
+    use crate::{StorageError, Store, StoreConfig};
+
+    fn store(dir: &std::path::Path) -> Store {
+        Store::open(StoreConfig {
+            data_dir: dir.to_path_buf(),
+            chunk_size: 16,
+            inline_threshold: 4,
+            // Every retired version is due at once.
+            retention: Duration::ZERO,
+        })
+        .unwrap()
+    }
+
+    fn put(s: &Store, key: &str, body: &[u8]) -> ObjectRow {
+        let lock = s.lock_key("b", key).unwrap();
+        let mut w = s.object_writer();
+        w.write(body).unwrap();
+        let data = w.finish().unwrap();
+        s.commit_object(&lock, "b", key, data, NewObject::default())
+            .unwrap()
+    }
+
+    /// A multi-chunk object, deleted: its version is due for purging now,
+    /// behind the returned delete marker.
+    fn deleted_object(s: &Store, body: &[u8]) -> (ObjectRow, ObjectRow) {
+        s.create_bucket("b").unwrap();
+        let v = put(s, "k", body);
+        assert!(v.chunks().len() > 4);
+        let lock = s.lock_key("b", "k").unwrap();
+        let marker = s.delete_object(&lock, "b", "k").unwrap().unwrap();
+        (v, marker)
+    }
+
+    /// Deletes the delete marker: the object is restored if its version is
+    /// still there.
+    fn restore(s: &Store, marker: &ObjectRow) {
+        let lock = s.lock_key("b", "k").unwrap();
+        s.delete_version(&lock, "b", "k", marker.seq).unwrap();
+    }
+
+    /// The key either has no current version, or its current version reads
+    /// back whole.
+    fn assert_whole_or_absent(s: &Store, body: &[u8]) {
+        match s.open_object("b", "k", None) {
+            Err(StorageError::NoSuchKey) => {}
+            Err(e) => panic!("lookup failed: {e}"),
+            Ok((row, mut reader)) => {
+                let mut got = Vec::new();
+                let read = read_all(&mut reader, &mut got);
+                assert!(
+                    read.is_ok(),
+                    "current version {} points at missing files: {read:?}",
+                    row.version_id()
+                );
+                assert_eq!(got, body, "current version's bytes");
+            }
+        }
+    }
+
+    fn read_all(reader: &mut crate::ObjectReader, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let mut buf = [0; 64];
+        while reader.remaining() > 0 {
+            let n = reader.read(&mut buf)?;
+            out.extend_from_slice(&buf[..n]);
+        }
+        Ok(())
+    }
+
+    /// A restore that lands while the purger has removed the version's files
+    /// but not yet its rows must not make that version current.
+    #[test]
+    fn a_restore_during_a_purge_never_promotes_removed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let body: Vec<u8> = (0..100u8).collect();
+        let (v, marker) = deleted_object(&s, &body);
+        let (reached_tx, reached) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel::<()>();
+        *s.inner.purge_hook.lock() = Some(Box::new(move |seq| {
+            if seq == v.seq {
+                reached_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+            }
+            true
+        }));
+        let purger = {
+            let s = s.clone();
+            std::thread::spawn(move || s.purge_due())
+        };
+        reached.recv().unwrap();
+        restore(&s, &marker);
+        go.send(()).unwrap();
+        purger.join().unwrap().unwrap();
+        assert_whole_or_absent(&s, &body);
+    }
+
+    /// A crash between removing a version's files and removing its rows,
+    /// then a restore after the restart: the version must not come back.
+    #[test]
+    fn a_restore_after_a_crash_mid_purge_never_promotes_removed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let body: Vec<u8> = (0..100u8).collect();
+        let marker = {
+            let s = store(dir.path());
+            let (v, marker) = deleted_object(&s, &body);
+            *s.inner.purge_hook.lock() = Some(Box::new(move |seq| seq != v.seq));
+            assert!(s.purge_due().is_err(), "the simulated crash");
+            marker
+        };
+        let s = store(dir.path());
+        restore(&s, &marker);
+        assert_whole_or_absent(&s, &body);
+        s.purge_due().unwrap();
+        assert_whole_or_absent(&s, &body);
     }
 }

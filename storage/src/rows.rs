@@ -1,17 +1,34 @@
 //! Persisted values. Each is written as one format-version byte followed by
-//! its postcard encoding, so the layout can evolve without losing data: a new
-//! version adds a variant and a migration in `decode`.
+//! its postcard encoding, so the layout can evolve without losing data: a
+//! type whose layout changes raises its [`Row::FORMAT`] and decodes its older
+//! formats in [`Row::upgrade`].
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::error::{StorageError, StorageResult};
 
-/// Current format version of every row.
+/// The first format of every row.
 const FORMAT_V1: u8 = 1;
+/// Format 2: `ObjectRow::null_version` and `BucketRow::versioning` added.
+const FORMAT_V2: u8 = 2;
+
+/// A persisted row type: the format it is written in, and how rows written
+/// in its older formats are read.
+pub(crate) trait Row: Serialize + DeserializeOwned {
+    /// The format byte written now.
+    const FORMAT: u8 = FORMAT_V1;
+
+    /// Decodes the postcard bytes of a row written in an older `format`.
+    fn upgrade(format: u8, _raw: &[u8]) -> StorageResult<Self> {
+        Err(StorageError::Corrupt(format!(
+            "unknown row format {format}"
+        )))
+    }
+}
 
 /// Serializes a row with its format marker.
-pub(crate) fn encode<T: Serialize>(row: &T) -> Vec<u8> {
-    let mut out = vec![FORMAT_V1];
+pub(crate) fn encode<T: Row>(row: &T) -> Vec<u8> {
+    let mut out = vec![T::FORMAT];
     // postcard only fails on writer errors or unsupported types, neither of
     // which a Vec and these plain structs can produce.
     out.extend(postcard::to_allocvec(row).expect("row serialization cannot fail"));
@@ -19,13 +36,33 @@ pub(crate) fn encode<T: Serialize>(row: &T) -> Vec<u8> {
 }
 
 /// Deserializes a row written by [`encode`].
-pub(crate) fn decode<T: DeserializeOwned>(raw: &[u8]) -> StorageResult<T> {
+pub(crate) fn decode<T: Row>(raw: &[u8]) -> StorageResult<T> {
     match raw.split_first() {
-        Some((&FORMAT_V1, rest)) => postcard::from_bytes(rest)
-            .map_err(|e| StorageError::Corrupt(format!("undecodable row: {e}"))),
-        Some((v, _)) => Err(StorageError::Corrupt(format!("unknown row format {v}"))),
+        Some((&v, rest)) if v == T::FORMAT => postcard_decode(rest),
+        Some((&v, rest)) => T::upgrade(v, rest),
         None => Err(StorageError::Corrupt("empty row".into())),
     }
+}
+
+fn postcard_decode<T: DeserializeOwned>(raw: &[u8]) -> StorageResult<T> {
+    postcard::from_bytes(raw).map_err(|e| StorageError::Corrupt(format!("undecodable row: {e}")))
+}
+
+/// A bucket's S3 versioning state (`GetBucketVersioning`). Whatever the
+/// state, replaced and deleted versions stay in the trash for the retention
+/// period; the state decides what S3 clients see (see the README's trash
+/// section).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum Versioning {
+    /// Versioning was never enabled: S3's unversioned behaviour (writes
+    /// return no version id, DELETE shows no delete marker). New buckets
+    /// start here and can never come back once enabled.
+    #[default]
+    Unversioned,
+    /// Every write creates a version with its own id.
+    Enabled,
+    /// Writes create the key's `null` version.
+    Suspended,
 }
 
 /// A bucket.
@@ -38,6 +75,40 @@ pub struct BucketRow {
     /// This bucket's retention of replaced and deleted versions, in seconds;
     /// `None` follows the server-wide `--retention`.
     pub retention_secs: Option<u64>,
+    /// S3 versioning state. Buckets of format 1 (before states existed)
+    /// reported `Enabled` and handed out version ids, so they read as
+    /// `Enabled`.
+    pub versioning: Versioning,
+}
+
+/// `BucketRow` as format 1 wrote it.
+#[derive(Deserialize)]
+struct BucketRowV1 {
+    created_ms: u64,
+    max_object_size: Option<u64>,
+    retention_secs: Option<u64>,
+}
+
+impl Row for crate::changes::ChangeEntry {}
+impl Row for crate::webhooks::WebhookRow {}
+impl Row for crate::completed::CompletedUpload {}
+impl Row for BucketRow {
+    const FORMAT: u8 = FORMAT_V2;
+
+    fn upgrade(format: u8, raw: &[u8]) -> StorageResult<Self> {
+        if format != FORMAT_V1 {
+            return Err(StorageError::Corrupt(format!(
+                "unknown row format {format}"
+            )));
+        }
+        let v1: BucketRowV1 = postcard_decode(raw)?;
+        Ok(BucketRow {
+            created_ms: v1.created_ms,
+            max_object_size: v1.max_object_size,
+            retention_secs: v1.retention_secs,
+            versioning: Versioning::Enabled,
+        })
+    }
 }
 
 /// Where an object version's bytes live.
@@ -84,6 +155,52 @@ pub struct ObjectRow {
     pub data: DataLocation,
     /// When a replaced or deleted version stops being recoverable, ms since the epoch (0 for the current one).
     pub expires_ms: u64,
+    /// Written as the key's `null` version (bucket unversioned or
+    /// Suspended). The newest such row of a key is its `null` version; older
+    /// ones were replaced by it, stay in the trash, and are shown under their
+    /// own ids.
+    pub null_version: bool,
+}
+
+/// `ObjectRow` as format 1 wrote it (every version had its own id).
+#[derive(Deserialize)]
+struct ObjectRowV1 {
+    seq: u64,
+    delete_marker: bool,
+    size: u64,
+    etag: String,
+    modified_ms: u64,
+    headers: Vec<(String, String)>,
+    checksums: Vec<(String, String)>,
+    part_sizes: Vec<u64>,
+    data: DataLocation,
+    expires_ms: u64,
+}
+
+impl Row for ObjectRow {
+    const FORMAT: u8 = FORMAT_V2;
+
+    fn upgrade(format: u8, raw: &[u8]) -> StorageResult<Self> {
+        if format != FORMAT_V1 {
+            return Err(StorageError::Corrupt(format!(
+                "unknown row format {format}"
+            )));
+        }
+        let v1: ObjectRowV1 = postcard_decode(raw)?;
+        Ok(ObjectRow {
+            seq: v1.seq,
+            delete_marker: v1.delete_marker,
+            size: v1.size,
+            etag: v1.etag,
+            modified_ms: v1.modified_ms,
+            headers: v1.headers,
+            checksums: v1.checksums,
+            part_sizes: v1.part_sizes,
+            data: v1.data,
+            expires_ms: v1.expires_ms,
+            null_version: false,
+        })
+    }
 }
 
 impl ObjectRow {
@@ -137,6 +254,14 @@ pub struct PurgeEntry {
     pub chunks: Vec<[u8; 16]>,
 }
 
+impl Row for PurgeEntry {}
+
+// Rows declared elsewhere, all still in their first format.
+impl Row for crate::multipart::UploadRow {}
+impl Row for crate::multipart::PartRow {}
+impl Row for crate::multipart::UploadRef {}
+impl Row for crate::access::AccessKeyRow {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,12 +279,70 @@ mod tests {
             part_sizes: vec![],
             data: DataLocation::Inline(b"abc".to_vec()),
             expires_ms: 0,
+            null_version: true,
         };
         let raw = encode(&row);
-        assert_eq!(raw[0], FORMAT_V1);
+        assert_eq!(raw[0], FORMAT_V2);
         assert_eq!(decode::<ObjectRow>(&raw).unwrap(), row);
         assert!(decode::<ObjectRow>(&[9, 1, 2]).is_err());
         assert!(decode::<ObjectRow>(&[]).is_err());
+    }
+
+    /// Rows written before versioning states (format 1) still decode: their
+    /// versions have their own ids, their buckets are `Enabled`.
+    #[test]
+    fn format_1_rows_upgrade() {
+        #[derive(Serialize)]
+        struct OldObject {
+            seq: u64,
+            delete_marker: bool,
+            size: u64,
+            etag: String,
+            modified_ms: u64,
+            headers: Vec<(String, String)>,
+            checksums: Vec<(String, String)>,
+            part_sizes: Vec<u64>,
+            data: DataLocation,
+            expires_ms: u64,
+        }
+        let mut raw = vec![FORMAT_V1];
+        raw.extend(
+            postcard::to_allocvec(&OldObject {
+                seq: 7,
+                delete_marker: false,
+                size: 2,
+                etag: "\"e\"".into(),
+                modified_ms: 3,
+                headers: vec![],
+                checksums: vec![("CRC32".into(), "x".into())],
+                part_sizes: vec![],
+                data: DataLocation::Inline(b"hi".to_vec()),
+                expires_ms: 9,
+            })
+            .unwrap(),
+        );
+        let row: ObjectRow = decode(&raw).unwrap();
+        assert_eq!((row.seq, row.expires_ms, row.null_version), (7, 9, false));
+        assert_eq!(row.data, DataLocation::Inline(b"hi".to_vec()));
+
+        let mut raw = vec![FORMAT_V1];
+        raw.extend(postcard::to_allocvec(&(5u64, Some(10u64), None::<u64>)).unwrap());
+        let bucket: BucketRow = decode(&raw).unwrap();
+        assert_eq!(
+            bucket,
+            BucketRow {
+                created_ms: 5,
+                max_object_size: Some(10),
+                retention_secs: None,
+                versioning: Versioning::Enabled,
+            }
+        );
+        let fresh = BucketRow {
+            versioning: Versioning::Unversioned,
+            ..bucket
+        };
+        assert_eq!(decode::<BucketRow>(&encode(&fresh)).unwrap(), fresh);
+        assert!(decode::<BucketRow>(&[3, 0]).is_err());
     }
 
     #[test]

@@ -14,8 +14,10 @@ use rocksdb::{
 use crate::chunks::ChunkStore;
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, ALL_CFS, CF_BUCKETS, CF_META, CF_OBJECTS};
+use crate::latches::Latches;
 use crate::locks::{LockTable, Readers};
-use crate::rows::{self, BucketRow};
+use crate::rows::{self, BucketRow, Versioning};
+use crate::secrets::{SecretBox, META_KEYS_SEALED};
 use crate::writer::ObjectWriter;
 
 /// Storage settings.
@@ -42,7 +44,11 @@ pub(crate) struct Inner {
     pub(crate) chunks: ChunkStore,
     pub(crate) locks: Arc<LockTable>,
     pub(crate) readers: Arc<Readers>,
+    /// Short sections over one key's version rows (see `latches.rs`).
+    pub(crate) latches: Latches,
     pub(crate) config: StoreConfig,
+    /// Seals access key rows (see `secrets.rs`).
+    pub(crate) secrets: SecretBox,
     seq: Mutex<SeqState>,
     /// Commits into a bucket hold this shared; deleting a bucket holds it
     /// exclusively, so no object can be committed into a bucket between the
@@ -52,7 +58,20 @@ pub(crate) struct Inner {
     /// commit, complete, abort, expiry), so a part never lands in an upload
     /// that is being completed or removed.
     pub(crate) multipart: Mutex<()>,
+    /// Tests stop a purge here, after a version's files are removed and
+    /// before its rows are: `false` simulates a crash at that point.
+    #[cfg(test)]
+    pub(crate) purge_hook: Mutex<Option<PurgeHook>>,
+    /// Version rows a listing decoded, so tests can check that a page
+    /// costs what its size says, however many versions a key has.
+    #[cfg(test)]
+    pub(crate) listed_rows: std::sync::atomic::AtomicUsize,
+    /// The change log's sequence counter (see `changes.rs`).
+    pub(crate) changes: crate::changes::ChangeLog,
 }
+
+#[cfg(test)]
+pub(crate) type PurgeHook = Box<dyn Fn(u64) -> bool + Send>;
 
 /// Sequence numbers are handed out from blocks reserved durably in
 /// `CF_META`, so they stay unique across restarts without a write per number.
@@ -117,6 +136,9 @@ impl Store {
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_options()));
         let db = DB::open_cf_descriptors(&opts, config.data_dir.join("meta"), cfs)?;
         let chunks = ChunkStore::open(config.data_dir.join("chunks"))?;
+        let sealed = db.get_cf(cf(&db, CF_META), META_KEYS_SEALED)?.is_some();
+        // Once rows are sealed, only the key that sealed them will do.
+        let secrets = SecretBox::open(&config.data_dir, !sealed)?;
         let stored = match db.get_cf(cf(&db, CF_META), keys::META_LAST_SEQ)? {
             Some(v) => u64::from_be_bytes(
                 v.as_slice()
@@ -125,13 +147,16 @@ impl Store {
             ),
             None => 0,
         };
+        let changes = crate::changes::ChangeLog::recover(&db)?;
         let store = Store {
             inner: Arc::new(Inner {
                 db,
                 chunks,
                 locks: Arc::default(),
                 readers: Arc::default(),
+                latches: Latches::default(),
                 config,
+                secrets,
                 // Starting from the clock keeps version ids roughly time-ordered.
                 seq: Mutex::new(SeqState {
                     next: stored.max(now_us()),
@@ -139,8 +164,18 @@ impl Store {
                 }),
                 bucket_commits: RwLock::new(()),
                 multipart: Mutex::new(()),
+                #[cfg(test)]
+                purge_hook: Mutex::new(None),
+                #[cfg(test)]
+                listed_rows: Default::default(),
+                changes,
             }),
         };
+        store.resume_reschedules()?;
+        if !sealed {
+            store.seal_plaintext_keys()?;
+        }
+        crate::file_modes::restrict(&store.inner.config.data_dir)?;
         let removed = store.sweep_orphan_chunks()?;
         if removed > 0 {
             tracing::info!(
@@ -227,6 +262,7 @@ impl Store {
             created_ms: now_ms(),
             max_object_size: None,
             retention_secs: None,
+            versioning: Versioning::Unversioned,
         };
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_BUCKETS), name.as_bytes(), rows::encode(&row));
@@ -263,7 +299,7 @@ impl Store {
 
     /// Every row of a column family keyed by a UTF-8 name (`what`, for the
     /// corruption error), in key order.
-    pub(crate) fn named_rows<T: serde::de::DeserializeOwned>(
+    pub(crate) fn named_rows<T: rows::Row>(
         &self,
         cf: &str,
         what: &str,
@@ -288,7 +324,7 @@ impl Store {
         let _guard = self.bucket_lock(name)?;
         let _no_commits = self.inner.bucket_commits.write();
         self.require_bucket(name)?;
-        let prefix = keys::bucket_prefix(name);
+        let prefix = keys::bucket_prefix(name)?;
         let mut it = self.inner.db.raw_iterator_cf(self.cf(CF_OBJECTS));
         it.seek(&prefix);
         if it.valid() && it.key().is_some_and(|k| k.starts_with(&prefix)) {
@@ -298,6 +334,7 @@ impl Store {
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
         self.drop_bucket_versions(&mut batch, name)?;
+        self.drop_bucket_changes(&mut batch, name)?;
         self.write_synced(batch)?;
         Ok(())
     }

@@ -6,7 +6,7 @@
 use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::error::StorageResult;
-use crate::keys::{self, CF_UPLOADS, CF_UPLOAD_EXPIRY};
+use crate::keys::{self, CF_COMPLETED_UPLOADS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
 use crate::multipart::{UploadRef, UploadRow};
 use crate::rows;
 use crate::store::{now_ms, Store};
@@ -38,15 +38,17 @@ impl Store {
         for (expiry_key, r) in due {
             let removed = {
                 let _mp = self.inner.multipart.lock();
-                let ukey = keys::upload_key(&r.bucket, &r.key, &r.upload_id);
+                let ukey = keys::upload_key(&r.bucket, &r.key, &r.upload_id)?;
                 let exists = self.inner.db.get_pinned_cf(self.cf(CF_UPLOADS), &ukey)?;
                 if exists.is_some() {
                     let at = u64::from_be_bytes(expiry_key[..8].try_into().expect("8 bytes"));
                     self.remove_upload_rows(&r.bucket, &r.key, &r.upload_id, at)?
                 } else {
-                    // Completed or aborted meanwhile: only the queue entry is left.
+                    // Completed or aborted: only the queue entry is left, and
+                    // the record of a completion (remembered until now).
                     let mut batch = WriteBatch::default();
                     batch.delete_cf(self.cf(CF_UPLOAD_EXPIRY), &expiry_key);
+                    batch.delete_cf(self.cf(CF_COMPLETED_UPLOADS), &ukey);
                     self.write_synced(batch)?;
                     continue;
                 }
@@ -60,7 +62,7 @@ impl Store {
     /// Discards every upload of `bucket` (after the bucket was deleted: its
     /// unfinished uploads must not reappear if the name is reused).
     pub fn discard_bucket_uploads(&self, bucket: &str) -> StorageResult<usize> {
-        let bprefix = keys::bucket_prefix(bucket);
+        let bprefix = keys::bucket_prefix(bucket)?;
         let mut found = Vec::new();
         for item in self.bounded_from(CF_UPLOADS, &bprefix, &bprefix) {
             let (k, v) = item?;
@@ -75,6 +77,7 @@ impl Store {
             };
             self.remove_chunk_files(&removed);
         }
+        self.forget_completed_uploads(bucket)?;
         Ok(found.len())
     }
 }

@@ -7,11 +7,13 @@
 
 use rocksdb::WriteBatch;
 
+use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
 use crate::locks::WriteLock;
 use crate::rows::{self, ObjectRow, PurgeEntry};
 use crate::store::{now_ms, Store};
+use crate::version_cursor::VersionCursor;
 
 /// One entry of a version listing.
 #[derive(Debug, Clone)]
@@ -57,7 +59,9 @@ pub struct DeletedVersion {
 impl Store {
     /// Lists versions and delete markers of `bucket` under `prefix`, keys in
     /// order, newest first within a key, at most `max` entries
-    /// (CommonPrefixes count as one).
+    /// (CommonPrefixes count as one). Reads only the rows of the page (and
+    /// the one that shows it is truncated), wherever it starts: a page that
+    /// continues within a key seeks to the version after its marker.
     pub fn list_versions(
         &self,
         bucket: &str,
@@ -67,136 +71,30 @@ impl Store {
         max: usize,
     ) -> StorageResult<VersionPage> {
         self.require_bucket(bucket)?;
-        let bucket_len = keys::bucket_prefix(bucket).len();
-        let mut obj = self.bounded(CF_OBJECTS, keys::object_key(bucket, prefix));
-        let mut ver = self.bounded(CF_VERSIONS, keys::version_key_range_prefix(bucket, prefix));
-        // Seeks both iterators to the first key >= `from` (raw key bytes).
-        let seek = |obj: &mut Iter<'_>, ver: &mut Iter<'_>, from: &[u8]| {
-            let mut o = keys::bucket_prefix(bucket);
-            let mut v = o.clone();
-            o.extend_from_slice(from);
-            for &b in from {
-                v.push(b);
-                if b == 0 {
-                    v.push(0xFF);
-                }
-            }
-            obj.seek(o);
-            ver.seek(v);
+        let mut page = VersionPage {
+            items: Vec::new(),
+            truncated: false,
         };
-        let marker_seq = start.version_id.as_deref().and_then(rows::parse_version_id);
-        // Where to begin: the marker key itself (then skip its newer
-        // versions), or strictly after it (or after its CommonPrefix).
-        let mut from = prefix.as_bytes().to_vec();
-        let mut after_key = None;
-        if let Some(k) = start.key.as_deref().filter(|k| *k >= prefix) {
-            match (marker_seq, rollup(k, prefix, delimiter)) {
-                (Some(_), _) => from = k.as_bytes().to_vec(),
-                (None, Some(cp)) if cp == k => match keys::prefix_successor(cp.as_bytes()) {
-                    Some(next) => from = next,
-                    None => {
-                        return Ok(VersionPage {
-                            items: Vec::new(),
-                            truncated: false,
-                        })
-                    }
-                },
-                (None, _) => {
-                    from = k.as_bytes().to_vec();
-                    after_key = Some(k.to_string());
+        let mut cursor = VersionCursor::new(self, bucket, prefix)?;
+        let Some(mut resumed_key) = position(&mut cursor, prefix, delimiter, start)? else {
+            return Ok(page);
+        };
+        while let Some(key) = cursor.next_key()? {
+            let more = match rollup(&key, prefix, delimiter) {
+                Some(cp) => page_prefix(&mut cursor, &mut page, cp, max)?,
+                None => {
+                    // The newest version of a key continued from an earlier
+                    // page was on that page.
+                    let first = resumed_key.take().is_none_or(|k| k != key);
+                    page_versions(&mut cursor, &mut page, &key, first, max)?
                 }
-            }
-        }
-        seek(&mut obj, &mut ver, &from);
-
-        let mut items = Vec::new();
-        let mut truncated = false;
-        loop {
-            let next_obj = match (obj.valid(), obj.key()) {
-                (true, Some(k)) => Some(
-                    keys::object_key_name(bucket_len, k)
-                        .ok_or_else(|| StorageError::Corrupt("object key".into()))?
-                        .to_string(),
-                ),
-                _ => None,
             };
-            let next_ver = match (ver.valid(), ver.key()) {
-                (true, Some(k)) => Some(
-                    keys::version_key_parts(bucket_len, k)
-                        .ok_or_else(|| StorageError::Corrupt("version key".into()))?
-                        .0,
-                ),
-                _ => None,
-            };
-            let key = match (next_obj, next_ver) {
-                (None, None) => break,
-                (Some(a), None) | (None, Some(a)) => a,
-                (Some(a), Some(b)) => a.min(b),
-            };
-            if let Some(cp) = rollup(&key, prefix, delimiter) {
-                if items.len() == max {
-                    truncated = true;
-                    break;
-                }
-                match keys::prefix_successor(cp.as_bytes()) {
-                    Some(next) => seek(&mut obj, &mut ver, &next),
-                    None => {
-                        items.push(VersionItem::CommonPrefix(cp.to_string()));
-                        break;
-                    }
-                }
-                items.push(VersionItem::CommonPrefix(cp.to_string()));
-                continue;
-            }
-            // Every version of this key, newest first.
-            let mut versions: Vec<(ObjectRow, bool)> = Vec::new();
-            if obj.valid()
-                && obj.key().and_then(|k| keys::object_key_name(bucket_len, k)) == Some(&key)
-            {
-                versions.push((rows::decode(obj.value().unwrap_or_default())?, true));
-                obj.next();
-            }
-            while ver.valid() {
-                let Some((k, _)) = ver
-                    .key()
-                    .and_then(|k| keys::version_key_parts(bucket_len, k))
-                else {
-                    break;
-                };
-                if k != key {
-                    break;
-                }
-                let row: ObjectRow = rows::decode(ver.value().unwrap_or_default())?;
-                let latest = versions.is_empty() && row.delete_marker;
-                versions.push((row, latest));
-                ver.next();
-            }
-            if after_key.as_deref() == Some(key.as_str()) {
-                continue;
-            }
-            for (row, is_latest) in versions {
-                if start.key.as_deref() == Some(key.as_str())
-                    && marker_seq.is_some_and(|m| row.seq >= m)
-                {
-                    continue;
-                }
-                if items.len() == max {
-                    truncated = true;
-                    break;
-                }
-                items.push(VersionItem::Version {
-                    key: key.clone(),
-                    row,
-                    is_latest,
-                });
-            }
-            if truncated {
+            if !more {
                 break;
             }
         }
-        obj.status()?;
-        ver.status()?;
-        Ok(VersionPage { items, truncated })
+        cursor.status()?;
+        Ok(page)
     }
 
     /// Whether `bucket`/`key` is deleted: no current version, and its newest
@@ -205,7 +103,7 @@ impl Store {
         if self.current(bucket, key)?.is_some() {
             return Ok(false);
         }
-        let prefix = keys::version_key_prefix(bucket, key);
+        let prefix = keys::version_key_prefix(bucket, key)?;
         let mut it = self.bounded(CF_VERSIONS, prefix.clone());
         it.seek(&prefix);
         let latest = match (it.valid(), it.value()) {
@@ -221,7 +119,7 @@ impl Store {
         if let Some(raw) = self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key))?
+            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
         {
             if rows::decode::<ObjectRow>(&raw)?.seq == seq {
                 return Ok(true);
@@ -230,7 +128,7 @@ impl Store {
         Ok(self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq))?
+            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq)?)?
             .is_some())
     }
 
@@ -249,11 +147,13 @@ impl Store {
     ) -> StorageResult<Option<DeletedVersion>> {
         assert_eq!(
             lock.key(),
-            keys::object_key(bucket, key).as_slice(),
+            keys::object_key(bucket, key)?.as_slice(),
             "write lock of another key"
         );
         let _bucket = self.commit_guard();
-        let object_key = keys::object_key(bucket, key);
+        let object_key = keys::object_key(bucket, key)?;
+        // The version promoted below must not be one a purge is unlinking.
+        let _latch = self.inner.latches.key(&object_key);
         let mut current = self.current(bucket, key)?;
         let mut batch = WriteBatch::default();
         let removed = match current.take_if(|r| r.seq == seq) {
@@ -264,7 +164,7 @@ impl Store {
                 row
             }
             None => {
-                let vkey = keys::version_key(bucket, key, seq);
+                let vkey = keys::version_key(bucket, key, seq)?;
                 let Some(raw) = self.inner.db.get_pinned_cf(self.cf(CF_VERSIONS), &vkey)? else {
                     return Ok(None);
                 };
@@ -272,8 +172,11 @@ impl Store {
                 rows::decode(&raw)?
             }
         };
+        let mut changes = vec![ChangeEntry::of(ChangeEvent::Delete, key, &removed)];
         if current.is_none() {
-            self.promote_newest(&mut batch, bucket, key, seq)?;
+            if let Some(restored) = self.promote_newest(&mut batch, bucket, key, seq)? {
+                changes.push(ChangeEntry::of(ChangeEvent::Restore, key, &restored));
+            }
         }
         let entry = PurgeEntry {
             bucket: bucket.to_string(),
@@ -286,7 +189,7 @@ impl Store {
             keys::purge_key(now_ms(), seq),
             rows::encode(&entry),
         );
-        self.write_synced(batch)?;
+        self.write_logged(batch, bucket, &changes)?;
         Ok(Some(DeletedVersion {
             delete_marker: removed.delete_marker,
         }))
@@ -301,7 +204,7 @@ impl Store {
         batch: &mut WriteBatch,
         bucket: &str,
     ) -> StorageResult<()> {
-        let prefix = keys::bucket_prefix(bucket);
+        let prefix = keys::bucket_prefix(bucket)?;
         let mut it = self.bounded(CF_VERSIONS, prefix.clone());
         it.seek(&prefix);
         let now = now_ms();
@@ -332,15 +235,16 @@ impl Store {
 
     /// Adds to `batch`: the newest noncurrent version of `bucket`/`key`
     /// other than `except` becomes current, unless it is a delete marker.
+    /// Returns the version made current.
     fn promote_newest(
         &self,
         batch: &mut WriteBatch,
         bucket: &str,
         key: &str,
         except: u64,
-    ) -> StorageResult<()> {
-        let mut it = self.bounded(CF_VERSIONS, keys::version_key_prefix(bucket, key));
-        it.seek(keys::version_key_prefix(bucket, key));
+    ) -> StorageResult<Option<ObjectRow>> {
+        let mut it = self.bounded(CF_VERSIONS, keys::version_key_prefix(bucket, key)?);
+        it.seek(keys::version_key_prefix(bucket, key)?);
         while it.valid() {
             let (Some(k), Some(v)) = (it.key(), it.value()) else {
                 break;
@@ -357,18 +261,97 @@ impl Store {
                 row.expires_ms = 0;
                 batch.put_cf(
                     self.cf(CF_OBJECTS),
-                    keys::object_key(bucket, key),
+                    keys::object_key(bucket, key)?,
                     rows::encode(&row),
                 );
+                it.status()?;
+                return Ok(Some(row));
             }
             break;
         }
         it.status()?;
-        Ok(())
+        Ok(None)
     }
 }
 
-type Iter<'a> = crate::store::RawIter<'a>;
+/// Positions `cursor` where a listing from `start` begins (S3's
+/// `key-marker` / `version-id-marker`): after that version of the marker
+/// key, or after the marker key (or its CommonPrefix) altogether. Returns
+/// `None` if nothing can follow, else the key the listing continues within.
+fn position(
+    cursor: &mut VersionCursor<'_>,
+    prefix: &str,
+    delimiter: Option<&str>,
+    start: &VersionStart,
+) -> StorageResult<Option<Option<String>>> {
+    let Some(k) = start.key.as_deref().filter(|k| *k >= prefix) else {
+        cursor.seek_key(prefix.as_bytes())?;
+        return Ok(Some(None));
+    };
+    let marker_seq = start.version_id.as_deref().and_then(rows::parse_version_id);
+    match (marker_seq, rollup(k, prefix, delimiter)) {
+        (Some(seq), _) => {
+            cursor.seek_after_version(k, seq)?;
+            return Ok(Some(Some(k.to_string())));
+        }
+        (None, Some(cp)) if cp == k => match keys::prefix_successor(cp.as_bytes()) {
+            Some(next) => cursor.seek_key(&next)?,
+            None => return Ok(None),
+        },
+        (None, _) => {
+            // The smallest key after `k` is `k` followed by a NUL.
+            let mut past = k.as_bytes().to_vec();
+            past.push(0);
+            cursor.seek_key(&past)?;
+        }
+    }
+    Ok(Some(None))
+}
+
+/// Adds CommonPrefix `cp` to the page and moves past every key under it.
+/// `false` when the listing ends here (page full, or nothing can follow).
+fn page_prefix(
+    cursor: &mut VersionCursor<'_>,
+    page: &mut VersionPage,
+    cp: &str,
+    max: usize,
+) -> StorageResult<bool> {
+    if page.items.len() == max {
+        page.truncated = true;
+        return Ok(false);
+    }
+    page.items.push(VersionItem::CommonPrefix(cp.to_string()));
+    match keys::prefix_successor(cp.as_bytes()) {
+        Some(next) => cursor.seek_key(&next).map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// Adds the versions of `key` to the page, newest first, until the page is
+/// full; `first` says whether the key's newest version is among them (a
+/// delete marker in that place is the latest). `false` when the page is full.
+fn page_versions(
+    cursor: &mut VersionCursor<'_>,
+    page: &mut VersionPage,
+    key: &str,
+    mut first: bool,
+    max: usize,
+) -> StorageResult<bool> {
+    while let Some((row, current)) = cursor.next_version(key)? {
+        if page.items.len() == max {
+            page.truncated = true;
+            return Ok(false);
+        }
+        let is_latest = current || (first && row.delete_marker);
+        first = false;
+        page.items.push(VersionItem::Version {
+            key: key.to_string(),
+            row,
+            is_latest,
+        });
+    }
+    Ok(true)
+}
 
 /// The CommonPrefix `key` rolls up into, if any.
 fn rollup<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Option<&'a str> {
@@ -562,6 +545,69 @@ mod tests {
         assert_eq!(describe(&p.items).len(), 3, "c's three versions");
     }
 
+    /// Delete markers, latest or not, and pages that end within a key: every
+    /// page size gives the one-page listing, `is_latest` included.
+    #[test]
+    fn paging_through_delete_markers() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("b").unwrap();
+        // Delete markers are what clients of a versioned bucket see.
+        s.set_bucket_versioning("b", true).unwrap();
+        let delete = |key: &str| {
+            let lock = s.lock_key("b", key).unwrap();
+            s.delete_object(&lock, "b", key).unwrap().unwrap();
+        };
+        put(&s, "b", "a", b"1");
+        put(&s, "b", "a", b"2");
+        delete("a");
+        put(&s, "b", "b", b"1");
+        delete("b");
+        put(&s, "b", "b", b"2");
+        let describe = |items: &[VersionItem]| -> Vec<String> {
+            items
+                .iter()
+                .map(|i| match i {
+                    VersionItem::Version {
+                        key,
+                        row,
+                        is_latest,
+                    } => format!("{key}:{}:{}:{is_latest}", row.seq, row.delete_marker),
+                    VersionItem::CommonPrefix(p) => format!("CP {p}"),
+                })
+                .collect()
+        };
+        let all = s
+            .list_versions("b", "", None, &VersionStart::default(), 1000)
+            .unwrap();
+        let expected = describe(&all.items);
+        assert_eq!(expected.len(), 6);
+        assert!(expected[0].ends_with(":true:true"), "a's marker is latest");
+        assert!(
+            expected[3].ends_with(":false:true"),
+            "b's current is latest"
+        );
+        for page in 1..=5 {
+            let mut got = Vec::new();
+            let mut start = VersionStart::default();
+            loop {
+                let p = s.list_versions("b", "", None, &start, page).unwrap();
+                got.extend(describe(&p.items));
+                if !p.truncated {
+                    break;
+                }
+                let Some(VersionItem::Version { key, row, .. }) = p.items.last() else {
+                    unreachable!()
+                };
+                start = VersionStart {
+                    key: Some(key.clone()),
+                    version_id: Some(row.version_id()),
+                };
+            }
+            assert_eq!(got, expected, "page size {page}");
+        }
+    }
+
     #[test]
     fn deleting_a_bucket_drops_its_versions() {
         let dir = tempfile::tempdir().unwrap();
@@ -605,5 +651,81 @@ mod tests {
         drop(reader);
         assert_eq!(s.purge_due().unwrap(), 1);
         assert_eq!(files(dir.path()), 3);
+    }
+
+    /// Writes `n` noncurrent versions of `key` (seq 1..=n) and a current
+    /// one (seq n+1) straight into the column families: a fixture of many
+    /// versions without a synced commit for each.
+    fn many_versions(s: &Store, key: &str, n: u64) {
+        let row = |seq: u64| ObjectRow {
+            seq,
+            delete_marker: false,
+            size: 1,
+            etag: "\"x\"".into(),
+            modified_ms: seq,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            checksums: Vec::new(),
+            part_sizes: Vec::new(),
+            data: rows::DataLocation::Inline(b"x".to_vec()),
+            expires_ms: u64::MAX,
+            null_version: false,
+        };
+        let mut batch = WriteBatch::default();
+        for seq in 1..=n {
+            batch.put_cf(
+                s.cf(CF_VERSIONS),
+                keys::version_key("b", key, seq).unwrap(),
+                rows::encode(&row(seq)),
+            );
+        }
+        batch.put_cf(
+            s.cf(CF_OBJECTS),
+            keys::object_key("b", key).unwrap(),
+            rows::encode(&row(n + 1)),
+        );
+        s.inner.db.write(batch).unwrap();
+    }
+
+    /// ListObjectVersions of a key with 20,000 versions reads about as many
+    /// rows per page as one with 200 (issue 10 §4): a page, wherever it
+    /// starts, costs its size, so a partner who overwrites one key all day
+    /// cannot make each listing load every version.
+    #[test]
+    fn a_page_of_versions_reads_only_its_rows() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), Duration::from_secs(86400));
+        s.create_bucket("b").unwrap();
+        for (key, n) in [("cold", 200), ("hot", 20_000)] {
+            many_versions(&s, key, n);
+            let list = |start: &VersionStart| {
+                s.inner.listed_rows.store(0, Relaxed);
+                let page = s.list_versions("b", key, None, start, 100).unwrap();
+                (page, s.inner.listed_rows.load(Relaxed))
+            };
+            let seqs = |p: &VersionPage| -> Vec<u64> {
+                p.items
+                    .iter()
+                    .map(|i| match i {
+                        VersionItem::Version { row, .. } => row.seq,
+                        VersionItem::CommonPrefix(_) => 0,
+                    })
+                    .collect()
+            };
+            let (first, read) = list(&VersionStart::default());
+            assert!(first.truncated);
+            assert_eq!(seqs(&first), (n - 98..=n + 1).rev().collect::<Vec<_>>());
+            assert!(read <= 101, "{key}: {read} rows read for the first page");
+            // Continue exactly after a version in the middle, as S3 does.
+            let middle = VersionStart {
+                key: Some(key.into()),
+                version_id: Some(rows::version_id(n / 2)),
+            };
+            let (next, read) = list(&middle);
+            let older: Vec<u64> = (1..n / 2).rev().take(100).collect();
+            assert_eq!(seqs(&next), older);
+            assert_eq!(next.truncated, n / 2 - 1 > 100);
+            assert!(read <= 101, "{key}: {read} rows read for a middle page");
+        }
     }
 }

@@ -93,13 +93,25 @@ fn parts_become_the_object_and_unused_parts_go() {
     // A part replaced since it was validated is refused.
     let stale = [(1, "\"1-40\"".to_string())];
     assert!(matches!(
-        store.complete_upload(&lock, "bkt", "k", &id, &stale, NewObject::default()),
+        store.complete_upload(&lock, "bkt", "k", &id, &stale, NewObject::default(), far()),
         Err(StorageError::Conflict)
     ));
     let row = store
-        .complete_upload(&lock, "bkt", "k", &id, &chosen, NewObject::default())
+        .complete_upload(&lock, "bkt", "k", &id, &chosen, NewObject::default(), far())
         .unwrap();
     drop(lock);
+    // The completion is remembered, for a repeated Complete.
+    let done = store.completed_upload("bkt", "k", &id).unwrap().unwrap();
+    assert_eq!(
+        (done.seq, done.parts.as_slice()),
+        (row.seq, chosen.as_slice())
+    );
+    assert_eq!(
+        store
+            .completed_upload("bkt", "k", "0".repeat(32).as_str())
+            .unwrap(),
+        None
+    );
     assert_eq!(row.size, 23);
     assert_eq!(row.part_sizes, [20, 3]);
     assert_eq!(
@@ -193,4 +205,42 @@ fn uploads_list_by_key_then_start_with_markers() {
     assert_eq!(list("b/", None, None).len(), 2);
     assert_eq!(list("a\0", None, None).len(), 1);
     assert_eq!(list("", Some("b/c"), None).len(), 1);
+}
+
+#[test]
+fn completion_records_expire_with_the_upload_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path());
+    store.create_bucket("bkt").unwrap();
+    let complete = |key: &str, remember_until_ms: u64| {
+        let (id, _) = store.create_upload("bkt", key, upload(far())).unwrap();
+        part(&store, key, &id, 1, &[1; 20]);
+        let lock = store.lock_key("bkt", key).unwrap();
+        let chosen = [(1, "\"1-20\"".to_string())];
+        store
+            .complete_upload(
+                &lock,
+                "bkt",
+                key,
+                &id,
+                &chosen,
+                NewObject::default(),
+                remember_until_ms,
+            )
+            .unwrap();
+        id
+    };
+    let old = complete("old", 1);
+    let kept = complete("kept", far());
+    // Past its deadline a record no longer answers, and the sweep removes it
+    // (the upload's own deadline entry went with the completion).
+    assert_eq!(store.completed_upload("bkt", "old", &old).unwrap(), None);
+    assert_eq!(store.expire_uploads().unwrap(), 0);
+    assert!(store
+        .completed_upload("bkt", "kept", &kept)
+        .unwrap()
+        .is_some());
+    // Discarding the bucket's uploads (DeleteBucket) forgets its completions.
+    store.discard_bucket_uploads("bkt").unwrap();
+    assert_eq!(store.completed_upload("bkt", "kept", &kept).unwrap(), None);
 }

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod boto_presign;
 pub mod multipart;
 pub mod raw;
 pub mod slow;
@@ -227,4 +228,19 @@ pub async fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bo
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Turns S3 versioning on for `bucket` (new buckets start unversioned).
+pub async fn enable_versioning(c: &Client, bucket: &str) {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    c.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
 }

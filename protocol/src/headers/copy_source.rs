@@ -6,7 +6,7 @@ use percent_encoding::percent_decode_str;
 /// The object a copy reads from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopySource {
-    /// Source bucket (not validated here; a bad name simply won't exist).
+    /// Source bucket, a valid bucket name.
     pub bucket: String,
     /// Source key, percent-decoded.
     pub key: String,
@@ -48,6 +48,8 @@ pub fn parse_copy_source(value: &str) -> S3Result<CopySource> {
             ))
         }
     };
+    // Refused here like a bucket in the request path (see the router).
+    crate::names::validate_bucket_name(bucket)?;
     if key.is_empty() {
         return Err(invalid_key());
     }

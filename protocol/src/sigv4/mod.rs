@@ -224,11 +224,24 @@ impl SignedRequest {
     }
 }
 
+/// How a request was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthScheme {
+    /// SigV4 in the `Authorization` header.
+    SigV4Header,
+    /// A SigV4 presigned URL (`X-Amz-Signature` in the query).
+    SigV4Presigned,
+    /// A SigV2 presigned URL (`AWSAccessKeyId`, `Expires`, `Signature`).
+    SigV2Presigned,
+}
+
 /// A successfully verified request.
 #[derive(Debug)]
 pub struct Verified {
     /// The authenticated access key.
     pub access_key_id: String,
+    /// How it was authenticated: some requests accept only some ways.
+    pub scheme: AuthScheme,
     /// What the body must satisfy.
     pub payload: PayloadMode,
     /// `Some` for `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`: continues the

@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 
 use super::canonical::canonical_request;
 use super::{
-    ChunkSigner, PayloadMode, RequestParts, SecretKey, Signature, SignedRequest, Verified,
-    ALGORITHM, MAX_SKEW,
+    AuthScheme, ChunkSigner, PayloadMode, RequestParts, SecretKey, Signature, SignedRequest,
+    Verified, ALGORITHM, MAX_SKEW,
 };
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 
@@ -82,6 +82,11 @@ impl SignedRequest {
         };
         Ok(Verified {
             access_key_id: self.access_key_id.clone(),
+            scheme: if self.is_presigned() {
+                AuthScheme::SigV4Presigned
+            } else {
+                AuthScheme::SigV4Header
+            },
             payload: self.payload,
             chunk_signer,
         })

@@ -111,8 +111,11 @@ impl ListBucketResultV2 {
 
 /// The ListObjects V1 (`GET /bucket`) response body.
 ///
-/// Under `encoding-type=url`, S3 encodes `Prefix`, `Delimiter`, `Marker`,
-/// `NextMarker`, each `Key` and each common prefix; see
+/// Under `encoding-type=url`, kura encodes `Delimiter`, `Marker`,
+/// `NextMarker`, each `Key` and each common prefix, but not `Prefix`:
+/// S3's documentation lists `Prefix` too, but botocore (which sets
+/// `encoding-type=url` on every v1 listing by itself) does not decode it, so
+/// a prefix like `"\n"` would reach the caller as `%0A`. See
 /// [`ListBucketResultV1::url_encode_fields`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListBucketResultV1 {
@@ -162,7 +165,6 @@ impl ListBucketResultV1 {
     /// `encoding-type=url`, and sets `encoding_type` to `url`. Call once.
     pub fn url_encode_fields(&mut self) {
         self.encoding_type = Some("url".to_string());
-        self.prefix = url_encode(&self.prefix);
         self.marker = url_encode(&self.marker);
         encode_opt(&mut self.next_marker);
         encode_opt(&mut self.delimiter);
@@ -374,10 +376,12 @@ mod tests {
         );
         assert_eq!(r.to_xml(), expected);
 
+        r.prefix = "\n".into();
         r.marker = "m +".into();
         r.next_marker = Some("n +".into());
         r.delimiter = Some("+".into());
         r.url_encode_fields();
+        assert_eq!(r.prefix, "\n", "botocore does not decode a v1 Prefix");
         assert_eq!(r.marker, "m%20%2B");
         assert_eq!(r.next_marker.as_deref(), Some("n%20%2B"));
         assert_eq!(r.delimiter.as_deref(), Some("%2B"));

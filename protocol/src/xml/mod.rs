@@ -105,11 +105,13 @@ const URL_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
 /// botocore decodes these fields with `unquote_plus`, so a raw `+` would come
 /// back as a space.
 ///
-/// S3 encodes these response fields, and only these:
+/// kura encodes these response fields, and only these (S3's, less what
+/// botocore does not decode):
 /// - ListObjectsV2: `Prefix`, `Delimiter`, `StartAfter`, `Contents/Key`,
 ///   `CommonPrefixes/Prefix` (not the continuation tokens);
-/// - ListObjects (V1): `Prefix`, `Delimiter`, `Marker`, `NextMarker`,
-///   `Contents/Key`, `CommonPrefixes/Prefix`;
+/// - ListObjects (V1): `Delimiter`, `Marker`, `NextMarker`,
+///   `Contents/Key`, `CommonPrefixes/Prefix` (S3 documents `Prefix` too, but
+///   botocore does not decode it there);
 /// - ListObjectVersions: `Prefix`, `Delimiter`, `KeyMarker`, `NextKeyMarker`,
 ///   `Version/Key`, `DeleteMarker/Key`, `CommonPrefixes/Prefix`;
 /// - ListMultipartUploads: `Prefix`, `Delimiter`, `KeyMarker`,

@@ -18,6 +18,25 @@ pub fn required(op: &Operation) -> Option<Permission> {
     }
 }
 
+/// Deleting a specific version (`DELETE ?versionId=`, a DeleteObjects entry
+/// with `VersionId`) removes it from the retention trash at once, which
+/// needs `admin` on the bucket (S3 grants it separately too, as
+/// `s3:DeleteObjectVersion`): the trash exists to undo a partner's mistakes,
+/// so a partner with `w` must not be able to empty it. Removing a delete
+/// marker only restores the object, so that stays with `w`, which the
+/// operation as a whole already required. `is_delete_marker` is what the
+/// version is (`false` when it does not exist), checked under the key's lock.
+pub fn may_delete_version(who: &Principal, bucket: &str, is_delete_marker: bool) -> S3Result<()> {
+    if is_delete_marker || who.allows(bucket, Permission::Admin) {
+        Ok(())
+    } else {
+        Err(S3Error::with_message(
+            S3ErrorCode::AccessDenied,
+            "Access Denied: deleting an object version needs admin on the bucket.",
+        ))
+    }
+}
+
 /// Whether the operation reads another bucket through `x-amz-copy-source`.
 fn reads_copy_source(op: &Operation) -> bool {
     matches!(

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use http::Response;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use kura_storage::BucketRow;
+use kura_storage::{BucketRow, WebhookRow};
 
-use super::types::{BucketSettings, BucketUpdate};
+use rand::RngCore;
+
+use super::types::{BucketSettings, BucketUpdate, NewWebhook, WebhookInfo};
 use super::{json, rfc3339};
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::Body;
@@ -20,7 +22,101 @@ fn settings(state: &AppState, name: &str, row: &BucketRow) -> BucketSettings {
         server_max_object_size: state.max_object_size,
         retention_seconds: row.retention_secs,
         server_retention_seconds: state.store.config().retention.as_secs(),
+        webhooks: webhooks(state, name),
     }
+}
+
+fn webhooks(state: &AppState, bucket: &str) -> Vec<WebhookInfo> {
+    let all = state.store.webhooks().unwrap_or_default();
+    all.into_iter()
+        .filter(|(b, _, _)| b == bucket)
+        .map(|(_, id, row)| webhook_info(state, bucket, &id, &row))
+        .collect()
+}
+
+fn webhook_info(state: &AppState, bucket: &str, id: &str, row: &WebhookRow) -> WebhookInfo {
+    WebhookInfo {
+        id: id.to_string(),
+        url: row.url.clone(),
+        prefix: row.prefix.clone(),
+        events: row.events.clone(),
+        cursor: state
+            .store
+            .webhook_cursor(bucket, id)
+            .unwrap_or(0)
+            .to_string(),
+        lag_seconds: crate::webhooks::lag_seconds(&state.store, bucket, id, &row.prefix),
+        secret: None,
+    }
+}
+
+/// Event names a webhook may filter on.
+const EVENTS: &[&str] = &[
+    "put",
+    "delete",
+    "restore",
+    "metadata",
+    "publish",
+    "unpublish",
+    "purge",
+];
+
+/// Registers a webhook; the answer carries its secret, shown only now.
+pub async fn notify(state: &Arc<AppState>, name: &str, w: NewWebhook) -> S3Result<Response<Body>> {
+    let uri: http::Uri = w
+        .url
+        .parse()
+        .map_err(|_| S3Error::invalid_argument("url is not a URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(S3Error::invalid_argument(
+            "url must be http:// or https://HOST/…",
+        ));
+    }
+    if let Some(bad) = w.events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
+        return Err(S3Error::invalid_argument(format!(
+            "unknown event {bad:?}; use {}",
+            EVENTS.join(", ")
+        )));
+    }
+    // 64-bit id, 256-bit secret, from the operating system's generator.
+    let mut raw = [0u8; 40];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let id = hex::encode(&raw[..8]);
+    let row = WebhookRow {
+        url: w.url,
+        prefix: w.prefix,
+        events: w.events,
+        secret: hex::encode(&raw[8..]),
+        created_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    };
+    let st = Arc::clone(state);
+    let (bucket, wid, r) = (name.to_string(), id.clone(), row.clone());
+    let info = blocking(move || {
+        // Delivery starts with the changes committed from now on.
+        let cursor = st.store.change_horizon();
+        st.store.put_webhook(&bucket, &wid, &r, cursor).s3()?;
+        let mut info = webhook_info(&st, &bucket, &wid, &r);
+        info.secret = Some(r.secret.clone());
+        Ok(info)
+    })
+    .await?;
+    crate::webhooks::spawn(Arc::clone(state), name.to_string(), id);
+    tracing::info!(bucket = %name, webhook = %info.id, url = %info.url, "webhook registered");
+    Ok(json(&info))
+}
+
+/// Removes a webhook; its delivery stops.
+pub async fn unnotify(state: &Arc<AppState>, name: &str, id: &str) -> S3Result<Response<Body>> {
+    let st = Arc::clone(state);
+    let (bucket, wid) = (name.to_string(), id.to_string());
+    let removed = blocking(move || st.store.delete_webhook(&bucket, &wid).s3()).await?;
+    if !removed {
+        return Err(super::not_found("No such webhook"));
+    }
+    Ok(crate::response::empty(http::StatusCode::NO_CONTENT))
 }
 
 pub async fn list(state: &Arc<AppState>) -> S3Result<Response<Body>> {

@@ -12,8 +12,15 @@
 //! | GET | `buckets` | → `[BucketSettings]` |
 //! | GET | `buckets/{name}` | → `BucketSettings` |
 //! | PATCH | `buckets/{name}` | `BucketUpdate` → `BucketSettings` |
+//! | POST | `buckets/{name}/notify` | `NewWebhook` → `WebhookInfo` with its secret (shown only here) |
+//! | DELETE | `buckets/{name}/notify/{id}` | → 204 |
 //!
 //! Errors are `{"code": …, "message": …}` with the S3 status of the code.
+//!
+//! Only SigV4 in the `Authorization` header with the body's real SHA-256 in
+//! `x-amz-content-sha256` is accepted ([`crate::auth::require_signed_body`]):
+//! a presigned URL or an `UNSIGNED-PAYLOAD` request does not bind the body,
+//! so whoever saw one could replay it with another (e.g. granting `*:admin`).
 
 mod buckets;
 mod keys;
@@ -56,6 +63,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Re
 async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Response<Body>> {
     let (parts, body) = req.into_parts();
     let (mut verified, principal) = authenticate(&state, &parts)?;
+    crate::auth::require_signed_body(&verified)?;
     if !principal.is_global_admin() {
         return Err(S3Error::with_message(
             S3ErrorCode::AccessDenied,
@@ -63,8 +71,9 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Respons
         ));
     }
     let length = kura_protocol::headers::content_length(&parts.headers)?;
-    let mut payload =
-        Payload::new(body, &mut verified, length).with_idle_timeout(state.body_idle_timeout);
+    let mut payload = Payload::new(body, &mut verified, length)
+        .with_idle_timeout(state.body_idle_timeout)
+        .with_min_rate(state.min_upload_rate);
     let body = payload.read_to_end(MAX_BODY).await?;
     let path = parts.uri.path();
     let rest = path
@@ -82,6 +91,12 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Respons
         (&Method::GET, ["buckets"]) => buckets::list(&state).await,
         (&Method::GET, ["buckets", name]) => buckets::show(&state, name).await,
         (&Method::PATCH, ["buckets", name]) => buckets::update(&state, name, parse(&body)?).await,
+        (&Method::POST, ["buckets", name, "notify"]) => {
+            buckets::notify(&state, name, parse(&body)?).await
+        }
+        (&Method::DELETE, ["buckets", name, "notify", id]) => {
+            buckets::unnotify(&state, name, id).await
+        }
         _ => Err(not_found("No such admin endpoint")),
     }
 }

@@ -76,6 +76,42 @@ pub struct BucketSettings {
     pub retention_seconds: Option<u64>,
     /// The server-wide retention, for reference.
     pub server_retention_seconds: u64,
+    /// Webhooks receiving this bucket's changes.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookInfo>,
+}
+
+/// `POST /buckets/{name}/notify`: registers a webhook.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct NewWebhook {
+    /// Where entries are POSTed (`http://` or `https://`).
+    pub url: String,
+    /// Only keys beginning with this.
+    #[serde(default)]
+    pub prefix: String,
+    /// Only these events (`put`, `delete`, …); empty for all.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// A webhook as the admin API shows it (the secret only on creation).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WebhookInfo {
+    /// Its id.
+    pub id: String,
+    /// Where entries are POSTed.
+    pub url: String,
+    /// Only keys beginning with this.
+    pub prefix: String,
+    /// Only these events (empty: all).
+    pub events: Vec<String>,
+    /// The change-feed cursor delivered up to.
+    pub cursor: String,
+    /// Seconds since the oldest undelivered change committed (0: caught up).
+    pub lag_seconds: u64,
+    /// The HMAC-SHA256 key of `x-kura-signature`: shown only when created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 /// `PATCH /buckets/{name}`: absent fields stay, `null` clears.

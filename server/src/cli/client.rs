@@ -164,10 +164,82 @@ impl Client {
         }
     }
 
+    /// Sends one signed request with a streamed body (signed as
+    /// `UNSIGNED-PAYLOAD`) and returns the response with its body unread.
+    pub async fn stream<B>(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        headers: &[(http::header::HeaderName, String)],
+        body: B,
+    ) -> anyhow::Result<http::Response<hyper::body::Incoming>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let authority = self
+            .endpoint
+            .authority()
+            .context("the endpoint needs a host")?
+            .clone();
+        let url = format!(
+            "{}://{}{path_and_query}",
+            self.endpoint.scheme_str().unwrap_or("http"),
+            authority,
+        );
+        let mut req = Request::builder()
+            .method(method)
+            .uri(&url)
+            .header(http::header::HOST, authority.as_str());
+        for (name, value) in headers {
+            req = req.header(name, value.as_str());
+        }
+        let mut signed = req.body(())?;
+        self.sign_with(&mut signed, &url, SignableBody::UnsignedPayload)?;
+        let (parts, ()) = signed.into_parts();
+        let mut req = Request::from_parts(parts, body);
+        *req.uri_mut() = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .parse()?;
+        let host = authority.host().trim_matches(['[', ']']).to_string();
+        let https = self.endpoint.scheme_str() == Some("https");
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .with_context(|| format!("connecting to {authority}"))?;
+        if https {
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(self.tls_config()?));
+            let name = rustls_pki_types::ServerName::try_from(host.clone())
+                .context("invalid server name for TLS")?;
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .context("TLS handshake")?;
+            open_exchange(TokioIo::new(tls), req).await
+        } else {
+            open_exchange(TokioIo::new(tcp), req).await
+        }
+    }
+
     fn sign(&self, req: &mut Request<Vec<u8>>, url: &str, body: &[u8]) -> anyhow::Result<()> {
+        let body = body.to_vec();
+        self.sign_with(req, url, SignableBody::Bytes(&body))
+    }
+
+    fn sign_with<T>(
+        &self,
+        req: &mut Request<T>,
+        url: &str,
+        body: SignableBody<'_>,
+    ) -> anyhow::Result<()> {
         let identity =
             Credentials::new(&self.access_key_id, &self.secret, None, None, "kura-cli").into();
         let mut settings = SigningSettings::default();
+        // With `SignableBody::Bytes` below: x-amz-content-sha256 is the
+        // body's real SHA-256, which the admin API requires.
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
         settings.percent_encoding_mode = PercentEncodingMode::Single;
@@ -188,14 +260,14 @@ impl Client {
             req.method().as_str(),
             url,
             headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(body),
+            body,
         )?;
         let (instructions, _) = sign(signable, &params)?.into_parts();
         instructions.apply_to_request_http1x(req);
         Ok(())
     }
 
-    fn tls_config(&self) -> anyhow::Result<ClientConfig> {
+    pub(crate) fn tls_config(&self) -> anyhow::Result<ClientConfig> {
         let mut roots = RootCertStore::empty();
         for cert in rustls_native_certs::load_native_certs().certs {
             let _ = roots.add(cert);
@@ -214,6 +286,25 @@ impl Client {
             .with_root_certificates(roots)
             .with_no_client_auth())
     }
+}
+
+async fn open_exchange<I, B>(
+    io: I,
+    req: Request<B>,
+) -> anyhow::Result<http::Response<hyper::body::Incoming>>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    sender
+        .send_request(req)
+        .await
+        .context("sending the request")
 }
 
 async fn exchange<I>(io: I, req: Request<Full<Bytes>>) -> anyhow::Result<Answer>

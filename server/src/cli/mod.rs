@@ -5,15 +5,17 @@
 //! process, so the CLI never opens the data directory), signed with the same
 //! `KURA_ACCESS_KEY_ID` / `KURA_SECRET_ACCESS_KEY` the server reads.
 
-mod client;
+pub mod changes;
+pub(crate) mod client;
 mod print;
 pub mod publish;
+pub mod replicate;
 
 use clap::{Args, Subcommand};
 use http::Method;
 use serde_json::json;
 
-use crate::admin::types::{BucketUpdate, KeyUpdate, NewKey};
+use crate::admin::types::{BucketUpdate, KeyUpdate, NewKey, NewWebhook};
 use crate::config::{parse_duration, parse_size};
 use client::Client;
 pub use client::Connection;
@@ -126,6 +128,28 @@ pub enum BucketCommand {
         /// How long replaced and deleted versions stay recoverable, e.g. `7d`; `none` for the server's.
         #[arg(long)]
         retention: Option<String>,
+    },
+    /// Register a webhook: every matching change is POSTed to URL as JSON,
+    /// signed (HMAC-SHA256, secret shown only now), in order, with retries.
+    Notify {
+        /// Bucket name.
+        name: String,
+        /// Receiver, `http://…` or `https://…`.
+        #[arg(long)]
+        url: String,
+        /// Only keys beginning with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Only these events, comma-separated (put,delete,restore,metadata,publish,unpublish,purge).
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+    },
+    /// Remove a webhook.
+    Unnotify {
+        /// Bucket name.
+        name: String,
+        /// Webhook id.
+        id: String,
     },
 }
 
@@ -248,6 +272,34 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                         .await?,
                     print::Shape::Bucket,
                 )
+            }
+            BucketCommand::Notify {
+                name,
+                url,
+                prefix,
+                events,
+            } => {
+                let body = NewWebhook {
+                    url,
+                    prefix,
+                    events,
+                };
+                (
+                    client
+                        .call(
+                            Method::POST,
+                            &format!("buckets/{name}/notify"),
+                            Some(serde_json::to_value(body)?),
+                        )
+                        .await?,
+                    print::Shape::Webhook,
+                )
+            }
+            BucketCommand::Unnotify { name, id } => {
+                client
+                    .call(Method::DELETE, &format!("buckets/{name}/notify/{id}"), None)
+                    .await?;
+                (Some(json!({"deleted": id})), print::Shape::Deleted)
             }
         },
     };

@@ -11,6 +11,7 @@ pub enum Shape {
     Deleted,
     Bucket,
     Buckets,
+    Webhook,
 }
 
 fn s<'a>(v: &'a Value, field: &str) -> &'a str {
@@ -68,6 +69,18 @@ fn bucket_line(b: &Value) -> String {
     )
 }
 
+fn webhook_line(w: &Value) -> String {
+    format!(
+        "webhook {}  url={}  prefix={}  events={}  cursor={}  lag={}s",
+        s(w, "id"),
+        s(w, "url"),
+        s(w, "prefix"),
+        list(w, "events"),
+        s(w, "cursor"),
+        w.get("lag_seconds").and_then(Value::as_u64).unwrap_or(0),
+    )
+}
+
 /// Prints an answer for people.
 pub fn text(shape: Shape, v: &Value) {
     match shape {
@@ -83,7 +96,22 @@ pub fn text(shape: Shape, v: &Value) {
             }
         }
         Shape::Deleted => println!("deleted {}", s(v, "deleted")),
-        Shape::Bucket => println!("{}", bucket_line(v)),
+        Shape::Bucket => {
+            println!("{}", bucket_line(v));
+            for w in v
+                .get("webhooks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!("  {}", webhook_line(w));
+            }
+        }
+        Shape::Webhook => {
+            println!("Webhook registered; its secret is shown only now:");
+            println!("  id={}  secret={}", s(v, "id"), s(v, "secret"));
+            println!("  {}", webhook_line(v));
+        }
         Shape::Buckets => {
             for b in v.as_array().into_iter().flatten() {
                 println!("{}", bucket_line(b));

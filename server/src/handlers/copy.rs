@@ -90,6 +90,8 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
     if let Some(v) = &source.version_id {
         response::set_header(&mut r, "x-amz-copy-source-version-id", v);
     }
-    response::set_header(&mut r, "x-amz-version-id", &committed.version_id());
+    if let Some(v) = super::kit::versioning::written_version_id(&committed) {
+        response::set_header(&mut r, "x-amz-version-id", &v);
+    }
     Ok(r)
 }

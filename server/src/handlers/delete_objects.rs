@@ -6,11 +6,12 @@ use http::Response;
 use kura_protocol::checksum::{requested_checksum, ChecksumHasher};
 use kura_protocol::xml::{DeleteError, DeleteRequest, DeleteResult, DeletedEntry};
 use kura_protocol::{headers, S3Error, S3ErrorCode, S3Result};
-use kura_storage::Store;
+use kura_storage::{Store, Versioning};
 use md5::{Digest, Md5};
 
 use super::kit::delete::delete_one;
 use super::kit::Ctx;
+use crate::access::Principal;
 use crate::errors::blocking;
 use crate::response::{self, Body};
 
@@ -29,6 +30,7 @@ pub async fn delete_objects(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
         ));
     }
     let store = ctx.state.store.clone();
+    let who = ctx.principal.clone();
     super::kit::existing_bucket(&store, &bucket)?;
     let (mut payload, _rest) = ctx.payload(None);
     let body = payload.read_to_end(MAX_BODY).await?;
@@ -57,15 +59,33 @@ pub async fn delete_objects(ctx: Ctx, bucket: String) -> S3Result<Response<Body>
         }
     }
     let request = DeleteRequest::parse(&body)?;
-    let result = blocking(move || Ok(delete_each(&store, &bucket, request))).await?;
+    let result = blocking(move || Ok(delete_each(&store, &who, &bucket, request))).await?;
     Ok(response::xml(result.to_xml()))
 }
 
-/// Deletes each key in turn; one key's failure does not stop the others.
-fn delete_each(store: &Store, bucket: &str, request: DeleteRequest) -> DeleteResult {
+/// Deletes each key in turn; one key's failure (including an entry `who`
+/// may not delete, answered `AccessDenied` as S3 does) does not stop the others.
+fn delete_each(
+    store: &Store,
+    who: &Principal,
+    bucket: &str,
+    request: DeleteRequest,
+) -> DeleteResult {
     let mut result = DeleteResult::default();
+    let versioning = match store.bucket(bucket) {
+        Ok(Some(row)) => row.versioning,
+        // Gone since the request began: each key reports it.
+        _ => Versioning::Unversioned,
+    };
     for object in request.objects {
-        match delete_one(store, bucket, &object.key, object.version_id.as_deref()) {
+        match delete_one(
+            store,
+            who,
+            versioning,
+            bucket,
+            &object.key,
+            object.version_id.as_deref(),
+        ) {
             Ok(_) if request.quiet => {}
             Ok(deleted) => {
                 // The version id of the delete marker created or removed.

@@ -4,7 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::Response;
 use kura_protocol::router::ListParams;
-use kura_protocol::xml::{self, ListBucketResultV1, ListBucketResultV2, ObjectEntry};
+use kura_protocol::xml::{ListBucketResultV1, ListBucketResultV2, ObjectEntry};
 use kura_protocol::{S3Error, S3Result};
 use kura_storage::{ListItem, ListStart};
 
@@ -63,22 +63,18 @@ pub async fn list_objects(
         start,
         params.max_keys,
     );
-    let page = blocking(move || store.list_objects(&b, &p, d.as_deref(), &s, max).s3()).await?;
+    let mut page = blocking(move || store.list_objects(&b, &p, d.as_deref(), &s, max).s3()).await?;
+    // A zero-size page has no resume point: it cannot claim to be truncated
+    // (the client would ask for the same page forever). S3 answers it so too.
+    page.truncated &= max > 0;
 
-    let enc = |s: &str| {
-        if params.encoding_url {
-            xml::url_encode(s)
-        } else {
-            s.to_string()
-        }
-    };
     let owner = (params.fetch_owner || !v2).then(|| owner_of(&ctx.verified.access_key_id));
     let mut contents = Vec::new();
     let mut common_prefixes = Vec::new();
     for item in &page.items {
         match item {
             ListItem::Object(key, row) => contents.push(ObjectEntry {
-                key: enc(key),
+                key: key.clone(),
                 last_modified: timestamp(row.modified_ms),
                 etag: row.etag.clone(),
                 size: row.size,
@@ -86,50 +82,57 @@ pub async fn list_objects(
                 owner: owner.clone(),
                 checksum_algorithm: None,
             }),
-            ListItem::CommonPrefix(p) => common_prefixes.push(enc(p)),
+            ListItem::CommonPrefix(p) => common_prefixes.push(p.clone()),
         }
     }
     let resume = page
         .truncated
         .then(|| page.items.last().map(ListItem::resume_point))
         .flatten();
-    let encoding_type = params.encoding_url.then(|| "url".to_string());
+    // Under encoding-type=url each result type encodes exactly the fields
+    // botocore decodes (`url_encode_fields`).
     let doc = if v2 {
-        ListBucketResultV2 {
+        let mut doc = ListBucketResultV2 {
             name: bucket,
-            prefix: enc(&params.prefix),
-            delimiter: params.delimiter.as_deref().map(enc),
+            prefix: params.prefix.clone(),
+            delimiter: params.delimiter.clone(),
             max_keys: params.max_keys,
             key_count: contents.len() + common_prefixes.len(),
             is_truncated: page.truncated,
             continuation_token: params.continuation_token.clone(),
             next_continuation_token: resume.as_ref().map(encode_token),
-            start_after: params.start_after.as_deref().map(enc),
-            encoding_type,
+            start_after: params.start_after.clone(),
+            encoding_type: None,
             contents,
             common_prefixes,
+        };
+        if params.encoding_url {
+            doc.url_encode_fields();
         }
-        .to_xml()
+        doc.to_xml()
     } else {
         // S3 returns NextMarker only when a delimiter was given; clients use the last key otherwise.
         let next_marker = match (&resume, &params.delimiter) {
             (Some(ListStart::AfterKey(k)), Some(_))
-            | (Some(ListStart::AfterPrefix(k)), Some(_)) => Some(enc(k)),
+            | (Some(ListStart::AfterPrefix(k)), Some(_)) => Some(k.clone()),
             _ => None,
         };
-        ListBucketResultV1 {
+        let mut doc = ListBucketResultV1 {
             name: bucket,
-            prefix: enc(&params.prefix),
-            marker: params.marker.as_deref().map(enc).unwrap_or_default(),
+            prefix: params.prefix.clone(),
+            marker: params.marker.clone().unwrap_or_default(),
             next_marker,
-            delimiter: params.delimiter.as_deref().map(enc),
+            delimiter: params.delimiter.clone(),
             max_keys: params.max_keys,
             is_truncated: page.truncated,
-            encoding_type,
+            encoding_type: None,
             contents,
             common_prefixes,
+        };
+        if params.encoding_url {
+            doc.url_encode_fields();
         }
-        .to_xml()
+        doc.to_xml()
     };
     Ok(response::xml(doc))
 }

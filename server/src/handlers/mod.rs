@@ -3,6 +3,7 @@
 
 mod acl;
 mod bucket;
+pub mod changes;
 mod copy;
 mod delete;
 mod delete_objects;
@@ -110,6 +111,7 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
             upload_id,
             params,
         } => multipart_list::list_parts(ctx, bucket, key, upload_id, params).await,
+        ListChanges { bucket, params } => changes::list_changes(ctx, bucket, params).await,
         ListMultipartUploads { bucket, params } => {
             multipart_list::list_uploads(ctx, bucket, params).await
         }

@@ -5,21 +5,18 @@
 //! files become the object's (see `storage/src/multipart.rs`).
 
 use http::{Response, StatusCode};
-use kura_protocol::checksum::{
-    composite_checksum, full_object_crc, multipart_checksum, Checksum, ChecksumAlgorithm,
-};
+use kura_protocol::checksum::multipart_checksum;
 use kura_protocol::headers;
 use kura_protocol::names::validate_object_key;
-use kura_protocol::xml::{
-    url_encode, CompleteMultipartUpload, CompleteMultipartUploadResult, CompletedPart,
-    InitiateMultipartUploadResult,
-};
+use kura_protocol::xml::{CompleteMultipartUpload, CompletedPart, InitiateMultipartUploadResult};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use kura_storage::{NewObject, NewPart, NewUpload, PartRow, UploadRow};
+use kura_storage::{NewObject, NewPart, NewUpload, PartRow, StorageError, UploadRow};
 use md5::{Digest, Md5};
 
 use super::kit::checksum::{self, Requested};
+use super::kit::completed;
 use super::kit::ingest::ingest_with;
+use super::kit::versioning::written_version_id;
 use super::kit::writes::{check_write_conditions, payload_length, upload_algorithm, MIN_PART_SIZE};
 use super::kit::{bucket_limit, now_ms, Ctx};
 use crate::errors::{blocking, StorageResultExt};
@@ -80,7 +77,7 @@ pub async fn upload_part(
 ) -> S3Result<Response<Body>> {
     let h = &ctx.parts.headers;
     let length = payload_length(h, ctx.verified.payload.is_streaming())?;
-    if length > MAX_PART_SIZE {
+    if length.is_some_and(|l| l > MAX_PART_SIZE) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
     let content_md5 = headers::content_md5(h)?;
@@ -88,7 +85,8 @@ pub async fn upload_part(
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     let upload = store.upload(&bucket, &key, &upload_id).s3()?;
-    if bucket_limit(&store, &bucket)?.is_some_and(|max| length > max) {
+    let limit = bucket_limit(&store, &bucket)?.map_or(MAX_PART_SIZE, |b| b.min(MAX_PART_SIZE));
+    if length.is_some_and(|l| l > limit) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
     if let Some(want) = upload_algorithm(&upload) {
@@ -114,7 +112,8 @@ pub async fn upload_part(
     let lock = store
         .lock_part(&bucket, &key, &upload_id, part_number)
         .s3()?;
-    let (mut payload, _rest) = ctx.payload(Some(length));
+    let (payload, _rest) = ctx.payload(length);
+    let mut payload = payload.with_limit(limit);
     let default = upload_algorithm(&upload).is_none();
     let algorithms = checksum::algorithms(requested.as_ref(), default);
     let ingested = ingest_with(store.part_writer(), &mut payload, &algorithms).await?;
@@ -177,15 +176,24 @@ pub async fn complete(
     upload_id: String,
 ) -> S3Result<Response<Body>> {
     let store = ctx.state.store.clone();
-    let upload = store.upload(&bucket, &key, &upload_id).s3()?;
+    let remember_until_ms = now_ms().saturating_add(ctx.state.multipart_expiry.as_millis() as u64);
+    // Gone: perhaps completed already, and this is the client's retry.
+    let upload = missing_as_none(store.upload(&bucket, &key, &upload_id))?;
     let (mut payload, rest) = ctx.payload(None);
     let body = payload.read_to_end(MAX_COMPLETE_BODY).await?;
     let request = CompleteMultipartUpload::parse(&body)?;
     let h = &rest.parts.headers;
+    if upload.is_none() {
+        return completed::repeat(&store, &rest, (bucket, key, &upload_id), &request);
+    }
 
     // Under the key's write lock, like any write of the key: conditions
     // are checked and the object committed without a racing writer.
     let lock = store.lock_key(&bucket, &key).s3()?;
+    // A first attempt may have completed it while this one waited for the body.
+    let Some(upload) = missing_as_none(store.upload(&bucket, &key, &upload_id))? else {
+        return completed::repeat(&store, &rest, (bucket, key, &upload_id), &request);
+    };
     check_write_conditions(&store, h, &bucket, &key)?;
     // Up to 10,000 parts: a scan, so on the blocking pool.
     let (s, b, k, u) = (
@@ -207,7 +215,8 @@ pub async fn complete(
         md5s.update(hex::decode(hex).map_err(crate::errors::internal)?);
     }
     let etag = format!("\"{}-{}\"", hex::encode(md5s.finalize()), chosen.len());
-    let object_checksum = object_checksum(&upload, &request.parts, &chosen, h)?;
+    let object_checksum =
+        super::kit::complete_checksum::object_checksum(&upload, &request.parts, &chosen, h)?;
 
     let new = NewObject {
         etag: etag.clone(),
@@ -220,37 +229,30 @@ pub async fn complete(
     };
     let chosen: Vec<(u32, String)> = chosen.iter().map(|(n, p)| (*n, p.etag.clone())).collect();
     let (b, k) = (bucket.clone(), key.clone());
-    blocking(move || {
+    let row = blocking(move || {
         store
-            .complete_upload(&lock, &b, &k, &upload_id, &chosen, new)
+            .complete_upload(&lock, &b, &k, &upload_id, &chosen, new, remember_until_ms)
             .s3()
     })
     .await?;
-
-    let host = h
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    let mut checksums = object_checksum
-        .as_ref()
-        .map(checksum::checksums_of)
-        .unwrap_or_default();
-    if object_checksum.is_some() {
-        checksums.checksum_type =
-            Some(upload.checksum_type.clone().unwrap_or("FULL_OBJECT".into()));
-    }
-    let doc = CompleteMultipartUploadResult {
-        location: format!(
-            "{}://{host}/{bucket}/{}",
-            rest.state.scheme,
-            url_encode(&key).replace("%2F", "/")
-        ),
+    Ok(completed::Answer {
         bucket,
         key,
         etag,
-        checksums,
-    };
-    Ok(response::xml(doc.to_xml()))
+        version_id: written_version_id(&row),
+        checksums: &row.checksums,
+        checksum_type: upload.checksum_type.clone(),
+    }
+    .response(&rest))
+}
+
+/// `None` for an upload that does not exist (any more).
+fn missing_as_none(r: Result<UploadRow, StorageError>) -> S3Result<Option<UploadRow>> {
+    match r {
+        Ok(u) => Ok(Some(u)),
+        Err(StorageError::NoSuchUpload) => Ok(None),
+        Err(e) => Err(e).s3(),
+    }
 }
 
 /// Checks the listed parts against the uploaded ones: ascending numbers
@@ -281,73 +283,4 @@ fn validate_parts<'a>(
         }
     }
     Ok(chosen)
-}
-
-/// The object's checksum from its parts' (for uploads created with an
-/// algorithm): composite (`base64-N`) or full-object, as the upload asked.
-/// Checksums listed in the request must match the parts' (`InvalidPart`),
-/// and a full-object value sent in a header must match (`BadDigest`).
-fn object_checksum(
-    upload: &UploadRow,
-    listed: &[CompletedPart],
-    chosen: &[(u32, &PartRow)],
-    h: &http::HeaderMap,
-) -> S3Result<Option<(String, String)>> {
-    let Some(algorithm) = upload_algorithm(upload) else {
-        // Like S3: without a requested algorithm the object gets a
-        // full-object CRC64NVME, combined from the parts' (if all have one).
-        let parts: Option<Vec<(Checksum, u64)>> = chosen
-            .iter()
-            .map(|(_, p)| {
-                let value = p.crc64nvme.as_deref()?;
-                let c = Checksum::parse(checksum::DEFAULT_ALGORITHM, value).ok()?;
-                Some((c, p.size))
-            })
-            .collect();
-        return Ok(parts
-            .and_then(|p| full_object_crc(&p))
-            .map(|c| checksum::stored(&c)));
-    };
-    let mut parts = Vec::with_capacity(chosen.len());
-    for (p, (_, part)) in listed.iter().zip(chosen) {
-        let stored = part
-            .checksum
-            .as_ref()
-            .filter(|(a, _)| a == algorithm.as_str())
-            .ok_or_else(|| {
-                S3Error::invalid_request(format!(
-                    "The upload was created using the {algorithm} checksum algorithm but part {} has no {algorithm} checksum.",
-                    p.part_number
-                ))
-            })?;
-        let sent = match algorithm {
-            ChecksumAlgorithm::Crc32 => &p.checksum_crc32,
-            ChecksumAlgorithm::Crc32c => &p.checksum_crc32c,
-            ChecksumAlgorithm::Crc64Nvme => &p.checksum_crc64nvme,
-            ChecksumAlgorithm::Sha1 => &p.checksum_sha1,
-            ChecksumAlgorithm::Sha256 => &p.checksum_sha256,
-        };
-        if sent.as_deref().is_some_and(|s| s.trim() != stored.1) {
-            return Err(S3Error::new(S3ErrorCode::InvalidPart));
-        }
-        parts.push((Checksum::parse(algorithm, &stored.1)?, part.size));
-    }
-    if upload.checksum_type.as_deref() == Some("FULL_OBJECT") {
-        let whole = full_object_crc(&parts).ok_or_else(|| {
-            S3Error::invalid_request("A full-object checksum needs a CRC algorithm.")
-        })?;
-        if let Some(sent) = h.get(algorithm.header_name()) {
-            let sent = Checksum::parse(algorithm, sent.to_str().unwrap_or_default())?;
-            if sent != whole {
-                return Err(checksum::mismatch(algorithm));
-            }
-        }
-        return Ok(Some(checksum::stored(&whole)));
-    }
-    let checksums: Vec<Checksum> = parts.into_iter().map(|(c, _)| c).collect();
-    let composite = composite_checksum(algorithm, &checksums)?;
-    Ok(Some((
-        algorithm.as_str().to_string(),
-        composite.to_string(),
-    )))
 }

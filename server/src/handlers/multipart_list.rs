@@ -25,7 +25,8 @@ pub async fn list_parts(
     let (upload, parts, truncated) = blocking(move || {
         let upload = store.upload(&b, &k, &u).s3()?;
         let (parts, truncated) = store.list_parts(&b, &k, &u, after, max).s3()?;
-        Ok((upload, parts, truncated))
+        // A zero-size page has no resume point, so it is not truncated.
+        Ok((upload, parts, truncated && max > 0))
     })
     .await?;
     let owner = owner_of(&ctx.verified.access_key_id);

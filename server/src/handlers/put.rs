@@ -9,6 +9,7 @@ use kura_storage::{NewObject, ObjectRow};
 use super::kit::checksum;
 use super::kit::ingest::ingest_with;
 use super::kit::public_url::add_public_url;
+use super::kit::versioning::written_version_id;
 use super::kit::writes::{check_write_conditions, payload_length};
 use super::kit::Ctx;
 use crate::errors::{blocking, StorageResultExt};
@@ -19,7 +20,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     validate_object_key(&key)?;
     let h = &ctx.parts.headers;
     let length = payload_length(h, ctx.verified.payload.is_streaming())?;
-    if length > ctx.state.max_object_size {
+    if length.is_some_and(|l| l > ctx.state.max_object_size) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
     let stored_headers = headers::stored_object_headers(h)?;
@@ -34,13 +35,19 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let store = ctx.state.store.clone();
     // Refuse before reading a byte of the body.
     let bucket_row = super::kit::existing_bucket(&store, &bucket)?;
-    if bucket_row.max_object_size.is_some_and(|max| length > max) {
+    let limit = bucket_row
+        .max_object_size
+        .map_or(ctx.state.max_object_size, |b| {
+            b.min(ctx.state.max_object_size)
+        });
+    if length.is_some_and(|l| l > limit) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
     let lock = store.lock_key(&bucket, &key).s3()?;
     check_write_conditions(&store, h, &bucket, &key)?;
 
-    let (mut payload, rest) = ctx.payload(Some(length));
+    let (payload, rest) = ctx.payload(length);
+    let mut payload = payload.with_limit(limit);
     let algorithms = checksum::algorithms(requested.as_ref(), requested.is_none());
     let ingested = ingest_with(store.object_writer(), &mut payload, &algorithms).await?;
     let checksum =
@@ -79,6 +86,8 @@ fn write_response(row: &ObjectRow) -> Response<Body> {
         // A single PUT's checksum is always of the whole object.
         response::set_header(&mut r, "x-amz-checksum-type", "FULL_OBJECT");
     }
-    response::set_header(&mut r, "x-amz-version-id", &row.version_id());
+    if let Some(v) = written_version_id(row) {
+        response::set_header(&mut r, "x-amz-version-id", &v);
+    }
     r
 }

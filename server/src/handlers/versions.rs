@@ -1,17 +1,22 @@
-//! The S3 versioning API over kura's retention: ListObjectVersions and the
-//! bucket versioning state.
+//! The S3 versioning API over kura's retention: ListObjectVersions, the
+//! bucket versioning state, and how version ids are shown.
 //!
 //! Every bucket keeps replaced and deleted versions for its retention period
-//! and serves them by version id, so it reports versioning `Enabled`; clients
-//! that check the state before using version ids then do.
+//! (its trash) and serves them by version id. The bucket's versioning state
+//! decides what S3 clients see on top: never enabled — S3's unversioned
+//! behaviour (no version ids on writes, no delete markers, the current
+//! object is `null`); `Enabled` / `Suspended` — as S3 documents. A version
+//! flagged `null_version` is shown as `null` while it is its key's `null`
+//! version (the newest flagged one), under its own id once replaced.
 
 use http::{Response, StatusCode};
 use kura_protocol::router::ListParams;
 use kura_protocol::xml::{ListVersionsResult, VersionEntry, VersioningConfiguration};
-use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use kura_storage::{VersionItem, VersionStart};
+use kura_protocol::{S3Error, S3Result};
+use kura_storage::{VersionItem, VersionStart, Versioning};
 
-use super::kit::{owner_of, timestamp, Ctx};
+use super::kit::versioning::parse_version;
+use super::kit::{existing_bucket, owner_of, timestamp, Ctx};
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 
@@ -28,36 +33,78 @@ pub async fn list_object_versions(
             "A version-id marker cannot be specified without a key marker.",
         ));
     }
-    if let Some(v) = &params.version_id_marker {
-        if kura_storage::rows::parse_version_id(v).is_none() {
-            return Err(S3Error::invalid_argument("Invalid version id specified"));
-        }
+    if let Some(v) = params.version_id_marker.as_deref().filter(|v| *v != "null") {
+        parse_version(v)?;
     }
-    let start = VersionStart {
-        key: params.marker.clone(),
-        version_id: params.version_id_marker.clone(),
-    };
     let store = ctx.state.store.clone();
+    let versioning = existing_bucket(&store, &bucket)?.versioning;
     let (b, p, d, max) = (
         bucket.clone(),
         params.prefix.clone(),
         params.delimiter.clone(),
         params.max_keys,
     );
-    let page =
-        blocking(move || store.list_versions(&b, &p, d.as_deref(), &start, max).s3()).await?;
+    let (key_marker, version_marker) = (params.marker.clone(), params.version_id_marker.clone());
+    let (mut page, null_shown) = blocking(move || {
+        // `null` as a marker names the key marker's null version.
+        let marker_seq = match (key_marker.as_deref(), version_marker.as_deref()) {
+            (Some(k), Some("null")) => store.null_version(&b, k).s3()?.map(|r| r.seq),
+            (_, Some(v)) => Some(parse_version(v)?),
+            _ => None,
+        };
+        let start = VersionStart {
+            key: key_marker.clone(),
+            version_id: marker_seq.map(kura_storage::rows::version_id),
+        };
+        let page = store
+            .list_versions(&b, &p, d.as_deref(), &start, max)
+            .s3()?;
+        // Whether the marker key's null version was listed on an earlier
+        // page (then its rows on this one show their own ids).
+        let null_shown = match (key_marker, marker_seq) {
+            (Some(k), Some(m)) => store
+                .null_version(&b, &k)
+                .s3()?
+                .is_some_and(|n| n.seq >= m)
+                .then_some(k),
+            _ => None,
+        };
+        Ok((page, null_shown))
+    })
+    .await?;
+    // A zero-size page has no resume point, so it is not truncated.
+    page.truncated &= max > 0;
     let owner = Some(owner_of(&ctx.verified.access_key_id));
     let mut entries = Vec::new();
     let mut common_prefixes = Vec::new();
+    // The key whose `null` version has been shown: its first flagged row.
+    let mut null_taken = null_shown;
+    let mut shown_ids = Vec::with_capacity(page.items.len());
     for item in &page.items {
+        let VersionItem::Version { key, row, .. } = item else {
+            shown_ids.push(String::new());
+            continue;
+        };
+        if row.null_version && null_taken.as_ref() != Some(key) {
+            null_taken = Some(key.clone());
+            shown_ids.push("null".to_string());
+        } else {
+            shown_ids.push(row.version_id());
+        }
+    }
+    for (item, shown_id) in page.items.iter().zip(&shown_ids) {
         match item {
+            // Delete markers do not exist for clients of a bucket whose
+            // versioning was never enabled.
+            VersionItem::Version { row, .. }
+                if row.delete_marker && versioning == Versioning::Unversioned => {}
             VersionItem::Version {
                 key,
                 row,
                 is_latest,
             } if row.delete_marker => entries.push(VersionEntry::DeleteMarker {
                 key: key.clone(),
-                version_id: row.version_id(),
+                version_id: shown_id.clone(),
                 is_latest: *is_latest,
                 last_modified: timestamp(row.modified_ms),
                 owner: owner.clone(),
@@ -68,7 +115,7 @@ pub async fn list_object_versions(
                 is_latest,
             } => entries.push(VersionEntry::Version {
                 key: key.clone(),
-                version_id: row.version_id(),
+                version_id: shown_id.clone(),
                 is_latest: *is_latest,
                 last_modified: timestamp(row.modified_ms),
                 etag: row.etag.clone(),
@@ -80,8 +127,8 @@ pub async fn list_object_versions(
         }
     }
     let (next_key_marker, next_version_id_marker) = match page.items.last() {
-        Some(VersionItem::Version { key, row, .. }) if page.truncated => {
-            (Some(key.clone()), Some(row.version_id()))
+        Some(VersionItem::Version { key, .. }) if page.truncated => {
+            (Some(key.clone()), shown_ids.last().cloned())
         }
         Some(VersionItem::CommonPrefix(p)) if page.truncated => (Some(p.clone()), None),
         _ => (None, None),
@@ -107,27 +154,28 @@ pub async fn list_object_versions(
 }
 
 pub async fn get_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    super::kit::existing_bucket(&ctx.state.store, &bucket)?;
-    Ok(response::xml(
-        VersioningConfiguration {
-            status: Some("Enabled".into()),
-        }
-        .to_xml(),
-    ))
+    let row = existing_bucket(&ctx.state.store, &bucket)?;
+    let status = match row.versioning {
+        // S3 answers an empty configuration for a never-versioned bucket.
+        Versioning::Unversioned => None,
+        Versioning::Enabled => Some("Enabled".to_string()),
+        Versioning::Suspended => Some("Suspended".to_string()),
+    };
+    Ok(response::xml(VersioningConfiguration { status }.to_xml()))
 }
 
-/// Versioning is always on (for the retention period): `Enabled` is
-/// accepted as a no-op; `Suspended` cannot be honoured.
+/// `Enabled` or `Suspended`; the trash keeps replaced and deleted versions
+/// for the retention period in every state. A configuration without a
+/// `Status` changes nothing.
 pub async fn put_versioning(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
-    super::kit::existing_bucket(&ctx.state.store, &bucket)?;
+    existing_bucket(&ctx.state.store, &bucket)?;
+    let store = ctx.state.store.clone();
     let (mut payload, _rest) = ctx.payload(None);
     let body = payload.read_to_end(MAX_CONFIG_BODY).await?;
     let config = VersioningConfiguration::parse(&body)?;
-    if config.status.as_deref() == Some("Suspended") {
-        return Err(S3Error::with_message(
-            S3ErrorCode::NotImplemented,
-            "kura keeps every replaced or deleted version for the retention period; versioning cannot be suspended (set a short retention instead)",
-        ));
+    if let Some(status) = config.status {
+        let enabled = status == "Enabled";
+        blocking(move || store.set_bucket_versioning(&bucket, enabled).s3()).await?;
     }
     Ok(response::empty(StatusCode::OK))
 }

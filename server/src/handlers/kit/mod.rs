@@ -3,12 +3,15 @@
 //! closely related ones) and can change without touching its neighbours.
 
 pub mod checksum;
+pub mod complete_checksum;
+pub mod completed;
 pub mod copy_source;
 pub mod copy_stream;
 pub mod delete;
 pub mod ingest;
 pub mod public_url;
 pub mod serve;
+pub mod versioning;
 pub mod writes;
 
 use std::sync::Arc;
@@ -60,8 +63,9 @@ impl Ctx {
             request_id,
             ..
         } = self;
-        let payload =
-            Payload::new(body, &mut verified, expected).with_idle_timeout(state.body_idle_timeout);
+        let payload = Payload::new(body, &mut verified, expected)
+            .with_idle_timeout(state.body_idle_timeout)
+            .with_min_rate(state.min_upload_rate);
         (
             payload,
             CtxRest {

@@ -1,25 +1,19 @@
 //! Serving one object version: conditions, ranges, parts, headers and the
 //! streamed body. Used by GetObject/HeadObject and by public URLs.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use http_body::{Frame, SizeHint};
-use http_body_util::BodyExt;
 use kura_protocol::headers::{self, ByteRange, Conditions};
 use kura_protocol::names::validate_object_key;
 use kura_protocol::router::Query;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::rows::DataLocation;
-use kura_storage::{ObjectReader, ObjectRow, StorageError};
-use tokio::sync::mpsc;
+use kura_storage::{ObjectRow, StorageError};
 
 use crate::clock::system_time;
 use crate::errors::{conflict, storage_to_s3, StorageResultExt};
-use crate::frames::Download;
 use crate::response::{self, Body};
 use crate::state::{AppState, ReadsDuringWrite};
 
@@ -113,7 +107,7 @@ pub fn serve_object(
         response::full(Bytes::copy_from_slice(&data[start as usize..end as usize]))
     } else {
         reader.set_range(start, end);
-        stream_body(reader, len)
+        crate::download::stream_body(reader, len)
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;
@@ -173,65 +167,4 @@ fn part_range(row: &ObjectRow, n: u32) -> S3Result<ByteRange> {
         start,
         end_inclusive: start + sizes[idx] - 1,
     })
-}
-
-/// Streams `reader` from a blocking thread through a one-frame channel:
-/// memory per download stays at a few frames whatever the object size.
-/// Frames are mapped chunk data (no copy); mapping them faults their pages in
-/// on the blocking thread, so a cold file never stalls the async threads.
-fn stream_body(mut reader: ObjectReader, len: u64) -> Body {
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(1);
-    let download = Download::start();
-    tokio::task::spawn_blocking(move || {
-        while reader.remaining() > 0 {
-            let frame = reader.next_frame(download.frame_size());
-            if let Err(e) = &frame {
-                // Headers are already sent: fail the body so the client sees
-                // a broken transfer, never a silently short object.
-                tracing::error!(error = %e, "read failed mid-download");
-            }
-            let failed = frame.is_err();
-            if tx.blocking_send(frame).is_err() || failed {
-                return; // client gone, or error delivered
-            }
-        }
-    });
-    ChannelBody { rx, remaining: len }.boxed()
-}
-
-struct ChannelBody {
-    rx: mpsc::Receiver<std::io::Result<Bytes>>,
-    remaining: u64,
-}
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(Ok(data))) => {
-                self.remaining = self.remaining.saturating_sub(data.len() as u64);
-                Poll::Ready(Some(Ok(Frame::data(data))))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(None) if self.remaining > 0 => Poll::Ready(Some(Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "object data ended early",
-            )))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.remaining == 0
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
-    }
 }

@@ -12,15 +12,31 @@ use crate::errors::StorageResultExt;
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
 /// The object size a PUT declares: `x-amz-decoded-content-length` for
-/// aws-chunked bodies, Content-Length otherwise. S3 refuses uploads of
-/// unknown length with 411.
-pub fn payload_length(h: &http::HeaderMap, streaming: bool) -> S3Result<u64> {
+/// aws-chunked bodies, Content-Length otherwise; `None` for a body sent with
+/// `Transfer-Encoding: chunked` and no length (some SDKs and proxies stream
+/// so), which the caller must hold to its size limit while it streams
+/// ([`crate::body::Payload::with_limit`]). Neither is 411, as in S3.
+pub fn payload_length(h: &http::HeaderMap, streaming: bool) -> S3Result<Option<u64>> {
     let declared = if streaming {
         headers::decoded_content_length(h)?
     } else {
         headers::content_length(h)?
     };
-    declared.ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))
+    match declared {
+        Some(n) => Ok(Some(n)),
+        None if !streaming && chunked_transfer(h) => Ok(None),
+        None => Err(S3Error::new(S3ErrorCode::MissingContentLength)),
+    }
+}
+
+/// Whether the body comes with `Transfer-Encoding: chunked` (hyper undoes
+/// the framing; the length is known only at the end).
+fn chunked_transfer(h: &http::HeaderMap) -> bool {
+    h.get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("chunked"))
 }
 
 /// `If-None-Match: *` (create only) and `If-Match: "etag"` (replace only that

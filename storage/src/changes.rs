@@ -1,0 +1,681 @@
+//! The change log: every committed change of an object, per bucket, in
+//! commit order — what `GET /{bucket}?changes` serves.
+//!
+//! An entry is written into the *same* write batch as the change it
+//! describes ([`Store::write_logged`]), so no committed change is missing
+//! from the log and no entry exists for a change that did not commit.
+//!
+//! Change sequence numbers are global (one counter for all buckets),
+//! strictly increasing and start from the clock in microseconds
+//! (`max(last + 1, now_µs)`), so `since=<time>` is a seek and a cursor stays
+//! valid across restarts: at start the counter resumes from the largest
+//! sequence found in the log.
+//!
+//! Commits stay concurrent (RocksDB still groups their WAL syncs): numbers
+//! are handed out under a mutex just before the write, and a number whose
+//! write has not returned yet is *in flight*. Readers only see entries up to
+//! the *horizon* — just below the oldest number still in flight — so a
+//! reader can never read past an entry that appears later; a number whose
+//! write failed is simply a gap. Per key, writes are serialised by the key
+//! lock, so the log order of one key is its commit order.
+//!
+//! Trimming: the key with sequence 0 of each bucket holds the bucket's *trim
+//! mark*, the last sequence removed. A cursor below it has lost entries and
+//! is refused ([`ChangeRead::Expired`]).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use rocksdb::{ReadOptions, WriteBatch, DB};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{StorageError, StorageResult};
+use crate::keys::{self, CF_CHANGES};
+use crate::rows::{self, ObjectRow};
+use crate::store::{now_ms, Store};
+
+/// What happened to an object.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ChangeEvent {
+    /// A new version became current (PUT, copy, completed multipart upload).
+    Put,
+    /// The object was deleted (a delete marker), or one version was deleted by id.
+    Delete,
+    /// An older version became current again (its successor or a delete
+    /// marker was deleted by id).
+    Restore,
+    /// A new version with the same content (ETag) and other metadata.
+    Metadata,
+    /// The key got a public link.
+    Publish,
+    /// The key's public link was removed.
+    Unpublish,
+    /// A noncurrent version was removed for good at the end of its retention.
+    Purge,
+}
+
+impl ChangeEvent {
+    /// The name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeEvent::Put => "put",
+            ChangeEvent::Delete => "delete",
+            ChangeEvent::Restore => "restore",
+            ChangeEvent::Metadata => "metadata",
+            ChangeEvent::Publish => "publish",
+            ChangeEvent::Unpublish => "unpublish",
+            ChangeEvent::Purge => "purge",
+        }
+    }
+}
+
+/// One entry of a bucket's change log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChangeEntry {
+    /// What happened.
+    pub event: ChangeEvent,
+    /// The object key.
+    pub key: String,
+    /// Sequence number of the version concerned (its version id).
+    pub version_seq: u64,
+    /// That version's ETag (empty for delete markers).
+    pub etag: String,
+    /// That version's size.
+    pub size: u64,
+    /// That version's Last-Modified, ms since the epoch.
+    pub modified_ms: u64,
+    /// When the change was committed, ms since the epoch.
+    pub at_ms: u64,
+}
+
+impl ChangeEntry {
+    /// An entry about version `row` of `key`.
+    pub(crate) fn of(event: ChangeEvent, key: &str, row: &ObjectRow) -> ChangeEntry {
+        ChangeEntry {
+            event,
+            key: key.to_string(),
+            version_seq: row.seq,
+            etag: row.etag.clone(),
+            size: row.size,
+            modified_ms: row.modified_ms,
+            at_ms: now_ms(),
+        }
+    }
+
+    /// The entry of `row` becoming `key`'s current version after
+    /// `previous`: `metadata` when only the metadata changed (same ETag as a
+    /// current version with other headers), else `put`.
+    pub(crate) fn put(key: &str, row: &ObjectRow, previous: Option<&ObjectRow>) -> ChangeEntry {
+        let metadata_only = previous
+            .is_some_and(|p| !p.delete_marker && p.etag == row.etag && p.headers != row.headers);
+        let event = if metadata_only {
+            ChangeEvent::Metadata
+        } else {
+            ChangeEvent::Put
+        };
+        ChangeEntry::of(event, key, row)
+    }
+
+    /// The version id of the version concerned.
+    pub fn version_id(&self) -> String {
+        rows::version_id(self.version_seq)
+    }
+}
+
+/// What to read from a bucket's log.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeQuery {
+    /// Resume strictly after this cursor.
+    pub after: Option<u64>,
+    /// Without `after`: start at the first change at or after this time (ms).
+    pub since_ms: Option<u64>,
+    /// Only keys beginning with this.
+    pub prefix: String,
+    /// At most this many entries.
+    pub max: usize,
+}
+
+/// A page of a bucket's log.
+#[derive(Debug, Clone)]
+pub struct ChangePage {
+    /// (change sequence, entry), in commit order.
+    pub entries: Vec<(u64, ChangeEntry)>,
+    /// The cursor to resume after this page.
+    pub next: u64,
+    /// Whether more entries are available right now.
+    pub more: bool,
+}
+
+/// The answer to a log read.
+#[derive(Debug, Clone)]
+pub enum ChangeRead {
+    /// The entries asked for.
+    Page(ChangePage),
+    /// The cursor is older than what the log keeps: list the bucket, then
+    /// follow from `restart` (taken before the listing, so nothing is lost).
+    Expired {
+        /// The cursor to resume from after listing.
+        restart: u64,
+    },
+}
+
+/// Entries one read looks at, matching or not, before it answers with
+/// `more` (a narrow `prefix` over a busy bucket then pages through).
+const SCAN_LIMIT: usize = 100_000;
+/// Entries one trimming batch removes.
+const TRIM_BATCH: usize = 1_000;
+/// Trimming batches per bucket per call.
+const TRIM_BATCHES: usize = 10;
+
+type Listener = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// The sequence counter and what is in flight.
+pub(crate) struct ChangeLog {
+    state: Mutex<LogState>,
+    listener: RwLock<Option<Listener>>,
+}
+
+struct LogState {
+    /// The last number handed out.
+    last: u64,
+    /// First numbers of batches being written.
+    in_flight: BTreeSet<u64>,
+}
+
+impl LogState {
+    fn horizon(&self) -> u64 {
+        match self.in_flight.first() {
+            Some(first) => first - 1,
+            None => self.last,
+        }
+    }
+}
+
+impl ChangeLog {
+    /// A counter resuming after the largest sequence found in `db`'s log.
+    pub(crate) fn recover(db: &DB) -> StorageResult<ChangeLog> {
+        let cf = db
+            .cf_handle(CF_CHANGES)
+            .expect("column family opened at start-up");
+        let mut last = 0u64;
+        let mut it = db.raw_iterator_cf(cf);
+        it.seek_to_first();
+        // One seek per bucket: its trim mark (sequence 0) comes first, its
+        // newest entry last.
+        while it.valid() {
+            let Some(k) = it.key() else { break };
+            let plen = 1 + *k.first().unwrap_or(&0) as usize;
+            let prefix = k
+                .get(..plen)
+                .ok_or_else(|| StorageError::Corrupt("change key".into()))?
+                .to_vec();
+            if keys::change_key_seq(plen, k) == Some(0) {
+                last = last.max(decode_mark(it.value().unwrap_or_default())?);
+            }
+            let Some(next) = keys::prefix_successor(&prefix) else {
+                break;
+            };
+            it.seek_for_prev(&next);
+            if let Some(seq) = it.key().and_then(|k| keys::change_key_seq(plen, k)) {
+                last = last.max(seq);
+            }
+            it.seek(&next);
+        }
+        it.status()?;
+        Ok(ChangeLog {
+            state: Mutex::new(LogState {
+                last,
+                in_flight: BTreeSet::new(),
+            }),
+            listener: RwLock::new(None),
+        })
+    }
+}
+
+fn decode_mark(raw: &[u8]) -> StorageResult<u64> {
+    Ok(u64::from_be_bytes(raw.try_into().map_err(|_| {
+        StorageError::Corrupt("change log trim mark".into())
+    })?))
+}
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// Removes its batch from the in-flight set when the write returned (or failed).
+struct InFlight<'a> {
+    store: &'a Store,
+    first: u64,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let log = &self.store.inner.changes;
+        let horizon = {
+            let mut s = log.state.lock();
+            s.in_flight.remove(&self.first);
+            s.horizon()
+        };
+        if let Some(f) = log.listener.read().as_ref() {
+            f(horizon);
+        }
+    }
+}
+
+impl Store {
+    /// Commits `batch` durably together with `entries` appended to
+    /// `bucket`'s change log: the one call every object change goes through.
+    pub(crate) fn write_logged(
+        &self,
+        mut batch: WriteBatch,
+        bucket: &str,
+        entries: &[ChangeEntry],
+    ) -> StorageResult<()> {
+        if entries.is_empty() {
+            return self.write_synced(batch);
+        }
+        let first = {
+            let mut s = self.inner.changes.state.lock();
+            let first = (s.last + 1).max(now_us());
+            s.last = first + entries.len() as u64 - 1;
+            s.in_flight.insert(first);
+            first
+        };
+        let _in_flight = InFlight { store: self, first };
+        for (i, e) in entries.iter().enumerate() {
+            batch.put_cf(
+                self.cf(CF_CHANGES),
+                keys::change_key(bucket, first + i as u64)?,
+                rows::encode(e),
+            );
+        }
+        self.write_synced(batch)
+    }
+
+    /// The sequence up to which every change is committed (or failed): what
+    /// readers may see.
+    pub fn change_horizon(&self) -> u64 {
+        self.inner.changes.state.lock().horizon()
+    }
+
+    /// Calls `f` with the new horizon after every logged commit (used to
+    /// wake long polls). Replaces any previous listener.
+    pub fn set_change_listener(&self, f: impl Fn(u64) + Send + Sync + 'static) {
+        *self.inner.changes.listener.write() = Some(Arc::new(f));
+    }
+
+    /// `bucket`'s trim mark: the last sequence trimmed away (0 if none).
+    fn change_mark(&self, bucket: &str) -> StorageResult<u64> {
+        match self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_CHANGES), keys::change_key(bucket, 0)?)?
+        {
+            Some(raw) => decode_mark(&raw),
+            None => Ok(0),
+        }
+    }
+
+    /// Reads a page of `bucket`'s change log.
+    pub fn changes(&self, bucket: &str, q: &ChangeQuery) -> StorageResult<ChangeRead> {
+        self.require_bucket(bucket)?;
+        // Taken first: whatever commits later has a larger sequence.
+        let horizon = self.change_horizon();
+        let mark = self.change_mark(bucket)?;
+        let start_after = match (q.after, q.since_ms) {
+            (Some(after), _) => Some(after),
+            (None, Some(ms)) => Some(ms.saturating_mul(1000).saturating_sub(1)),
+            (None, None) => None,
+        };
+        if start_after.is_some_and(|a| a < mark) {
+            return Ok(ChangeRead::Expired { restart: horizon });
+        }
+        let start_after = start_after.unwrap_or(mark);
+        let mut entries = Vec::new();
+        let mut more = false;
+        let mut last_scanned = start_after;
+        if start_after < horizon {
+            let mut opts = ReadOptions::default();
+            opts.set_iterate_upper_bound(keys::change_key(bucket, horizon + 1)?);
+            let mut it = self.inner.db.raw_iterator_cf_opt(self.cf(CF_CHANGES), opts);
+            it.seek(keys::change_key(bucket, start_after + 1)?);
+            let plen = keys::bucket_prefix(bucket)?.len();
+            let mut scanned = 0;
+            while it.valid() {
+                let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                    break;
+                };
+                if entries.len() == q.max || scanned == SCAN_LIMIT {
+                    more = true;
+                    break;
+                }
+                let seq = keys::change_key_seq(plen, k)
+                    .ok_or_else(|| StorageError::Corrupt("change key".into()))?;
+                let entry: ChangeEntry = rows::decode(v)?;
+                if entry.key.starts_with(&q.prefix) {
+                    entries.push((seq, entry));
+                }
+                last_scanned = seq;
+                scanned += 1;
+                it.next();
+            }
+            it.status()?;
+        }
+        let next = if more {
+            last_scanned
+        } else {
+            start_after.max(horizon)
+        };
+        Ok(ChangeRead::Page(ChangePage {
+            entries,
+            next,
+            more,
+        }))
+    }
+
+    /// Removes change-log entries older than their bucket's retention, in
+    /// batches of at most 1,000 (10 batches per bucket per call). Returns
+    /// the number removed.
+    pub fn trim_changes(&self) -> StorageResult<usize> {
+        let horizon = self.change_horizon();
+        let now = now_ms();
+        let mut removed = 0;
+        for (bucket, _) in self.list_buckets()? {
+            let cutoff_ms = now.saturating_sub(self.retention_ms(&bucket)?);
+            // Sequences are at least the commit time in µs, so every entry
+            // below this cutoff is older than the retention.
+            let cutoff = cutoff_ms.saturating_mul(1000).min(horizon + 1);
+            for _ in 0..TRIM_BATCHES {
+                let n = self.trim_batch(&bucket, cutoff)?;
+                removed += n;
+                if n < TRIM_BATCH {
+                    break;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// One batch of [`Store::trim_changes`]: entries below `cutoff` go, and
+    /// the trim mark moves to the last of them, atomically.
+    fn trim_batch(&self, bucket: &str, cutoff: u64) -> StorageResult<usize> {
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(keys::change_key(bucket, cutoff)?);
+        let mut it = self.inner.db.raw_iterator_cf_opt(self.cf(CF_CHANGES), opts);
+        it.seek(keys::change_key(bucket, 1)?);
+        let plen = keys::bucket_prefix(bucket)?.len();
+        let mut batch = WriteBatch::default();
+        let mut n = 0;
+        let mut last = None;
+        while it.valid() && n < TRIM_BATCH {
+            let Some(k) = it.key() else { break };
+            last = keys::change_key_seq(plen, k);
+            batch.delete_cf(self.cf(CF_CHANGES), k);
+            n += 1;
+            it.next();
+        }
+        it.status()?;
+        if let Some(last) = last {
+            batch.put_cf(
+                self.cf(CF_CHANGES),
+                keys::change_key(bucket, 0)?,
+                last.to_be_bytes(),
+            );
+            self.write_synced(batch)?;
+        }
+        Ok(n)
+    }
+
+    /// Adds to `batch`: `bucket`'s log is dropped (the bucket is being
+    /// deleted), and its trim mark set to the horizon, so a cursor of the
+    /// old bucket is refused by a new bucket of the same name.
+    pub(crate) fn drop_bucket_changes(
+        &self,
+        batch: &mut WriteBatch,
+        bucket: &str,
+    ) -> StorageResult<()> {
+        let cf = self.cf(CF_CHANGES);
+        batch.delete_range_cf(
+            cf,
+            keys::change_key(bucket, 0)?,
+            keys::change_key(bucket, u64::MAX)?,
+        );
+        batch.delete_cf(cf, keys::change_key(bucket, u64::MAX)?);
+        batch.put_cf(
+            cf,
+            keys::change_key(bucket, 0)?,
+            self.change_horizon().to_be_bytes(),
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::objects::NewObject;
+    use crate::StoreConfig;
+
+    fn open(dir: &std::path::Path, retention: Duration) -> Store {
+        Store::open(StoreConfig {
+            data_dir: dir.to_path_buf(),
+            chunk_size: 16,
+            inline_threshold: 4,
+            retention,
+        })
+        .unwrap()
+    }
+
+    fn put(s: &Store, key: &str, body: &[u8], headers: Vec<(String, String)>) -> ObjectRow {
+        let lock = s.lock_key("b", key).unwrap();
+        let mut w = s.object_writer();
+        w.write(body).unwrap();
+        let data = w.finish().unwrap();
+        let new = NewObject {
+            etag: format!("\"{}\"", hex::encode(body)),
+            headers,
+            ..NewObject::default()
+        };
+        s.commit_object(&lock, "b", key, data, new).unwrap()
+    }
+
+    fn page(s: &Store, q: &ChangeQuery) -> ChangePage {
+        match s.changes("b", q).unwrap() {
+            ChangeRead::Page(p) => p,
+            ChangeRead::Expired { .. } => panic!("expired"),
+        }
+    }
+
+    fn all(s: &Store) -> Vec<(u64, ChangeEntry)> {
+        page(
+            s,
+            &ChangeQuery {
+                max: 1000,
+                ..Default::default()
+            },
+        )
+        .entries
+    }
+
+    fn events(entries: &[(u64, ChangeEntry)]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|(_, e)| format!("{}:{}", e.event.as_str(), e.key))
+            .collect()
+    }
+
+    #[test]
+    fn every_kind_of_change_is_logged_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), Duration::ZERO);
+        s.create_bucket("b").unwrap();
+        let v1 = put(&s, "k", b"one", vec![]);
+        put(&s, "k", b"two", vec![]);
+        put(&s, "k", b"two", vec![("content-type".into(), "x/y".into())]);
+        let lock = s.lock_key("b", "k").unwrap();
+        s.publish(&lock, "b", "k").unwrap();
+        s.publish(&lock, "b", "k").unwrap(); // already public: no change
+        s.unpublish(&lock, "b", "k").unwrap();
+        let marker = s.delete_object(&lock, "b", "k").unwrap().unwrap();
+        s.delete_version(&lock, "b", "k", marker.seq).unwrap();
+        drop(lock);
+        // Retention zero: the replaced versions are purged now.
+        assert!(s.purge_due().unwrap() >= 1);
+        let got = all(&s);
+        assert_eq!(
+            events(&got)[..8],
+            [
+                "put:k",
+                "put:k",
+                "metadata:k",
+                "publish:k",
+                "unpublish:k",
+                "delete:k",
+                "delete:k",
+                "restore:k"
+            ]
+        );
+        assert!(events(&got)[8..].iter().all(|e| e == "purge:k"));
+        assert!(got.iter().any(|(_, e)| e.version_seq == v1.seq));
+        assert!(
+            got.windows(2).all(|w| w[0].0 < w[1].0),
+            "strictly increasing"
+        );
+    }
+
+    #[test]
+    fn cursors_prefixes_and_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let before;
+        let cursor;
+        {
+            let s = open(dir.path(), Duration::from_secs(3600));
+            s.create_bucket("b").unwrap();
+            before = now_ms();
+            for k in ["a/1", "b/1", "a/2"] {
+                put(&s, k, b"x", vec![]);
+            }
+            let p = page(
+                &s,
+                &ChangeQuery {
+                    max: 2,
+                    ..Default::default()
+                },
+            );
+            assert_eq!(events(&p.entries), ["put:a/1", "put:b/1"]);
+            assert!(p.more);
+            cursor = p.next;
+            let p = page(
+                &s,
+                &ChangeQuery {
+                    prefix: "a/".into(),
+                    max: 10,
+                    ..Default::default()
+                },
+            );
+            assert_eq!(events(&p.entries), ["put:a/1", "put:a/2"]);
+            assert!(!p.more);
+            assert_eq!(p.next, s.change_horizon());
+        }
+        // Reopened: the cursor resumes exactly, and new sequences are larger.
+        let s = open(dir.path(), Duration::from_secs(3600));
+        put(&s, "c", b"y", vec![]);
+        let p = page(
+            &s,
+            &ChangeQuery {
+                after: Some(cursor),
+                max: 10,
+                ..Default::default()
+            },
+        );
+        assert_eq!(events(&p.entries), ["put:a/2", "put:c"]);
+        assert!(p.entries[0].0 > cursor && p.entries[1].0 > p.entries[0].0);
+        let p = page(
+            &s,
+            &ChangeQuery {
+                since_ms: Some(before),
+                max: 10,
+                ..Default::default()
+            },
+        );
+        assert_eq!(p.entries.len(), 4);
+        let p = page(
+            &s,
+            &ChangeQuery {
+                since_ms: Some(now_ms() + 60_000),
+                max: 10,
+                ..Default::default()
+            },
+        );
+        assert!(p.entries.is_empty());
+    }
+
+    #[test]
+    fn trimmed_cursors_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), Duration::from_secs(3600));
+        s.create_bucket("b").unwrap();
+        put(&s, "k", b"x", vec![]);
+        let old = page(&s, &ChangeQuery::default()).next;
+        put(&s, "k", b"y", vec![]);
+        assert_eq!(s.trim_changes().unwrap(), 0, "within retention");
+        s.set_bucket_retention("b", Some(Duration::ZERO)).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(s.trim_changes().unwrap(), 2);
+        let horizon = s.change_horizon();
+        match s
+            .changes(
+                "b",
+                &ChangeQuery {
+                    after: Some(old),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        {
+            ChangeRead::Expired { restart } => assert_eq!(restart, horizon),
+            ChangeRead::Page(_) => panic!("a trimmed cursor must expire"),
+        }
+        // The horizon is a valid cursor, also after a restart.
+        drop(s);
+        let s = open(dir.path(), Duration::from_secs(3600));
+        put(&s, "k", b"z", vec![]);
+        let p = page(
+            &s,
+            &ChangeQuery {
+                after: Some(horizon),
+                max: 10,
+                ..Default::default()
+            },
+        );
+        assert_eq!(events(&p.entries), ["put:k"]);
+        assert!(p.entries[0].0 > horizon);
+    }
+
+    #[test]
+    fn in_flight_commits_hold_the_horizon() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), Duration::from_secs(3600));
+        let h0 = s.change_horizon();
+        let first = {
+            let mut st = s.inner.changes.state.lock();
+            let first = (st.last + 1).max(now_us());
+            st.last = first;
+            st.in_flight.insert(first);
+            first
+        };
+        s.create_bucket("b").unwrap();
+        put(&s, "k", b"x", vec![]);
+        assert_eq!(s.change_horizon(), first - 1);
+        assert!(h0 < first);
+        assert!(all(&s).is_empty(), "not visible past an in-flight number");
+        drop(InFlight { store: &s, first });
+        assert_eq!(all(&s).len(), 1);
+    }
+}

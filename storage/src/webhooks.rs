@@ -1,0 +1,133 @@
+//! Webhooks: per bucket, a URL that receives every matching change-log
+//! entry, in order, at least once. The row (settings, secret) and the
+//! delivery cursor are separate keys, so cursor updates by the delivery task
+//! never race with (or resurrect) an administrative change.
+
+use rocksdb::{IteratorMode, WriteBatch};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{StorageError, StorageResult};
+use crate::keys::{self, CF_WEBHOOKS};
+use crate::rows;
+use crate::store::Store;
+
+/// A registered webhook.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WebhookRow {
+    /// Where entries are POSTed.
+    pub url: String,
+    /// Only keys beginning with this.
+    pub prefix: String,
+    /// Only these events (`put`, `delete`, …); empty for all.
+    pub events: Vec<String>,
+    /// The HMAC-SHA256 key of the signature header.
+    pub secret: String,
+    /// Registration time, ms since the epoch.
+    pub created_ms: u64,
+}
+
+fn key(kind: u8, bucket: &str, id: &str) -> StorageResult<Vec<u8>> {
+    let mut out = vec![kind];
+    out.extend_from_slice(&keys::bucket_prefix(bucket)?);
+    out.extend_from_slice(id.as_bytes());
+    Ok(out)
+}
+
+impl Store {
+    /// Registers a webhook of `bucket` delivering from `cursor` on.
+    pub fn put_webhook(
+        &self,
+        bucket: &str,
+        id: &str,
+        row: &WebhookRow,
+        cursor: u64,
+    ) -> StorageResult<()> {
+        self.require_bucket(bucket)?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(CF_WEBHOOKS),
+            key(b'w', bucket, id)?,
+            rows::encode(row),
+        );
+        batch.put_cf(
+            self.cf(CF_WEBHOOKS),
+            key(b'c', bucket, id)?,
+            cursor.to_be_bytes(),
+        );
+        self.write_synced(batch)
+    }
+
+    /// A webhook's row, if it exists.
+    pub fn webhook(&self, bucket: &str, id: &str) -> StorageResult<Option<WebhookRow>> {
+        match self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_WEBHOOKS), key(b'w', bucket, id)?)?
+        {
+            Some(raw) => Ok(Some(rows::decode(&raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every webhook: (bucket, id, row).
+    pub fn webhooks(&self) -> StorageResult<Vec<(String, String, WebhookRow)>> {
+        let mut out = Vec::new();
+        let it = self.inner.db.iterator_cf(
+            self.cf(CF_WEBHOOKS),
+            IteratorMode::From(b"w", rocksdb::Direction::Forward),
+        );
+        for item in it {
+            let (k, v) = item?;
+            if k.first() != Some(&b'w') {
+                break;
+            }
+            let bad = || StorageError::Corrupt("webhook key".into());
+            let len = *k.get(1).ok_or_else(bad)? as usize;
+            let bucket =
+                std::str::from_utf8(k.get(2..2 + len).ok_or_else(bad)?).map_err(|_| bad())?;
+            let id = std::str::from_utf8(k.get(2 + len..).ok_or_else(bad)?).map_err(|_| bad())?;
+            out.push((bucket.to_string(), id.to_string(), rows::decode(&v)?));
+        }
+        Ok(out)
+    }
+
+    /// Removes a webhook; `false` if there was none.
+    pub fn delete_webhook(&self, bucket: &str, id: &str) -> StorageResult<bool> {
+        if self.webhook(bucket, id)?.is_none() {
+            return Ok(false);
+        }
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_WEBHOOKS), key(b'w', bucket, id)?);
+        batch.delete_cf(self.cf(CF_WEBHOOKS), key(b'c', bucket, id)?);
+        self.write_synced(batch)?;
+        Ok(true)
+    }
+
+    /// The change-log cursor a webhook has delivered up to.
+    pub fn webhook_cursor(&self, bucket: &str, id: &str) -> StorageResult<u64> {
+        match self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_WEBHOOKS), key(b'c', bucket, id)?)?
+        {
+            Some(raw) => {
+                Ok(u64::from_be_bytes(raw.as_ref().try_into().map_err(
+                    |_| StorageError::Corrupt("webhook cursor".into()),
+                )?))
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// Records that a webhook delivered everything up to `cursor`. Synced:
+    /// after a restart delivery resumes there (at least once, in order).
+    pub fn set_webhook_cursor(&self, bucket: &str, id: &str, cursor: u64) -> StorageResult<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(CF_WEBHOOKS),
+            key(b'c', bucket, id)?,
+            cursor.to_be_bytes(),
+        );
+        self.write_synced(batch)
+    }
+}
