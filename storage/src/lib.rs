@@ -24,6 +24,7 @@ pub mod reader;
 mod retention;
 pub mod rows;
 mod store;
+mod test_faults;
 mod upload_expiry;
 mod versions;
 pub mod writer;
