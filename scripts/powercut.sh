@@ -15,8 +15,14 @@ cycles="${1:-200}"
 export KURA_POWERCUT_CYCLES="$cycles"
 if [ -n "${2:-}" ]; then export KURA_POWERCUT_SEED="$2"; fi
 start=$(date +%s)
-cargo test -p kura-server --test powercut -- --nocapture 2>&1 \
-  | grep -E --line-buffered '^(power-loss test|cycle |SKIPPED|test result)|panicked|^cycle [0-9]+ \(|found|acknowledged|chunk files|---- kura log' || true
+log="${TMPDIR:-/tmp}/kura-powercut-$$.log"
+set +e
+cargo test -p kura-server --test powercut -- --nocapture 2>&1 | tee "$log" \
+  | grep -E --line-buffered '^(power-loss test|cycle |SKIPPED|test result)'
 status=${PIPESTATUS[0]}
-echo "powercut.sh: $cycles cycles, exit $status, $(( $(date +%s) - start )) s"
+set -e
+if [ "$status" -ne 0 ]; then
+  grep -v ' INFO request ' "$log" | grep -A40 'panicked' | head -60
+fi
+echo "powercut.sh: $cycles cycles, exit $status, $(( $(date +%s) - start )) s (full output: $log)"
 exit "$status"
