@@ -115,9 +115,8 @@ impl Kura {
     }
 
     /// SIGKILL, and wait until the process is gone (no more file system calls).
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn kill(self) {
+        drop(self);
     }
 
     fn client(&self) -> Client {
@@ -135,6 +134,14 @@ impl Kura {
             )
             .build();
         Client::from_conf(conf)
+    }
+}
+
+/// Also on a panic: a live kura would keep the mount busy.
+impl Drop for Kura {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
