@@ -91,6 +91,7 @@ async fn a_follower_sees_every_change_once_and_derives_the_listing() {
     let server = Server::start();
     let client = server.client().await;
     client.create_bucket().bucket("feed").send().await.unwrap();
+    common::enable_versioning(&client, "feed").await;
 
     // The reader: long polls with after= until the writers are done and the
     // feed is drained.
@@ -254,6 +255,7 @@ async fn a_long_poll_returns_right_after_a_commit() {
     let server = Server::start();
     let client = server.client().await;
     client.create_bucket().bucket("poll").send().await.unwrap();
+    common::enable_versioning(&client, "poll").await;
     let (_, cursor) = read_all(&server.addr, "poll", None);
 
     // Idle: held for the whole wait, then an empty page with the same cursor.
@@ -308,6 +310,7 @@ async fn the_feed_survives_sigkill_during_writes() {
     let mut server = Server::start();
     let client = server.client_no_retry().await;
     client.create_bucket().bucket("crash").send().await.unwrap();
+    common::enable_versioning(&client, "crash").await;
     for i in 0..20 {
         put(&client, "crash", &format!("before/{i}"), b"x").await;
     }
@@ -404,7 +407,9 @@ async fn prefix_since_events_and_permissions() {
     let server = Server::start();
     let client = server.client().await;
     client.create_bucket().bucket("bkt").send().await.unwrap();
+    common::enable_versioning(&client, "bkt").await;
     client.create_bucket().bucket("other").send().await.unwrap();
+    common::enable_versioning(&client, "other").await;
     put(&client, "bkt", "a/1", b"1").await;
     put(&client, "bkt", "z/1", b"1").await;
     let (first, _) = read_all(&server.addr, "bkt", None);
@@ -507,6 +512,7 @@ async fn an_expired_cursor_answers_410_with_a_restart_cursor() {
     let server = Server::start_with(&["--retention", "1s"]);
     let client = server.client().await;
     client.create_bucket().bucket("short").send().await.unwrap();
+    common::enable_versioning(&client, "short").await;
     put(&client, "short", "k", b"1").await;
     let (_, old) = read_all(&server.addr, "short", None);
     put(&client, "short", "k", b"2").await;
@@ -571,6 +577,7 @@ async fn the_changes_command_prints_and_follows() {
     let server = Server::start();
     let client = server.client().await;
     client.create_bucket().bucket("cli").send().await.unwrap();
+    common::enable_versioning(&client, "cli").await;
     let v1 = put(&client, "cli", "one", b"1").await;
     put(&client, "cli", "dir/two", b"22").await;
 
@@ -635,6 +642,7 @@ async fn a_presigned_feed_url_works() {
     let server = Server::start();
     let client = server.client().await;
     client.create_bucket().bucket("pre").send().await.unwrap();
+    common::enable_versioning(&client, "pre").await;
     let v = put(&client, "pre", "k", b"x").await;
 
     let identity = aws_credential_types::Credentials::new(
@@ -755,6 +763,7 @@ async fn webhooks_deliver_every_entry_in_order_signed() {
     let mut server = Server::start();
     let client = server.client().await;
     client.create_bucket().bucket("hook").send().await.unwrap();
+    common::enable_versioning(&client, "hook").await;
     put(
         &client,
         "hook",
@@ -905,7 +914,9 @@ async fn replication_converges_across_replicator_kills() {
     let target = Server::start();
     let (s, t) = (source.client().await, target.client().await);
     s.create_bucket().bucket("src").send().await.unwrap();
+    common::enable_versioning(&s, "src").await;
     t.create_bucket().bucket("dst").send().await.unwrap();
+    common::enable_versioning(&t, "dst").await;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("replicate.state");
 

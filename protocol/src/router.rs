@@ -731,9 +731,9 @@ mod tests {
     #[test]
     fn routes_the_change_feed() {
         assert_eq!(
-            op(Method::GET, "/b", "changes").unwrap(),
+            op(Method::GET, "/bkt", "changes").unwrap(),
             Operation::ListChanges {
-                bucket: "b".into(),
+                bucket: "bkt".into(),
                 params: ChangeParams {
                     max_items: 1000,
                     ..Default::default()
@@ -743,12 +743,12 @@ mod tests {
         assert_eq!(
             op(
                 Method::GET,
-                "/b",
+                "/bkt",
                 "changes&after=42&prefix=a%2F&max-items=99999&wait=600&since=2026-01-01T00%3A00%3A00Z"
             )
             .unwrap(),
             Operation::ListChanges {
-                bucket: "b".into(),
+                bucket: "bkt".into(),
                 params: ChangeParams {
                     after: Some(42),
                     since: Some("2026-01-01T00:00:00Z".into()),
@@ -758,9 +758,9 @@ mod tests {
                 }
             }
         );
-        assert!(op(Method::GET, "/b", "changes&after=x").is_err());
-        assert!(op(Method::GET, "/b", "changes&max-items=0").is_err());
-        assert!(op(Method::GET, "/b", "changes&wait=-1").is_err());
+        assert!(op(Method::GET, "/bkt", "changes&after=x").is_err());
+        assert!(op(Method::GET, "/bkt", "changes&max-items=0").is_err());
+        assert!(op(Method::GET, "/bkt", "changes&wait=-1").is_err());
     }
 
     #[test]

@@ -50,6 +50,7 @@ mod retention;
 pub mod rows;
 pub mod secrets;
 mod store;
+mod test_faults;
 mod upload_expiry;
 mod version_cursor;
 mod versions;

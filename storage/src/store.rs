@@ -139,6 +139,19 @@ impl Store {
         let sealed = db.get_cf(cf(&db, CF_META), META_KEYS_SEALED)?.is_some();
         // Once rows are sealed, only the key that sealed them will do.
         let secrets = SecretBox::open(&config.data_dir, !sealed)?;
+        // `meta/` and `chunks/` are entries of the data directory: without
+        // this fsync a power cut soon after the first start can lose both
+        // (found by the power-loss test, tests/powercut.rs). The data
+        // directory's own entry is its parent's: synced too, best-effort (a
+        // parent we may not read is the installer's business).
+        crate::chunks::sync_dir(&config.data_dir)?;
+        if let Some(parent) = config
+            .data_dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            let _ = crate::chunks::sync_dir(parent);
+        }
         let stored = match db.get_cf(cf(&db, CF_META), keys::META_LAST_SEQ)? {
             Some(v) => u64::from_be_bytes(
                 v.as_slice()

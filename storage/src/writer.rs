@@ -144,7 +144,7 @@ impl ObjectWriter {
     fn close_chunk(&mut self) -> io::Result<()> {
         self.wait_for_sync()?;
         if let Some((file, _)) = self.current.take() {
-            self.syncing = Some(std::thread::spawn(move || file.sync_data()));
+            self.syncing = Some(std::thread::spawn(move || sync_chunk(&file)));
         }
         Ok(())
     }
@@ -162,7 +162,7 @@ impl ObjectWriter {
     pub fn finish(mut self) -> io::Result<WrittenData> {
         self.wait_for_sync()?;
         if let Some((file, _)) = self.current.take() {
-            file.sync_data()?;
+            sync_chunk(&file)?;
         }
         let location = if self.chunks.is_empty() {
             DataLocation::Inline(std::mem::take(&mut self.inline))
@@ -180,6 +180,14 @@ impl ObjectWriter {
             cleanup,
         })
     }
+}
+
+/// fsyncs a chunk file's data (skippable only by the test-only fault switch).
+fn sync_chunk(file: &std::fs::File) -> io::Result<()> {
+    if crate::test_faults::skip_fsync("chunk-data") {
+        return Ok(());
+    }
+    file.sync_data()
 }
 
 #[cfg(test)]
