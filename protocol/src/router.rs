@@ -887,8 +887,8 @@ mod tests {
         for n in NOT_IMPLEMENTED {
             assert!(!n.reason.is_empty());
             let path = match n.scope {
-                Scope::Bucket => "/b",
-                Scope::Object => "/b/k",
+                Scope::Bucket => "/bkt",
+                Scope::Object => "/bkt/k",
             };
             for method in [Method::GET, Method::PUT, Method::DELETE] {
                 let e = op(method.clone(), path, n.subresource).unwrap_err();
@@ -908,10 +908,10 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Operation::NAMES.len());
-        let get = op(Method::GET, "/b/k", "").unwrap();
+        let get = op(Method::GET, "/bkt/k", "").unwrap();
         assert_eq!(
             (get.name(), get.bucket(), get.key()),
-            ("GetObject", Some("b"), Some("k"))
+            ("GetObject", Some("bkt"), Some("k"))
         );
         assert_eq!(get.access(), Access::Read);
     }

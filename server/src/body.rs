@@ -13,7 +13,14 @@ use kura_protocol::sigv4::{ChunkedDecoder, PayloadMode, Verified};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use sha2::{Digest, Sha256};
 
-use crate::config::MinRate;
+/// A minimum average rate: `bytes` per `per`, enforced from `per` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinRate {
+    /// Bytes that must arrive per period, on average.
+    pub bytes: u64,
+    /// The period, also the grace time before the rate is enforced.
+    pub per: Duration,
+}
 
 /// The decoded payload of a request.
 pub struct Payload {

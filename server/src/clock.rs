@@ -23,6 +23,13 @@ pub fn system_time(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
+/// Milliseconds since the epoch in RFC 3339 (JSON answers: admin API, feed).
+pub fn rfc3339(ms: u64) -> String {
+    timestamp(ms)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::body::MinRate;
+
 /// Options of `kura serve`. Every option can also be set from the environment.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -73,15 +75,6 @@ pub struct ServeArgs {
     /// How long a multipart upload may stay unfinished before it is discarded, e.g. `24h`, `7d`.
     #[arg(long, env = "KURA_MULTIPART_EXPIRY", default_value = "24h", value_parser = parse_duration)]
     pub multipart_expiry: Duration,
-}
-
-/// A minimum average rate: `bytes` per `per`, enforced from `per` on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MinRate {
-    /// Bytes that must arrive per period, on average.
-    pub bytes: u64,
-    /// The period, also the grace time before the rate is enforced.
-    pub per: Duration,
 }
 
 /// `--min-upload-rate`: a minimum, or none.

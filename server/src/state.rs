@@ -41,7 +41,7 @@ pub struct AppState {
     /// How long a request body may stall before 400 RequestTimeout.
     pub body_idle_timeout: Duration,
     /// The slowest average a request body may arrive at (400 RequestTimeout below it).
-    pub min_upload_rate: Option<crate::config::MinRate>,
+    pub min_upload_rate: Option<crate::body::MinRate>,
     /// How long a multipart upload may stay unfinished.
     pub multipart_expiry: std::time::Duration,
     /// The change log's horizon, updated after every logged commit: long

@@ -55,6 +55,8 @@ pub struct AccessKeyRow {
     pub allow_ips: Vec<String>,
 }
 
+impl crate::rows::Row for AccessKeyRow {}
+
 // Hand-written so the secret never reaches a log line.
 impl std::fmt::Debug for AccessKeyRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

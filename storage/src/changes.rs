@@ -23,13 +23,12 @@
 //! mark*, the last sequence removed. A cursor below it has lost entries and
 //! is refused ([`ChangeRead::Expired`]).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
-use rocksdb::{ReadOptions, WriteBatch, DB};
+use rocksdb::{ReadOptions, WriteBatch};
 use serde::{Deserialize, Serialize};
 
+use crate::change_log::{decode_mark, now_us};
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHANGES};
 use crate::rows::{self, ObjectRow};
@@ -88,6 +87,8 @@ pub struct ChangeEntry {
     /// When the change was committed, ms since the epoch.
     pub at_ms: u64,
 }
+
+impl crate::rows::Row for ChangeEntry {}
 
 impl ChangeEntry {
     /// An entry about version `row` of `key`.
@@ -167,84 +168,6 @@ const SCAN_LIMIT: usize = 100_000;
 const TRIM_BATCH: usize = 1_000;
 /// Trimming batches per bucket per call.
 const TRIM_BATCHES: usize = 10;
-
-type Listener = Arc<dyn Fn(u64) + Send + Sync>;
-
-/// The sequence counter and what is in flight.
-pub(crate) struct ChangeLog {
-    state: Mutex<LogState>,
-    listener: RwLock<Option<Listener>>,
-}
-
-struct LogState {
-    /// The last number handed out.
-    last: u64,
-    /// First numbers of batches being written.
-    in_flight: BTreeSet<u64>,
-}
-
-impl LogState {
-    fn horizon(&self) -> u64 {
-        match self.in_flight.first() {
-            Some(first) => first - 1,
-            None => self.last,
-        }
-    }
-}
-
-impl ChangeLog {
-    /// A counter resuming after the largest sequence found in `db`'s log.
-    pub(crate) fn recover(db: &DB) -> StorageResult<ChangeLog> {
-        let cf = db
-            .cf_handle(CF_CHANGES)
-            .expect("column family opened at start-up");
-        let mut last = 0u64;
-        let mut it = db.raw_iterator_cf(cf);
-        it.seek_to_first();
-        // One seek per bucket: its trim mark (sequence 0) comes first, its
-        // newest entry last.
-        while it.valid() {
-            let Some(k) = it.key() else { break };
-            let plen = 1 + *k.first().unwrap_or(&0) as usize;
-            let prefix = k
-                .get(..plen)
-                .ok_or_else(|| StorageError::Corrupt("change key".into()))?
-                .to_vec();
-            if keys::change_key_seq(plen, k) == Some(0) {
-                last = last.max(decode_mark(it.value().unwrap_or_default())?);
-            }
-            let Some(next) = keys::prefix_successor(&prefix) else {
-                break;
-            };
-            it.seek_for_prev(&next);
-            if let Some(seq) = it.key().and_then(|k| keys::change_key_seq(plen, k)) {
-                last = last.max(seq);
-            }
-            it.seek(&next);
-        }
-        it.status()?;
-        Ok(ChangeLog {
-            state: Mutex::new(LogState {
-                last,
-                in_flight: BTreeSet::new(),
-            }),
-            listener: RwLock::new(None),
-        })
-    }
-}
-
-fn decode_mark(raw: &[u8]) -> StorageResult<u64> {
-    Ok(u64::from_be_bytes(raw.try_into().map_err(|_| {
-        StorageError::Corrupt("change log trim mark".into())
-    })?))
-}
-
-fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
 
 /// Removes its batch from the in-flight set when the write returned (or failed).
 struct InFlight<'a> {

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StorageResult;
 use crate::keys::{self, CF_COMPLETED_UPLOADS, CF_UPLOAD_EXPIRY};
-use crate::multipart::UploadRef;
 use crate::rows;
+use crate::rows::UploadRef;
 use crate::store::{now_ms, Store};
 
 /// What a completed upload answered: enough to answer its repeat the same way.
@@ -36,6 +36,8 @@ pub struct CompletedUpload {
     /// given no version id).
     pub null_version: bool,
 }
+
+impl crate::rows::Row for CompletedUpload {}
 
 impl CompletedUpload {
     /// The version id the completion answered with: none for a `null`

@@ -29,6 +29,7 @@
 
 mod access;
 mod bucket_settings;
+mod change_log;
 mod changes;
 mod chunks;
 mod completed;

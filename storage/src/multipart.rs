@@ -26,7 +26,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHUNKS, CF_PARTS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
 use crate::locks::WriteLock;
 use crate::objects::NewObject;
-use crate::rows::{self, ChunkRef, DataLocation, ObjectRow};
+use crate::rows::{self, ChunkRef, DataLocation, ObjectRow, UploadRef};
 use crate::store::{now_ms, Store};
 use crate::writer::{ObjectWriter, WrittenData};
 
@@ -48,6 +48,8 @@ pub struct UploadRow {
     /// Created with `x-amz-acl: public-read`: the object is published on completion.
     pub public: bool,
 }
+
+impl crate::rows::Row for UploadRow {}
 
 /// What CreateMultipartUpload asks for.
 #[derive(Debug, Clone, Default)]
@@ -83,6 +85,8 @@ pub struct PartRow {
     pub crc64nvme: Option<String>,
 }
 
+impl crate::rows::Row for PartRow {}
+
 /// Metadata of a part about to be committed.
 #[derive(Debug, Clone, Default)]
 pub struct NewPart {
@@ -92,14 +96,6 @@ pub struct NewPart {
     pub checksum: Option<(String, String)>,
     /// See [`PartRow::crc64nvme`].
     pub crc64nvme: Option<String>,
-}
-
-/// What the expiry queue names: one upload.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub(crate) struct UploadRef {
-    pub(crate) bucket: String,
-    pub(crate) key: String,
-    pub(crate) upload_id: String,
 }
 
 /// One upload in a listing.

@@ -89,9 +89,6 @@ struct BucketRowV1 {
     retention_secs: Option<u64>,
 }
 
-impl Row for crate::changes::ChangeEntry {}
-impl Row for crate::webhooks::WebhookRow {}
-impl Row for crate::completed::CompletedUpload {}
 impl Row for BucketRow {
     const FORMAT: u8 = FORMAT_V2;
 
@@ -256,11 +253,17 @@ pub struct PurgeEntry {
 
 impl Row for PurgeEntry {}
 
+/// What the expiry queue names: one upload.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct UploadRef {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) upload_id: String,
+}
+
+impl Row for UploadRef {}
+
 // Rows declared elsewhere, all still in their first format.
-impl Row for crate::multipart::UploadRow {}
-impl Row for crate::multipart::PartRow {}
-impl Row for crate::multipart::UploadRef {}
-impl Row for crate::access::AccessKeyRow {}
 
 #[cfg(test)]
 mod tests {

@@ -67,7 +67,7 @@ pub(crate) struct Inner {
     #[cfg(test)]
     pub(crate) listed_rows: std::sync::atomic::AtomicUsize,
     /// The change log's sequence counter (see `changes.rs`).
-    pub(crate) changes: crate::changes::ChangeLog,
+    pub(crate) changes: crate::change_log::ChangeLog,
 }
 
 #[cfg(test)]
@@ -160,7 +160,7 @@ impl Store {
             ),
             None => 0,
         };
-        let changes = crate::changes::ChangeLog::recover(&db)?;
+        let changes = crate::change_log::ChangeLog::recover(&db)?;
         let store = Store {
             inner: Arc::new(Inner {
                 db,

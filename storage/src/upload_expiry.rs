@@ -7,8 +7,9 @@ use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::error::StorageResult;
 use crate::keys::{self, CF_COMPLETED_UPLOADS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
-use crate::multipart::{UploadRef, UploadRow};
+use crate::multipart::UploadRow;
 use crate::rows;
+use crate::rows::UploadRef;
 use crate::store::{now_ms, Store};
 
 impl Store {

@@ -26,6 +26,8 @@ pub struct WebhookRow {
     pub created_ms: u64,
 }
 
+impl crate::rows::Row for WebhookRow {}
+
 fn key(kind: u8, bucket: &str, id: &str) -> StorageResult<Vec<u8>> {
     let mut out = vec![kind];
     out.extend_from_slice(&keys::bucket_prefix(bucket)?);

@@ -8,8 +8,9 @@ use kura_storage::{BucketRow, WebhookRow};
 
 use rand::RngCore;
 
+use super::json;
 use super::types::{BucketSettings, BucketUpdate, NewWebhook, WebhookInfo};
-use super::{json, rfc3339};
+use crate::clock::rfc3339;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::Body;
 use crate::state::AppState;

@@ -4,10 +4,11 @@ use http::{Response, StatusCode};
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::AccessKeyRow;
 
+use super::json;
 use super::types::{KeyInfo, KeySecret, KeyUpdate, NewKey};
-use super::{json, rfc3339};
 use crate::access::{grants, ip};
 use crate::clock::now_ms;
+use crate::clock::rfc3339;
 use crate::credentials::{generate_access_key_id, generate_secret};
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};

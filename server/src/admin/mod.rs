@@ -146,10 +146,3 @@ fn error(e: &S3Error) -> Response<Body> {
     }
     r
 }
-
-/// RFC 3339 from ms since the epoch.
-pub(crate) fn rfc3339(ms: u64) -> String {
-    crate::clock::timestamp(ms)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}

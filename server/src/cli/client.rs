@@ -13,6 +13,7 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use clap::Args;
+use http::uri::Authority;
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -115,53 +116,18 @@ impl Client {
         headers: &[(http::header::HeaderName, &str)],
         body: Vec<u8>,
     ) -> anyhow::Result<Answer> {
-        let authority = self
-            .endpoint
-            .authority()
-            .context("the endpoint needs a host")?
-            .clone();
-        let url = format!(
-            "{}://{}{path_and_query}",
-            self.endpoint.scheme_str().unwrap_or("http"),
-            authority,
-        );
-        let mut req = Request::builder()
-            .method(method)
-            .uri(&url)
-            .header(http::header::HOST, authority.as_str());
-        for (name, value) in headers {
-            req = req.header(name, *value);
-        }
-        let mut req = req.body(body.clone())?;
+        let (authority, url) = self.target(path_and_query)?;
+        let mut req = request(method, &url, &authority, headers).body(body.clone())?;
         self.sign(&mut req, &url, &body)?;
         let (parts, body) = req.into_parts();
-        let mut req = Request::from_parts(parts, Full::new(Bytes::from(body)));
-        // HTTP/1.1 requests carry the path only; the Host header has the authority.
-        *req.uri_mut() = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .parse()?;
-
-        let host = authority.host().trim_matches(['[', ']']).to_string();
-        let https = self.endpoint.scheme_str() == Some("https");
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = TcpStream::connect((host.as_str(), port))
-            .await
-            .with_context(|| format!("connecting to {authority}"))?;
-        if https {
-            let connector = tokio_rustls::TlsConnector::from(Arc::new(self.tls_config()?));
-            let name = rustls_pki_types::ServerName::try_from(host.clone())
-                .context("invalid server name for TLS")?;
-            let tls = connector
-                .connect(name, tcp)
-                .await
-                .context("TLS handshake")?;
-            exchange(TokioIo::new(tls), req).await
-        } else {
-            exchange(TokioIo::new(tcp), req).await
-        }
+        let req = Request::from_parts(parts, Full::new(Bytes::from(body)));
+        let resp = self.dispatch(&authority, req).await?;
+        let (parts, body) = resp.into_parts();
+        Ok(Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await?.to_bytes(),
+        })
     }
 
     /// Sends one signed request with a streamed body (signed as
@@ -177,6 +143,20 @@ impl Client {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let (authority, url) = self.target(path_and_query)?;
+        let headers: Vec<_> = headers
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_str()))
+            .collect();
+        let mut signed = request(method, &url, &authority, &headers).body(())?;
+        self.sign_with(&mut signed, &url, SignableBody::UnsignedPayload)?;
+        let (parts, ()) = signed.into_parts();
+        self.dispatch(&authority, Request::from_parts(parts, body))
+            .await
+    }
+
+    /// The endpoint's authority and the full URL of `path_and_query`.
+    fn target(&self, path_and_query: &str) -> anyhow::Result<(Authority, String)> {
         let authority = self
             .endpoint
             .authority()
@@ -187,17 +167,21 @@ impl Client {
             self.endpoint.scheme_str().unwrap_or("http"),
             authority,
         );
-        let mut req = Request::builder()
-            .method(method)
-            .uri(&url)
-            .header(http::header::HOST, authority.as_str());
-        for (name, value) in headers {
-            req = req.header(name, value.as_str());
-        }
-        let mut signed = req.body(())?;
-        self.sign_with(&mut signed, &url, SignableBody::UnsignedPayload)?;
-        let (parts, ()) = signed.into_parts();
-        let mut req = Request::from_parts(parts, body);
+        Ok((authority, url))
+    }
+
+    /// Sends a signed request on a new connection (TLS for an https
+    /// endpoint) and returns the response with its body unread.
+    async fn dispatch<B>(
+        &self,
+        authority: &Authority,
+        mut req: Request<B>,
+    ) -> anyhow::Result<http::Response<hyper::body::Incoming>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        // HTTP/1.1 requests carry the path only; the Host header has the authority.
         *req.uri_mut() = req
             .uri()
             .path_and_query()
@@ -288,6 +272,23 @@ impl Client {
     }
 }
 
+/// A request builder for `url` with the Host header and `headers` set.
+fn request(
+    method: Method,
+    url: &str,
+    authority: &Authority,
+    headers: &[(http::header::HeaderName, &str)],
+) -> http::request::Builder {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(url)
+        .header(http::header::HOST, authority.as_str());
+    for (name, value) in headers {
+        req = req.header(name, *value);
+    }
+    req
+}
+
 async fn open_exchange<I, B>(
     io: I,
     req: Request<B>,
@@ -305,24 +306,4 @@ where
         .send_request(req)
         .await
         .context("sending the request")
-}
-
-async fn exchange<I>(io: I, req: Request<Full<Bytes>>) -> anyhow::Result<Answer>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let resp = sender
-        .send_request(req)
-        .await
-        .context("sending the request")?;
-    let (parts, body) = resp.into_parts();
-    Ok(Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await?.to_bytes(),
-    })
 }

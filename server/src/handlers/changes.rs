@@ -70,7 +70,7 @@ pub fn change(bucket: &str, seq: u64, e: ChangeEntry) -> Change {
         version_id: e.version_id(),
         etag: (!e.etag.is_empty()).then(|| e.etag.clone()),
         size: e.size,
-        last_modified: crate::admin::rfc3339(e.modified_ms),
+        last_modified: crate::clock::rfc3339(e.modified_ms),
         url: format!("/{bucket}/{}", utf8_percent_encode(&e.key, URL_PATH)),
         key: e.key,
     }

@@ -10,6 +10,7 @@ use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::ObjectRow;
 
 use super::kit::checksum::checksums_of;
+use super::kit::versioning::current_version_id;
 use super::kit::{system_time, Ctx};
 use crate::errors::StorageResultExt;
 use crate::response::{self, Body};
@@ -61,7 +62,15 @@ pub async fn get_object_attributes(
     let mut r = response::xml(w.finish());
     let modified = format_http_date(system_time(row.modified_ms));
     response::set_header(&mut r, "last-modified", &modified);
-    response::set_header(&mut r, "x-amz-version-id", &row.version_id());
+    // As GET: a requested version is echoed as asked, the current one as
+    // the bucket's versioning shows it.
+    let shown = match version_id {
+        Some(v) => Some(v),
+        None => current_version_id(&ctx.state.store, &bucket, &row)?,
+    };
+    if let Some(v) = shown {
+        response::set_header(&mut r, "x-amz-version-id", &v);
+    }
     Ok(r)
 }
 
