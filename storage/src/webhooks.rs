@@ -1,7 +1,9 @@
 //! Webhooks: per bucket, a URL that receives every matching change-log
 //! entry, in order, at least once. The row (settings, secret) and the
 //! delivery cursor are separate keys, so cursor updates by the delivery task
-//! never race with (or resurrect) an administrative change.
+//! never race with (or resurrect) an administrative change. Rows hold the
+//! signing secret, so they are sealed like access keys (`secrets.rs`), bound
+//! to their bucket and id.
 
 use rocksdb::{IteratorMode, WriteBatch};
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,11 @@ pub struct WebhookRow {
 
 impl crate::rows::Row for WebhookRow {}
 
+/// What a sealed row is bound to: it cannot be moved to another webhook.
+fn sealed_as(bucket: &str, id: &str) -> String {
+    format!("webhook/{bucket}/{id}")
+}
+
 fn key(kind: u8, bucket: &str, id: &str) -> StorageResult<Vec<u8>> {
     let mut out = vec![kind];
     out.extend_from_slice(&keys::bucket_prefix(bucket)?);
@@ -49,7 +56,7 @@ impl Store {
         batch.put_cf(
             self.cf(CF_WEBHOOKS),
             key(b'w', bucket, id)?,
-            rows::encode(row),
+            self.seal_webhook(bucket, id, row),
         );
         batch.put_cf(
             self.cf(CF_WEBHOOKS),
@@ -66,9 +73,19 @@ impl Store {
             .db
             .get_pinned_cf(self.cf(CF_WEBHOOKS), key(b'w', bucket, id)?)?
         {
-            Some(raw) => Ok(Some(rows::decode(&raw)?)),
+            Some(raw) => Ok(Some(self.unseal_webhook(bucket, id, &raw)?)),
             None => Ok(None),
         }
+    }
+
+    fn seal_webhook(&self, bucket: &str, id: &str, row: &WebhookRow) -> Vec<u8> {
+        self.inner
+            .secrets
+            .seal(&sealed_as(bucket, id), &rows::encode(row))
+    }
+
+    fn unseal_webhook(&self, bucket: &str, id: &str, raw: &[u8]) -> StorageResult<WebhookRow> {
+        rows::decode(&self.inner.secrets.unseal(&sealed_as(bucket, id), raw)?)
     }
 
     /// Every webhook: (bucket, id, row).
@@ -88,7 +105,8 @@ impl Store {
             let bucket =
                 std::str::from_utf8(k.get(2..2 + len).ok_or_else(bad)?).map_err(|_| bad())?;
             let id = std::str::from_utf8(k.get(2 + len..).ok_or_else(bad)?).map_err(|_| bad())?;
-            out.push((bucket.to_string(), id.to_string(), rows::decode(&v)?));
+            let row = self.unseal_webhook(bucket, id, &v)?;
+            out.push((bucket.to_string(), id.to_string(), row));
         }
         Ok(out)
     }
@@ -131,5 +149,47 @@ impl Store {
             cursor.to_be_bytes(),
         );
         self.write_synced(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::StoreConfig;
+
+    /// The signing secret never reaches RocksDB in the clear, and a row
+    /// read back under another webhook's name is refused.
+    #[test]
+    fn rows_are_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(StoreConfig {
+            data_dir: dir.path().to_path_buf(),
+            chunk_size: 16,
+            inline_threshold: 4,
+            retention: Duration::from_secs(60),
+        })
+        .unwrap();
+        s.create_bucket("b").unwrap();
+        let row = WebhookRow {
+            url: "http://127.0.0.1:1/hook".into(),
+            prefix: String::new(),
+            events: Vec::new(),
+            secret: "an-unmistakable-webhook-secret".into(),
+            created_ms: 1,
+        };
+        s.put_webhook("b", "h1", &row, 0).unwrap();
+        assert_eq!(s.webhook("b", "h1").unwrap(), Some(row.clone()));
+        assert_eq!(s.webhooks().unwrap(), vec![("b".into(), "h1".into(), row)]);
+        let raw = s
+            .inner
+            .db
+            .get_cf(s.cf(CF_WEBHOOKS), key(b'w', "b", "h1").unwrap())
+            .unwrap()
+            .unwrap();
+        let needle = b"an-unmistakable-webhook-secret";
+        assert!(!raw.windows(needle.len()).any(|w| w == needle));
+        assert!(s.unseal_webhook("b", "h2", &raw).is_err());
     }
 }
