@@ -58,8 +58,13 @@ impl Mounted {
 
     /// Unmounts and waits for the serving thread.
     pub fn unmount(mut self) -> std::io::Result<()> {
-        match self.session.take() {
-            Some(s) => s.umount_and_join(),
+        match self.session.take().map(|s| s.umount_and_join()) {
+            // The unmount ends the FUSE connection; the kernel may then tell
+            // the serving thread's pending read "aborted" rather than "no
+            // device" (seen once in twenty-odd runs of the power-loss test,
+            // after every check had passed). Either way the mount is gone.
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionAborted => Ok(()),
+            Some(result) => result,
             None => Ok(()),
         }
     }
