@@ -448,16 +448,7 @@ async fn uploads_without_checksum_get_a_crc64nvme() {
     assert!(head.checksum_crc32().is_none());
 
     let parts = [pattern(5 << 20, 4), pattern(1234, 5)];
-    let id = s3
-        .create_multipart_upload()
-        .bucket("bkt")
-        .key("mp")
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_string();
+    let id = common::multipart::create_upload(&s3, "bkt", "mp").await;
     let c = upload_parts_and_complete(&s3, "bkt", "mp", &id, &[&parts[0], &parts[1]]).await;
     let whole = parts.concat();
     assert_eq!(c.checksum_crc64_nvme(), Some(crc64(&whole).as_str()));

@@ -200,16 +200,7 @@ async fn repeated_complete_gets_the_first_answer() {
     s3.create_bucket().bucket("bkt").send().await.unwrap();
     // A versioned bucket, so Complete answers with a version id.
     common::enable_versioning(&s3, "bkt").await;
-    let id = s3
-        .create_multipart_upload()
-        .bucket("bkt")
-        .key("big")
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_string();
+    let id = common::multipart::create_upload(&s3, "bkt", "big").await;
     let p1 = common::pattern(5 * 1024 * 1024, 1);
     let parts = vec![
         upload_part(&s3, "bkt", "big", &id, 1, &p1).await,
@@ -367,16 +358,7 @@ async fn chunked_transfer_uploads_stream_within_limits() {
         "{}",
         r.body_text()
     );
-    let id = s3
-        .create_multipart_upload()
-        .bucket("bkt")
-        .key("mp")
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_string();
+    let id = common::multipart::create_upload(&s3, "bkt", "mp").await;
     let part_path = format!("/bkt/mp?partNumber=1&uploadId={id}");
     let r = chunked_request("PUT", &part_path, &data, "UNSIGNED-PAYLOAD".into()).send(&server.addr);
     assert_eq!(
@@ -424,16 +406,7 @@ async fn checksum_mismatch_is_bad_digest() {
     let server = Server::start();
     let s3 = server.client_no_retry().await;
     s3.create_bucket().bucket("bkt").send().await.unwrap();
-    let id = s3
-        .create_multipart_upload()
-        .bucket("bkt")
-        .key("mp")
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_string();
+    let id = common::multipart::create_upload(&s3, "bkt", "mp").await;
     let wrong = b64(&crc32fast::hash(b"other").to_be_bytes());
     for path in [
         "/bkt/k".to_string(),
@@ -497,16 +470,7 @@ async fn complete_checks_the_checksums_it_is_given() {
     let server = Server::start();
     let s3 = server.client_no_retry().await;
     s3.create_bucket().bucket("bkt").send().await.unwrap();
-    let id = s3
-        .create_multipart_upload()
-        .bucket("bkt")
-        .key("mp")
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_string();
+    let id = common::multipart::create_upload(&s3, "bkt", "mp").await;
     let p1 = common::pattern(5 * 1024 * 1024, 7);
     let p2 = b"the end".to_vec();
     let mut etags = Vec::new();

@@ -86,16 +86,7 @@ async fn object_parts_are_paged() {
     let server = Server::start();
     let s3 = server.client_no_retry().await;
     s3.create_bucket().bucket("bkt").send().await.unwrap();
-    let id = s3
-        .create_multipart_upload()
-        .bucket("bkt")
-        .key("big")
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_string();
+    let id = common::multipart::create_upload(&s3, "bkt", "big").await;
     let (first, second) = (pattern(5 << 20, 2), pattern(1024, 3));
     upload_parts_and_complete(&s3, "bkt", "big", &id, &[&first, &second]).await;
 

@@ -494,16 +494,7 @@ async fn sdk_default_uploads_send_checksums_that_are_stored() {
 async fn parts_stream_with_signed_trailers_too() {
     let server = Server::start_with(&args());
     let s3 = setup(&server).await;
-    let id = s3
-        .create_multipart_upload()
-        .bucket("bkt")
-        .key("mp")
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_string();
+    let id = common::multipart::create_upload(&s3, "bkt", "mp").await;
     let data = pattern(130 * 1024, 6);
     let crc = crc32_b64(&data);
     let path = format!("/bkt/mp?partNumber=1&uploadId={id}");

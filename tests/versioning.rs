@@ -12,7 +12,7 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 use common::raw::Raw;
-use common::Server;
+use common::{get_version, Server};
 
 /// One entry of ListObjectVersions: (key, version id, delete marker, latest).
 type Entry = (String, String, bool, bool);
@@ -70,21 +70,6 @@ fn versions(s: &Server, bucket: &str, page: usize) -> Vec<Entry> {
         }
     }
     out
-}
-
-async fn get(c: &Client, bucket: &str, key: &str, version: Option<&str>) -> Vec<u8> {
-    c.get_object()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id(version.map(str::to_string))
-        .send()
-        .await
-        .expect("get")
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .to_vec()
 }
 
 async fn put(c: &Client, bucket: &str, key: &str, body: &'static [u8]) -> Option<String> {
@@ -210,8 +195,8 @@ async fn unversioned_bucket_shows_s3_behaviour_over_the_trash() {
     assert_eq!((k[0].1.as_str(), k[0].2, k[0].3), ("null", false, true));
     assert!(own_id(&k[1].1) && !k[1].2 && !k[1].3, "{k:?}");
     let one_id = k[1].1.clone();
-    assert_eq!(get(&c, "plain", "k", Some(&one_id)).await, b"one");
-    assert_eq!(get(&c, "plain", "k", Some("null")).await, b"two");
+    assert_eq!(get_version(&c, "plain", "k", Some(&one_id)).await, b"one");
+    assert_eq!(get_version(&c, "plain", "k", Some("null")).await, b"two");
     assert!(listed
         .iter()
         .filter(|e| e.0 != "k")
@@ -243,7 +228,7 @@ async fn unversioned_bucket_shows_s3_behaviour_over_the_trash() {
     assert!(k.iter().all(|e| own_id(&e.1) && !e.3), "{k:?}");
     assert_eq!(k[1].1, one_id);
     let two_id = k[0].1.clone();
-    assert_eq!(get(&c, "plain", "k", Some(&two_id)).await, b"two");
+    assert_eq!(get_version(&c, "plain", "k", Some(&two_id)).await, b"two");
 
     // DeleteObjects: just the key, no marker fields.
     let out = delete_objects(&c, "plain", &[("copy", None)]).await;
@@ -272,7 +257,7 @@ async fn unversioned_bucket_shows_s3_behaviour_over_the_trash() {
         .unwrap();
     assert_eq!(restored.version_id(), None);
     assert_eq!(restored.copy_source_version_id(), Some(two_id.as_str()));
-    assert_eq!(get(&c, "plain", "k", None).await, b"two");
+    assert_eq!(get_version(&c, "plain", "k", None).await, b"two");
     let k: Vec<Entry> = versions(&s, "plain", 1000)
         .into_iter()
         .filter(|e| e.0 == "k")
@@ -329,7 +314,7 @@ async fn enabled_bucket_stacks_delete_markers() {
     let head = c.head_object().bucket("ver").key("k").send().await.unwrap();
     assert_eq!(head.version_id(), Some(v1.as_str()));
     // The version from before versioning is `null`, and readable as such.
-    assert_eq!(get(&c, "ver", "k", Some("null")).await, b"before");
+    assert_eq!(get_version(&c, "ver", "k", Some("null")).await, b"before");
     let head = c
         .head_object()
         .bucket("ver")
@@ -407,7 +392,7 @@ async fn enabled_bucket_stacks_delete_markers() {
         .await
         .unwrap();
     assert_eq!(undo.delete_marker(), Some(true));
-    assert_eq!(get(&c, "ver", "k", None).await, b"v1");
+    assert_eq!(get_version(&c, "ver", "k", None).await, b"v1");
 }
 
 /// Suspended: writes make the `null` version, replacing the previous one
@@ -440,8 +425,11 @@ async fn suspended_bucket_replaces_the_null_version_into_the_trash() {
     assert_eq!(k[1].1, e1, "the Enabled version is kept");
     // The replaced null version ("first") is in the trash, own id.
     assert!(own_id(&k[2].1) && !k[2].3, "{k:?}");
-    assert_eq!(get(&c, "sus", "k", Some(&k[2].1)).await, b"first");
-    assert_eq!(get(&c, "sus", "k", Some("null")).await, b"suspended");
+    assert_eq!(get_version(&c, "sus", "k", Some(&k[2].1)).await, b"first");
+    assert_eq!(
+        get_version(&c, "sus", "k", Some("null")).await,
+        b"suspended"
+    );
 
     // Overwriting replaces the null version again.
     put(&c, "sus", "k", b"again").await;
@@ -449,8 +437,11 @@ async fn suspended_bucket_replaces_the_null_version_into_the_trash() {
     assert_eq!(k.len(), 4, "{k:?}");
     assert_eq!(k[0].1, "null");
     assert!(own_id(&k[1].1));
-    assert_eq!(get(&c, "sus", "k", Some(&k[1].1)).await, b"suspended");
-    assert_eq!(get(&c, "sus", "k", Some("null")).await, b"again");
+    assert_eq!(
+        get_version(&c, "sus", "k", Some(&k[1].1)).await,
+        b"suspended"
+    );
+    assert_eq!(get_version(&c, "sus", "k", Some("null")).await, b"again");
 
     // DELETE: a `null` delete marker, only one however often.
     for _ in 0..2 {
@@ -490,7 +481,7 @@ async fn suspended_bucket_replaces_the_null_version_into_the_trash() {
         .send()
         .await
         .unwrap();
-    assert_eq!(get(&c, "sus", "k", None).await, b"again");
+    assert_eq!(get_version(&c, "sus", "k", None).await, b"again");
 }
 
 const BOTO3_SCRIPT: &str = r#"

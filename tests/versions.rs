@@ -14,7 +14,7 @@ use aws_sdk_s3::types::BucketVersioningStatus;
 use aws_sdk_s3::Client;
 use common::raw::Raw;
 use common::slow::SlowGet;
-use common::{md5_hex, pattern, Server};
+use common::{get_version, md5_hex, pattern, Server};
 
 const MIB: usize = 1 << 20;
 
@@ -28,22 +28,6 @@ async fn put(c: &Client, bucket: &str, key: &str, body: Vec<u8>) -> String {
         .expect("put")
         .version_id
         .expect("x-amz-version-id")
-}
-
-async fn get_version(c: &Client, bucket: &str, key: &str, version: Option<&str>) -> Vec<u8> {
-    c.get_object()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id(version.map(str::to_string))
-        .send()
-        .await
-        .expect("get")
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes()
-        .to_vec()
 }
 
 async fn get_code(c: &Client, bucket: &str, key: &str, version: Option<&str>) -> String {

@@ -244,3 +244,24 @@ pub async fn enable_versioning(c: &Client, bucket: &str) {
         .await
         .expect("enable versioning");
 }
+
+/// The bytes of `key` (of version `version` if given) through the SDK.
+pub async fn get_version(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Vec<u8> {
+    c.get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version.map(str::to_string))
+        .send()
+        .await
+        .expect("get")
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .to_vec()
+}

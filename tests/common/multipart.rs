@@ -6,6 +6,19 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 
+/// Starts a multipart upload of `bucket`/`key`; returns its upload id.
+pub async fn create_upload(s3: &Client, bucket: &str, key: &str) -> String {
+    s3.create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string()
+}
+
 /// Uploads part `n` and checks its ETag is the part's MD5.
 pub async fn upload_part(
     s3: &Client,
