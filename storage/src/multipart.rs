@@ -47,9 +47,45 @@ pub struct UploadRow {
     pub checksum_type: Option<String>,
     /// Created with `x-amz-acl: public-read`: the object is published on completion.
     pub public: bool,
+    /// Tags given at creation (`x-amz-tagging`), stored with the object on completion.
+    pub tags: Vec<(String, String)>,
 }
 
-impl crate::rows::Row for UploadRow {}
+/// `UploadRow` as format 1 wrote it (no tags).
+#[derive(Deserialize)]
+struct UploadRowV1 {
+    seq: u64,
+    created_ms: u64,
+    expires_ms: u64,
+    headers: Vec<(String, String)>,
+    checksum_algorithm: Option<String>,
+    checksum_type: Option<String>,
+    public: bool,
+}
+
+impl crate::rows::Row for UploadRow {
+    const FORMAT: u8 = crate::rows::FORMAT_V3;
+
+    fn upgrade(format: u8, raw: &[u8]) -> StorageResult<Self> {
+        if format != 1 {
+            return Err(StorageError::Corrupt(format!(
+                "unknown row format {format}"
+            )));
+        }
+        let v1: UploadRowV1 = postcard::from_bytes(raw)
+            .map_err(|e| StorageError::Corrupt(format!("undecodable row: {e}")))?;
+        Ok(UploadRow {
+            seq: v1.seq,
+            created_ms: v1.created_ms,
+            expires_ms: v1.expires_ms,
+            headers: v1.headers,
+            checksum_algorithm: v1.checksum_algorithm,
+            checksum_type: v1.checksum_type,
+            public: v1.public,
+            tags: Vec::new(),
+        })
+    }
+}
 
 /// What CreateMultipartUpload asks for.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +100,8 @@ pub struct NewUpload {
     pub expires_ms: u64,
     /// Publish the object on completion.
     pub public: bool,
+    /// Tags to store with the object (`x-amz-tagging`).
+    pub tags: Vec<(String, String)>,
 }
 
 /// One uploaded part.
@@ -136,6 +174,7 @@ impl Store {
             checksum_algorithm: new.checksum_algorithm,
             checksum_type: new.checksum_type,
             public: new.public,
+            tags: new.tags,
         };
         let ukey = keys::upload_key(bucket, key, &upload_id)?;
         let entry = UploadRef {
@@ -320,6 +359,7 @@ impl Store {
                 },
                 expires_ms: 0,
                 null_version: false,
+                tags: new.tags,
             };
             let change = ChangeEntry::put(key, &row, previous.as_ref());
             let mut batch = WriteBatch::default();

@@ -26,6 +26,8 @@ pub struct NewObject {
     pub checksums: Vec<(String, String)>,
     /// Part sizes for multipart objects.
     pub part_sizes: Vec<u64>,
+    /// Object tags (S3 tagging).
+    pub tags: Vec<(String, String)>,
     /// `Some(true)` publishes the key (keeping an existing token),
     /// `Some(false)` unpublishes it, `None` keeps its state: an update of a
     /// published key stays published.
@@ -155,6 +157,7 @@ impl Store {
             data: data.location.clone(),
             expires_ms: 0,
             null_version: false,
+            tags: new.tags,
         };
         let change = ChangeEntry::put(key, &row, previous.as_ref());
         let mut batch = WriteBatch::default();
@@ -259,6 +262,7 @@ impl Store {
             data: DataLocation::Inline(Vec::new()),
             expires_ms: 0,
             null_version: null_marker,
+            tags: Vec::new(),
         };
         let mut batch = WriteBatch::default();
         if null_marker && !current.as_ref().is_some_and(|c| c.null_version) {

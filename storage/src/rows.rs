@@ -11,6 +11,8 @@ use crate::error::{StorageError, StorageResult};
 const FORMAT_V1: u8 = 1;
 /// Format 2: `ObjectRow::null_version` and `BucketRow::versioning` added.
 const FORMAT_V2: u8 = 2;
+/// Format 3: `ObjectRow::tags` and `UploadRow::tags` added.
+pub(crate) const FORMAT_V3: u8 = 3;
 
 /// A persisted row type: the format it is written in, and how rows written
 /// in its older formats are read.
@@ -157,6 +159,8 @@ pub struct ObjectRow {
     /// ones were replaced by it, stay in the trash, and are shown under their
     /// own ids.
     pub null_version: bool,
+    /// Object tags (S3 tagging), in the order they were given.
+    pub tags: Vec<(String, String)>,
 }
 
 /// `ObjectRow` as format 1 wrote it (every version had its own id).
@@ -174,10 +178,43 @@ struct ObjectRowV1 {
     expires_ms: u64,
 }
 
+/// `ObjectRow` as format 2 wrote it (no tags).
+#[derive(Deserialize)]
+struct ObjectRowV2 {
+    seq: u64,
+    delete_marker: bool,
+    size: u64,
+    etag: String,
+    modified_ms: u64,
+    headers: Vec<(String, String)>,
+    checksums: Vec<(String, String)>,
+    part_sizes: Vec<u64>,
+    data: DataLocation,
+    expires_ms: u64,
+    null_version: bool,
+}
+
 impl Row for ObjectRow {
-    const FORMAT: u8 = FORMAT_V2;
+    const FORMAT: u8 = FORMAT_V3;
 
     fn upgrade(format: u8, raw: &[u8]) -> StorageResult<Self> {
+        if format == FORMAT_V2 {
+            let v2: ObjectRowV2 = postcard_decode(raw)?;
+            return Ok(ObjectRow {
+                seq: v2.seq,
+                delete_marker: v2.delete_marker,
+                size: v2.size,
+                etag: v2.etag,
+                modified_ms: v2.modified_ms,
+                headers: v2.headers,
+                checksums: v2.checksums,
+                part_sizes: v2.part_sizes,
+                data: v2.data,
+                expires_ms: v2.expires_ms,
+                null_version: v2.null_version,
+                tags: Vec::new(),
+            });
+        }
         if format != FORMAT_V1 {
             return Err(StorageError::Corrupt(format!(
                 "unknown row format {format}"
@@ -196,6 +233,7 @@ impl Row for ObjectRow {
             data: v1.data,
             expires_ms: v1.expires_ms,
             null_version: false,
+            tags: Vec::new(),
         })
     }
 }
@@ -283,9 +321,10 @@ mod tests {
             data: DataLocation::Inline(b"abc".to_vec()),
             expires_ms: 0,
             null_version: true,
+            tags: vec![("dst".into(), "0020".into())],
         };
         let raw = encode(&row);
-        assert_eq!(raw[0], FORMAT_V2);
+        assert_eq!(raw[0], FORMAT_V3);
         assert_eq!(decode::<ObjectRow>(&raw).unwrap(), row);
         assert!(decode::<ObjectRow>(&[9, 1, 2]).is_err());
         assert!(decode::<ObjectRow>(&[]).is_err());
@@ -346,6 +385,30 @@ mod tests {
         };
         assert_eq!(decode::<BucketRow>(&encode(&fresh)).unwrap(), fresh);
         assert!(decode::<BucketRow>(&[3, 0]).is_err());
+    }
+
+    /// Rows of format 2 (before tags) decode with no tags.
+    #[test]
+    fn format_2_rows_upgrade() {
+        let row = ObjectRow {
+            seq: 8,
+            delete_marker: false,
+            size: 2,
+            etag: "\"e\"".into(),
+            modified_ms: 3,
+            headers: vec![("x-amz-meta-a".into(), "b".into())],
+            checksums: vec![],
+            part_sizes: vec![],
+            data: DataLocation::Inline(b"hi".to_vec()),
+            expires_ms: 0,
+            null_version: true,
+            tags: vec![],
+        };
+        // Format 2 is format 3 without the trailing tags vector.
+        let v3 = encode(&row);
+        let mut v2 = vec![FORMAT_V2];
+        v2.extend_from_slice(&v3[1..v3.len() - 1]);
+        assert_eq!(decode::<ObjectRow>(&v2).unwrap(), row);
     }
 
     #[test]

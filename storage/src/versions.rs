@@ -669,6 +669,7 @@ mod tests {
             data: rows::DataLocation::Inline(b"x".to_vec()),
             expires_ms: u64::MAX,
             null_version: false,
+            tags: Vec::new(),
         };
         let mut batch = WriteBatch::default();
         for seq in 1..=n {

@@ -70,6 +70,8 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
         headers: replaced_headers.unwrap_or_else(|| row.headers.clone()),
         checksums,
         part_sizes: Vec::new(),
+        // S3's default tagging directive is COPY.
+        tags: row.tags.clone(),
         // As on PutObject: only `public-read` changes the key's published state.
         public: canned_acl(h)?.filter(|acl| acl.is_public()).map(|_| true),
     };

@@ -49,6 +49,7 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
                     checksum_type: checksum.map(|(_, t)| t.as_str().to_string()),
                     expires_ms,
                     public,
+                    tags: Vec::new(),
                 },
             )
             .s3()
@@ -223,6 +224,7 @@ pub async fn complete(
         headers: upload.headers.clone(),
         checksums: object_checksum.iter().cloned().collect(),
         part_sizes: Vec::new(),
+        tags: upload.tags.clone(),
         // Otherwise a completed upload keeps the key's published state, as
         // an update does.
         public: upload.public.then_some(true),
