@@ -19,6 +19,9 @@ macro_rules! s3_error_codes {
         }
 
         impl S3ErrorCode {
+            /// Every code, in table order (the error reference is checked against it).
+            pub const ALL: &'static [S3ErrorCode] = &[$(S3ErrorCode::$name,)*];
+
             /// The code as S3 spells it in `<Code>`.
             pub fn as_str(self) -> &'static str {
                 match self {
