@@ -15,6 +15,7 @@ mod checksums;
 mod clients;
 mod concurrency;
 mod copy;
+mod cors;
 mod delete_objects;
 mod durability;
 mod edge;

@@ -7,6 +7,7 @@
 //! sockets, so every parser can be unit-tested and fuzzed in isolation.
 
 pub mod checksum;
+pub mod cors;
 pub mod error;
 pub mod headers;
 pub mod names;

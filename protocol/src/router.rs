@@ -291,6 +291,9 @@ operations! {
         PutBucketVersioning {} => Admin,
         GetBucketAcl {} => Read,
         PutBucketAcl {} => Admin,
+        GetBucketCors {} => Read,
+        PutBucketCors {} => Admin,
+        DeleteBucketCors {} => Admin,
         ListObjects { params: ListParams } => Read,
         ListObjectsV2 { params: ListParams } => Read,
         ListObjectVersions { params: ListParams } => Read,
@@ -412,7 +415,6 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         "analytics",
         "no storage-class analysis: one storage class",
     ),
-    ni(Scope::Bucket, "cors", "no browser CORS configuration yet"),
     ni(
         Scope::Bucket,
         "encryption",
@@ -509,6 +511,9 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             Method::GET if query.has("location") => Ok(Operation::GetBucketLocation { bucket }),
             Method::GET if query.has("versioning") => Ok(Operation::GetBucketVersioning { bucket }),
             Method::GET if query.has("acl") => Ok(Operation::GetBucketAcl { bucket }),
+            Method::GET if query.has("cors") => Ok(Operation::GetBucketCors { bucket }),
+            Method::PUT if query.has("cors") => Ok(Operation::PutBucketCors { bucket }),
+            Method::DELETE if query.has("cors") => Ok(Operation::DeleteBucketCors { bucket }),
             Method::GET if query.has("changes") => Ok(Operation::ListChanges {
                 bucket,
                 params: ChangeParams::from_query(query)?,
@@ -823,7 +828,7 @@ mod tests {
             }
         );
         assert_eq!(
-            op(Method::GET, "/bkt", "cors").unwrap_err().code,
+            op(Method::GET, "/bkt", "inventory").unwrap_err().code,
             S3ErrorCode::NotImplemented
         );
         assert_eq!(

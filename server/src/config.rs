@@ -46,6 +46,14 @@ pub struct ServeArgs {
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` header is believed.
     #[arg(long = "trusted-proxy", env = "KURA_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::access::ip::parse_net)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Browser origins allowed on every bucket that has no CORS rules of its
+    /// own (e.g. the origin of a web application served elsewhere).
+    #[arg(
+        long = "cors-allow-origin",
+        env = "KURA_CORS_ALLOW_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allow_origins: Vec<String>,
     /// Largest request head (request line and headers) accepted; 431 beyond.
     #[arg(long, env = "KURA_MAX_HEADER_SIZE", default_value = "64KiB", value_parser = parse_size)]
     pub max_header_size: u64,

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod conn_io;
+pub mod cors;
 pub mod credentials;
 pub mod download;
 pub mod errors;

@@ -72,6 +72,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         reads_during_write: args.reads_during_write,
         keys,
         trusted_proxies: args.trusted_proxies.clone(),
+        cors_default: crate::cors::default_rules(&args.cors_allow_origins),
         body_idle_timeout: args.body_idle_timeout,
         min_upload_rate: args.min_upload_rate.0,
         multipart_expiry: args.multipart_expiry,

@@ -26,6 +26,7 @@ pub async fn handle(
     let resource = req.uri().path().to_string();
     let expect_unanswered = unanswered_expect_continue(&req);
     let has_body = has_body(&req);
+    let cors = crate::cors::CorsContext::of(&state, &req);
     let (op_name, result) = dispatch(&state, req, &request_id).await;
     let mut resp = match result {
         Ok(r) => r,
@@ -41,6 +42,9 @@ pub async fn handle(
             response::error(&e, &resource, &request_id, method == Method::HEAD)
         }
     };
+    if let Some(cors) = &cors {
+        cors.decorate(&state, &mut resp);
+    }
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert("x-amz-request-id", v.clone());
@@ -111,6 +115,9 @@ async fn dispatch(
         return ("Admin", crate::admin::handle(Arc::clone(state), req).await);
     }
     let (parts, body) = req.into_parts();
+    if parts.method == Method::OPTIONS {
+        return ("PreflightCors", crate::cors::preflight(state, &parts));
+    }
     if let Some(r) = handlers::public::intercept(state, &parts) {
         return ("GetPublicObject", r);
     }

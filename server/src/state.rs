@@ -38,6 +38,8 @@ pub struct AppState {
     pub keys: KeyRegistry,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// CORS rules of buckets without their own (`--cors-allow-origin`).
+    pub cors_default: Option<kura_protocol::xml::CorsConfiguration>,
     /// How long a request body may stall before 400 RequestTimeout.
     pub body_idle_timeout: Duration,
     /// The slowest average a request body may arrive at (400 RequestTimeout below it).

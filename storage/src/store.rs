@@ -348,6 +348,7 @@ impl Store {
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
         self.drop_bucket_versions(&mut batch, name)?;
         self.drop_bucket_changes(&mut batch, name)?;
+        self.drop_bucket_configs(&mut batch, name)?;
         self.write_synced(batch)?;
         Ok(())
     }

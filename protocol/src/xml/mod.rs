@@ -15,6 +15,7 @@ mod acl;
 mod bucket;
 mod common;
 mod copy;
+mod cors;
 mod delete;
 mod dom;
 mod list;
@@ -32,6 +33,7 @@ pub use bucket::{
 };
 pub use common::{Checksums, Owner};
 pub use copy::{CopyObjectResult, CopyPartResult};
+pub use cors::{CorsConfiguration, CorsRule, MAX_CORS_RULES};
 pub use delete::{
     DeleteError, DeleteRequest, DeleteResult, DeletedEntry, ObjectIdentifier, MAX_DELETE_OBJECTS,
 };

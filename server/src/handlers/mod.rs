@@ -5,6 +5,7 @@ mod acl;
 mod bucket;
 pub mod changes;
 mod copy;
+mod cors;
 mod delete;
 mod delete_objects;
 mod get;
@@ -45,6 +46,9 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
         }
         GetBucketAcl { bucket } => acl::get_bucket_acl(ctx, bucket).await,
         PutBucketAcl { bucket } => acl::put_bucket_acl(ctx, bucket).await,
+        GetBucketCors { bucket } => cors::get_bucket_cors(ctx, bucket).await,
+        PutBucketCors { bucket } => cors::put_bucket_cors(ctx, bucket).await,
+        DeleteBucketCors { bucket } => cors::delete_bucket_cors(ctx, bucket).await,
         GetObjectAttributes {
             bucket,
             key,
