@@ -27,6 +27,7 @@ mod multipart;
 mod object_attributes;
 mod objects;
 mod operations;
+mod post_object;
 mod presigned;
 mod public;
 mod reads;

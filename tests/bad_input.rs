@@ -132,7 +132,7 @@ async fn body_shorter_than_content_length() {
 #[tokio::test]
 async fn not_implemented_operations() {
     let (server, _s3) = setup().await;
-    let r = Raw::new("GET", "/bkt?cors").send(&server.addr);
+    let r = Raw::new("GET", "/bkt?inventory").send(&server.addr);
     assert_eq!((r.status, r.code().as_str()), (501, "NotImplemented"));
     let r = Raw::new("PUT", "/bkt/k?tagging")
         .body("<Tagging/>")

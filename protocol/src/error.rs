@@ -72,6 +72,8 @@ s3_error_codes! {
     InvalidURI => (StatusCode::BAD_REQUEST, "Couldn't parse the specified URI."),
     KeyTooLongError => (StatusCode::BAD_REQUEST, "Your key is too long"),
     MalformedXML => (StatusCode::BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema."),
+    MalformedPOSTRequest => (StatusCode::BAD_REQUEST, "The body of your POST request is not well-formed multipart/form-data."),
+    MaxPostPreDataLengthExceededError => (StatusCode::BAD_REQUEST, "Your POST request fields preceding the upload file were too large."),
     MetadataTooLarge => (StatusCode::BAD_REQUEST, "Your metadata headers exceed the maximum allowed metadata size."),
     MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource."),
     MissingContentLength => (StatusCode::LENGTH_REQUIRED, "You must provide the Content-Length HTTP header."),

@@ -301,6 +301,9 @@ operations! {
         // kura's change feed of a bucket.
         ListChanges { params: ChangeParams } => Read,
         DeleteObjects {} => Write,
+        // Browser form upload: authenticated by the form's signed policy,
+        // authorized for the key the form names (see handlers/post_object.rs).
+        PostObject {} => Write,
     }
     object {
         PutObject {} => Write,
@@ -540,6 +543,7 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             Method::HEAD => Ok(Operation::HeadBucket { bucket }),
             Method::DELETE => Ok(Operation::DeleteBucket { bucket }),
             Method::POST if query.has("delete") => Ok(Operation::DeleteObjects { bucket }),
+            Method::POST => Ok(Operation::PostObject { bucket }),
             _ => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
         };
     };

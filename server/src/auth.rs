@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use http::request::Parts;
 use kura_protocol::router::Operation;
 use kura_protocol::sigv2::PresignedV2;
+use kura_protocol::sigv4::post_policy::PostSignature;
 use kura_protocol::sigv4::{
     parse_request_auth, AuthScheme, PayloadMode, RequestParts, SecretKey, Verified,
 };
@@ -116,8 +117,28 @@ fn admit(
     verified: Verified,
     principal: Principal,
 ) -> S3Result<(Verified, Principal)> {
-    let Principal::Key(key) = &principal else {
-        return Ok((verified, principal));
+    check_key(state, parts, &principal)?;
+    Ok((verified, principal))
+}
+
+/// Verifies a browser form's signed policy (POST Object) and returns the
+/// signer, after the same key checks as any signed request.
+pub fn authenticate_form(
+    state: &AppState,
+    parts: &Parts,
+    signature: &PostSignature,
+    policy_b64: &str,
+) -> S3Result<Principal> {
+    let (secret, principal) = lookup(state, signature.access_key_id())?;
+    signature.verify(policy_b64, &secret, &state.region)?;
+    check_key(state, parts, &principal)?;
+    Ok(principal)
+}
+
+/// A run-time key must be enabled and used from an allowed address.
+fn check_key(state: &AppState, parts: &Parts, principal: &Principal) -> S3Result<()> {
+    let Principal::Key(key) = principal else {
+        return Ok(());
     };
     if !key.enabled {
         return Err(S3Error::with_message(
@@ -133,7 +154,7 @@ fn admit(
         ));
     }
     state.keys.touch(&key.id, now_ms());
-    Ok((verified, principal))
+    Ok(())
 }
 
 /// The bucket named by the Host header in virtual-host-style requests: a

@@ -67,6 +67,24 @@ impl Payload {
         }
     }
 
+    /// Wraps a body no signature covers (a browser form, whose signed policy
+    /// limits what it may hold instead).
+    pub fn unsigned(body: Incoming, expected: Option<u64>) -> Payload {
+        Payload {
+            body,
+            decoder: None,
+            sha256: None,
+            expected,
+            limit: None,
+            received: 0,
+            finished: false,
+            trailers: Vec::new(),
+            idle_timeout: None,
+            min_rate: None,
+            started: None,
+        }
+    }
+
     /// Fails with 400 `RequestTimeout` when the body stalls this long (a
     /// slow or stuck client must not hold a connection and a write forever).
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Payload {

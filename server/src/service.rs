@@ -126,6 +126,10 @@ async fn dispatch(
         Err(e) => return ("Unknown", Err(e)),
     };
     let name = op.name();
+    if let Operation::PostObject { bucket } = op {
+        let r = handlers::post_object::post_object(Arc::clone(state), parts, body, bucket).await;
+        return (name, r);
+    }
     if let Err(e) = crate::auth::check_sigv2_use(&parts, &op) {
         return (name, Err(e));
     }

@@ -19,6 +19,7 @@ mod chunk_signer;
 mod chunked;
 mod datetime;
 mod parse;
+pub mod post_policy;
 mod verify;
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod multipart;
 mod multipart_list;
 mod object_attributes;
 mod part_copy;
+pub mod post_object;
 pub mod public;
 mod put;
 mod versions;
@@ -69,6 +70,11 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
         PutObject { bucket, key } => put::put_object(ctx, bucket, key).await,
         CopyObject { bucket, key } => copy::copy_object(ctx, bucket, key).await,
         DeleteObjects { bucket } => delete_objects::delete_objects(ctx, bucket).await,
+        // Answered before authentication (the form carries its own); a
+        // request reaching here was signed in a header, which forms are not.
+        PostObject { .. } => Err(kura_protocol::S3Error::invalid_argument(
+            "POST Object is authenticated by its form's policy, not an Authorization header.",
+        )),
         GetObject {
             bucket,
             key,

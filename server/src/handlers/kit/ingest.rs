@@ -12,6 +12,7 @@
 //! hashed and buffered right here: two trips to the blocking pool per small
 //! PUT cost more CPU than the PUT itself.
 
+use bytes::Bytes;
 use kura_protocol::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
 use kura_protocol::S3Result;
 use kura_storage::{ObjectWriter, WrittenData};
@@ -78,11 +79,29 @@ impl Sink {
 /// The sink and the batch buffer it wrote, handed back for reuse.
 type Pending = JoinHandle<std::io::Result<(Sink, Vec<u8>)>>;
 
+/// A stream of upload bytes: a request payload, or the file of a form.
+pub trait ByteSource {
+    /// The next piece; `None` at the end.
+    fn next(&mut self) -> impl std::future::Future<Output = S3Result<Option<Bytes>>> + Send;
+    /// The length announced, if any (sizes the first buffer).
+    fn expected(&self) -> Option<u64>;
+}
+
+impl ByteSource for Payload {
+    async fn next(&mut self) -> S3Result<Option<Bytes>> {
+        Payload::next(self).await
+    }
+
+    fn expected(&self) -> Option<u64> {
+        Payload::expected(self)
+    }
+}
+
 /// Reads the whole payload into `writer` and syncs it, computing the
 /// `checksums` algorithms on the way.
 pub async fn ingest_with(
     writer: ObjectWriter,
-    payload: &mut Payload,
+    payload: &mut impl ByteSource,
     checksums: &[ChecksumAlgorithm],
 ) -> S3Result<Ingested> {
     let mut sink = Some(Sink::new(writer, checksums));
