@@ -1,10 +1,20 @@
-//! Who may do what, from where: access keys, per-bucket permissions and
-//! IP allow-lists.
+//! Who may do what, from where: access keys, per-bucket and per-folder
+//! permissions, and IP allow-lists.
 //!
 //! A request is authenticated into a [`Principal`] (the root key or one of
 //! the run-time keys of the [`KeyRegistry`]), then [`policy::authorize`]
 //! checks the permissions its operation needs — the one place that maps
 //! operations to permissions.
+//!
+//! Every decision about a key reduces to the questions answered here, so
+//! that every operation (and later ones: search, lifecycle, a console)
+//! asks them the same way:
+//! - [`Principal::may`]: may P do `perm` on key K of bucket B?
+//! - [`Principal::may_list`]: may P list bucket B under prefix X? (Only if
+//!   every key under X is readable: X lies inside a granted folder.)
+//! - [`Principal::key_filter`]: which keys of B may P see, as a predicate
+//!   for answers that are filtered rather than refused (the change feed,
+//!   search results).
 
 pub mod grants;
 pub mod ip;
@@ -37,7 +47,8 @@ impl Principal {
         }
     }
 
-    /// Whether the caller holds `perm` on `bucket`.
+    /// Whether the caller holds `perm` on the whole of `bucket` (root, or a
+    /// bucket-wide grant): what bucket settings and `admin` actions need.
     pub fn allows(&self, bucket: &str, perm: Permission) -> bool {
         match self {
             Principal::Root { .. } => true,
@@ -45,7 +56,65 @@ impl Principal {
         }
     }
 
-    /// Whether the caller may see `bucket` at all (ListBuckets).
+    /// May the caller do `perm` on object `key` of `bucket`: a bucket-wide
+    /// grant, or a folder grant whose prefix `key` begins with.
+    pub fn may(&self, bucket: &str, key: &str, perm: Permission) -> bool {
+        match self {
+            Principal::Root { .. } => true,
+            Principal::Key(k) => k
+                .grants
+                .iter()
+                .any(|g| grants::allows_under(g, bucket, key, perm)),
+        }
+    }
+
+    /// May the caller list `bucket` under `prefix` (ListObjects v1/v2,
+    /// ListObjectVersions, ListMultipartUploads): only when every key such a
+    /// listing can show is readable, i.e. `prefix` lies inside a folder the
+    /// caller may read. A listing outside its folders, above them or of the
+    /// whole bucket is refused, as S3 refuses it under a policy that allows
+    /// `s3:ListBucket` on condition of `s3:prefix`.
+    pub fn may_list(&self, bucket: &str, prefix: &str) -> bool {
+        self.may(bucket, prefix, Permission::Read)
+    }
+
+    /// Whether the caller holds `perm` on some keys of `bucket` (any grant,
+    /// bucket-wide or per folder): enough to be let into an operation that
+    /// then checks or filters each key itself.
+    pub fn may_somewhere(&self, bucket: &str, perm: Permission) -> bool {
+        self.may_overlapping(bucket, "", perm)
+    }
+
+    /// Whether the caller holds `perm` on some key beginning with `prefix`.
+    pub fn may_overlapping(&self, bucket: &str, prefix: &str, perm: Permission) -> bool {
+        match self {
+            Principal::Root { .. } => true,
+            Principal::Key(k) => k
+                .grants
+                .iter()
+                .any(|g| grants::overlaps(g, bucket, prefix, perm)),
+        }
+    }
+
+    /// The keys of `bucket` the caller may `perm`, as a filter.
+    pub fn key_filter(&self, bucket: &str, perm: Permission) -> KeyFilter {
+        let Principal::Key(k) = self else {
+            return KeyFilter::All;
+        };
+        if k.grants.iter().any(|g| grants::allows(g, bucket, perm)) {
+            return KeyFilter::All;
+        }
+        let prefixes: Vec<String> = k
+            .grants
+            .iter()
+            .filter(|g| grants::allows_under(g, bucket, &g.prefix, perm))
+            .map(|g| g.prefix.clone())
+            .collect();
+        KeyFilter::Prefixes(prefixes)
+    }
+
+    /// Whether the caller may see `bucket` at all (ListBuckets, HeadBucket,
+    /// GetBucketLocation): any grant naming it, even one folder.
     pub fn sees(&self, bucket: &str) -> bool {
         match self {
             Principal::Root { .. } => true,
@@ -60,7 +129,30 @@ impl Principal {
     pub fn is_global_admin(&self) -> bool {
         match self {
             Principal::Root { .. } => true,
-            Principal::Key(k) => k.grants.iter().any(|g| g.bucket == "*" && g.admin),
+            Principal::Key(k) => k
+                .grants
+                .iter()
+                .any(|g| g.bucket == "*" && g.prefix.is_empty() && g.admin),
+        }
+    }
+}
+
+/// Which keys of one bucket a caller may see or change: a predicate for
+/// answers filtered per key rather than refused (the change feed, search).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyFilter {
+    /// Every key (root, or a bucket-wide grant).
+    All,
+    /// Only keys beginning with one of these (none: no key at all).
+    Prefixes(Vec<String>),
+}
+
+impl KeyFilter {
+    /// Whether `key` passes.
+    pub fn allows(&self, key: &str) -> bool {
+        match self {
+            KeyFilter::All => true,
+            KeyFilter::Prefixes(p) => p.iter().any(|p| key.starts_with(p.as_str())),
         }
     }
 }
