@@ -25,7 +25,9 @@ const BUCKET: &str = "shared";
 
 /// The S3 error code of an SDK call ("OK" for success). HEAD answers carry
 /// no body, so a bodiless 403 counts as `AccessDenied`.
-fn code<T, E: ProvideErrorMetadata + std::fmt::Debug>(r: Result<T, SdkError<E, HttpResponse>>) -> String {
+fn code<T, E: ProvideErrorMetadata + std::fmt::Debug>(
+    r: Result<T, SdkError<E, HttpResponse>>,
+) -> String {
     match r {
         Ok(_) => "OK".into(),
         Err(e) => match e.code() {
@@ -705,4 +707,174 @@ async fn read_only_folders_and_grant_syntax() {
     };
     assert_eq!(up("inbox/new.csv").await, "OK");
     assert_eq!(up("2026/new.csv").await, "AccessDenied");
+}
+
+/// What a command printed, and whether it succeeded.
+struct Ran {
+    ok: bool,
+    out: String,
+    err: String,
+}
+
+/// Runs the commands at once (aws-cli takes seconds just to start); returns
+/// their results in order.
+fn run_all(cmds: Vec<std::process::Command>) -> Vec<Ran> {
+    let children: Vec<_> = cmds
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn()
+                .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"))
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            Ran {
+                ok: out.status.success(),
+                out: String::from_utf8_lossy(&out.stdout).into_owned(),
+                err: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }
+        })
+        .collect()
+}
+
+/// aws-cli and rclone, signing with a folder key, work inside the folder
+/// (list, upload, download, sync) and are refused beside and above it.
+#[test]
+fn real_clients_work_inside_a_folder() {
+    let server = Server::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let acme = rt.block_on(async {
+        let root = server.client().await;
+        root.create_bucket().bucket(BUCKET).send().await.unwrap();
+        for key in ["acme/seed.txt", "beta/seed.txt"] {
+            assert_eq!(put(&root, key, key.as_bytes()).await, "OK");
+        }
+        admin::create_key(&server, "acme", &["shared/acme/:rw"], &[])
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path();
+    // aws-cli v1 presigns with SigV2 unless told otherwise; kura speaks only SigV4.
+    std::fs::write(
+        home.join("aws-config"),
+        "[default]\ns3 =\n    signature_version = s3v4\n",
+    )
+    .unwrap();
+    let aws = |args: &[&str]| {
+        let mut c = std::process::Command::new("aws");
+        c.arg("--endpoint-url")
+            .arg(&server.endpoint)
+            .args(args)
+            .env("HOME", home)
+            .env("AWS_CONFIG_FILE", home.join("aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials"))
+            .env("AWS_ACCESS_KEY_ID", &acme.id)
+            .env("AWS_SECRET_ACCESS_KEY", &acme.secret)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE");
+        c
+    };
+    let cfg = home.join("rclone.conf");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[kura]\ntype = s3\nprovider = Other\naccess_key_id = {}\n\
+             secret_access_key = {}\nendpoint = {}\nregion = us-east-1\n",
+            acme.id, acme.secret, server.endpoint
+        ),
+    )
+    .unwrap();
+    let rclone = |args: &[&str]| {
+        let mut c = std::process::Command::new("rclone");
+        c.arg("--config")
+            .arg(&cfg)
+            .args(["--retries", "1", "--low-level-retries", "1"])
+            .args(args)
+            .env("HOME", home)
+            // Debian's rclone refuses to start while this is set.
+            .env_remove("AWS_CA_BUNDLE");
+        c
+    };
+    let up = home.join("up");
+    std::fs::create_dir(&up).unwrap();
+    std::fs::write(up.join("one.txt"), b"one").unwrap();
+    std::fs::write(up.join("two.txt"), b"two").unwrap();
+    let up = up.to_str().unwrap();
+    let back = home.join("back.txt");
+    let down = home.join("down");
+
+    // Uploads into the folder.
+    let r = run_all(vec![
+        aws(&["s3", "sync", up, "s3://shared/acme/synced/"]),
+        rclone(&["copy", up, "kura:shared/acme/rc"]),
+    ]);
+    for ran in &r {
+        assert!(ran.ok, "{}{}", ran.out, ran.err);
+    }
+    // Listings and downloads inside it; listings, reads and uploads beside
+    // or above it.
+    let r = run_all(vec![
+        aws(&["s3", "ls", "s3://shared/acme/"]),
+        aws(&[
+            "s3",
+            "cp",
+            "s3://shared/acme/synced/one.txt",
+            back.to_str().unwrap(),
+        ]),
+        aws(&["s3", "ls", "s3://shared/beta/"]),
+        rclone(&["check", up, "kura:shared/acme/rc"]),
+        rclone(&["lsf", "-R", "kura:shared/acme/"]),
+        rclone(&["copy", "kura:shared/acme/rc", down.to_str().unwrap()]),
+        rclone(&["lsf", "kura:shared/beta/"]),
+        rclone(&["lsf", "kura:shared/"]),
+        rclone(&["copy", up, "kura:shared/beta/rc"]),
+    ]);
+    let (allowed, refused) = ([0, 1, 3, 4, 5], [2, 6, 7, 8]);
+    for i in allowed {
+        assert!(r[i].ok, "{}{}", r[i].out, r[i].err);
+    }
+    for i in refused {
+        assert!(
+            !r[i].ok && r[i].err.contains("AccessDenied"),
+            "{}{}",
+            r[i].out,
+            r[i].err
+        );
+    }
+    for entry in ["PRE synced/", "seed.txt"] {
+        assert!(
+            r[0].out.contains(entry),
+            "{entry} missing from {}",
+            r[0].out
+        );
+    }
+    assert_eq!(std::fs::read(&back).unwrap(), b"one");
+    for entry in ["rc/one.txt", "rc/two.txt", "synced/two.txt", "seed.txt"] {
+        assert!(
+            r[4].out.lines().any(|l| l == entry),
+            "{entry} missing from {}",
+            r[4].out
+        );
+    }
+    assert_eq!(std::fs::read(down.join("two.txt")).unwrap(), b"two");
+    // Root sees that nothing reached the other folder.
+    let keys = rt.block_on(async {
+        let root = server.client().await;
+        let list = root
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix("beta/")
+            .send()
+            .await
+            .unwrap();
+        list.contents()
+            .iter()
+            .map(|o| o.key().unwrap().to_string())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(keys, ["beta/seed.txt"]);
 }
