@@ -156,3 +156,52 @@ impl KeyFilter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(specs: &[&str]) -> Principal {
+        Principal::Key(Arc::new(KeyEntry {
+            id: "K".into(),
+            secret: kura_protocol::sigv4::SecretKey::new("s"),
+            enabled: true,
+            grants: specs.iter().map(|s| grants::parse(s).unwrap()).collect(),
+            allow: Vec::new(),
+        }))
+    }
+
+    #[test]
+    fn folder_questions() {
+        let p = key(&["shared/acme/:rw", "shared/docs/:r", "own:r"]);
+        assert!(p.may("shared", "acme/x", Permission::Write));
+        assert!(!p.may("shared", "docs/x", Permission::Write));
+        assert!(p.may("shared", "docs/x", Permission::Read));
+        assert!(!p.may("shared", "beta/x", Permission::Read));
+        assert!(!p.allows("shared", Permission::Read), "not bucket-wide");
+        assert!(p.allows("own", Permission::Read));
+        assert!(p.may_list("shared", "acme/"));
+        assert!(p.may_list("shared", "docs/2026/"));
+        assert!(!p.may_list("shared", ""));
+        assert!(!p.may_list("shared", "acme"));
+        assert!(p.may_list("own", ""));
+        assert!(p.may_overlapping("shared", "", Permission::Read));
+        assert!(!p.may_overlapping("shared", "b", Permission::Read));
+        assert!(p.may_somewhere("shared", Permission::Write));
+        assert!(!p.may_somewhere("own", Permission::Write));
+        assert!(p.sees("shared") && !p.sees("other"));
+        let f = p.key_filter("shared", Permission::Read);
+        assert_eq!(f, KeyFilter::Prefixes(vec!["acme/".into(), "docs/".into()]));
+        assert!(f.allows("docs/a") && !f.allows("beta/a"));
+        let w = p.key_filter("shared", Permission::Write);
+        assert_eq!(w, KeyFilter::Prefixes(vec!["acme/".into()]));
+        assert_eq!(p.key_filter("own", Permission::Read), KeyFilter::All);
+        assert!(!p.key_filter("other", Permission::Read).allows("x"));
+        let root = Principal::Root {
+            access_key_id: "R".into(),
+        };
+        assert_eq!(root.key_filter("any", Permission::Write), KeyFilter::All);
+        // A folder grant never opens the admin API.
+        assert!(!key(&["*/x/:rw"]).is_global_admin());
+    }
+}
