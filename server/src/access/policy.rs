@@ -1,5 +1,6 @@
-//! Which permission each operation needs: the operation table's
-//! [`Access`] (`kura_protocol::router`), mapped to key permissions.
+//! Which permission each operation needs — the operation table's
+//! [`Access`] (`kura_protocol::router`), mapped to key permissions — and on
+//! what ([`Reach`]): an object key, a listing prefix, the bucket itself.
 
 use kura_protocol::headers::{canned_acl, parse_copy_source, CannedAcl};
 use kura_protocol::router::{Access, Operation};
