@@ -476,6 +476,50 @@ async fn partners_in_one_bucket_cannot_reach_each_others_folders() {
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
+    // Another folder's upload id under one's own key reaches nothing either:
+    // an upload belongs to its key.
+    let stolen = [
+        code(
+            acme_s3
+                .upload_part()
+                .bucket(BUCKET)
+                .key("acme/up.bin")
+                .upload_id(&beta.upload)
+                .part_number(1)
+                .body(ByteStream::from_static(b"smuggled"))
+                .send()
+                .await,
+        ),
+        code(
+            acme_s3
+                .list_parts()
+                .bucket(BUCKET)
+                .key("acme/complete.bin")
+                .upload_id(&beta.to_complete.0)
+                .send()
+                .await,
+        ),
+        code(
+            acme_s3
+                .complete_multipart_upload()
+                .bucket(BUCKET)
+                .key("acme/complete.bin")
+                .upload_id(&beta.to_complete.0)
+                .multipart_upload(completed(vec![beta.to_complete.1.clone()]))
+                .send()
+                .await,
+        ),
+        code(
+            acme_s3
+                .abort_multipart_upload()
+                .bucket(BUCKET)
+                .key("acme/abort.bin")
+                .upload_id(&beta.to_abort)
+                .send()
+                .await,
+        ),
+    ];
+    assert_eq!(stolen, ["NoSuchUpload"; 4]);
     // Nothing changed anywhere: no object, version, upload or part.
     assert_eq!(snapshot(&root).await, before);
 
