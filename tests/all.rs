@@ -19,6 +19,7 @@ mod cors;
 mod delete_objects;
 mod durability;
 mod edge;
+mod folders;
 mod limits;
 mod listing;
 mod listing_v1;

@@ -106,6 +106,7 @@ async fn step(state: &Arc<AppState>, bucket: &str, id: &str) -> anyhow::Result<S
         since_ms: None,
         prefix: row.prefix.clone(),
         max: PAGE,
+        ..Default::default()
     };
     let b = bucket.to_string();
     let page = match storage(state, move |s| s.changes(&b, &query)).await {
@@ -241,6 +242,7 @@ pub fn lag_seconds(store: &kura_storage::Store, bucket: &str, id: &str, prefix: 
         since_ms: None,
         prefix: prefix.to_string(),
         max: 1,
+        ..Default::default()
     };
     match store.changes(bucket, &q) {
         Ok(ChangeRead::Page(p)) => p

@@ -25,11 +25,15 @@ use crate::rows;
 use crate::secrets::META_KEYS_SEALED;
 use crate::store::Store;
 
-/// What a key may do in the buckets a grant names.
+/// What a key may do in the buckets a grant names: in the whole bucket, or
+/// only on the keys under one prefix (a "folder", e.g. `incoming/`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Grant {
     /// A bucket name, or `*` for every bucket (including ones not yet created).
     pub bucket: String,
+    /// Only keys beginning with this; empty: the whole bucket. A prefix
+    /// grant never carries `admin` (bucket settings are bucket-wide).
+    pub prefix: String,
     /// GetObject, HeadObject, listings.
     pub read: bool,
     /// PutObject, DeleteObject, multipart, being the target of a copy.
@@ -55,7 +59,60 @@ pub struct AccessKeyRow {
     pub allow_ips: Vec<String>,
 }
 
-impl crate::rows::Row for AccessKeyRow {}
+/// `Grant` as format 1 wrote it: always the whole bucket.
+#[derive(Deserialize)]
+struct GrantV1 {
+    bucket: String,
+    read: bool,
+    write: bool,
+    admin: bool,
+}
+
+/// `AccessKeyRow` as format 1 wrote it (before prefix grants).
+#[derive(Deserialize)]
+struct AccessKeyRowV1 {
+    name: String,
+    secret: String,
+    created_ms: u64,
+    enabled: bool,
+    grants: Vec<GrantV1>,
+    allow_ips: Vec<String>,
+}
+
+/// Format 2: `Grant::prefix` added; format-1 grants cover their whole bucket.
+const ACCESS_KEY_FORMAT_V2: u8 = 2;
+
+impl crate::rows::Row for AccessKeyRow {
+    const FORMAT: u8 = ACCESS_KEY_FORMAT_V2;
+
+    fn upgrade(format: u8, raw: &[u8]) -> StorageResult<Self> {
+        if format != 1 {
+            return Err(StorageError::Corrupt(format!(
+                "unknown access key row format {format}"
+            )));
+        }
+        let v1: AccessKeyRowV1 = postcard::from_bytes(raw)
+            .map_err(|e| StorageError::Corrupt(format!("undecodable access key row: {e}")))?;
+        Ok(AccessKeyRow {
+            name: v1.name,
+            secret: v1.secret,
+            created_ms: v1.created_ms,
+            enabled: v1.enabled,
+            grants: v1
+                .grants
+                .into_iter()
+                .map(|g| Grant {
+                    bucket: g.bucket,
+                    prefix: String::new(),
+                    read: g.read,
+                    write: g.write,
+                    admin: g.admin,
+                })
+                .collect(),
+            allow_ips: v1.allow_ips,
+        })
+    }
+}
 
 // Hand-written so the secret never reaches a log line.
 impl std::fmt::Debug for AccessKeyRow {
@@ -358,6 +415,91 @@ mod tests {
         assert!(err.to_string().contains("access-keys.key"), "{err}");
     }
 
+    /// Rows written before prefix grants (format 1, sealed or still in
+    /// plaintext) read back with every grant covering its whole bucket.
+    #[test]
+    fn format_1_rows_read_as_whole_bucket_grants() {
+        #[derive(Serialize)]
+        struct OldGrant {
+            bucket: String,
+            read: bool,
+            write: bool,
+            admin: bool,
+        }
+        #[derive(Serialize)]
+        struct OldRow {
+            name: String,
+            secret: String,
+            created_ms: u64,
+            enabled: bool,
+            grants: Vec<OldGrant>,
+            allow_ips: Vec<String>,
+        }
+        let old = OldRow {
+            name: "partner".into(),
+            secret: "s3cr3t".into(),
+            created_ms: 7,
+            enabled: true,
+            grants: vec![
+                OldGrant {
+                    bucket: "reports".into(),
+                    read: true,
+                    write: false,
+                    admin: false,
+                },
+                OldGrant {
+                    bucket: "*".into(),
+                    read: false,
+                    write: false,
+                    admin: true,
+                },
+            ],
+            allow_ips: vec!["10.0.0.0/8".into()],
+        };
+        let mut raw = vec![1u8];
+        raw.extend(postcard::to_allocvec(&old).unwrap());
+        let tmp = tempfile::tempdir().unwrap();
+        let s = store(tmp.path());
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            s.cf(CF_ACCESS_KEYS),
+            b"OLDKEY",
+            s.inner.secrets.seal("OLDKEY", &raw),
+        );
+        s.write_synced(batch).unwrap();
+        let want = AccessKeyRow {
+            name: "partner".into(),
+            secret: "s3cr3t".into(),
+            created_ms: 7,
+            enabled: true,
+            grants: vec![
+                Grant {
+                    bucket: "reports".into(),
+                    prefix: String::new(),
+                    read: true,
+                    write: false,
+                    admin: false,
+                },
+                Grant {
+                    bucket: "*".into(),
+                    prefix: String::new(),
+                    read: false,
+                    write: false,
+                    admin: true,
+                },
+            ],
+            allow_ips: vec!["10.0.0.0/8".into()],
+        };
+        assert_eq!(s.access_key("OLDKEY").unwrap(), Some(want.clone()));
+        // Plaintext rows of a build before sealing upgrade the same way.
+        assert_eq!(rows::decode::<AccessKeyRow>(&raw).unwrap(), want);
+        // Written back, the row is in the new format and keeps its prefix.
+        let mut new = want;
+        new.grants[0].prefix = "2026/".into();
+        s.put_access_key("OLDKEY", &new).unwrap();
+        assert_eq!(s.access_key("OLDKEY").unwrap(), Some(new));
+    }
+
     #[test]
     fn keys_roundtrip_usage_and_delete() {
         let tmp = tempfile::tempdir().unwrap();
@@ -369,6 +511,7 @@ mod tests {
             enabled: true,
             grants: vec![Grant {
                 bucket: "a".into(),
+                prefix: "in/".into(),
                 read: true,
                 write: false,
                 admin: false,

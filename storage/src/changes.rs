@@ -133,6 +133,10 @@ pub struct ChangeQuery {
     pub since_ms: Option<u64>,
     /// Only keys beginning with this.
     pub prefix: String,
+    /// When not empty, only keys beginning with one of these as well: the
+    /// prefixes a caller with per-folder grants may read (see the server's
+    /// access module). Empty: no such restriction.
+    pub within: Vec<String>,
     /// At most this many entries.
     pub max: usize,
 }
@@ -279,7 +283,9 @@ impl Store {
                 let seq = keys::change_key_seq(plen, k)
                     .ok_or_else(|| StorageError::Corrupt("change key".into()))?;
                 let entry: ChangeEntry = rows::decode(v)?;
-                if entry.key.starts_with(&q.prefix) {
+                if entry.key.starts_with(&q.prefix)
+                    && (q.within.is_empty() || q.within.iter().any(|p| entry.key.starts_with(p)))
+                {
                     entries.push((seq, entry));
                 }
                 last_scanned = seq;
@@ -505,6 +511,26 @@ mod tests {
             assert_eq!(events(&p.entries), ["put:a/1", "put:a/2"]);
             assert!(!p.more);
             assert_eq!(p.next, s.change_horizon());
+            // A caller restricted to some folders sees only their entries.
+            let p = page(
+                &s,
+                &ChangeQuery {
+                    within: vec!["b/".into(), "z/".into()],
+                    max: 10,
+                    ..Default::default()
+                },
+            );
+            assert_eq!(events(&p.entries), ["put:b/1"]);
+            let p = page(
+                &s,
+                &ChangeQuery {
+                    prefix: "a/".into(),
+                    within: vec!["b/".into()],
+                    max: 10,
+                    ..Default::default()
+                },
+            );
+            assert!(p.entries.is_empty());
         }
         // Reopened: the cursor resumes exactly, and new sequences are larger.
         let s = open(dir.path(), Duration::from_secs(3600));

@@ -15,7 +15,8 @@ pub struct KeyInfo {
     pub created: String,
     /// Last accepted request, RFC 3339 (`None`: never used).
     pub last_used: Option<String>,
-    /// `bucket:r`, `bucket:rw`, `bucket:admin`, `*:…` for every bucket.
+    /// `bucket:r`, `bucket:rw`, `bucket:admin`, `*:…` for every bucket;
+    /// `bucket/prefix/:r` or `bucket/prefix/:rw` for one folder only.
     pub permissions: Vec<String>,
     /// CIDR ranges requests may come from (empty: anywhere).
     pub allow_ips: Vec<String>,

@@ -52,7 +52,8 @@ pub enum KeyCommand {
         /// Name or description, e.g. the partner's company.
         #[arg(long)]
         name: String,
-        /// Permission `BUCKET:r`, `BUCKET:rw` or `BUCKET:admin` (`*` for every bucket); repeatable.
+        /// Permission `BUCKET:r`, `BUCKET:rw` or `BUCKET:admin` (`*` for every bucket), or on one
+        /// folder only, `BUCKET/PREFIX:r` or `BUCKET/PREFIX:rw` (e.g. `inbox/acme/:rw`); repeatable.
         #[arg(long = "allow")]
         allow: Vec<String>,
         /// Source address range (CIDR, IPv4 or IPv6) the key may be used from; repeatable. None: anywhere.
@@ -93,7 +94,7 @@ pub enum KeyCommand {
         /// New name.
         #[arg(long)]
         name: Option<String>,
-        /// Replaces all permissions (repeatable).
+        /// Replaces all permissions (repeatable; `BUCKET:rw`, `BUCKET/PREFIX:r`, … as for create).
         #[arg(long = "allow")]
         allow: Vec<String>,
         /// Removes every permission.

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use http::{header, HeaderValue, Response, StatusCode};
 use kura_protocol::router::ChangeParams;
-use kura_protocol::{S3Error, S3Result};
+use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{ChangeEntry, ChangeQuery, ChangeRead, Store};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use tokio::sync::watch;
 
 use super::Ctx;
+use crate::access::{KeyFilter, Permission};
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::{self, Body};
 
@@ -103,10 +104,18 @@ pub async fn list_changes(
     bucket: String,
     params: ChangeParams,
 ) -> S3Result<Response<Body>> {
+    // A caller with folder grants follows only its folders' entries.
+    let within = match ctx.principal.key_filter(&bucket, Permission::Read) {
+        KeyFilter::All => Vec::new(),
+        KeyFilter::Prefixes(p) if !p.is_empty() => p,
+        // Let in by `authorize` only with a readable folder; never "no filter".
+        KeyFilter::Prefixes(_) => return Err(S3Error::new(S3ErrorCode::AccessDenied)),
+    };
     let mut query = ChangeQuery {
         after: params.after,
         since_ms: params.since.as_deref().map(since_ms).transpose()?,
         prefix: params.prefix,
+        within,
         max: params.max_items,
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(params.wait_secs);

@@ -29,6 +29,7 @@ pub struct Deleted {
 /// (`null` included): removes that version for good, now (its files go once
 /// no download reads them); that empties the trash, so it needs `admin`
 /// unless the version is a delete marker ([`policy::may_delete_version`]).
+/// Refused with `AccessDenied` unless `who` may write `key`.
 pub fn delete_one(
     store: &Store,
     who: &Principal,
@@ -38,6 +39,9 @@ pub fn delete_one(
     version_id: Option<&str>,
 ) -> S3Result<Deleted> {
     validate_object_key(key)?;
+    // DeleteObject was checked before its handler; each DeleteObjects entry
+    // is checked here, so an entry outside the caller's folders fails alone.
+    policy::check_key(who, bucket, key, Permission::Write)?;
     let lock = store.lock_key(bucket, key).s3()?;
     let Some(v) = version_id else {
         let marker = store.delete_object(&lock, bucket, key).s3()?;
