@@ -101,6 +101,9 @@ fn expected(op: &str, own: bool) -> Option<&'static str> {
         | "PutBucketVersioning"
         | "GetBucketAcl"
         | "PutBucketAcl"
+        | "GetBucketCors"
+        | "PutBucketCors"
+        | "DeleteBucketCors"
         | "PutObjectAcl" => "AccessDenied",
         // Everything about keys: only inside one's folder.
         "ListObjects"
@@ -110,6 +113,7 @@ fn expected(op: &str, own: bool) -> Option<&'static str> {
         | "ListChanges"
         | "DeleteObjects"
         | "PutObject"
+        | "PostObject"
         | "CopyObject"
         | "GetObject"
         | "HeadObject"
@@ -168,6 +172,41 @@ async fn attempt(
                 .await,
         )),
         "GetBucketAcl" => one(code(s3.get_bucket_acl().bucket(BUCKET).send().await)),
+        "GetBucketCors" => one(code(s3.get_bucket_cors().bucket(BUCKET).send().await)),
+        "PutBucketCors" => one(code(
+            s3.put_bucket_cors()
+                .bucket(BUCKET)
+                .cors_configuration(
+                    aws_sdk_s3::types::CorsConfiguration::builder()
+                        .cors_rules(
+                            aws_sdk_s3::types::CorsRule::builder()
+                                .allowed_origins("*")
+                                .allowed_methods("GET")
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await,
+        )),
+        "DeleteBucketCors" => one(code(s3.delete_bucket_cors().bucket(BUCKET).send().await)),
+        "PostObject" => {
+            let r = common::form::post(
+                &server.addr,
+                &key.id,
+                &key.secret,
+                BUCKET,
+                &target.key("form.txt"),
+                b"posted by a form",
+            );
+            one(if r.status < 300 {
+                "OK".into()
+            } else {
+                r.code()
+            })
+        }
         "PutBucketAcl" => one(code(
             s3.put_bucket_acl()
                 .bucket(BUCKET)

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod boto_presign;
+pub mod form;
 pub mod multipart;
 pub mod raw;
 pub mod slow;
