@@ -298,6 +298,9 @@ operations! {
         // kura's change feed of a bucket.
         ListChanges { params: ChangeParams } => Read,
         DeleteObjects {} => Write,
+        GetBucketTagging {} => Read,
+        PutBucketTagging {} => Admin,
+        DeleteBucketTagging {} => Admin,
     }
     object {
         PutObject {} => Write,
@@ -308,6 +311,9 @@ operations! {
         GetObjectAcl { version_id: Option<String> } => Read,
         GetObjectAttributes { version_id: Option<String> } => Read,
         PutObjectAcl { version_id: Option<String> } => Admin,
+        GetObjectTagging { version_id: Option<String> } => Read,
+        PutObjectTagging { version_id: Option<String> } => Write,
+        DeleteObjectTagging { version_id: Option<String> } => Write,
         CreateMultipartUpload {} => Write,
         UploadPart { upload_id: String, part_number: u32 } => Write,
         UploadPartCopy { upload_id: String, part_number: u32 } => Write,
@@ -459,13 +465,11 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
     ),
     ni(Scope::Bucket, "replication", "no cross-site replication"),
     ni(Scope::Bucket, "requestPayment", "no billing"),
-    ni(Scope::Bucket, "tagging", "no bucket tags yet"),
     ni(
         Scope::Bucket,
         "website",
         "no static website hosting; public URLs serve files",
     ),
-    ni(Scope::Object, "tagging", "no object tags yet"),
     ni(Scope::Object, "retention", "no object lock retention"),
     ni(Scope::Object, "legal-hold", "no object lock legal holds"),
     ni(Scope::Object, "torrent", "no BitTorrent"),
@@ -509,6 +513,9 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             Method::GET if query.has("location") => Ok(Operation::GetBucketLocation { bucket }),
             Method::GET if query.has("versioning") => Ok(Operation::GetBucketVersioning { bucket }),
             Method::GET if query.has("acl") => Ok(Operation::GetBucketAcl { bucket }),
+            Method::GET if query.has("tagging") => Ok(Operation::GetBucketTagging { bucket }),
+            Method::PUT if query.has("tagging") => Ok(Operation::PutBucketTagging { bucket }),
+            Method::DELETE if query.has("tagging") => Ok(Operation::DeleteBucketTagging { bucket }),
             Method::GET if query.has("changes") => Ok(Operation::ListChanges {
                 bucket,
                 params: ChangeParams::from_query(query)?,
@@ -561,6 +568,23 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             key,
             version_id,
         }),
+        (Method::PUT, None, _) if query.has("tagging") => Ok(Operation::PutObjectTagging {
+            bucket,
+            key,
+            version_id,
+        }),
+        (Method::GET, None, _) if query.has("tagging") => Ok(Operation::GetObjectTagging {
+            bucket,
+            key,
+            version_id,
+        }),
+        (Method::DELETE, None, _) if query.has("tagging") => {
+            Ok(Operation::DeleteObjectTagging {
+                bucket,
+                key,
+                version_id,
+            })
+        }
         (Method::PUT, None, None) => Ok(Operation::PutObject { bucket, key }),
         (Method::GET, Some(upload_id), _) => Ok(Operation::ListParts {
             bucket,
