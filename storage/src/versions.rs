@@ -670,6 +670,7 @@ mod tests {
             expires_ms: u64::MAX,
             null_version: false,
             tags: Vec::new(),
+            part_checksums: Vec::new(),
         };
         let mut batch = WriteBatch::default();
         for seq in 1..=n {
