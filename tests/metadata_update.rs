@@ -71,7 +71,13 @@ async fn a_metadata_update_copies_no_bytes() {
     // Copying 40 MiB takes far longer than one metadata batch on any disk.
     assert!(took < Duration::from_millis(500), "took {took:?}");
 
-    let head = s3.head_object().bucket("bkt").key("big").send().await.unwrap();
+    let head = s3
+        .head_object()
+        .bucket("bkt")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_type(), Some("text/csv"));
     assert_eq!(head.metadata().unwrap()["state"], "sorted");
     assert_eq!(head.tag_count(), Some(1), "COPY tagging directive");
@@ -88,7 +94,9 @@ async fn a_metadata_update_copies_no_bytes() {
     assert_eq!(r.status, 200, "public link kept");
     assert_eq!(r.body.len(), SIZE);
 
-    let feed = Raw::new("GET", "/bkt?changes").send(&server.addr).body_text();
+    let feed = Raw::new("GET", "/bkt?changes")
+        .send(&server.addr)
+        .body_text();
     let json: serde_json::Value = serde_json::from_str(&feed).unwrap();
     let last = json["changes"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["event"], "metadata", "{feed}");
@@ -137,9 +145,16 @@ async fn purging_either_version_keeps_what_the_other_reads() {
     let body = common::get_version(&s3, "bkt", "big", None).await;
     assert_eq!(md5_hex(&body), md5_hex(&data));
 
-    s3.delete_object().bucket("bkt").key("big").send().await.unwrap();
-    eventually("the last version's files purged", Duration::from_secs(30), || {
-        server.chunk_files() == 0
-    })
+    s3.delete_object()
+        .bucket("bkt")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    eventually(
+        "the last version's files purged",
+        Duration::from_secs(30),
+        || server.chunk_files() == 0,
+    )
     .await;
 }

@@ -69,12 +69,24 @@ async fn put(s3: &Client, key: &str, body: &[u8], tagging: Option<&str>) -> Opti
 async fn round_trips_counts_and_versions() {
     let (server, s3) = setup(&[]).await;
     // `x-amz-tagging` on PutObject: URL-encoded, order kept.
-    put(&s3, "a", b"hello", Some("dst=0000000000020&note=two%20words")).await;
+    put(
+        &s3,
+        "a",
+        b"hello",
+        Some("dst=0000000000020&note=two%20words"),
+    )
+    .await;
     assert_eq!(
         tags_of(&s3, "a", None).await,
         owned(&[("dst", "0000000000020"), ("note", "two words")])
     );
-    let head = s3.head_object().bucket("bkt").key("a").send().await.unwrap();
+    let head = s3
+        .head_object()
+        .bucket("bkt")
+        .key("a")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.tag_count(), Some(2));
     let get = s3.get_object().bucket("bkt").key("a").send().await.unwrap();
     assert_eq!(get.tag_count(), Some(2));
@@ -90,9 +102,23 @@ async fn round_trips_counts_and_versions() {
         .await
         .unwrap();
     assert_eq!(tags_of(&s3, "a", None).await, owned(&set));
-    let head = s3.head_object().bucket("bkt").key("a").send().await.unwrap();
-    assert_eq!((head.e_tag(), head.tag_count()), (Some(etag.as_str()), Some(2)));
-    let versions = s3.list_object_versions().bucket("bkt").send().await.unwrap();
+    let head = s3
+        .head_object()
+        .bucket("bkt")
+        .key("a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (head.e_tag(), head.tag_count()),
+        (Some(etag.as_str()), Some(2))
+    );
+    let versions = s3
+        .list_object_versions()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(versions.versions().len(), 1, "tagging wrote no new version");
 
     // DeleteObjectTagging: 204, no tags, no tagging-count header.
@@ -103,7 +129,13 @@ async fn round_trips_counts_and_versions() {
         .await
         .unwrap();
     assert!(tags_of(&s3, "a", None).await.is_empty());
-    let head = s3.head_object().bucket("bkt").key("a").send().await.unwrap();
+    let head = s3
+        .head_object()
+        .bucket("bkt")
+        .key("a")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.tag_count(), None);
     let r = Raw::new("DELETE", "/bkt/a?tagging").send(&server.addr);
     assert_eq!(r.status, 204);
@@ -122,7 +154,10 @@ async fn round_trips_counts_and_versions() {
         .await
         .unwrap();
     assert_eq!(out.version_id(), Some(v1.as_str()));
-    assert_eq!(tags_of(&s3, "v", Some(&v1)).await, owned(&[("gen", "first")]));
+    assert_eq!(
+        tags_of(&s3, "v", Some(&v1)).await,
+        owned(&[("gen", "first")])
+    );
     assert_eq!(tags_of(&s3, "v", None).await, owned(&[("gen", "2")]));
     let got = s3
         .get_object_tagging()
@@ -175,7 +210,9 @@ async fn round_trips_counts_and_versions() {
     assert_eq!(e.code(), Some("InvalidArgument"));
 
     // Tag changes are `metadata` events of the change feed.
-    let feed = Raw::new("GET", "/bkt?changes").send(&server.addr).body_text();
+    let feed = Raw::new("GET", "/bkt?changes")
+        .send(&server.addr)
+        .body_text();
     let json: serde_json::Value = serde_json::from_str(&feed).unwrap();
     let metadata = json["changes"]
         .as_array()
@@ -200,7 +237,11 @@ async fn limits_and_errors() {
             ))
             .build()
             .unwrap();
-        s3.put_object_tagging().bucket("bkt").key("k").tagging(t).send()
+        s3.put_object_tagging()
+            .bucket("bkt")
+            .key("k")
+            .tagging(t)
+            .send()
     };
     let n = |count: usize| -> Vec<(String, String)> {
         (0..count).map(|i| (format!("k{i}"), "v".into())).collect()
@@ -209,11 +250,16 @@ async fn limits_and_errors() {
     let e = put_tags(n(11)).await.unwrap_err();
     assert_eq!(e.code(), Some("BadRequest"));
     assert_eq!(e.message(), Some("Object tags cannot be greater than 10"));
-    put_tags(vec![("k".repeat(128), "v".repeat(256))]).await.unwrap();
+    put_tags(vec![("k".repeat(128), "v".repeat(256))])
+        .await
+        .unwrap();
     for (bad, code) in [
         (vec![("k".repeat(129), "v".into())], "InvalidTag"),
         (vec![("k".into(), "v".repeat(257))], "InvalidTag"),
-        (vec![("a".into(), "1".into()), ("a".into(), "2".into())], "InvalidTag"),
+        (
+            vec![("a".into(), "1".into()), ("a".into(), "2".into())],
+            "InvalidTag",
+        ),
         (vec![("bad#key".into(), "v".into())], "InvalidTag"),
         (vec![("aws:reserved".into(), "v".into())], "InvalidTag"),
     ] {
@@ -221,7 +267,10 @@ async fn limits_and_errors() {
         assert_eq!(e.code(), Some(code), "{bad:?}");
     }
     // Nothing was half-stored: the last good set is still there.
-    assert_eq!(tags_of(&s3, "k", None).await, vec![("k".repeat(128), "v".repeat(256))]);
+    assert_eq!(
+        tags_of(&s3, "k", None).await,
+        vec![("k".repeat(128), "v".repeat(256))]
+    );
 
     // The header form on PutObject: same limits, nothing stored on refusal.
     let eleven: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
@@ -245,7 +294,13 @@ async fn limits_and_errors() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("InvalidArgument"));
-    let e = s3.head_object().bucket("bkt").key("h").send().await.unwrap_err();
+    let e = s3
+        .head_object()
+        .bucket("bkt")
+        .key("h")
+        .send()
+        .await
+        .unwrap_err();
     assert!(e.into_service_error().is_not_found());
 
     // Bad XML, an oversized body.
@@ -253,14 +308,18 @@ async fn limits_and_errors() {
         "<Tagging><TagSet><Tag><Key>k</Key></Tag></TagSet></Tagging>".to_string(),
         "not xml".to_string(),
     ] {
-        let r = Raw::new("PUT", "/bkt/k?tagging").body(body).send(&server.addr);
+        let r = Raw::new("PUT", "/bkt/k?tagging")
+            .body(body)
+            .send(&server.addr);
         assert_eq!((r.status, r.code().as_str()), (400, "MalformedXML"));
     }
     let huge = format!(
         "<Tagging><TagSet>{}</TagSet></Tagging>",
         "<Tag><Key>k</Key><Value>v</Value></Tag>".repeat(10_000)
     );
-    let r = Raw::new("PUT", "/bkt/k?tagging").body(huge).send(&server.addr);
+    let r = Raw::new("PUT", "/bkt/k?tagging")
+        .body(huge)
+        .send(&server.addr);
     assert_eq!(r.status, 400, "{}", r.body_text());
 
     // A tag write of a key being written is refused like any write (409).
@@ -278,7 +337,13 @@ async fn max_tags_flag_raises_the_limit() {
     let twenty: Vec<String> = (0..20).map(|i| format!("key{i}=v{i}")).collect();
     put(&s3, "k", b"x", Some(&twenty.join("&"))).await;
     assert_eq!(tags_of(&s3, "k", None).await.len(), 20);
-    let head = s3.head_object().bucket("bkt").key("k").send().await.unwrap();
+    let head = s3
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.tag_count(), Some(20));
     let mut more = twenty.clone();
     more.push("one=more".into());
@@ -313,7 +378,10 @@ async fn copy_directives_and_multipart_uploads() {
         .send()
         .await
         .unwrap();
-    assert_eq!(tags_of(&s3, "copied", None).await, owned(&[("a", "1"), ("b", "2")]));
+    assert_eq!(
+        tags_of(&s3, "copied", None).await,
+        owned(&[("a", "1"), ("b", "2")])
+    );
     // REPLACE takes the request's (none is none).
     s3.copy_object()
         .bucket("bkt")
@@ -358,7 +426,10 @@ async fn copy_directives_and_multipart_uploads() {
         .await
         .unwrap();
     assert_eq!(tags_of(&s3, "src", None).await, owned(&[("d", "4")]));
-    assert_eq!(common::get_version(&s3, "bkt", "src", None).await, b"source bytes");
+    assert_eq!(
+        common::get_version(&s3, "bkt", "src", None).await,
+        b"source bytes"
+    );
 
     // CreateMultipartUpload's tags land on the completed object.
     let id = s3
@@ -391,7 +462,12 @@ async fn copy_directives_and_multipart_uploads() {
 #[tokio::test]
 async fn bucket_tags() {
     let (server, s3) = setup(&[]).await;
-    let e = s3.get_bucket_tagging().bucket("bkt").send().await.unwrap_err();
+    let e = s3
+        .get_bucket_tagging()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("NoSuchTagSet"));
     s3.put_bucket_tagging()
         .bucket("bkt")
@@ -428,10 +504,24 @@ async fn bucket_tags() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("BadRequest"));
-    s3.delete_bucket_tagging().bucket("bkt").send().await.unwrap();
-    let e = s3.get_bucket_tagging().bucket("bkt").send().await.unwrap_err();
+    s3.delete_bucket_tagging()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
+    let e = s3
+        .get_bucket_tagging()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("NoSuchTagSet"));
-    let e = s3.get_bucket_tagging().bucket("missing").send().await.unwrap_err();
+    let e = s3
+        .get_bucket_tagging()
+        .bucket("missing")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("NoSuchBucket"));
 
     // Tags go with the bucket: a new bucket of the same name has none.
@@ -443,7 +533,12 @@ async fn bucket_tags() {
         .unwrap();
     s3.delete_bucket().bucket("bkt").send().await.unwrap();
     s3.create_bucket().bucket("bkt").send().await.unwrap();
-    let e = s3.get_bucket_tagging().bucket("bkt").send().await.unwrap_err();
+    let e = s3
+        .get_bucket_tagging()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("NoSuchTagSet"));
     drop(server);
 }

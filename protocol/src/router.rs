@@ -578,13 +578,11 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             key,
             version_id,
         }),
-        (Method::DELETE, None, _) if query.has("tagging") => {
-            Ok(Operation::DeleteObjectTagging {
-                bucket,
-                key,
-                version_id,
-            })
-        }
+        (Method::DELETE, None, _) if query.has("tagging") => Ok(Operation::DeleteObjectTagging {
+            bucket,
+            key,
+            version_id,
+        }),
         (Method::PUT, None, None) => Ok(Operation::PutObject { bucket, key }),
         (Method::GET, Some(upload_id), _) => Ok(Operation::ListParts {
             bucket,

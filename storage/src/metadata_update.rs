@@ -44,7 +44,11 @@ impl Store {
         update: MetadataUpdate,
     ) -> StorageResult<ObjectRow> {
         let object_key = keys::object_key(bucket, key)?;
-        assert_eq!(lock.key(), object_key.as_slice(), "write lock of another key");
+        assert_eq!(
+            lock.key(),
+            object_key.as_slice(),
+            "write lock of another key"
+        );
         let _bucket = self.commit_guard();
         // Owner lists of the shared files are read and rewritten under the
         // latch a purge of an older version holds while it edits them.
@@ -63,16 +67,24 @@ impl Store {
         };
         let change = ChangeEntry::of(ChangeEvent::Metadata, key, &row);
         let mut batch = WriteBatch::default();
-        self.stage_current(&mut batch, bucket, key, &mut row, Some(previous), update.public)?;
+        self.stage_current(
+            &mut batch,
+            bucket,
+            key,
+            &mut row,
+            Some(previous),
+            update.public,
+        )?;
         // `stage_current` names the new version as the files' only owner;
         // these later puts of the same keys win within the batch and keep
         // every earlier owner too.
-        for c in row.chunks() {
-            let mut owners = self.chunk_owners(&c.id)?.unwrap_or_default();
+        let ids: Vec<[u8; 16]> = row.chunks().iter().map(|c| c.id).collect();
+        let owners = self.chunk_owners_of(&ids)?;
+        for (id, mut owners) in ids.iter().zip(owners) {
             if !owners.contains(&row.seq) {
                 owners.push(row.seq);
             }
-            batch.put_cf(self.cf(CF_CHUNKS), c.id, chunk_owners::encode(&owners));
+            batch.put_cf(self.cf(CF_CHUNKS), id, chunk_owners::encode(&owners));
         }
         self.write_logged(batch, bucket, &[change])?;
         Ok(row)

@@ -160,7 +160,8 @@ impl Store {
                 batch.put_cf(self.cf(CF_CHUNKS), id, chunk_owners::encode(&others));
             }
         }
-        let kept_some = files.len() < entry.chunks.len() + row.as_ref().map_or(0, |r| r.chunks().len());
+        let kept_some =
+            files.len() < entry.chunks.len() + row.as_ref().map_or(0, |r| r.chunks().len());
         if files.is_empty() {
             batch.delete_cf(self.cf(CF_PURGE), purge_key);
             self.write_logged(batch, &entry.bucket, &changes)?;

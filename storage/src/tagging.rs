@@ -36,7 +36,11 @@ impl Store {
         tags: Vec<(String, String)>,
     ) -> StorageResult<ObjectRow> {
         let object_key = keys::object_key(bucket, key)?;
-        assert_eq!(lock.key(), object_key.as_slice(), "write lock of another key");
+        assert_eq!(
+            lock.key(),
+            object_key.as_slice(),
+            "write lock of another key"
+        );
         let _bucket = self.commit_guard();
         // A noncurrent row is rewritten: the purger (which removes such rows
         // under this latch) must not remove it between this read and the

@@ -83,7 +83,11 @@ impl Tagging {
                 return Err(target.too_many());
             }
         }
-        if tags.iter().enumerate().any(|(i, (k, _))| tags[..i].iter().any(|(o, _)| o == k)) {
+        if tags
+            .iter()
+            .enumerate()
+            .any(|(i, (k, _))| tags[..i].iter().any(|(o, _)| o == k))
+        {
             return Err(S3Error::with_message(
                 S3ErrorCode::InvalidTag,
                 "Cannot provide multiple Tags with the same key",
@@ -151,7 +155,9 @@ pub fn check_tags(tags: &[(String, String)], target: TagTarget) -> S3Result<()> 
             return Err(invalid("The TagKey you have provided is too long, max 128"));
         }
         if v.encode_utf16().count() > MAX_VALUE_LEN {
-            return Err(invalid("The TagValue you have provided is too long, max 256"));
+            return Err(invalid(
+                "The TagValue you have provided is too long, max 256",
+            ));
         }
         if k.is_empty() || !k.chars().all(allowed) {
             return Err(invalid("The TagKey you have provided is invalid"));
@@ -210,7 +216,12 @@ mod tests {
         // `&` is not in S3's alphabet.
         assert_eq!(code(t), S3ErrorCode::InvalidTag);
         let t = Tagging::parse(
-            body(&[("dst", "0000000000020"), ("a b", "é/日本:=+-@_."), ("e", "")]).as_bytes(),
+            body(&[
+                ("dst", "0000000000020"),
+                ("a b", "é/日本:=+-@_."),
+                ("e", ""),
+            ])
+            .as_bytes(),
             OBJ,
         )
         .unwrap();
@@ -234,10 +245,11 @@ mod tests {
     fn limits_and_codes() {
         let ten: Vec<(String, String)> = (0..10).map(|i| (format!("k{i}"), "v".into())).collect();
         let as_body = |v: &[(String, String)]| {
-            body(&v
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect::<Vec<_>>())
+            body(
+                &v.iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect::<Vec<_>>(),
+            )
         };
         assert!(Tagging::parse(as_body(&ten).as_bytes(), OBJ).is_ok());
         let mut eleven = ten.clone();

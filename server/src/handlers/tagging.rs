@@ -23,10 +23,13 @@ pub async fn get_object_tagging(
 ) -> S3Result<Response<Body>> {
     let store = ctx.state.store.clone();
     let (row, shown) = blocking(move || {
-        let row = store.get_object(&bucket, &key, version_id.as_deref()).s3()?;
+        let row = store
+            .get_object(&bucket, &key, version_id.as_deref())
+            .s3()?;
         if row.delete_marker {
-            return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)
-                .header("x-amz-delete-marker", "true"));
+            return Err(
+                S3Error::new(S3ErrorCode::MethodNotAllowed).header("x-amz-delete-marker", "true")
+            );
         }
         let shown = shown_version(&store, &bucket, &row, version_id)?;
         Ok((row, shown))
