@@ -542,3 +542,138 @@ async fn bucket_tags() {
     assert_eq!(e.code(), Some("NoSuchTagSet"));
     drop(server);
 }
+
+/// The README's aws-cli examples work as written.
+#[test]
+fn aws_cli_examples() {
+    let server = Server::start();
+    let home = tempfile::tempdir().unwrap();
+    let aws = |args: &[&str]| -> String {
+        let out = std::process::Command::new("aws")
+            .arg("--endpoint-url")
+            .arg(&server.endpoint)
+            .args(args)
+            .env("HOME", home.path())
+            .env("AWS_CONFIG_FILE", home.path().join("aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                home.path().join("aws-credentials"),
+            )
+            .env("AWS_ACCESS_KEY_ID", common::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", common::SECRET_KEY)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("aws-cli");
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let file = home.path().join("report.csv");
+    std::fs::write(&file, "a,b\n1,2\n").unwrap();
+    aws(&["s3api", "create-bucket", "--bucket", "exchange"]);
+    aws(&[
+        "s3api",
+        "put-object",
+        "--bucket",
+        "exchange",
+        "--key",
+        "in/report.csv",
+        "--body",
+        file.to_str().unwrap(),
+        "--tagging",
+        "src=0000000000010&dst=0000000000020&type=ORDERS",
+    ]);
+    aws(&[
+        "s3api",
+        "put-object-tagging",
+        "--bucket",
+        "exchange",
+        "--key",
+        "in/report.csv",
+        "--tagging",
+        "TagSet=[{Key=dst,Value=0000000000020},{Key=status,Value=received}]",
+    ]);
+    let got: serde_json::Value = serde_json::from_str(&aws(&[
+        "s3api",
+        "get-object-tagging",
+        "--bucket",
+        "exchange",
+        "--key",
+        "in/report.csv",
+    ]))
+    .unwrap();
+    assert_eq!(
+        got["TagSet"],
+        serde_json::json!([
+            {"Key": "dst", "Value": "0000000000020"},
+            {"Key": "status", "Value": "received"}
+        ])
+    );
+    let before: serde_json::Value = serde_json::from_str(&aws(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        "exchange",
+        "--key",
+        "in/report.csv",
+    ]))
+    .unwrap();
+    aws(&[
+        "s3api",
+        "copy-object",
+        "--bucket",
+        "exchange",
+        "--key",
+        "in/report.csv",
+        "--copy-source",
+        "exchange/in/report.csv",
+        "--metadata-directive",
+        "REPLACE",
+        "--content-type",
+        "text/csv",
+        "--metadata",
+        "state=processed",
+    ]);
+    let after: serde_json::Value = serde_json::from_str(&aws(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        "exchange",
+        "--key",
+        "in/report.csv",
+    ]))
+    .unwrap();
+    assert_eq!(after["ETag"], before["ETag"]);
+    assert_eq!(after["ContentType"], "text/csv");
+    assert_eq!(after["Metadata"]["state"], "processed");
+    assert_eq!(after["TagCount"], 2);
+    aws(&[
+        "s3api",
+        "put-bucket-tagging",
+        "--bucket",
+        "exchange",
+        "--tagging",
+        "TagSet=[{Key=owner,Value=acme}]",
+    ]);
+    let got: serde_json::Value = serde_json::from_str(&aws(&[
+        "s3api",
+        "get-bucket-tagging",
+        "--bucket",
+        "exchange",
+    ]))
+    .unwrap();
+    assert_eq!(got["TagSet"][0]["Value"], "acme");
+    aws(&[
+        "s3api",
+        "delete-object-tagging",
+        "--bucket",
+        "exchange",
+        "--key",
+        "in/report.csv",
+    ]);
+}
