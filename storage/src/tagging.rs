@@ -64,10 +64,11 @@ impl Store {
         if row.delete_marker {
             return Err(StorageError::NoSuchKey);
         }
-        row.tags = tags;
+        let _old_tags = std::mem::replace(&mut row.tags, tags);
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(cf), &row_key, rows::encode(&row));
-        // Search index hook: the version's tags change here, in this batch.
+        // Search index hook: the version's tags change from `_old_tags` to
+        // `row.tags` here, in this batch (`cf` says whether it is current).
         let change = ChangeEntry::of(ChangeEvent::Metadata, key, &row);
         self.write_logged(batch, bucket, &[change])?;
         Ok(row)
