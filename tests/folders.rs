@@ -104,6 +104,9 @@ fn expected(op: &str, own: bool) -> Option<&'static str> {
         | "GetBucketCors"
         | "PutBucketCors"
         | "DeleteBucketCors"
+        | "GetBucketTagging"
+        | "PutBucketTagging"
+        | "DeleteBucketTagging"
         | "PutObjectAcl" => "AccessDenied",
         // Everything about keys: only inside one's folder.
         "ListObjects"
@@ -119,6 +122,9 @@ fn expected(op: &str, own: bool) -> Option<&'static str> {
         | "HeadObject"
         | "DeleteObject"
         | "GetObjectAcl"
+        | "GetObjectTagging"
+        | "PutObjectTagging"
+        | "DeleteObjectTagging"
         | "GetObjectAttributes"
         | "CreateMultipartUpload"
         | "UploadPart"
@@ -311,6 +317,59 @@ async fn attempt(
             s3.delete_object()
                 .bucket(BUCKET)
                 .key(target.key("doomed.txt"))
+                .send()
+                .await,
+        )),
+        "GetBucketTagging" => one(code(s3.get_bucket_tagging().bucket(BUCKET).send().await)),
+        "PutBucketTagging" => one(code(
+            s3.put_bucket_tagging()
+                .bucket(BUCKET)
+                .tagging(
+                    aws_sdk_s3::types::Tagging::builder()
+                        .tag_set(
+                            aws_sdk_s3::types::Tag::builder()
+                                .key("k")
+                                .value("v")
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await,
+        )),
+        "DeleteBucketTagging" => one(code(s3.delete_bucket_tagging().bucket(BUCKET).send().await)),
+        "GetObjectTagging" => one(code(
+            s3.get_object_tagging()
+                .bucket(BUCKET)
+                .key(&seed)
+                .send()
+                .await,
+        )),
+        "PutObjectTagging" => one(code(
+            s3.put_object_tagging()
+                .bucket(BUCKET)
+                .key(&seed)
+                .tagging(
+                    aws_sdk_s3::types::Tagging::builder()
+                        .tag_set(
+                            aws_sdk_s3::types::Tag::builder()
+                                .key("k")
+                                .value("v")
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await,
+        )),
+        "DeleteObjectTagging" => one(code(
+            s3.delete_object_tagging()
+                .bucket(BUCKET)
+                .key(&seed)
                 .send()
                 .await,
         )),

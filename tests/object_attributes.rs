@@ -123,3 +123,102 @@ async fn object_parts_are_paged() {
         .collect();
     assert_eq!(listed, [(Some(2), Some(1024))]);
 }
+
+/// What SDKs read to verify a multipart upload's checksums: the composite
+/// checksum with its part count, and each part's own checksum and size.
+#[tokio::test]
+async fn a_multipart_upload_with_checksums() {
+    use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload, CompletedPart};
+    let server = Server::start();
+    let s3 = server.client_no_retry().await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let created = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("mp")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
+    let id = created.upload_id().unwrap();
+    let parts = [pattern(5 << 20, 11), pattern(5 << 20, 12), pattern(777, 13)];
+    let mut done = Vec::new();
+    let mut part_sums = Vec::new();
+    for (i, data) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let r = s3
+            .upload_part()
+            .bucket("bkt")
+            .key("mp")
+            .upload_id(id)
+            .part_number(n)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
+        let sum = r.checksum_sha256().unwrap().to_string();
+        part_sums.push(sum.clone());
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(r.e_tag().unwrap())
+                .checksum_sha256(sum)
+                .build(),
+        );
+    }
+    let complete = s3
+        .complete_multipart_upload()
+        .bucket("bkt")
+        .key("mp")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let a = s3
+        .get_object_attributes()
+        .bucket("bkt")
+        .key("mp")
+        .object_attributes(ObjectAttributes::Etag)
+        .object_attributes(ObjectAttributes::Checksum)
+        .object_attributes(ObjectAttributes::ObjectParts)
+        .object_attributes(ObjectAttributes::StorageClass)
+        .object_attributes(ObjectAttributes::ObjectSize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.e_tag(), complete.e_tag().map(|e| e.trim_matches('"')));
+    assert!(a.e_tag().unwrap().ends_with("-3"));
+    let checksum = a.checksum().unwrap();
+    assert_eq!(checksum.checksum_sha256(), complete.checksum_sha256());
+    assert!(checksum.checksum_sha256().unwrap().ends_with("-3"));
+    assert_eq!(checksum.checksum_type(), Some(&ChecksumType::Composite));
+    assert_eq!(a.storage_class(), Some(&StorageClass::Standard));
+    assert_eq!(a.object_size(), Some((10 << 20) + 777));
+    let p = a.object_parts().unwrap();
+    assert_eq!(p.total_parts_count(), Some(3));
+    assert_eq!(p.is_truncated(), Some(false));
+    let listed: Vec<_> = p
+        .parts()
+        .iter()
+        .map(|p| {
+            (
+                p.part_number(),
+                p.size(),
+                p.checksum_sha256().map(str::to_string),
+            )
+        })
+        .collect();
+    let want: Vec<_> = parts
+        .iter()
+        .zip(&part_sums)
+        .enumerate()
+        .map(|(i, (d, s))| (Some(i as i32 + 1), Some(d.len() as i64), Some(s.clone())))
+        .collect();
+    assert_eq!(listed, want, "each part's size and checksum");
+}

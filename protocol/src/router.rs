@@ -304,6 +304,9 @@ operations! {
         // Browser form upload: authenticated by the form's signed policy,
         // authorized for the key the form names (see handlers/post_object.rs).
         PostObject {} => Write,
+        GetBucketTagging {} => Read,
+        PutBucketTagging {} => Admin,
+        DeleteBucketTagging {} => Admin,
     }
     object {
         PutObject {} => Write,
@@ -314,6 +317,9 @@ operations! {
         GetObjectAcl { version_id: Option<String> } => Read,
         GetObjectAttributes { version_id: Option<String> } => Read,
         PutObjectAcl { version_id: Option<String> } => Admin,
+        GetObjectTagging { version_id: Option<String> } => Read,
+        PutObjectTagging { version_id: Option<String> } => Write,
+        DeleteObjectTagging { version_id: Option<String> } => Write,
         CreateMultipartUpload {} => Write,
         UploadPart { upload_id: String, part_number: u32 } => Write,
         UploadPartCopy { upload_id: String, part_number: u32 } => Write,
@@ -464,13 +470,11 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
     ),
     ni(Scope::Bucket, "replication", "no cross-site replication"),
     ni(Scope::Bucket, "requestPayment", "no billing"),
-    ni(Scope::Bucket, "tagging", "no bucket tags yet"),
     ni(
         Scope::Bucket,
         "website",
         "no static website hosting; public URLs serve files",
     ),
-    ni(Scope::Object, "tagging", "no object tags yet"),
     ni(Scope::Object, "retention", "no object lock retention"),
     ni(Scope::Object, "legal-hold", "no object lock legal holds"),
     ni(Scope::Object, "torrent", "no BitTorrent"),
@@ -517,6 +521,9 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             Method::GET if query.has("cors") => Ok(Operation::GetBucketCors { bucket }),
             Method::PUT if query.has("cors") => Ok(Operation::PutBucketCors { bucket }),
             Method::DELETE if query.has("cors") => Ok(Operation::DeleteBucketCors { bucket }),
+            Method::GET if query.has("tagging") => Ok(Operation::GetBucketTagging { bucket }),
+            Method::PUT if query.has("tagging") => Ok(Operation::PutBucketTagging { bucket }),
+            Method::DELETE if query.has("tagging") => Ok(Operation::DeleteBucketTagging { bucket }),
             Method::GET if query.has("changes") => Ok(Operation::ListChanges {
                 bucket,
                 params: ChangeParams::from_query(query)?,
@@ -566,6 +573,21 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             part_number,
         }),
         (Method::PUT, None, _) if query.has("acl") => Ok(Operation::PutObjectAcl {
+            bucket,
+            key,
+            version_id,
+        }),
+        (Method::PUT, None, _) if query.has("tagging") => Ok(Operation::PutObjectTagging {
+            bucket,
+            key,
+            version_id,
+        }),
+        (Method::GET, None, _) if query.has("tagging") => Ok(Operation::GetObjectTagging {
+            bucket,
+            key,
+            version_id,
+        }),
+        (Method::DELETE, None, _) if query.has("tagging") => Ok(Operation::DeleteObjectTagging {
             bucket,
             key,
             version_id,

@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// How long a multipart upload may stay unfinished before it is discarded, e.g. `24h`, `7d`.
     #[arg(long, env = "KURA_MULTIPART_EXPIRY", default_value = "24h", value_parser = parse_duration)]
     pub multipart_expiry: Duration,
+    /// Most tags one object may carry: S3's 10 by default, up to 50 for
+    /// exchanges that search on more keys (bucket tags stay at 50).
+    #[arg(long, default_value = "10", value_parser = clap::value_parser!(u16).range(1..=50))]
+    pub max_tags: u16,
 }
 
 /// `--min-upload-rate`: a minimum, or none.

@@ -76,6 +76,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         body_idle_timeout: args.body_idle_timeout,
         min_upload_rate: args.min_upload_rate.0,
         multipart_expiry: args.multipart_expiry,
+        max_tags: usize::from(args.max_tags),
         changes,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()

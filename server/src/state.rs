@@ -46,6 +46,8 @@ pub struct AppState {
     pub min_upload_rate: Option<crate::body::MinRate>,
     /// How long a multipart upload may stay unfinished.
     pub multipart_expiry: std::time::Duration,
+    /// Most tags one object may carry (`--max-tags`).
+    pub max_tags: usize,
     /// The change log's horizon, updated after every logged commit: long
     /// polls of the change feed wait on it.
     pub changes: tokio::sync::watch::Receiver<u64>,

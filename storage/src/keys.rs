@@ -254,6 +254,13 @@ pub fn reschedule_key(bucket: &str) -> Vec<u8> {
     out
 }
 
+/// Meta key of `bucket`'s tag set (`crate::tagging::BucketTags`).
+pub fn bucket_tags_key(bucket: &str) -> Vec<u8> {
+    let mut out = b"bucket_tags/".to_vec();
+    out.extend_from_slice(bucket.as_bytes());
+    out
+}
+
 /// Key of one change-log entry: the bucket prefix then the change sequence
 /// (big-endian), so a bucket's log is one range in commit order.
 pub fn change_key(bucket: &str, seq: u64) -> StorageResult<Vec<u8>> {

@@ -20,6 +20,9 @@ pub enum ListStart {
 }
 
 /// One entry of a page.
+// Most entries are objects: boxing them would add an allocation per entry
+// to save space on the rare CommonPrefix.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ListItem {
     /// A current object.

@@ -331,6 +331,7 @@ impl Store {
             let mut chunks = Vec::new();
             let mut part_sizes = Vec::with_capacity(chosen.len());
             let mut used = std::collections::HashSet::new();
+            let mut part_checksums = Vec::with_capacity(chosen.len());
             for (number, etag) in chosen {
                 let part = parts
                     .iter()
@@ -340,9 +341,11 @@ impl Store {
                     .ok_or(StorageError::Conflict)?;
                 chunks.extend_from_slice(&part.chunks);
                 part_sizes.push(part.size);
+                part_checksums.push(part.checksum.as_ref().map(|(_, v)| v.clone()));
                 used.insert(*number);
             }
             let size = part_sizes.iter().sum();
+            let has_checksum = !new.checksums.is_empty();
             let mut row = ObjectRow {
                 seq: self.next_seq()?,
                 delete_marker: false,
@@ -360,6 +363,15 @@ impl Store {
                 expires_ms: 0,
                 null_version: false,
                 tags: new.tags,
+                // Listed only when every part has one (and so the object).
+                part_checksums: if !has_checksum {
+                    Vec::new()
+                } else {
+                    part_checksums
+                        .into_iter()
+                        .collect::<Option<Vec<_>>>()
+                        .unwrap_or_default()
+                },
             };
             let change = ChangeEntry::put(key, &row, previous.as_ref());
             let mut batch = WriteBatch::default();

@@ -158,6 +158,7 @@ impl Store {
             expires_ms: 0,
             null_version: false,
             tags: new.tags,
+            part_checksums: Vec::new(),
         };
         let change = ChangeEntry::put(key, &row, previous.as_ref());
         let mut batch = WriteBatch::default();
@@ -263,6 +264,7 @@ impl Store {
             expires_ms: 0,
             null_version: null_marker,
             tags: Vec::new(),
+            part_checksums: Vec::new(),
         };
         let mut batch = WriteBatch::default();
         if null_marker && !current.as_ref().is_some_and(|c| c.null_version) {

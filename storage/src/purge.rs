@@ -11,6 +11,7 @@
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 
 use crate::changes::{ChangeEntry, ChangeEvent};
+use crate::chunk_owners;
 use crate::error::StorageResult;
 use crate::keys::{self, CF_CHUNKS, CF_PURGE, CF_VERSIONS};
 use crate::rows::{self, ObjectRow, PurgeEntry};
@@ -138,19 +139,35 @@ impl Store {
         // version deleted by id has no row any more; its entry lists its files.
         let due = keys::purge_key_due(purge_key).unwrap_or(0);
         let row = row.filter(|r| r.expires_ms <= due);
-        let mut files = entry.chunks.clone();
+        let mut candidates = entry.chunks.clone();
         let mut batch = WriteBatch::default();
         if let Some(row) = &row {
-            files.extend(row.chunks().iter().map(|c| c.id));
+            candidates.extend(row.chunks().iter().map(|c| c.id));
             batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
             changes.push(ChangeEntry::of(ChangeEvent::Purge, &entry.key, row));
         }
+        // A file another version still uses (a metadata-only update shares
+        // them) only loses this version from its owners, in this batch.
+        let mut files = Vec::with_capacity(candidates.len());
+        for id in candidates {
+            let others: Vec<u64> = match self.chunk_owners(&id)? {
+                Some(owners) => owners.into_iter().filter(|&s| s != entry.seq).collect(),
+                None => Vec::new(),
+            };
+            if others.is_empty() {
+                files.push(id);
+            } else {
+                batch.put_cf(self.cf(CF_CHUNKS), id, chunk_owners::encode(&others));
+            }
+        }
+        let kept_some =
+            files.len() < entry.chunks.len() + row.as_ref().map_or(0, |r| r.chunks().len());
         if files.is_empty() {
             batch.delete_cf(self.cf(CF_PURGE), purge_key);
             self.write_logged(batch, &entry.bucket, &changes)?;
             return Ok(None);
         }
-        if row.is_some() {
+        if row.is_some() || kept_some {
             let listed = PurgeEntry {
                 chunks: files.clone(),
                 ..entry.clone()

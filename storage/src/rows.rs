@@ -13,6 +13,8 @@ const FORMAT_V1: u8 = 1;
 const FORMAT_V2: u8 = 2;
 /// Format 3: `ObjectRow::tags` and `UploadRow::tags` added.
 pub(crate) const FORMAT_V3: u8 = 3;
+/// Format 4: `ObjectRow::part_checksums` added.
+pub(crate) const FORMAT_V4: u8 = 4;
 
 /// A persisted row type: the format it is written in, and how rows written
 /// in its older formats are read.
@@ -161,6 +163,10 @@ pub struct ObjectRow {
     pub null_version: bool,
     /// Object tags (S3 tagging), in the order they were given.
     pub tags: Vec<(String, String)>,
+    /// For a multipart object uploaded with an additional checksum: each
+    /// part's checksum (base64, the algorithm of [`ObjectRow::checksums`]),
+    /// in part order, as GetObjectAttributes lists them; else empty.
+    pub part_checksums: Vec<String>,
 }
 
 /// `ObjectRow` as format 1 wrote it (every version had its own id).
@@ -194,10 +200,45 @@ struct ObjectRowV2 {
     null_version: bool,
 }
 
+/// `ObjectRow` as format 3 wrote it (no part checksums).
+#[derive(Deserialize)]
+struct ObjectRowV3 {
+    seq: u64,
+    delete_marker: bool,
+    size: u64,
+    etag: String,
+    modified_ms: u64,
+    headers: Vec<(String, String)>,
+    checksums: Vec<(String, String)>,
+    part_sizes: Vec<u64>,
+    data: DataLocation,
+    expires_ms: u64,
+    null_version: bool,
+    tags: Vec<(String, String)>,
+}
+
 impl Row for ObjectRow {
-    const FORMAT: u8 = FORMAT_V3;
+    const FORMAT: u8 = FORMAT_V4;
 
     fn upgrade(format: u8, raw: &[u8]) -> StorageResult<Self> {
+        if format == FORMAT_V3 {
+            let v3: ObjectRowV3 = postcard_decode(raw)?;
+            return Ok(ObjectRow {
+                seq: v3.seq,
+                delete_marker: v3.delete_marker,
+                size: v3.size,
+                etag: v3.etag,
+                modified_ms: v3.modified_ms,
+                headers: v3.headers,
+                checksums: v3.checksums,
+                part_sizes: v3.part_sizes,
+                data: v3.data,
+                expires_ms: v3.expires_ms,
+                null_version: v3.null_version,
+                tags: v3.tags,
+                part_checksums: Vec::new(),
+            });
+        }
         if format == FORMAT_V2 {
             let v2: ObjectRowV2 = postcard_decode(raw)?;
             return Ok(ObjectRow {
@@ -213,6 +254,7 @@ impl Row for ObjectRow {
                 expires_ms: v2.expires_ms,
                 null_version: v2.null_version,
                 tags: Vec::new(),
+                part_checksums: Vec::new(),
             });
         }
         if format != FORMAT_V1 {
@@ -234,6 +276,7 @@ impl Row for ObjectRow {
             expires_ms: v1.expires_ms,
             null_version: false,
             tags: Vec::new(),
+            part_checksums: Vec::new(),
         })
     }
 }
@@ -322,9 +365,10 @@ mod tests {
             expires_ms: 0,
             null_version: true,
             tags: vec![("dst".into(), "0020".into())],
+            part_checksums: vec!["AAAAAA==".into()],
         };
         let raw = encode(&row);
-        assert_eq!(raw[0], FORMAT_V3);
+        assert_eq!(raw[0], FORMAT_V4);
         assert_eq!(decode::<ObjectRow>(&raw).unwrap(), row);
         assert!(decode::<ObjectRow>(&[9, 1, 2]).is_err());
         assert!(decode::<ObjectRow>(&[]).is_err());
@@ -403,12 +447,23 @@ mod tests {
             expires_ms: 0,
             null_version: true,
             tags: vec![],
+            part_checksums: vec![],
         };
-        // Format 2 is format 3 without the trailing tags vector.
-        let v3 = encode(&row);
+        // Format 2 is format 4 without the trailing tags and part
+        // checksums (two empty vectors, one byte each); format 3 without
+        // the part checksums.
+        let v4 = encode(&row);
         let mut v2 = vec![FORMAT_V2];
-        v2.extend_from_slice(&v3[1..v3.len() - 1]);
+        v2.extend_from_slice(&v4[1..v4.len() - 2]);
         assert_eq!(decode::<ObjectRow>(&v2).unwrap(), row);
+        let tagged = ObjectRow {
+            tags: vec![("k".into(), "v".into())],
+            ..row
+        };
+        let v4 = encode(&tagged);
+        let mut v3 = vec![FORMAT_V3];
+        v3.extend_from_slice(&v4[1..v4.len() - 1]);
+        assert_eq!(decode::<ObjectRow>(&v3).unwrap(), tagged);
     }
 
     #[test]

@@ -349,6 +349,7 @@ impl Store {
         self.drop_bucket_versions(&mut batch, name)?;
         self.drop_bucket_changes(&mut batch, name)?;
         self.drop_bucket_configs(&mut batch, name)?;
+        batch.delete_cf(self.cf(CF_META), keys::bucket_tags_key(name));
         self.write_synced(batch)?;
         Ok(())
     }

@@ -16,6 +16,9 @@ use crate::store::{now_ms, Store};
 use crate::version_cursor::VersionCursor;
 
 /// One entry of a version listing.
+// Most entries are versions: boxing them would add an allocation per entry
+// to save space on the rare CommonPrefix.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum VersionItem {
     /// A version or delete marker of `key`.
@@ -670,6 +673,7 @@ mod tests {
             expires_ms: u64::MAX,
             null_version: false,
             tags: Vec::new(),
+            part_checksums: Vec::new(),
         };
         let mut batch = WriteBatch::default();
         for seq in 1..=n {

@@ -20,6 +20,7 @@ mod delete;
 mod dom;
 mod list;
 mod multipart;
+mod tagging;
 mod uploads;
 mod versions;
 mod writer;
@@ -41,6 +42,10 @@ pub use list::{ListBucketResultV1, ListBucketResultV2, ObjectEntry};
 pub use multipart::{
     CompleteMultipartUpload, CompleteMultipartUploadResult, CompletedPart,
     InitiateMultipartUploadResult, MAX_PART_NUMBER,
+};
+pub use tagging::{
+    check_tags, parse_tagging_header, tagging_header, TagTarget, Tagging, DEFAULT_MAX_TAGS,
+    MAX_BUCKET_TAGS, MAX_TAGGING_BODY, MAX_TAGS_LIMIT,
 };
 pub use uploads::{ListMultipartUploadsResult, ListPartsResult, PartEntry, UploadEntry};
 pub use versions::{ListVersionsResult, VersionEntry};

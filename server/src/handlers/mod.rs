@@ -3,6 +3,7 @@
 
 mod acl;
 mod bucket;
+mod bucket_tagging;
 pub mod changes;
 mod copy;
 mod cors;
@@ -18,6 +19,7 @@ mod part_copy;
 pub mod post_object;
 pub mod public;
 mod put;
+mod tagging;
 mod versions;
 
 use kura_protocol::router::Operation;
@@ -121,6 +123,24 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
             upload_id,
             params,
         } => multipart_list::list_parts(ctx, bucket, key, upload_id, params).await,
+        GetBucketTagging { bucket } => bucket_tagging::get_bucket_tagging(ctx, bucket).await,
+        PutBucketTagging { bucket } => bucket_tagging::put_bucket_tagging(ctx, bucket).await,
+        DeleteBucketTagging { bucket } => bucket_tagging::delete_bucket_tagging(ctx, bucket).await,
+        GetObjectTagging {
+            bucket,
+            key,
+            version_id,
+        } => tagging::get_object_tagging(ctx, bucket, key, version_id).await,
+        PutObjectTagging {
+            bucket,
+            key,
+            version_id,
+        } => tagging::put_object_tagging(ctx, bucket, key, version_id).await,
+        DeleteObjectTagging {
+            bucket,
+            key,
+            version_id,
+        } => tagging::delete_object_tagging(ctx, bucket, key, version_id).await,
         ListChanges { bucket, params } => changes::list_changes(ctx, bucket, params).await,
         ListMultipartUploads { bucket, params } => {
             multipart_list::list_uploads(ctx, bucket, params).await

@@ -33,6 +33,7 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
     let h = &ctx.parts.headers;
     let stored_headers = headers::stored_object_headers(h)?;
     let checksum = multipart_checksum(h)?;
+    let tags = super::kit::tags::request_tags(h, ctx.state.max_tags)?;
     // As on PutObject: `public-read` publishes the object once completed.
     let public = headers::canned_acl(h)?.is_some_and(|acl| acl.is_public());
     let expires_ms = now_ms().saturating_add(ctx.state.multipart_expiry.as_millis() as u64);
@@ -49,7 +50,7 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
                     checksum_type: checksum.map(|(_, t)| t.as_str().to_string()),
                     expires_ms,
                     public,
-                    tags: Vec::new(),
+                    tags,
                 },
             )
             .s3()

@@ -133,6 +133,11 @@ fn write_parts(w: &mut XmlWriter, row: &ObjectRow, marker: u32, max_parts: u32) 
         return;
     }
     let total = row.part_sizes.len() as u32;
+    // Each part's checksum, named as the object's (`ChecksumSHA256`, …).
+    let checksum_element = row
+        .checksums
+        .first()
+        .map(|(alg, _)| format!("Checksum{}", alg.to_ascii_uppercase()));
     let page: Vec<(u32, u64)> = (1..=total)
         .zip(row.part_sizes.iter().copied())
         .skip_while(|(n, _)| *n <= marker)
@@ -149,6 +154,10 @@ fn write_parts(w: &mut XmlWriter, row: &ObjectRow, marker: u32, max_parts: u32) 
     w.boolean("IsTruncated", truncated);
     for (n, size) in page {
         w.open("Part");
+        let sum = row.part_checksums.get(n as usize - 1);
+        if let (Some(element), Some(sum)) = (&checksum_element, sum) {
+            w.text(element, sum);
+        }
         w.value("PartNumber", n);
         w.value("Size", size);
         w.close("Part");

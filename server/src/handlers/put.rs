@@ -24,6 +24,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
     let stored_headers = headers::stored_object_headers(h)?;
+    let tags = super::kit::tags::request_tags(h, ctx.state.max_tags)?;
     let content_md5 = headers::content_md5(h)?;
     let requested = checksum::requested(h, ctx.verified.payload.has_trailer())?;
     // Only `public-read` changes anything here: clients that send
@@ -66,6 +67,7 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
         etag,
         headers: stored_headers,
         checksums: checksum.iter().map(checksum::stored).collect(),
+        tags,
         public,
         ..Default::default()
     };

@@ -11,6 +11,7 @@ pub mod delete;
 pub mod ingest;
 pub mod public_url;
 pub mod serve;
+pub mod tags;
 pub mod versioning;
 pub mod writes;
 

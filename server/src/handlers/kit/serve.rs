@@ -121,6 +121,9 @@ pub fn serve_object(
         );
     }
     super::checksum::response_headers(&mut r, &row, h, range.is_none());
+    if !row.tags.is_empty() {
+        response::set_header(&mut r, "x-amz-tagging-count", &row.tags.len().to_string());
+    }
     if part_number.is_some() {
         let parts = row.part_sizes.len().max(1);
         response::set_header(&mut r, "x-amz-mp-parts-count", &parts.to_string());

@@ -1,0 +1,107 @@
+//! Tags: an object version's tags changed in place (S3 PutObjectTagging /
+//! DeleteObjectTagging), and a bucket's own tag set.
+
+use rocksdb::WriteBatch;
+use serde::{Deserialize, Serialize};
+
+use crate::changes::{ChangeEntry, ChangeEvent};
+use crate::error::{StorageError, StorageResult};
+use crate::keys::{self, CF_META, CF_OBJECTS, CF_VERSIONS};
+use crate::locks::WriteLock;
+use crate::rows::{self, ObjectRow, Row};
+use crate::store::Store;
+
+/// A bucket's tag set (PutBucketTagging), kept apart from
+/// [`crate::BucketRow`] under its own meta key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct BucketTags {
+    pub(crate) tags: Vec<(String, String)>,
+}
+
+impl Row for BucketTags {}
+
+impl Store {
+    /// Replaces the tags of one version of `bucket`/`key` (`seq`, or the
+    /// current version with `None`) in place, as S3 does: no new version,
+    /// the same version id, ETag and Last-Modified. One synced batch holds
+    /// the rewritten row and a `metadata` entry of the change log. Returns
+    /// the updated row; `NoSuchKey` / `NoSuchVersion` when there is no such
+    /// version (a delete marker has no tags to set: also `NoSuchKey`).
+    pub fn set_tags(
+        &self,
+        lock: &WriteLock,
+        bucket: &str,
+        key: &str,
+        seq: Option<u64>,
+        tags: Vec<(String, String)>,
+    ) -> StorageResult<ObjectRow> {
+        let object_key = keys::object_key(bucket, key)?;
+        assert_eq!(
+            lock.key(),
+            object_key.as_slice(),
+            "write lock of another key"
+        );
+        let _bucket = self.commit_guard();
+        // A noncurrent row is rewritten: the purger (which removes such rows
+        // under this latch) must not remove it between this read and the
+        // write, or the write would bring back a row whose files are gone.
+        let _latch = self.inner.latches.key(&object_key);
+        let current = self.current(bucket, key)?;
+        let (mut row, row_key, cf) = match (seq, current) {
+            (None, Some(c)) if !c.delete_marker => (c, object_key, CF_OBJECTS),
+            (None, _) => return Err(StorageError::NoSuchKey),
+            (Some(seq), Some(c)) if c.seq == seq => (c, object_key, CF_OBJECTS),
+            (Some(seq), _) => {
+                let vkey = keys::version_key(bucket, key, seq)?;
+                let raw = self
+                    .inner
+                    .db
+                    .get_pinned_cf(self.cf(CF_VERSIONS), &vkey)?
+                    .ok_or(StorageError::NoSuchVersion)?;
+                (rows::decode::<ObjectRow>(&raw)?, vkey, CF_VERSIONS)
+            }
+        };
+        if row.delete_marker {
+            return Err(StorageError::NoSuchKey);
+        }
+        let _old_tags = std::mem::replace(&mut row.tags, tags);
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(cf), &row_key, rows::encode(&row));
+        // Search index hook: the version's tags change from `_old_tags` to
+        // `row.tags` here, in this batch (`cf` says whether it is current).
+        let change = ChangeEntry::of(ChangeEvent::Metadata, key, &row);
+        self.write_logged(batch, bucket, &[change])?;
+        Ok(row)
+    }
+
+    /// The bucket's tag set; `None` if it has none (S3's `NoSuchTagSet`).
+    pub fn bucket_tags(&self, bucket: &str) -> StorageResult<Option<Vec<(String, String)>>> {
+        self.require_bucket(bucket)?;
+        match self
+            .inner
+            .db
+            .get_pinned_cf(self.cf(CF_META), keys::bucket_tags_key(bucket))?
+        {
+            Some(raw) => Ok(Some(rows::decode::<BucketTags>(&raw)?.tags)),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets (`Some`) or removes (`None`) the bucket's tag set.
+    pub fn set_bucket_tags(
+        &self,
+        bucket: &str,
+        tags: Option<Vec<(String, String)>>,
+    ) -> StorageResult<()> {
+        // The bucket lock keeps this from racing a deletion of the bucket.
+        let _guard = self.bucket_lock(bucket)?;
+        self.require_bucket(bucket)?;
+        let mut batch = WriteBatch::default();
+        let k = keys::bucket_tags_key(bucket);
+        match tags {
+            Some(tags) => batch.put_cf(self.cf(CF_META), k, rows::encode(&BucketTags { tags })),
+            None => batch.delete_cf(self.cf(CF_META), k),
+        }
+        self.write_synced(batch)
+    }
+}
