@@ -46,6 +46,10 @@ pub const CF_CHANGES: &str = "changes";
 /// `c · len(bucket) · bucket · id` → its delivery cursor (u64 BE).
 pub const CF_WEBHOOKS: &str = "webhooks";
 
+/// Lifecycle: `c · bucket` → configuration, `s · bucket` → enqueue-pass
+/// cursor, `q · due · seq` → queued expiry (see `storage/src/lifecycle*.rs`).
+pub const CF_LIFECYCLE: &str = "lifecycle";
+
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
     CF_BUCKETS,
@@ -63,6 +67,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_COMPLETED_UPLOADS,
     CF_CHANGES,
     CF_WEBHOOKS,
+    CF_LIFECYCLE,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:
