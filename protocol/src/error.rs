@@ -74,6 +74,7 @@ s3_error_codes! {
     MissingSecurityHeader => (StatusCode::BAD_REQUEST, "Your request is missing a required header."),
     NoSuchBucket => (StatusCode::NOT_FOUND, "The specified bucket does not exist"),
     NoSuchKey => (StatusCode::NOT_FOUND, "The specified key does not exist."),
+    NoSuchLifecycleConfiguration => (StatusCode::NOT_FOUND, "The lifecycle configuration does not exist"),
     NoSuchUpload => (StatusCode::NOT_FOUND, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."),
     NoSuchVersion => (StatusCode::NOT_FOUND, "The specified version does not exist."),
     NotImplemented => (StatusCode::NOT_IMPLEMENTED, "A header you provided implies functionality that is not implemented."),

@@ -289,6 +289,9 @@ operations! {
         GetBucketLocation {} => Read,
         GetBucketVersioning {} => Read,
         PutBucketVersioning {} => Admin,
+        GetBucketLifecycleConfiguration {} => Read,
+        PutBucketLifecycleConfiguration {} => Admin,
+        DeleteBucketLifecycleConfiguration {} => Admin,
         GetBucketAcl {} => Read,
         PutBucketAcl {} => Admin,
         ListObjects { params: ListParams } => Read,
@@ -424,11 +427,6 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         "one storage class, no tiers",
     ),
     ni(Scope::Bucket, "inventory", "no inventory reports"),
-    ni(
-        Scope::Bucket,
-        "lifecycle",
-        "retention is server-wide, not per-bucket rules",
-    ),
     ni(Scope::Bucket, "logging", "access logs go to the server log"),
     ni(
         Scope::Bucket,
@@ -509,6 +507,15 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             Method::GET if query.has("location") => Ok(Operation::GetBucketLocation { bucket }),
             Method::GET if query.has("versioning") => Ok(Operation::GetBucketVersioning { bucket }),
             Method::GET if query.has("acl") => Ok(Operation::GetBucketAcl { bucket }),
+            Method::GET if query.has("lifecycle") => {
+                Ok(Operation::GetBucketLifecycleConfiguration { bucket })
+            }
+            Method::PUT if query.has("lifecycle") => {
+                Ok(Operation::PutBucketLifecycleConfiguration { bucket })
+            }
+            Method::DELETE if query.has("lifecycle") => {
+                Ok(Operation::DeleteBucketLifecycleConfiguration { bucket })
+            }
             Method::GET if query.has("changes") => Ok(Operation::ListChanges {
                 bucket,
                 params: ChangeParams::from_query(query)?,

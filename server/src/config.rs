@@ -75,6 +75,11 @@ pub struct ServeArgs {
     /// How long a multipart upload may stay unfinished before it is discarded, e.g. `24h`, `7d`.
     #[arg(long, env = "KURA_MULTIPART_EXPIRY", default_value = "24h", value_parser = parse_duration)]
     pub multipart_expiry: Duration,
+    /// TEST ONLY: the length of a lifecycle "day" in seconds, so that a
+    /// `Days: 1` lifecycle rule acts after one second. Hidden from `--help`;
+    /// never set it on a server holding real data.
+    #[arg(long, env = "KURA_LIFECYCLE_DAY_SECS", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lifecycle_day_secs: Option<u64>,
 }
 
 /// `--min-upload-rate`: a minimum, or none.

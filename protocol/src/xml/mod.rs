@@ -17,6 +17,7 @@ mod common;
 mod copy;
 mod delete;
 mod dom;
+mod lifecycle;
 mod list;
 mod multipart;
 mod uploads;
@@ -34,6 +35,10 @@ pub use common::{Checksums, Owner};
 pub use copy::{CopyObjectResult, CopyPartResult};
 pub use delete::{
     DeleteError, DeleteRequest, DeleteResult, DeletedEntry, ObjectIdentifier, MAX_DELETE_OBJECTS,
+};
+pub use lifecycle::{
+    LifecycleConfiguration, LifecycleExpiration, LifecycleFilter, LifecycleRuleXml,
+    MAX_LIFECYCLE_RULES,
 };
 pub use list::{ListBucketResultV1, ListBucketResultV2, ObjectEntry};
 pub use multipart::{
