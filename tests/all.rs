@@ -18,6 +18,7 @@ mod copy;
 mod delete_objects;
 mod durability;
 mod edge;
+mod lifecycle;
 mod limits;
 mod listing;
 mod listing_v1;
