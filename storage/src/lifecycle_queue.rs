@@ -262,9 +262,7 @@ mod tests {
     use crate::lifecycle::{LifecycleConfig, LifecycleRule, RuleFilter};
     use crate::objects::NewObject;
     use crate::rows::ObjectRow;
-    use crate::{
-        ChangeEvent, ChangeQuery, ChangeRead, StorageError, Store, StoreConfig, Versioning,
-    };
+    use crate::{ChangeEvent, ChangeQuery, ChangeRead, StorageError, Store, StoreConfig};
 
     fn store(dir: &std::path::Path) -> Store {
         let s = Store::open(StoreConfig {
