@@ -461,4 +461,63 @@ mod tests {
             .get_object("b", "data/x", Some(&kept.version_id()))
             .is_ok());
     }
+
+    /// A configuration put over a trash that already holds versions
+    /// re-schedules them; deleting it puts them back on the retention.
+    #[test]
+    fn noncurrent_days_reschedule_the_existing_trash() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        s.create_bucket("b").unwrap();
+        let old = put(&s, "logs/x", &[]);
+        put(&s, "logs/x", &[]);
+        let mut c = config("logs/", &[], 1);
+        c.rules[0].expiration_days = None;
+        c.rules[0].noncurrent_days = Some(1_000_000);
+        s.put_bucket_lifecycle("b", &c).unwrap();
+        assert!(s.delete_bucket_lifecycle("b").unwrap());
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(s.purge_due().unwrap(), 0, "back on the 1 h retention");
+        c.rules[0].noncurrent_days = Some(1);
+        s.put_bucket_lifecycle("b", &c).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(s.purge_due().unwrap(), 1);
+        assert!(s
+            .get_object("b", "logs/x", Some(&old.version_id()))
+            .is_err());
+    }
+
+    /// A bucket's rules and settings go with it: a new bucket of the same
+    /// name starts without them (the old bucket's queue entry stays until
+    /// due, when its version is not found and it is dropped).
+    #[test]
+    fn a_recreated_bucket_starts_without_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        s.create_bucket("b").unwrap();
+        s.put_bucket_lifecycle("b", &config("", &[], 1_000_000))
+            .unwrap();
+        s.set_bucket_multipart_expiry("b", Some(Duration::from_secs(60)))
+            .unwrap();
+        put(&s, "k", &[]);
+        let lock = s.lock_key("b", "k").unwrap();
+        s.delete_version(&lock, "b", "k", s.current("b", "k").unwrap().unwrap().seq)
+            .unwrap();
+        drop(lock);
+        s.delete_bucket("b").unwrap();
+        s.create_bucket("b").unwrap();
+        assert_eq!(s.bucket_lifecycle("b").unwrap(), None);
+        assert_eq!(s.bucket_multipart_expiry("b").unwrap(), None);
+        put(&s, "k", &[]);
+        assert_eq!(
+            s.lifecycle_queue_len().unwrap(),
+            1,
+            "the old bucket's entry only"
+        );
+        s.set_lifecycle_day(Duration::from_millis(1));
+        s.put_bucket_lifecycle("b", &config("nothing/", &[], 1))
+            .unwrap();
+        assert_eq!(s.run_lifecycle().unwrap().expired, 0);
+        assert!(!gone(&s, "k"));
+    }
 }
