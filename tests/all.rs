@@ -20,6 +20,7 @@ mod delete_objects;
 mod durability;
 mod edge;
 mod folders;
+mod lifecycle;
 mod limits;
 mod listing;
 mod listing_v1;

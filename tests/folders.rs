@@ -107,6 +107,9 @@ fn expected(op: &str, own: bool) -> Option<&'static str> {
         | "GetBucketTagging"
         | "PutBucketTagging"
         | "DeleteBucketTagging"
+        | "GetBucketLifecycleConfiguration"
+        | "PutBucketLifecycleConfiguration"
+        | "DeleteBucketLifecycleConfiguration"
         | "PutObjectAcl" => "AccessDenied",
         // Everything about keys: only inside one's folder.
         "ListObjects"
@@ -321,6 +324,43 @@ async fn attempt(
                 .await,
         )),
         "GetBucketTagging" => one(code(s3.get_bucket_tagging().bucket(BUCKET).send().await)),
+        "GetBucketLifecycleConfiguration" => one(code(
+            s3.get_bucket_lifecycle_configuration()
+                .bucket(BUCKET)
+                .send()
+                .await,
+        )),
+        "PutBucketLifecycleConfiguration" => one(code(
+            s3.put_bucket_lifecycle_configuration()
+                .bucket(BUCKET)
+                .lifecycle_configuration(
+                    aws_sdk_s3::types::BucketLifecycleConfiguration::builder()
+                        .rules(
+                            aws_sdk_s3::types::LifecycleRule::builder()
+                                .id("r")
+                                .status(aws_sdk_s3::types::ExpirationStatus::Enabled)
+                                .filter(
+                                    aws_sdk_s3::types::LifecycleRuleFilter::builder()
+                                        .prefix("x/")
+                                        .build(),
+                                )
+                                .expiration(
+                                    aws_sdk_s3::types::LifecycleExpiration::builder()
+                                        .days(30)
+                                        .build(),
+                                )
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await,
+        )),
+        "DeleteBucketLifecycleConfiguration" => one(code(
+            s3.delete_bucket_lifecycle().bucket(BUCKET).send().await,
+        )),
         "PutBucketTagging" => one(code(
             s3.put_bucket_tagging()
                 .bucket(BUCKET)

@@ -83,6 +83,7 @@ s3_error_codes! {
     NoSuchCORSConfiguration => (StatusCode::NOT_FOUND, "The CORS configuration does not exist"),
     NoSuchKey => (StatusCode::NOT_FOUND, "The specified key does not exist."),
     NoSuchTagSet => (StatusCode::NOT_FOUND, "The TagSet does not exist"),
+    NoSuchLifecycleConfiguration => (StatusCode::NOT_FOUND, "The lifecycle configuration does not exist"),
     NoSuchUpload => (StatusCode::NOT_FOUND, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."),
     NoSuchVersion => (StatusCode::NOT_FOUND, "The specified version does not exist."),
     NotImplemented => (StatusCode::NOT_IMPLEMENTED, "A header you provided implies functionality that is not implemented."),

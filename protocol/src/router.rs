@@ -289,6 +289,9 @@ operations! {
         GetBucketLocation {} => Read,
         GetBucketVersioning {} => Read,
         PutBucketVersioning {} => Admin,
+        GetBucketLifecycleConfiguration {} => Read,
+        PutBucketLifecycleConfiguration {} => Admin,
+        DeleteBucketLifecycleConfiguration {} => Admin,
         GetBucketAcl {} => Read,
         PutBucketAcl {} => Admin,
         GetBucketCors {} => Read,
@@ -435,11 +438,6 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         "one storage class, no tiers",
     ),
     ni(Scope::Bucket, "inventory", "no inventory reports"),
-    ni(
-        Scope::Bucket,
-        "lifecycle",
-        "retention is server-wide, not per-bucket rules",
-    ),
     ni(Scope::Bucket, "logging", "access logs go to the server log"),
     ni(
         Scope::Bucket,
@@ -524,6 +522,15 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             Method::GET if query.has("tagging") => Ok(Operation::GetBucketTagging { bucket }),
             Method::PUT if query.has("tagging") => Ok(Operation::PutBucketTagging { bucket }),
             Method::DELETE if query.has("tagging") => Ok(Operation::DeleteBucketTagging { bucket }),
+            Method::GET if query.has("lifecycle") => {
+                Ok(Operation::GetBucketLifecycleConfiguration { bucket })
+            }
+            Method::PUT if query.has("lifecycle") => {
+                Ok(Operation::PutBucketLifecycleConfiguration { bucket })
+            }
+            Method::DELETE if query.has("lifecycle") => {
+                Ok(Operation::DeleteBucketLifecycleConfiguration { bucket })
+            }
             Method::GET if query.has("changes") => Ok(Operation::ListChanges {
                 bucket,
                 params: ChangeParams::from_query(query)?,

@@ -87,6 +87,11 @@ pub struct ServeArgs {
     /// exchanges that search on more keys (bucket tags stay at 50).
     #[arg(long, default_value = "10", value_parser = clap::value_parser!(u16).range(1..=50))]
     pub max_tags: u16,
+    /// TEST ONLY: the length of a lifecycle "day" in seconds, so that a
+    /// `Days: 1` lifecycle rule acts after one second. Hidden from `--help`;
+    /// never set it on a server holding real data.
+    #[arg(long, env = "KURA_LIFECYCLE_DAY_SECS", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lifecycle_day_secs: Option<u64>,
 }
 
 /// `--min-upload-rate`: a minimum, or none.

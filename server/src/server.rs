@@ -56,6 +56,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         retention: args.retention,
     })
     .context("opening the store")?;
+    if let Some(secs) = args.lifecycle_day_secs {
+        tracing::warn!(
+            secs,
+            "test-only lifecycle time scale: one lifecycle day lasts {secs}s"
+        );
+        store.set_lifecycle_day(Duration::from_secs(secs));
+    }
     let keys = KeyRegistry::load(&store).context("loading access keys")?;
     let changes = crate::handlers::changes::wake_on_commit(&store);
     let state = Arc::new(AppState {
@@ -217,8 +224,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// Purges versions whose retention ended and discards multipart uploads
-/// past their deadline, once a second.
+/// Purges versions whose retention ended, applies lifecycle expiry, and
+/// discards multipart uploads past their deadline, once a second.
 async fn purge_loop(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -237,6 +244,17 @@ async fn purge_loop(state: Arc<AppState>) {
             Ok(Ok(n)) => tracing::info!(trimmed = n, "trimmed the change log"),
             Ok(Err(e)) => tracing::error!(error = %e, "change log trim failed; will retry"),
             Err(e) => tracing::error!(error = %e, "change log trim task panicked"),
+        }
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.run_lifecycle()).await {
+            Ok(Ok(p)) if p == kura_storage::LifecyclePass::default() => {}
+            Ok(Ok(p)) => tracing::info!(
+                enqueued = p.enqueued,
+                expired = p.expired,
+                "lifecycle rules applied"
+            ),
+            Ok(Err(e)) => tracing::error!(error = %e, "lifecycle expiry failed; will retry"),
+            Err(e) => tracing::error!(error = %e, "lifecycle task panicked"),
         }
         let store = state.store.clone();
         match tokio::task::spawn_blocking(move || store.expire_uploads()).await {

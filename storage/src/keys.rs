@@ -49,6 +49,9 @@ pub const CF_WEBHOOKS: &str = "webhooks";
 /// Per-bucket configuration documents: `len(bucket) · bucket · kind` → the
 /// document (see `storage/src/bucket_configs.rs`).
 pub const CF_BUCKET_CONFIGS: &str = "bucket_configs";
+/// Lifecycle: `c · bucket` → configuration, `s · bucket` → enqueue-pass
+/// cursor, `q · due · seq` → queued expiry (see `storage/src/lifecycle*.rs`).
+pub const CF_LIFECYCLE: &str = "lifecycle";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -68,6 +71,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_CHANGES,
     CF_WEBHOOKS,
     CF_BUCKET_CONFIGS,
+    CF_LIFECYCLE,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:

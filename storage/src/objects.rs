@@ -194,8 +194,10 @@ impl Store {
         for c in row.chunks() {
             batch.put_cf(self.cf(CF_CHUNKS), c.id, row.seq.to_be_bytes());
         }
+        let lifecycle = self.bucket_lifecycle(bucket)?;
+        self.stage_expiry(batch, lifecycle.as_ref(), bucket, key, row)?;
         if let Some(prev) = previous {
-            let due = row.modified_ms.saturating_add(self.retention_ms(bucket)?);
+            let due = self.trash_due(lifecycle.as_ref(), bucket, key, &prev, row.modified_ms)?;
             self.retire(batch, bucket, key, prev, due)?;
         }
         match public {
@@ -225,6 +227,19 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> StorageResult<Option<ObjectRow>> {
+        self.delete_object_in(lock, bucket, key, WriteBatch::default())
+    }
+
+    /// [`Store::delete_object`], committing `batch` (already holding other
+    /// rows of the same logical change, e.g. a lifecycle queue entry's
+    /// removal) with it.
+    pub(crate) fn delete_object_in(
+        &self,
+        lock: &WriteLock,
+        bucket: &str,
+        key: &str,
+        mut batch: WriteBatch,
+    ) -> StorageResult<Option<ObjectRow>> {
         let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
             lock.key(),
@@ -250,7 +265,7 @@ impl Store {
             }
         }
         let now = now_ms();
-        let due = now.saturating_add(self.retention_ms(bucket)?);
+        let lifecycle = self.bucket_lifecycle(bucket)?;
         let marker = ObjectRow {
             seq: self.next_seq()?,
             delete_marker: true,
@@ -266,16 +281,17 @@ impl Store {
             tags: Vec::new(),
             part_checksums: Vec::new(),
         };
-        let mut batch = WriteBatch::default();
         if null_marker && !current.as_ref().is_some_and(|c| c.null_version) {
             self.drop_replaced_null_marker(&mut batch, bucket, key)?;
         }
         if let Some(prev) = current {
             batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
+            let due = self.trash_due(lifecycle.as_ref(), bucket, key, &prev, now)?;
             self.retire(&mut batch, bucket, key, prev, due)?;
             // A deleted object's public URL dies with it.
             self.unpublish_in(&mut batch, bucket, key)?;
         }
+        let due = self.trash_due(lifecycle.as_ref(), bucket, key, &marker, now)?;
         self.retire(&mut batch, bucket, key, marker.clone(), due)?;
         let change = ChangeEntry::of(ChangeEvent::Delete, key, &marker);
         self.write_logged(batch, bucket, &[change])?;

@@ -71,10 +71,10 @@ impl Store {
         Ok(())
     }
 
-    /// Makes every noncurrent version of `bucket` due its retention after
-    /// it stopped being current, window by window from the marker in
+    /// Makes every noncurrent version of `bucket` due its retention (or a
+    /// matching lifecycle rule's `NoncurrentDays`) after it stopped being current, window by window from the marker in
     /// `CF_META` until the marker is gone.
-    fn reschedule(&self, bucket: &str) -> StorageResult<()> {
+    pub(crate) fn reschedule(&self, bucket: &str) -> StorageResult<()> {
         let retention = self.retention_ms(bucket)?;
         let marker = keys::reschedule_key(bucket);
         while let Some(from) = self.inner.db.get_cf(self.cf(CF_META), &marker)? {
@@ -99,6 +99,7 @@ impl Store {
             .latches
             .keys(object_keys.iter().map(Vec::as_slice));
 
+        let lifecycle = self.bucket_lifecycle(bucket)?;
         let mut batch = WriteBatch::default();
         let mut it = self.inner.db.raw_iterator_cf(self.cf(CF_VERSIONS));
         // (key, when the next-newer version of it was written)
@@ -126,7 +127,20 @@ impl Store {
                 _ => self.current(bucket, &key)?.map(|c| c.modified_ms),
             };
             successor = Some((key.clone(), row.modified_ms));
-            self.reschedule_row(&mut batch, bucket, key, k, row, next_newer, retention);
+            let due = |retired: u64| match &lifecycle {
+                Some(c) => c
+                    .noncurrent_due(&key, &row, retired, self.lifecycle_day_ms())
+                    .unwrap_or(retired.saturating_add(retention)),
+                None => retired.saturating_add(retention),
+            };
+            let retired = if row.delete_marker {
+                Some(row.modified_ms)
+            } else {
+                next_newer
+            };
+            if let Some(due) = retired.map(due) {
+                self.reschedule_row(&mut batch, bucket, key, k, row, due);
+            }
             done += 1;
             it.next();
         }
@@ -138,10 +152,10 @@ impl Store {
         self.write_synced(batch)
     }
 
-    /// Adds to `batch`: version `row` (at `version_key`) becomes due
-    /// `retention` ms after it stopped being current, which for a version is
-    /// when `next_newer` was written and for a delete marker its own time.
-    #[allow(clippy::too_many_arguments)]
+    /// Adds to `batch`: version `row` (at `version_key`) becomes due at
+    /// `due`, counted from when it stopped being current, which for a
+    /// version is when its successor was written and for a delete marker
+    /// its own time.
     fn reschedule_row(
         &self,
         batch: &mut WriteBatch,
@@ -149,18 +163,8 @@ impl Store {
         key: String,
         version_key: &[u8],
         mut row: ObjectRow,
-        next_newer: Option<u64>,
-        retention: u64,
+        due: u64,
     ) {
-        let retired = if row.delete_marker {
-            Some(row.modified_ms)
-        } else {
-            next_newer
-        };
-        let Some(retired) = retired else {
-            return;
-        };
-        let due = retired.saturating_add(retention);
         if due == row.expires_ms {
             return;
         }

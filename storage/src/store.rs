@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     pub(crate) listed_rows: std::sync::atomic::AtomicUsize,
     /// The change log's sequence counter (see `changes.rs`).
     pub(crate) changes: crate::change_log::ChangeLog,
+    /// Length of a lifecycle "day" in ms (see `lifecycle.rs`).
+    pub(crate) lifecycle_day_ms: std::sync::atomic::AtomicU64,
 }
 
 #[cfg(test)]
@@ -182,6 +184,7 @@ impl Store {
                 #[cfg(test)]
                 listed_rows: Default::default(),
                 changes,
+                lifecycle_day_ms: crate::lifecycle::DAY_MS.into(),
             }),
         };
         store.resume_reschedules()?;
@@ -332,6 +335,13 @@ impl Store {
         self.inner.bucket_commits.read()
     }
 
+    /// Waits for the commits in flight into any bucket and holds off new
+    /// ones while held: a settings change committed under it is seen by
+    /// every later commit, and every earlier one is visible to it.
+    pub(crate) fn commit_barrier(&self) -> parking_lot::RwLockWriteGuard<'_, ()> {
+        self.inner.bucket_commits.write()
+    }
+
     /// Deletes an empty bucket.
     pub fn delete_bucket(&self, name: &str) -> StorageResult<()> {
         let _guard = self.bucket_lock(name)?;
@@ -350,6 +360,7 @@ impl Store {
         self.drop_bucket_changes(&mut batch, name)?;
         self.drop_bucket_configs(&mut batch, name)?;
         batch.delete_cf(self.cf(CF_META), keys::bucket_tags_key(name));
+        self.drop_bucket_lifecycle(&mut batch, name);
         self.write_synced(batch)?;
         Ok(())
     }

@@ -69,6 +69,13 @@ impl Store {
         batch.put_cf(self.cf(cf), &row_key, rows::encode(&row));
         // Search index hook: the version's tags change from `_old_tags` to
         // `row.tags` here, in this batch (`cf` says whether it is current).
+        if cf == CF_OBJECTS {
+            // Lifecycle rules may filter on tags: the current version is
+            // queued again under the new ones (a stale entry is re-checked
+            // and dropped when it comes due).
+            let lifecycle = self.bucket_lifecycle(bucket)?;
+            self.stage_expiry(&mut batch, lifecycle.as_ref(), bucket, key, &row)?;
+        }
         let change = ChangeEntry::of(ChangeEvent::Metadata, key, &row);
         self.write_logged(batch, bucket, &[change])?;
         Ok(row)

@@ -18,6 +18,7 @@ mod copy;
 mod cors;
 mod delete;
 mod dom;
+mod lifecycle;
 mod list;
 mod multipart;
 mod tagging;
@@ -37,6 +38,10 @@ pub use copy::{CopyObjectResult, CopyPartResult};
 pub use cors::{CorsConfiguration, CorsRule, MAX_CORS_RULES};
 pub use delete::{
     DeleteError, DeleteRequest, DeleteResult, DeletedEntry, ObjectIdentifier, MAX_DELETE_OBJECTS,
+};
+pub use lifecycle::{
+    LifecycleConfiguration, LifecycleExpiration, LifecycleFilter, LifecycleRuleXml,
+    MAX_LIFECYCLE_RULES,
 };
 pub use list::{ListBucketResultV1, ListBucketResultV2, ObjectEntry};
 pub use multipart::{

@@ -95,6 +95,9 @@ pub struct UploadEntry {
     pub initiated: OffsetDateTime,
     /// Who started it; emitted as both `<Initiator>` and `<Owner>`.
     pub owner: Owner,
+    /// kura's extension `<KuraAbortDate>`: when the upload is discarded if
+    /// not completed (S3 has no element for it; SDKs ignore unknown ones).
+    pub abort_date: Option<OffsetDateTime>,
 }
 
 /// The ListMultipartUploads (`GET /bucket?uploads`) response body.
@@ -152,6 +155,9 @@ impl ListMultipartUploadsResult {
             u.owner.write(&mut w, "Owner");
             w.text("StorageClass", "STANDARD");
             w.timestamp("Initiated", u.initiated);
+            if let Some(at) = u.abort_date {
+                w.timestamp("KuraAbortDate", at);
+            }
             w.close("Upload");
         }
         w.common_prefixes(&self.common_prefixes);
@@ -247,6 +253,7 @@ mod tests {
                 upload_id: "XMgbGlrZQ".into(),
                 initiated: datetime!(2010-11-10 20:48:33 UTC),
                 owner: owner(),
+                abort_date: Some(datetime!(2010-11-11 20:48:33 UTC)),
             }],
             common_prefixes: vec!["photos/".into()],
             encoding_type: None,
@@ -264,7 +271,8 @@ mod tests {
              <IsTruncated>false</IsTruncated><Upload><Key>my divisor</Key><UploadId>XMgbGlrZQ</UploadId>\
              <Initiator><ID>id1</ID><DisplayName>me</DisplayName></Initiator>\
              <Owner><ID>id1</ID><DisplayName>me</DisplayName></Owner>\
-             <StorageClass>STANDARD</StorageClass><Initiated>2010-11-10T20:48:33.000Z</Initiated></Upload>\
+             <StorageClass>STANDARD</StorageClass><Initiated>2010-11-10T20:48:33.000Z</Initiated>\
+             <KuraAbortDate>2010-11-11T20:48:33.000Z</KuraAbortDate></Upload>\
              <CommonPrefixes><Prefix>photos/</Prefix></CommonPrefixes></ListMultipartUploadsResult>"
         );
     }

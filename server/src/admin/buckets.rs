@@ -23,6 +23,13 @@ fn settings(state: &AppState, name: &str, row: &BucketRow) -> BucketSettings {
         server_max_object_size: state.max_object_size,
         retention_seconds: row.retention_secs,
         server_retention_seconds: state.store.config().retention.as_secs(),
+        multipart_expiry_seconds: state
+            .store
+            .bucket_multipart_expiry(name)
+            .ok()
+            .flatten()
+            .map(|d| d.as_secs()),
+        server_multipart_expiry_seconds: state.multipart_expiry.as_secs(),
         webhooks: webhooks(state, name),
     }
 }
@@ -162,6 +169,13 @@ pub async fn update(
             crate::config::parse_duration(&text).map_err(S3Error::invalid_argument)?,
         )),
     };
+    let multipart_expiry = match u.multipart_expiry {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(text)) => Some(Some(
+            crate::config::parse_duration(&text).map_err(S3Error::invalid_argument)?,
+        )),
+    };
     if let Some(Some(0)) = u.max_object_size {
         return Err(S3Error::invalid_argument(
             "max_object_size must be at least 1",
@@ -175,6 +189,9 @@ pub async fn update(
         }
         if let Some(retention) = retention {
             st.store.set_bucket_retention(&bucket, retention).s3()?;
+        }
+        if let Some(expiry) = multipart_expiry {
+            st.store.set_bucket_multipart_expiry(&bucket, expiry).s3()?;
         }
         Ok(())
     })

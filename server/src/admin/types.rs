@@ -77,6 +77,13 @@ pub struct BucketSettings {
     pub retention_seconds: Option<u64>,
     /// The server-wide retention, for reference.
     pub server_retention_seconds: u64,
+    /// How long a multipart upload may stay unfinished here, in seconds
+    /// (`None`: the server's `--multipart-expiry`).
+    #[serde(default)]
+    pub multipart_expiry_seconds: Option<u64>,
+    /// The server-wide multipart expiry, for reference.
+    #[serde(default)]
+    pub server_multipart_expiry_seconds: u64,
     /// Webhooks receiving this bucket's changes.
     #[serde(default)]
     pub webhooks: Vec<WebhookInfo>,
@@ -133,6 +140,14 @@ pub struct BucketUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub retention: Option<Option<String>>,
+    /// How long a multipart upload may stay unfinished (`2h`, `7d`); `null`
+    /// returns to the server's `--multipart-expiry`.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub multipart_expiry: Option<Option<String>>,
 }
 
 /// Distinguishes a field set to `null` (`Some(None)`) from an absent one (`None`).

@@ -129,6 +129,9 @@ pub enum BucketCommand {
         /// How long replaced and deleted versions stay recoverable, e.g. `7d`; `none` for the server's.
         #[arg(long)]
         retention: Option<String>,
+        /// How long a multipart upload (an upload ticket) may stay unfinished, e.g. `2h`; `none` for the server's.
+        #[arg(long)]
+        multipart_expiry: Option<String>,
     },
     /// Register a webhook: every matching change is POSTed to URL as JSON,
     /// signed (HMAC-SHA256, secret shown only now), in order, with retries.
@@ -258,10 +261,14 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 name,
                 max_object_size,
                 retention,
+                multipart_expiry,
             } => {
                 let update = BucketUpdate {
                     max_object_size: none_or(max_object_size, parse_size)?,
                     retention: none_or(retention, |s| parse_duration(s).map(|_| s.to_string()))?,
+                    multipart_expiry: none_or(multipart_expiry, |s| {
+                        parse_duration(s).map(|_| s.to_string())
+                    })?,
                 };
                 (
                     client

@@ -60,12 +60,18 @@ fn bucket_line(b: &Value) -> String {
         .and_then(Value::as_u64)
         .map(|r| format!("{r}s"))
         .unwrap_or_else(|| "server default".into());
+    let multipart_expiry = b
+        .get("multipart_expiry_seconds")
+        .and_then(Value::as_u64)
+        .map(|r| format!("{r}s"))
+        .unwrap_or_else(|| "server default".into());
     format!(
-        "{}  created={}  max_object_size={}  retention={}",
+        "{}  created={}  max_object_size={}  retention={}  multipart_expiry={}",
         s(b, "name"),
         s(b, "created"),
         max,
-        retention
+        retention,
+        multipart_expiry
     )
 }
 

@@ -11,6 +11,7 @@ mod delete;
 mod delete_objects;
 mod get;
 pub mod kit;
+mod lifecycle;
 mod list;
 mod multipart;
 mod multipart_list;
@@ -44,6 +45,11 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
         GetBucketLocation { bucket } => bucket::get_location(ctx, bucket).await,
         GetBucketVersioning { bucket } => versions::get_versioning(ctx, bucket).await,
         PutBucketVersioning { bucket } => versions::put_versioning(ctx, bucket).await,
+        GetBucketLifecycleConfiguration { bucket } => lifecycle::get_lifecycle(ctx, bucket).await,
+        PutBucketLifecycleConfiguration { bucket } => lifecycle::put_lifecycle(ctx, bucket).await,
+        DeleteBucketLifecycleConfiguration { bucket } => {
+            lifecycle::delete_lifecycle(ctx, bucket).await
+        }
         ListObjectVersions { bucket, params } => {
             versions::list_object_versions(ctx, bucket, params).await
         }

@@ -36,11 +36,18 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
     let tags = super::kit::tags::request_tags(h, ctx.state.max_tags)?;
     // As on PutObject: `public-read` publishes the object once completed.
     let public = headers::canned_acl(h)?.is_some_and(|acl| acl.is_public());
-    let expires_ms = now_ms().saturating_add(ctx.state.multipart_expiry.as_millis() as u64);
+    let server_expiry = ctx.state.multipart_expiry;
     let store = ctx.state.store.clone();
     let (b, k) = (bucket.clone(), key.clone());
-    let (upload_id, _) = blocking(move || {
-        store
+    let (upload_id, expires_ms, rule_id) = blocking(move || {
+        // The ticket's deadline: the bucket's (or server's) multipart
+        // expiry, or a lifecycle rule's earlier one. Whole seconds, so the
+        // `x-amz-abort-date` HTTP date is the exact deadline.
+        let (deadline, rule_id) = store
+            .upload_deadline(&b, &k, &tags, now_ms(), server_expiry)
+            .s3()?;
+        let expires_ms = deadline / 1000 * 1000;
+        let (upload_id, _) = store
             .create_upload(
                 &b,
                 &k,
@@ -53,7 +60,8 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
                     tags,
                 },
             )
-            .s3()
+            .s3()?;
+        Ok((upload_id, expires_ms, rule_id))
     })
     .await?;
     let doc = InitiateMultipartUploadResult {
@@ -62,6 +70,11 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
         upload_id,
     };
     let mut r = response::xml(doc.to_xml());
+    let abort_date = headers::format_http_date(crate::clock::system_time(expires_ms));
+    response::set_header(&mut r, "x-amz-abort-date", &abort_date);
+    if let Some(id) = rule_id {
+        response::set_header(&mut r, "x-amz-abort-rule-id", &id);
+    }
     if let Some((a, t)) = checksum {
         response::set_header(&mut r, "x-amz-checksum-algorithm", a.as_str());
         response::set_header(&mut r, "x-amz-checksum-type", t.as_str());

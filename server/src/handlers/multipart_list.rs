@@ -110,6 +110,7 @@ pub async fn list_uploads(
                 upload_id: u.upload_id,
                 initiated: timestamp(u.row.created_ms),
                 owner: owner.clone(),
+                abort_date: Some(timestamp(u.row.expires_ms)),
             })
             .collect(),
         common_prefixes: page.common_prefixes,
