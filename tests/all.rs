@@ -25,6 +25,7 @@ mod memory;
 mod multipart;
 mod object_attributes;
 mod objects;
+mod observe;
 mod operations;
 mod presigned;
 mod public;
