@@ -68,7 +68,7 @@ impl AuditSink {
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 let n = self.dropped.fetch_add(1, Ordering::Relaxed);
                 // One line per thousand drops: the log must not drown too.
-                if n % 1000 == 0 {
+                if n.is_multiple_of(1000) {
                     tracing::error!(
                         dropped = n + 1,
                         "audit log writer is behind: records dropped (see kura_audit_dropped_total)"
