@@ -309,6 +309,14 @@ async fn health_endpoints_answer_without_credentials() {
     assert_ne!(post.send(&server.addr).status, 200);
     // Probes do not fill the access log.
     assert!(!server.log().contains("op=HealthReady"), "{}", server.log());
+
+    // SIGHUP (a service manager's "reload") does not end a server without TLS.
+    hup(&server);
+    eventually("the SIGHUP is logged", Duration::from_secs(10), || {
+        server.log().contains("no TLS certificate to reload")
+    })
+    .await;
+    assert_eq!(get(&server.addr, "/health/live", &[]).status, 200);
 }
 
 fn audit_records(path: &std::path::Path) -> Vec<serde_json::Value> {

@@ -151,16 +151,6 @@ impl Observed {
             finish: Some(finish),
         }
     }
-
-    /// A body with nothing to record (the metrics listener's answers).
-    pub fn plain(inner: Body) -> Observed {
-        Observed {
-            inner,
-            sent: 0,
-            ended: false,
-            finish: None,
-        }
-    }
 }
 
 impl HttpBody for Observed {

@@ -96,14 +96,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
-    let tls = match (&args.tls_cert, &args.tls_key) {
+    let (tls, reloadable) = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             let (acceptor, cert) = crate::tls::acceptor(cert, key)?;
-            tokio::spawn(reload_on_sighup(Arc::clone(&state), cert));
-            Some(acceptor)
+            (Some(acceptor), Some(cert))
         }
-        _ => None,
+        _ => (None, None),
     };
+    // Always taken: SIGHUP's default action would end the process.
+    tokio::spawn(reload_on_sighup(Arc::clone(&state), reloadable));
     if let Some(addr) = args.metrics_listen {
         let listener = TcpListener::bind(addr)
             .await
@@ -237,9 +238,9 @@ impl Drop for ConnectionGauge {
     }
 }
 
-/// Reloads the TLS certificate and key at every SIGHUP. A pair that does
+/// Reloads the TLS certificate and key at every SIGHUP (without TLS, logs it and goes on). A pair that does
 /// not load leaves the one in service, and the log says why.
-async fn reload_on_sighup(state: Arc<AppState>, cert: Arc<crate::tls::ReloadableCert>) {
+async fn reload_on_sighup(state: Arc<AppState>, cert: Option<Arc<crate::tls::ReloadableCert>>) {
     let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(s) => s,
         Err(e) => {
@@ -248,7 +249,11 @@ async fn reload_on_sighup(state: Arc<AppState>, cert: Arc<crate::tls::Reloadable
         }
     };
     while hup.recv().await.is_some() {
-        let c = Arc::clone(&cert);
+        let Some(cert) = &cert else {
+            tracing::info!("SIGHUP: no TLS certificate to reload");
+            continue;
+        };
+        let c = Arc::clone(cert);
         let result = tokio::task::spawn_blocking(move || c.reload())
             .await
             .unwrap_or_else(|e| Err(anyhow::anyhow!("reload task failed: {e}")));
