@@ -29,6 +29,7 @@ mod metadata_update;
 mod multipart;
 mod object_attributes;
 mod objects;
+mod observe;
 mod operations;
 mod post_object;
 mod presigned;

@@ -40,6 +40,8 @@ pub struct Payload {
     min_rate: Option<MinRate>,
     /// When the handler first asked for payload (the rate's clock starts there).
     started: Option<Instant>,
+    /// The request's payload counter for metrics and the access log.
+    meter: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Payload {
@@ -64,6 +66,7 @@ impl Payload {
             idle_timeout: None,
             min_rate: None,
             started: None,
+            meter: None,
         }
     }
 
@@ -82,7 +85,14 @@ impl Payload {
             idle_timeout: None,
             min_rate: None,
             started: None,
+            meter: None,
         }
+    }
+
+    /// Counts the payload received into the request's [`crate::metrics::BytesIn`].
+    pub fn with_meter(mut self, meter: Option<&crate::metrics::BytesIn>) -> Payload {
+        self.meter = meter.map(|m| std::sync::Arc::clone(&m.0));
+        self
     }
 
     /// Fails with 400 `RequestTimeout` when the body stalls this long (a
@@ -191,6 +201,9 @@ impl Payload {
 
     fn accept(&mut self, data: Bytes) -> S3Result<Bytes> {
         self.received += data.len() as u64;
+        if let Some(m) = &self.meter {
+            m.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         if self.limit.is_some_and(|max| self.received > max) {
             return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
         }

@@ -92,6 +92,32 @@ pub struct ServeArgs {
     /// never set it on a server holding real data.
     #[arg(long, env = "KURA_LIFECYCLE_DAY_SECS", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub lifecycle_day_secs: Option<u64>,
+    /// Also serve `/metrics` and `/health/*` on this address, without authentication
+    /// (on the main listener `/metrics` needs `--metrics-token` or a `*:admin` key).
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token that may read `/metrics` on the main listener (`Authorization: Bearer TOKEN`).
+    #[arg(long, hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Log format of stderr: `human` or `json` (one JSON object per line, for log shippers).
+    #[arg(long, value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+    /// Write every request's access record as a JSON line to this file (appended,
+    /// fsync'd in batches, rotated by size into `FILE.<UTC time>`).
+    #[arg(long)]
+    pub audit_log: Option<PathBuf>,
+    /// Size at which the audit log is rotated, e.g. `100MiB`.
+    #[arg(long, default_value = "100MiB", value_parser = parse_size)]
+    pub audit_log_max_size: u64,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `--min-upload-rate`: a minimum, or none.

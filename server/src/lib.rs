@@ -5,7 +5,9 @@
 //! thin handler, and its result (or error) rendered in one place.
 
 pub mod access;
+pub mod access_log;
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod cli;
@@ -18,6 +20,8 @@ pub mod download;
 pub mod errors;
 pub mod frames;
 pub mod handlers;
+pub mod metrics;
+pub mod operator_endpoints;
 pub mod response;
 pub mod send_timeout;
 pub mod server;

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use kura_server::cli::publish::PublishArgs;
-use kura_server::config::ServeArgs;
+use kura_server::config::{LogFormat, ServeArgs};
 
 #[derive(Parser)]
 #[command(
@@ -33,17 +33,24 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KURA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        // stdout carries what the user needs (the listening address, generated
-        // credentials, `kura publish`'s URL); the log goes to stderr.
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let json = matches!(&cli.command, Command::Serve(a) if a.log_format == LogFormat::Json);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KURA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // stdout carries what the user needs (the listening address, generated
+    // credentials, `kura publish`'s URL); the log goes to stderr.
+    let log = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        // Colours only for a terminal: not into files, journald or log shippers.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if json {
+        // One JSON object per line, the event's fields flattened into it.
+        log.json().flatten_event(true).init();
+    } else {
+        log.init();
+    }
     let result = match cli.command {
         Command::Serve(args) => kura_server::run(args),
         Command::Admin(args) => kura_server::cli::run(args),

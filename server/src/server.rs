@@ -85,6 +85,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         multipart_expiry: args.multipart_expiry,
         max_tags: usize::from(args.max_tags),
         changes,
+        metrics: crate::metrics::Metrics::new(),
+        access_log: crate::access_log::AccessLog {
+            audit: match &args.audit_log {
+                Some(path) => Some(crate::audit::AuditSink::start(
+                    path.clone(),
+                    args.audit_log_max_size,
+                )?),
+                None => None,
+            },
+        },
+        metrics_token: args.metrics_token.clone(),
+        min_free_space: 0,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -93,10 +105,22 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
-        _ => None,
+    let (tls, reloadable) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let (acceptor, cert) = crate::tls::acceptor(cert, key)?;
+            (Some(acceptor), Some(cert))
+        }
+        _ => (None, None),
     };
+    // Always taken: SIGHUP's default action would end the process.
+    tokio::spawn(reload_on_sighup(Arc::clone(&state), reloadable));
+    if let Some(addr) = args.metrics_listen {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics address {addr}"))?;
+        println!("kura metrics on http://{}", listener.local_addr()?);
+        tokio::spawn(serve_metrics(listener, Arc::clone(&state)));
+    }
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -138,6 +162,7 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
                 };
                 // Without TCP_NODELAY small responses wait ~40 ms on Nagle + delayed ACK.
                 let _ = stream.set_nodelay(true);
+                let permit = (permit, ConnectionGauge::open(&state));
                 let state = Arc::clone(&state);
                 let service = service_fn(move |mut req| {
                     req.extensions_mut().insert(PeerAddr(peer));
@@ -197,7 +222,101 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
     if let Err(e) = state.keys.flush(&state.store) {
         tracing::warn!(error = %e, "could not record key usage at shutdown");
     }
+    if let Some(audit) = &state.access_log.audit {
+        let audit_flushed = tokio::task::block_in_place(|| audit.flush(DRAIN_DEADLINE));
+        if !audit_flushed {
+            tracing::warn!("the audit log could not be flushed at shutdown");
+        }
+    }
     Ok(())
+}
+
+/// Counts an open connection in `kura_open_connections` while it lives.
+struct ConnectionGauge(Arc<AppState>);
+
+impl ConnectionGauge {
+    fn open(state: &Arc<AppState>) -> ConnectionGauge {
+        state.metrics.connections.inc();
+        ConnectionGauge(Arc::clone(state))
+    }
+}
+
+impl Drop for ConnectionGauge {
+    fn drop(&mut self) {
+        self.0.metrics.connections.dec();
+    }
+}
+
+/// Reloads the TLS certificate and key at every SIGHUP (without TLS, logs it and goes on). A pair that does
+/// not load leaves the one in service, and the log says why.
+async fn reload_on_sighup(state: Arc<AppState>, cert: Option<Arc<crate::tls::ReloadableCert>>) {
+    let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP: TLS reload disabled");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        let Some(cert) = &cert else {
+            tracing::info!("SIGHUP: no TLS certificate to reload");
+            continue;
+        };
+        let c = Arc::clone(cert);
+        let result = tokio::task::spawn_blocking(move || c.reload())
+            .await
+            .unwrap_or_else(|e| Err(anyhow::anyhow!("reload task failed: {e}")));
+        match result {
+            Ok(()) => {
+                state.metrics.tls_reload(true);
+                tracing::info!("TLS certificate reloaded");
+            }
+            Err(e) => {
+                state.metrics.tls_reload(false);
+                tracing::error!(error = %format!("{e:#}"), "TLS certificate reload failed; keeping the current certificate");
+            }
+        }
+    }
+}
+
+/// `--metrics-listen`: `/metrics` and `/health/*` without authentication,
+/// nothing else (404). Plain HTTP: meant for a private network.
+async fn serve_metrics(listener: TcpListener, state: Arc<AppState>) {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let state = Arc::clone(&state);
+        let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+            let state = Arc::clone(&state);
+            async move {
+                let (parts, _) = req.into_parts();
+                let resp = match crate::operator_endpoints::route(&state, &parts) {
+                    Some(ep) => crate::operator_endpoints::serve(&state, &parts, ep, true)
+                        .await
+                        .unwrap_or_else(|e| {
+                            crate::response::error(&e, parts.uri.path(), "", false)
+                        }),
+                    None => crate::response::empty(http::StatusCode::NOT_FOUND),
+                };
+                Ok::<_, std::convert::Infallible>(resp)
+            }
+        });
+        tokio::spawn(async move {
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "metrics connection ended with an error");
+            }
+        });
+    }
 }
 
 /// Writes the access keys' last-used times every few seconds, in one unsynced batch.

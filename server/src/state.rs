@@ -51,4 +51,13 @@ pub struct AppState {
     /// The change log's horizon, updated after every logged commit: long
     /// polls of the change feed wait on it.
     pub changes: tokio::sync::watch::Receiver<u64>,
+    /// Prometheus metrics (see `metrics.rs`).
+    pub metrics: crate::metrics::Metrics,
+    /// Where access records go (log lines, audit file).
+    pub access_log: crate::access_log::AccessLog,
+    /// The bearer token that may read `/metrics` on the main listener.
+    pub metrics_token: Option<String>,
+    /// Free space below which `/health/ready` fails (the disk high-water
+    /// mark; 0 until a minimum free space is configured).
+    pub min_free_space: u64,
 }

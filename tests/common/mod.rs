@@ -32,6 +32,9 @@ pub struct Server {
     pub addr: String,
     tmp: tempfile::TempDir,
     extra_args: Vec<String>,
+    /// What the server printed on stdout before its "listening" line
+    /// (e.g. `kura metrics on http://…`).
+    pub banner: Vec<String>,
 }
 
 impl Server {
@@ -49,6 +52,7 @@ impl Server {
             addr: String::new(),
             tmp,
             extra_args: args.iter().map(|a| a.to_string()).collect(),
+            banner: Vec::new(),
         };
         s.spawn();
         s
@@ -93,6 +97,7 @@ impl Server {
                     if let Some(url) = line.strip_prefix("kura listening on ") {
                         break url.trim().to_string();
                     }
+                    self.banner.push(line);
                 }
                 _ => panic!("kura exited before listening; log:\n{}", self.log()),
             }

@@ -27,13 +27,16 @@ pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[IpNet]) -> 
     }
     let mut client = peer;
     // Several X-Forwarded-For headers form one list, in order.
-    let hops: Vec<&str> = headers
+    let mut hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
+    if hops.is_empty() {
+        hops = forwarded_for(headers);
+    }
     for hop in hops.iter().rev() {
         let Some(ip) = parse_hop(hop) else {
             // Garbage in the chain: stop at the last address we could trust.
@@ -47,9 +50,30 @@ pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[IpNet]) -> 
     client
 }
 
+/// The `for=` addresses of RFC 7239 `Forwarded` headers, in order
+/// (`for="[2001:db8::1]:4711"` and `for=192.0.2.60` alike; obfuscated
+/// identifiers and `unknown` stay in, to stop the walk).
+fn forwarded_for(headers: &http::HeaderMap) -> Vec<&str> {
+    headers
+        .get_all(http::header::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("for")
+                    .then(|| value.trim().trim_matches('"'))
+            })
+        })
+        .collect()
+}
+
 /// An X-Forwarded-For entry: an address, possibly `[v6]` or with a port.
 fn parse_hop(hop: &str) -> Option<IpAddr> {
-    if let Ok(ip) = hop.parse::<IpAddr>() {
+    let bare = hop.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    if let Ok(ip) = bare.unwrap_or(hop).parse::<IpAddr>() {
         return Some(canonical(ip));
     }
     hop.parse::<SocketAddr>().ok().map(|s| canonical(s.ip()))
@@ -100,6 +124,26 @@ mod tests {
             "203.0.113.5".parse::<IpAddr>().unwrap()
         );
         assert_eq!(client_ip(proxy, &http::HeaderMap::new(), &trusted), proxy);
+    }
+
+    #[test]
+    fn rfc7239_forwarded_when_there_is_no_x_forwarded_for() {
+        let trusted = vec![parse_net("10.0.0.1").unwrap()];
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::FORWARDED,
+            r#"for=1.2.3.4, for="[2001:db8::7]:4711";proto=https, for=10.0.0.1"#
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            client_ip(proxy, &h, &trusted),
+            "2001:db8::7".parse::<IpAddr>().unwrap()
+        );
+        // From an untrusted peer the header means nothing.
+        let other: IpAddr = "192.0.2.9".parse().unwrap();
+        assert_eq!(client_ip(other, &h, &trusted), other);
     }
 
     #[test]

@@ -164,6 +164,7 @@ mod tests {
     fn key(specs: &[&str]) -> Principal {
         Principal::Key(Arc::new(KeyEntry {
             id: "K".into(),
+            name: "partner".into(),
             secret: kura_protocol::sigv4::SecretKey::new("s"),
             enabled: true,
             grants: specs.iter().map(|s| grants::parse(s).unwrap()).collect(),

@@ -19,6 +19,8 @@ use super::ip;
 pub struct KeyEntry {
     /// The access key id.
     pub id: String,
+    /// The name given at creation (logged with every request; never the secret).
+    pub name: String,
     /// Its secret.
     pub secret: SecretKey,
     /// Whether it may be used.
@@ -33,6 +35,7 @@ impl KeyEntry {
     fn from_row(id: &str, row: &AccessKeyRow) -> KeyEntry {
         KeyEntry {
             id: id.to_string(),
+            name: row.name.clone(),
             secret: SecretKey::new(row.secret.clone()),
             enabled: row.enabled,
             grants: row.grants.clone(),

@@ -30,10 +30,23 @@ pub struct Connection {
     #[arg(long, env = "KURA_ENDPOINT", default_value = "http://127.0.0.1:9000")]
     pub endpoint: Uri,
     /// Access key id (the root key, or a key with the permissions the command needs).
-    #[arg(long, env = "KURA_ACCESS_KEY_ID", hide_env_values = true)]
+    /// (Not needed by `kura admin audit`, which reads local files.)
+    #[arg(
+        long,
+        env = "KURA_ACCESS_KEY_ID",
+        hide_env_values = true,
+        default_value = "",
+        hide_default_value = true
+    )]
     pub access_key_id: String,
     /// Its secret.
-    #[arg(long, env = "KURA_SECRET_ACCESS_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KURA_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        default_value = "",
+        hide_default_value = true
+    )]
     pub secret_access_key: String,
     /// Region the server expects in signatures.
     #[arg(long, env = "KURA_REGION", default_value = "us-east-1")]
@@ -219,6 +232,10 @@ impl Client {
         url: &str,
         body: SignableBody<'_>,
     ) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.access_key_id.is_empty() && !self.secret.is_empty(),
+            "no credentials: set KURA_ACCESS_KEY_ID and KURA_SECRET_ACCESS_KEY (or --access-key-id and --secret-access-key)"
+        );
         let identity =
             Credentials::new(&self.access_key_id, &self.secret, None, None, "kura-cli").into();
         let mut settings = SigningSettings::default();

@@ -5,6 +5,7 @@
 //! process, so the CLI never opens the data directory), signed with the same
 //! `KURA_ACCESS_KEY_ID` / `KURA_SECRET_ACCESS_KEY` the server reads.
 
+pub mod audit;
 pub mod changes;
 pub(crate) mod client;
 mod print;
@@ -42,6 +43,8 @@ pub enum AdminCommand {
     /// Bucket settings.
     #[command(subcommand)]
     Bucket(BucketCommand),
+    /// Search the audit log (`--audit-log`) on this machine: who did what, from where.
+    Audit(audit::AuditArgs),
 }
 
 /// `kura admin key …`
@@ -180,6 +183,8 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
     let client = Client::new(args.connection);
     let json_out = args.json;
     let (answer, shape) = match args.command {
+        // Local files only: no server, no credentials.
+        AdminCommand::Audit(audit) => return audit::run(audit, json_out),
         AdminCommand::Key(cmd) => match cmd {
             KeyCommand::Create {
                 name,

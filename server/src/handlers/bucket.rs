@@ -77,6 +77,12 @@ const US_EAST_1: &str = "us-east-1";
 
 pub async fn create_bucket(ctx: Ctx, bucket: String) -> S3Result<Response<Body>> {
     validate_bucket_name(&bucket)?;
+    if crate::operator_endpoints::RESERVED_BUCKETS.contains(&bucket.as_str()) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidBucketName,
+            format!("The bucket name {bucket} is reserved: /{bucket}/… serves kura's operator endpoints."),
+        ));
+    }
     let region = ctx.state.region.clone();
     let store = ctx.state.store.clone();
     let (mut payload, _rest) = ctx.payload(None);

@@ -26,6 +26,15 @@ use crate::state::AppState;
 /// Hex digits in a token (see `kura_storage` public tokens).
 const TOKEN_LEN: usize = 40;
 
+/// The object a public response served (a response extension, read by the access log).
+#[derive(Debug, Clone)]
+pub struct PublicObject {
+    /// Its bucket.
+    pub bucket: String,
+    /// Its key.
+    pub key: String,
+}
+
 /// Serves `/p/<token>/<filename>` if the request is one; `None` otherwise.
 pub fn intercept(state: &AppState, parts: &Parts) -> Option<S3Result<Response<Body>>> {
     let rest = parts.uri.path().strip_prefix(PUBLIC_PREFIX)?;
@@ -117,6 +126,11 @@ fn serve_public(
     }
     response::set_header(&mut r, "content-security-policy", "sandbox");
     response::set_header(&mut r, "x-content-type-options", "nosniff");
+    // For the access log: a token link does not name its object.
+    r.extensions_mut().insert(PublicObject {
+        bucket: read.bucket,
+        key: read.key,
+    });
     Ok(r)
 }
 

@@ -65,6 +65,7 @@ impl Ctx {
             ..
         } = self;
         let payload = Payload::new(body, &mut verified, expected)
+            .with_meter(parts.extensions.get::<crate::metrics::BytesIn>())
             .with_idle_timeout(state.body_idle_timeout)
             .with_min_rate(state.min_upload_rate);
         (
