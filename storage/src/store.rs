@@ -332,6 +332,11 @@ impl Store {
         self.inner.bucket_commits.read()
     }
 
+    /// Held exclusively while no change may commit into any bucket (an index rebuild).
+    pub(crate) fn exclusive_commits(&self) -> parking_lot::RwLockWriteGuard<'_, ()> {
+        self.inner.bucket_commits.write()
+    }
+
     /// Deletes an empty bucket.
     pub fn delete_bucket(&self, name: &str) -> StorageResult<()> {
         let _guard = self.bucket_lock(name)?;
@@ -346,6 +351,11 @@ impl Store {
         it.status()?;
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
+        // Empty already if maintained right; dropped anyway, so a bucket
+        // created later under the name can never inherit stray entries.
+        if let Some(end) = keys::prefix_successor(&prefix) {
+            batch.delete_range_cf(self.cf(keys::CF_SEARCH), &prefix, &end);
+        }
         self.drop_bucket_versions(&mut batch, name)?;
         self.drop_bucket_changes(&mut batch, name)?;
         self.write_synced(batch)?;
