@@ -35,7 +35,7 @@ pub use copy::{CopyObjectResult, CopyPartResult};
 pub use delete::{
     DeleteError, DeleteRequest, DeleteResult, DeletedEntry, ObjectIdentifier, MAX_DELETE_OBJECTS,
 };
-pub use list::{ListBucketResultV1, ListBucketResultV2, ObjectEntry};
+pub use list::{ListBucketResultV1, ListBucketResultV2, ObjectEntry, SearchEntry, SearchResult};
 pub use multipart::{
     CompleteMultipartUpload, CompleteMultipartUploadResult, CompletedPart,
     InitiateMultipartUploadResult, MAX_PART_NUMBER,

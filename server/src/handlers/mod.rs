@@ -16,6 +16,7 @@ mod object_attributes;
 mod part_copy;
 pub mod public;
 mod put;
+mod search;
 mod versions;
 
 use kura_protocol::router::Operation;
@@ -112,6 +113,7 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
             params,
         } => multipart_list::list_parts(ctx, bucket, key, upload_id, params).await,
         ListChanges { bucket, params } => changes::list_changes(ctx, bucket, params).await,
+        SearchObjects { bucket, params } => search::search(ctx, bucket, params).await,
         ListMultipartUploads { bucket, params } => {
             multipart_list::list_uploads(ctx, bucket, params).await
         }
