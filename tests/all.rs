@@ -29,6 +29,7 @@ mod operations;
 mod presigned;
 mod public;
 mod reads;
+mod search;
 mod streaming;
 mod tls;
 mod versioning;

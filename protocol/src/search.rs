@@ -97,7 +97,8 @@ pub fn parse_time_ms(s: &str) -> Option<u64> {
 /// Whether a query parameter belongs to request signing, not to the search.
 fn is_auth(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    lower.starts_with("x-amz-") || matches!(lower.as_str(), "awsaccesskeyid" | "signature" | "expires")
+    lower.starts_with("x-amz-")
+        || matches!(lower.as_str(), "awsaccesskeyid" | "signature" | "expires")
 }
 
 /// Sets a bound of a range condition, merging with an earlier one on the same field.
@@ -135,17 +136,20 @@ impl SearchParams {
                     let n = value.parse::<u64>().map_err(|_| {
                         S3Error::invalid_argument(format!("{name} must be a size in bytes"))
                     })?;
-                    out.range_of(name, |c| matches!(c, Condition::Size { .. }), || {
-                        Condition::Size {
+                    out.range_of(
+                        name,
+                        |c| matches!(c, Condition::Size { .. }),
+                        || Condition::Size {
                             gte: None,
                             lte: None,
-                        }
-                    }, |c| match c {
-                        Condition::Size { gte, lte } => {
-                            set_bound(if name.ends_with("gte") { gte } else { lte }, n, name)
-                        }
-                        _ => unreachable!(),
-                    })?;
+                        },
+                        |c| match c {
+                            Condition::Size { gte, lte } => {
+                                set_bound(if name.ends_with("gte") { gte } else { lte }, n, name)
+                            }
+                            _ => unreachable!(),
+                        },
+                    )?;
                 }
                 "modified.gte" | "modified.lte" | "since" => {
                     let ms = parse_time_ms(value).ok_or_else(|| {
@@ -154,17 +158,20 @@ impl SearchParams {
                         ))
                     })?;
                     let upper = name == "modified.lte";
-                    out.range_of(name, |c| matches!(c, Condition::Modified { .. }), || {
-                        Condition::Modified {
+                    out.range_of(
+                        name,
+                        |c| matches!(c, Condition::Modified { .. }),
+                        || Condition::Modified {
                             gte: None,
                             lte: None,
-                        }
-                    }, |c| match c {
-                        Condition::Modified { gte, lte } => {
-                            set_bound(if upper { lte } else { gte }, ms, name)
-                        }
-                        _ => unreachable!(),
-                    })?;
+                        },
+                        |c| match c {
+                            Condition::Modified { gte, lte } => {
+                                set_bound(if upper { lte } else { gte }, ms, name)
+                            }
+                            _ => unreachable!(),
+                        },
+                    )?;
                 }
                 other if other.starts_with("tag.") || other.starts_with("meta.") => {
                     out.field(other, value)?;
@@ -336,10 +343,7 @@ mod tests {
             ("search&size.lte=1&size.lte=2", "twice"),
         ] {
             let err = parse(raw).unwrap_err();
-            assert!(
-                err.message.contains(says),
-                "{raw}: {err:?}"
-            );
+            assert!(err.message.contains(says), "{raw}: {err:?}");
         }
     }
 }

@@ -464,8 +464,14 @@ mod tests {
             vec![tag("n", range(Some("10"), Some("99")))],
             vec![tag("n", range(Some("-20"), None))],
             vec![tag("dst", range(Some("2"), Some("5")))],
-            vec![tag("day", range(Some("2026-11-05"), Some("2026-11-10T12:00:00Z")))],
-            vec![tag("dst", range(Some("0000000000002"), Some("0000000000004x")))],
+            vec![tag(
+                "day",
+                range(Some("2026-11-05"), Some("2026-11-10T12:00:00Z")),
+            )],
+            vec![tag(
+                "dst",
+                range(Some("0000000000002"), Some("0000000000004x")),
+            )],
             vec![SearchCond::KeyPrefix("k/1".into())],
             vec![SearchCond::Size {
                 gte: Some(100),
@@ -592,7 +598,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
         s.create_bucket("b").unwrap();
-        for (k, v) in [("a", "9"), ("b", "10"), ("c", "x10"), ("d", "2026-11-01T10:00:00Z")] {
+        for (k, v) in [
+            ("a", "9"),
+            ("b", "10"),
+            ("c", "x10"),
+            ("d", "2026-11-01T10:00:00Z"),
+        ] {
             let new = NewObject {
                 tags: vec![("v".into(), v.into())],
                 ..Default::default()

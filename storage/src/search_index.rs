@@ -138,7 +138,10 @@ pub(crate) fn entries(bucket_prefix: &[u8], key: &str, row: &ObjectRow) -> BTree
     };
     out.insert(fixed(KIND_MODIFIED, row.modified_ms.to_be_bytes()));
     out.insert(fixed(KIND_SIZE, row.size.to_be_bytes()));
-    let tags = row.tags.iter().map(|(k, v)| (FieldKind::Tag, k.as_str(), v.as_str()));
+    let tags = row
+        .tags
+        .iter()
+        .map(|(k, v)| (FieldKind::Tag, k.as_str(), v.as_str()));
     let meta = user_metadata(row).map(|(k, v)| (FieldKind::Meta, k, v));
     for (field, name, value) in tags.chain(meta) {
         let mut e = field_prefix(bucket_prefix, field_kind(field, ValueType::Text), name);
@@ -263,7 +266,7 @@ impl Store {
                 .ok_or_else(|| StorageError::Corrupt("object key".into()))?;
             let row: ObjectRow = rows::decode(v)?;
             objects += 1;
-            wanted.append(&mut entries(&bp, key, &row));
+            wanted.extend(entries(&bp, key, &row));
             it.next();
         }
         it.status()?;

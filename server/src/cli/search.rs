@@ -107,7 +107,12 @@ async fn run_async(args: SearchArgs) -> anyhow::Result<()> {
             query(&args, token.as_deref())?
         );
         let Answer { status, body, .. } = client
-            .send(Method::GET, &path, &[(ACCEPT, "application/json")], Vec::new())
+            .send(
+                Method::GET,
+                &path,
+                &[(ACCEPT, "application/json")],
+                Vec::new(),
+            )
             .await?;
         let text = String::from_utf8_lossy(&body);
         if !status.is_success() {

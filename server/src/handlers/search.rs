@@ -80,12 +80,15 @@ fn user_metadata(row: &ObjectRow) -> Vec<(String, String)> {
 
 /// Whether the client asked for JSON.
 fn wants_json(ctx: &Ctx) -> bool {
-    ctx.header("accept")
-        .is_some_and(|a| a.split(',').any(|t| t.trim().starts_with("application/json")))
+    ctx.header("accept").is_some_and(|a| {
+        a.split(',')
+            .any(|t| t.trim().starts_with("application/json"))
+    })
 }
 
 pub async fn search(ctx: Ctx, bucket: String, params: SearchParams) -> S3Result<Response<Body>> {
-    let invalid_token = || S3Error::invalid_argument("The continuation token provided is incorrect");
+    let invalid_token =
+        || S3Error::invalid_argument("The continuation token provided is incorrect");
     let after = params
         .continuation_token
         .as_deref()
