@@ -421,6 +421,17 @@ async fn search_answers_xml_pages_and_refuses_bad_input() {
     }
     let resp = Raw::new("GET", "/nobucket?search").send(&server.addr);
     assert_eq!(resp.code(), "NoSuchBucket");
+    // Searching needs read on the bucket: write alone, or read elsewhere, is refused.
+    let reader = admin::create_key(&server, "reader", &["bkt:r"], &[]);
+    let writer = admin::create_key(&server, "writer", &["bkt:w", "other:r"], &[]);
+    let as_key = |k: &admin::Key| {
+        Raw::new("GET", "/bkt?search&meta.dst=0000000000020")
+            .credentials(&k.id, &k.secret)
+            .send(&server.addr)
+    };
+    assert_eq!(as_key(&reader).status, 200);
+    let refused = as_key(&writer);
+    assert_eq!((refused.status, refused.code().as_str()), (403, "AccessDenied"));
 
     // The command line: conditions, --since, --json; all pages.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kura"))

@@ -629,4 +629,57 @@ mod tests {
         assert_eq!(find("2026-11-01", "2026-11-02"), ["d"]);
         assert_eq!(find("x", ""), ["c"]);
     }
+
+    /// Loads the bucket of the search benchmark (README, "Files and
+    /// metadata"): `KURA_SEARCH_OBJECTS` objects (1,000,000 by default)
+    /// `obj/0000000`… of 10 bytes into bucket `bench` of the data directory
+    /// `KURA_SEARCH_LOAD`, object `i` tagged `dst` = `i mod 10000` (13
+    /// digits) and `n` = `i`, so `tag.dst=0000000000042` and
+    /// `tag.n.gte=1000&tag.n.lte=1099` each match 100. Written through
+    /// `stage_current` and the change log, 1,000 objects a batch, as PUTs
+    /// would leave them. Not run in CI:
+    /// `KURA_SEARCH_LOAD=/tmp/kura-search cargo test --release -p kura-storage -- --ignored load_search_benchmark_bucket`
+    #[test]
+    #[ignore]
+    fn load_search_benchmark_bucket() {
+        let Ok(dir) = std::env::var("KURA_SEARCH_LOAD") else {
+            return;
+        };
+        let n: u64 = std::env::var("KURA_SEARCH_OBJECTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
+        let s = store(std::path::Path::new(&dir));
+        s.create_bucket("bench").unwrap();
+        let started = std::time::Instant::now();
+        for first in (0..n).step_by(1000) {
+            let mut batch = rocksdb::WriteBatch::default();
+            let mut changes = Vec::new();
+            for i in first..(first + 1000).min(n) {
+                let key = format!("obj/{i:07}");
+                let mut row = ObjectRow {
+                    seq: s.next_seq().unwrap(),
+                    delete_marker: false,
+                    size: 10,
+                    etag: "\"0123456789abcdef0123456789abcdef\"".into(),
+                    modified_ms: crate::store::now_ms(),
+                    headers: vec![("content-type".into(), "text/plain".into())],
+                    checksums: Vec::new(),
+                    part_sizes: Vec::new(),
+                    data: rows::DataLocation::Inline(b"0123456789".to_vec()),
+                    expires_ms: 0,
+                    null_version: true,
+                    tags: vec![
+                        ("dst".into(), format!("{:013}", i % 10_000)),
+                        ("n".into(), i.to_string()),
+                    ],
+                };
+                changes.push(crate::changes::ChangeEntry::put(&key, &row, None));
+                s.stage_current(&mut batch, "bench", &key, &mut row, None, None)
+                    .unwrap();
+            }
+            s.write_logged(batch, "bench", &changes).unwrap();
+        }
+        eprintln!("loaded {n} objects in {:?}", started.elapsed());
+    }
 }
