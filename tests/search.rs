@@ -126,10 +126,13 @@ fn search_all(addr: &str, query: &str, max_keys: usize) -> Vec<Value> {
     }
 }
 
+/// A hand-written filter: (key, user metadata, size, Last-Modified ms) → kept.
+type Keep = Box<dyn Fn(&str, &BTreeMap<String, String>, u64, i64) -> bool>;
+
 /// A search and the same filter written out by hand.
 struct Case {
     query: String,
-    keep: Box<dyn Fn(&str, &BTreeMap<String, String>, u64, i64) -> bool>,
+    keep: Keep,
 }
 
 fn num(m: &BTreeMap<String, String>, k: &str) -> Option<i64> {
@@ -138,10 +141,7 @@ fn num(m: &BTreeMap<String, String>, k: &str) -> Option<i64> {
 
 fn cases(since_ms: i64, since: &str) -> Vec<Case> {
     let since = since.to_string();
-    let case =
-        |query: String, keep: Box<dyn Fn(&str, &BTreeMap<String, String>, u64, i64) -> bool>| {
-            Case { query, keep }
-        };
+    let case = |query: String, keep: Keep| Case { query, keep };
     vec![
         case(
             "meta.dst=0000000000020".into(),
@@ -431,7 +431,10 @@ async fn search_answers_xml_pages_and_refuses_bad_input() {
     };
     assert_eq!(as_key(&reader).status, 200);
     let refused = as_key(&writer);
-    assert_eq!((refused.status, refused.code().as_str()), (403, "AccessDenied"));
+    assert_eq!(
+        (refused.status, refused.code().as_str()),
+        (403, "AccessDenied")
+    );
 
     // The command line: conditions, --since, --json; all pages.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kura"))
