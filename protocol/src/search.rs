@@ -329,6 +329,22 @@ mod tests {
     }
 
     #[test]
+    fn search_routes_to_its_operation() {
+        use crate::router::{route, target, Access, Operation};
+        let t = target("/bkt", None, None).unwrap();
+        let op = route(
+            &http::Method::GET,
+            t,
+            &Query::parse("search&tag.a=1").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(op.access(), Access::Read);
+        assert!(
+            matches!(op, Operation::SearchObjects { ref params, .. } if params.conditions.len() == 1)
+        );
+    }
+
+    #[test]
     fn bad_parameters_are_refused_with_a_reason() {
         for (raw, says) in [
             ("search&size.gte=big", "size in bytes"),
