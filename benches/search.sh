@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 KURA=$(realpath "${1:-$TARGET/release/kura}")
-BENCH=$TARGET/release/kura-bench
+BENCH=${BENCH:-$TARGET/release/kura-bench}
 N=${N:-1000000}
 DUR=${DUR:-10s}
 WORK=${WORK:-/tmp/kura-search}
@@ -46,7 +46,7 @@ run() {
   "$BENCH" "$@" --endpoint "$EP" --bucket bench --concurrency 1 --duration "$DUR" \
     --skip-prepare --no-cleanup --json 2>/dev/null | python3 -c "
 import json, sys
-r = json.load(sys.stdin)['total']
+r = json.load(sys.stdin)
 l = r['latency_ms']
 print(f\"$name: {r['ops']} requests, errors {r['error_count']}, p50 {l['p50']:.2f} ms, p99 {l['p99']:.2f} ms, max {l['max']:.2f} ms\")"
 }
