@@ -35,6 +35,7 @@ mod post_object;
 mod presigned;
 mod public;
 mod reads;
+mod search;
 mod streaming;
 mod tagging;
 mod tls;

@@ -117,6 +117,7 @@ fn expected(op: &str, own: bool) -> Option<&'static str> {
         | "ListObjectVersions"
         | "ListMultipartUploads"
         | "ListChanges"
+        | "SearchObjects"
         | "DeleteObjects"
         | "PutObject"
         | "PostObject"
@@ -324,6 +325,22 @@ async fn attempt(
                 .await,
         )),
         "GetBucketTagging" => one(code(s3.get_bucket_tagging().bucket(BUCKET).send().await)),
+        "SearchObjects" => {
+            // Filtered, not refused: the other folder's files never show.
+            let r = Raw::new("GET", &format!("/{BUCKET}?search&prefix={}", target.prefix))
+                .header("accept", "application/json")
+                .credentials(&key.id, &key.secret)
+                .send(&server.addr);
+            let body = r.body_text();
+            let outcome = if r.status != 200 {
+                r.code()
+            } else if body.contains(&seed) {
+                "OK".to_string()
+            } else {
+                "AccessDenied".to_string()
+            };
+            one(outcome)
+        }
         "GetBucketLifecycleConfiguration" => one(code(
             s3.get_bucket_lifecycle_configuration()
                 .bucket(BUCKET)

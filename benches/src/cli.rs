@@ -46,6 +46,18 @@ pub enum Workload {
     },
     /// DELETE prepared objects, each once.
     Delete(Common),
+    /// kura's indexed search (`GET /{bucket}?search&QUERY`), the first page
+    /// each time, over objects already there (use with --skip-prepare).
+    Search {
+        #[command(flatten)]
+        common: Common,
+        /// The search conditions, e.g. `tag.dst=0000000000042`.
+        #[arg(long)]
+        query: String,
+        /// Results per page.
+        #[arg(long, default_value_t = 1000)]
+        max_keys: u32,
+    },
 }
 
 impl Workload {
@@ -55,6 +67,7 @@ impl Workload {
             Workload::Put(c) | Workload::Get(c) | Workload::Delete(c) => c,
             Workload::Mixed { common, .. }
             | Workload::List { common, .. }
+            | Workload::Search { common, .. }
             | Workload::Multipart { common, .. } => common,
         }
     }
@@ -66,6 +79,7 @@ impl Workload {
             Workload::Get(_) => "get",
             Workload::Mixed { .. } => "mixed",
             Workload::List { .. } => "list",
+            Workload::Search { .. } => "search",
             Workload::Multipart { .. } => "multipart",
             Workload::Delete(_) => "delete",
         }

@@ -102,6 +102,18 @@ impl Ctx {
         Ok((count, next))
     }
 
+    /// One page of kura's search (`?search&QUERY`, QUERY already encoded);
+    /// fails unless the answer lists at least one object, so a query that
+    /// matches nothing is not measured as a fast search.
+    pub async fn search(&self, query: &str, max_keys: u32) -> Result<u64, OpError> {
+        let q = format!("/{}?search&max-keys={max_keys}&{query}", self.bucket);
+        let (_, body) = self.s3.send_read(Method::GET, &q, &[], empty()).await?;
+        match xml_text(&body, "KeyCount").and_then(|c| c.parse::<u64>().ok()) {
+            Some(n) if n > 0 => Ok(0),
+            _ => Err(OpError("EmptySearch".into())),
+        }
+    }
+
     /// A whole multipart upload of `key`: create, parts of `part_size` one
     /// after another, complete. Aborts the upload if a step fails.
     pub async fn multipart(&self, key: &str, part_size: u64) -> Result<u64, OpError> {

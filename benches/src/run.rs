@@ -89,7 +89,7 @@ pub async fn run(workload: Workload) -> anyhow::Result<Report> {
         Workload::List { .. } => 1000,
         Workload::Delete(_) => 10_000,
         Workload::Get(_) | Workload::Mixed { .. } => c.concurrency as u64,
-        Workload::Put(_) | Workload::Multipart { .. } => 0,
+        Workload::Put(_) | Workload::Multipart { .. } | Workload::Search { .. } => 0,
     });
     let keys: Vec<String> = (0..objects).map(|i| object_key(&c.prefix, i)).collect();
     if !c.skip_prepare {
@@ -219,6 +219,9 @@ async fn worker(w: usize, s: Arc<Shared>) -> (HashMap<&'static str, Recorder>, V
                     }),
                 )
             }
+            Workload::Search {
+                query, max_keys, ..
+            } => ("search", s.ctx.search(query, *max_keys).await),
             Workload::Multipart { part_size, .. } => {
                 let key = format!("{}multipart/{w:04}/{n:010}", s.prefix);
                 n += 1;

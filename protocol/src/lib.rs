@@ -12,6 +12,7 @@ pub mod error;
 pub mod headers;
 pub mod names;
 pub mod router;
+pub mod search;
 pub mod sigv2;
 pub mod sigv4;
 pub mod xml;

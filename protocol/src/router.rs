@@ -303,6 +303,8 @@ operations! {
         ListMultipartUploads { params: ListParams } => Read,
         // kura's change feed of a bucket.
         ListChanges { params: ChangeParams } => Read,
+        // kura's indexed search of a bucket's objects by tags and metadata.
+        SearchObjects { params: crate::search::SearchParams } => Read,
         DeleteObjects {} => Write,
         // Browser form upload: authenticated by the form's signed policy,
         // authorized for the key the form names (see handlers/post_object.rs).
@@ -534,6 +536,10 @@ pub fn route(method: &Method, target: Target, query: &Query) -> S3Result<Operati
             Method::GET if query.has("changes") => Ok(Operation::ListChanges {
                 bucket,
                 params: ChangeParams::from_query(query)?,
+            }),
+            Method::GET if query.has("search") => Ok(Operation::SearchObjects {
+                bucket,
+                params: crate::search::SearchParams::from_query(query)?,
             }),
             Method::GET if query.has("uploads") => Ok(Operation::ListMultipartUploads {
                 bucket,

@@ -28,6 +28,8 @@ enum Command {
     Unpublish(PublishArgs),
     /// Print a bucket's change feed, one line a change (`--follow` keeps waiting).
     Changes(kura_server::cli::changes::ChangesArgs),
+    /// Search a bucket's objects by tags and user metadata (all pages).
+    Search(kura_server::cli::search::SearchArgs),
     /// Keep a bucket on another S3 server a copy of a kura bucket (follows its change feed).
     Replicate(kura_server::cli::replicate::ReplicateArgs),
 }
@@ -57,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::Publish(args) => kura_server::cli::publish::run(args, true),
         Command::Unpublish(args) => kura_server::cli::publish::run(args, false),
         Command::Changes(args) => kura_server::cli::changes::run(args),
+        Command::Search(args) => kura_server::cli::search::run(args),
         Command::Replicate(args) => kura_server::cli::replicate::run(args),
     };
     match result {

@@ -45,6 +45,9 @@ pub const CF_CHANGES: &str = "changes";
 /// Webhooks: `w · len(bucket) · bucket · id` → `WebhookRow`, and
 /// `c · len(bucket) · bucket · id` → its delivery cursor (u64 BE).
 pub const CF_WEBHOOKS: &str = "webhooks";
+/// Search index of current objects by tag, user metadata, size and
+/// Last-Modified: entries with empty values (see `storage/src/search_index.rs`).
+pub const CF_SEARCH: &str = "search";
 
 /// Per-bucket configuration documents: `len(bucket) · bucket · kind` → the
 /// document (see `storage/src/bucket_configs.rs`).
@@ -72,6 +75,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_WEBHOOKS,
     CF_BUCKET_CONFIGS,
     CF_LIFECYCLE,
+    CF_SEARCH,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:
@@ -100,7 +104,7 @@ pub fn object_key_name(bucket_prefix_len: usize, raw: &[u8]) -> Option<&str> {
 }
 
 /// Appends `key` in terminated form (see module docs).
-fn push_terminated(out: &mut Vec<u8>, key: &str) {
+pub(crate) fn push_terminated(out: &mut Vec<u8>, key: &str) {
     for &b in key.as_bytes() {
         out.push(b);
         if b == 0 {

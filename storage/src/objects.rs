@@ -12,6 +12,7 @@ use crate::keys::{self, CF_CHUNKS, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
 use crate::locks::WriteLock;
 use crate::reader::ObjectReader;
 use crate::rows::{self, DataLocation, ObjectRow, PurgeEntry, Versioning};
+use crate::search_index;
 use crate::store::{now_ms, Store};
 use crate::writer::WrittenData;
 
@@ -191,6 +192,7 @@ impl Store {
         }
         let object_key = keys::object_key(bucket, key)?;
         batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(row));
+        search_index::stage(self, batch, bucket, key, previous.as_ref(), Some(row))?;
         for c in row.chunks() {
             batch.put_cf(self.cf(CF_CHUNKS), c.id, row.seq.to_be_bytes());
         }
@@ -286,6 +288,7 @@ impl Store {
         }
         if let Some(prev) = current {
             batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
+            search_index::stage(self, &mut batch, bucket, key, Some(&prev), None)?;
             let due = self.trash_due(lifecycle.as_ref(), bucket, key, &prev, now)?;
             self.retire(&mut batch, bucket, key, prev, due)?;
             // A deleted object's public URL dies with it.

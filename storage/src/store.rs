@@ -337,7 +337,8 @@ impl Store {
 
     /// Waits for the commits in flight into any bucket and holds off new
     /// ones while held: a settings change committed under it is seen by
-    /// every later commit, and every earlier one is visible to it.
+    /// every later commit, and every earlier one is visible to it (lifecycle
+    /// configurations, an index rebuild).
     pub(crate) fn commit_barrier(&self) -> parking_lot::RwLockWriteGuard<'_, ()> {
         self.inner.bucket_commits.write()
     }
@@ -356,6 +357,11 @@ impl Store {
         it.status()?;
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
+        // Empty already if maintained right; dropped anyway, so a bucket
+        // created later under the name can never inherit stray entries.
+        if let Some(end) = keys::prefix_successor(&prefix) {
+            batch.delete_range_cf(self.cf(keys::CF_SEARCH), &prefix, &end);
+        }
         self.drop_bucket_versions(&mut batch, name)?;
         self.drop_bucket_changes(&mut batch, name)?;
         self.drop_bucket_configs(&mut batch, name)?;

@@ -64,12 +64,14 @@ impl Store {
         if row.delete_marker {
             return Err(StorageError::NoSuchKey);
         }
-        let _old_tags = std::mem::replace(&mut row.tags, tags);
+        let before = row.clone();
+        row.tags = tags;
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(cf), &row_key, rows::encode(&row));
-        // Search index hook: the version's tags change from `_old_tags` to
-        // `row.tags` here, in this batch (`cf` says whether it is current).
         if cf == CF_OBJECTS {
+            // Only current versions are searchable: their index entries
+            // follow the new tags in this batch.
+            crate::search_index::stage(self, &mut batch, bucket, key, Some(&before), Some(&row))?;
             // Lifecycle rules may filter on tags: the current version is
             // queued again under the new ones (a stale entry is re-checked
             // and dropped when it comes due).

@@ -162,6 +162,7 @@ impl Store {
         let removed = match current.take_if(|r| r.seq == seq) {
             Some(row) => {
                 batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
+                crate::search_index::stage(self, &mut batch, bucket, key, Some(&row), None)?;
                 // The key loses its current version: its URL dies.
                 self.unpublish_in(&mut batch, bucket, key)?;
                 row
@@ -267,6 +268,7 @@ impl Store {
                     keys::object_key(bucket, key)?,
                     rows::encode(&row),
                 );
+                crate::search_index::stage(self, batch, bucket, key, None, Some(&row))?;
                 it.status()?;
                 return Ok(Some(row));
             }

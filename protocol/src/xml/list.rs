@@ -390,3 +390,78 @@ mod tests {
             .contains("<EncodingType>url</EncodingType><IsTruncated>"));
     }
 }
+
+/// One object of a search answer (`GET /{bucket}?search`, a kura
+/// extension): a listing's `<Contents>` plus the object's tags and user
+/// metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchEntry {
+    /// The object as a listing shows it.
+    pub object: ObjectEntry,
+    /// Tags, in their stored order.
+    pub tags: Vec<(String, String)>,
+    /// User metadata: (name without `x-amz-meta-`, value).
+    pub user_metadata: Vec<(String, String)>,
+}
+
+/// The answer of a search: a `<ListBucketResult>` as ListObjectsV2 shapes
+/// it, each `<Contents>` carrying `<Tags>` (`<Tag><Key/><Value/></Tag>`, as
+/// GetObjectTagging) and `<UserMetadata>` (`<Entry><Key/><Value/></Entry>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchResult {
+    /// Bucket name.
+    pub name: String,
+    /// The effective `max-keys`.
+    pub max_keys: usize,
+    /// Whether more results may follow.
+    pub is_truncated: bool,
+    /// The `continuation-token` the request carried.
+    pub continuation_token: Option<String>,
+    /// Token for the next page.
+    pub next_continuation_token: Option<String>,
+    /// The matching objects.
+    pub contents: Vec<SearchEntry>,
+}
+
+impl SearchResult {
+    /// Renders the `<ListBucketResult>` document.
+    pub fn to_xml(&self) -> String {
+        let mut w = XmlWriter::new("ListBucketResult");
+        w.text("Name", &self.name);
+        w.opt_text("ContinuationToken", self.continuation_token.as_deref());
+        w.opt_text(
+            "NextContinuationToken",
+            self.next_continuation_token.as_deref(),
+        );
+        w.value("KeyCount", self.contents.len());
+        w.value("MaxKeys", self.max_keys);
+        w.boolean("IsTruncated", self.is_truncated);
+        for c in &self.contents {
+            let o = &c.object;
+            w.open("Contents");
+            w.text("Key", &o.key);
+            w.timestamp("LastModified", o.last_modified);
+            w.text("ETag", &o.etag);
+            w.value("Size", o.size);
+            w.text("StorageClass", &o.storage_class);
+            w.open("Tags");
+            for (k, v) in &c.tags {
+                w.open("Tag");
+                w.text("Key", k);
+                w.text("Value", v);
+                w.close("Tag");
+            }
+            w.close("Tags");
+            w.open("UserMetadata");
+            for (k, v) in &c.user_metadata {
+                w.open("Entry");
+                w.text("Key", k);
+                w.text("Value", v);
+                w.close("Entry");
+            }
+            w.close("UserMetadata");
+            w.close("Contents");
+        }
+        w.finish()
+    }
+}

@@ -43,7 +43,7 @@ pub use lifecycle::{
     LifecycleConfiguration, LifecycleExpiration, LifecycleFilter, LifecycleRuleXml,
     MAX_LIFECYCLE_RULES,
 };
-pub use list::{ListBucketResultV1, ListBucketResultV2, ObjectEntry};
+pub use list::{ListBucketResultV1, ListBucketResultV2, ObjectEntry, SearchEntry, SearchResult};
 pub use multipart::{
     CompleteMultipartUpload, CompleteMultipartUploadResult, CompletedPart,
     InitiateMultipartUploadResult, MAX_PART_NUMBER,

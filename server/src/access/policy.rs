@@ -88,7 +88,8 @@ pub fn reach(op: &Operation) -> Reach<'_> {
         | Operation::ListObjectVersions { params, .. }
         | Operation::ListMultipartUploads { params, .. } => Reach::Listing(&params.prefix),
         Operation::ListChanges { params, .. } => Reach::Filtered(&params.prefix),
-        Operation::DeleteObjects { .. } => Reach::PerKey,
+        // Each entry (each search result) is checked on its own.
+        Operation::DeleteObjects { .. } | Operation::SearchObjects { .. } => Reach::PerKey,
         Operation::HeadBucket { .. } | Operation::GetBucketLocation { .. } => Reach::Visible,
         _ => match op.key() {
             Some(key) => Reach::Key(key),

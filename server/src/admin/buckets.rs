@@ -199,3 +199,18 @@ pub async fn update(
     tracing::info!(bucket = %name, "bucket settings updated");
     show(state, name).await
 }
+
+/// Rebuilds a bucket's search index from its current objects.
+pub async fn reindex(state: &Arc<AppState>, name: &str) -> S3Result<Response<Body>> {
+    let st = Arc::clone(state);
+    let bucket = name.to_string();
+    let b = bucket.clone();
+    let r = blocking(move || st.store.reindex(&b).s3()).await?;
+    Ok(json(&serde_json::json!({
+        "bucket": bucket,
+        "objects": r.objects,
+        "entries": r.entries,
+        "added": r.added,
+        "removed": r.removed,
+    })))
+}

@@ -91,6 +91,7 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Respons
         (&Method::GET, ["buckets"]) => buckets::list(&state).await,
         (&Method::GET, ["buckets", name]) => buckets::show(&state, name).await,
         (&Method::PATCH, ["buckets", name]) => buckets::update(&state, name, parse(&body)?).await,
+        (&Method::POST, ["buckets", name, "reindex"]) => buckets::reindex(&state, name).await,
         (&Method::POST, ["buckets", name, "notify"]) => {
             buckets::notify(&state, name, parse(&body)?).await
         }

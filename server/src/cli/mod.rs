@@ -11,6 +11,7 @@ pub(crate) mod client;
 mod print;
 pub mod publish;
 pub mod replicate;
+pub mod search;
 
 use clap::{Args, Subcommand};
 use http::Method;
@@ -45,6 +46,12 @@ pub enum AdminCommand {
     Bucket(BucketCommand),
     /// Search the audit log (`--audit-log`) on this machine: who did what, from where.
     Audit(audit::AuditArgs),
+    /// Rebuild a bucket's search index from its current objects; prints
+    /// what was missing or stray (both 0 when the index was right).
+    Reindex {
+        /// Bucket name.
+        bucket: String,
+    },
 }
 
 /// `kura admin key …`
@@ -315,6 +322,12 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 (Some(json!({"deleted": id})), print::Shape::Deleted)
             }
         },
+        AdminCommand::Reindex { bucket } => (
+            client
+                .call(Method::POST, &format!("buckets/{bucket}/reindex"), None)
+                .await?,
+            print::Shape::Reindex,
+        ),
     };
     let answer = answer.unwrap_or(serde_json::Value::Null);
     if json_out {

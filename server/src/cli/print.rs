@@ -12,6 +12,7 @@ pub enum Shape {
     Bucket,
     Buckets,
     Webhook,
+    Reindex,
 }
 
 fn s<'a>(v: &'a Value, field: &str) -> &'a str {
@@ -102,6 +103,17 @@ pub fn text(shape: Shape, v: &Value) {
             }
         }
         Shape::Deleted => println!("deleted {}", s(v, "deleted")),
+        Shape::Reindex => {
+            let n = |f: &str| v.get(f).and_then(Value::as_u64).unwrap_or(0);
+            println!(
+                "reindexed {}: {} objects, {} entries ({} missing added, {} stray removed)",
+                s(v, "bucket"),
+                n("objects"),
+                n("entries"),
+                n("added"),
+                n("removed")
+            );
+        }
         Shape::Bucket => {
             println!("{}", bucket_line(v));
             for w in v

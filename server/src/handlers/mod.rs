@@ -20,6 +20,7 @@ mod part_copy;
 pub mod post_object;
 pub mod public;
 mod put;
+mod search;
 mod tagging;
 mod versions;
 
@@ -148,6 +149,7 @@ pub async fn handle(ctx: Ctx, op: Operation) -> S3Result<http::Response<Body>> {
             version_id,
         } => tagging::delete_object_tagging(ctx, bucket, key, version_id).await,
         ListChanges { bucket, params } => changes::list_changes(ctx, bucket, params).await,
+        SearchObjects { bucket, params } => search::search(ctx, bucket, params).await,
         ListMultipartUploads { bucket, params } => {
             multipart_list::list_uploads(ctx, bucket, params).await
         }
