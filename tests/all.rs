@@ -18,6 +18,7 @@ mod copy;
 mod delete_objects;
 mod durability;
 mod edge;
+mod integrity;
 mod limits;
 mod listing;
 mod listing_v1;

@@ -28,6 +28,8 @@ enum Command {
     Unpublish(PublishArgs),
     /// Print a bucket's change feed, one line a change (`--follow` keeps waiting).
     Changes(kura_server::cli::changes::ChangesArgs),
+    /// Check a stopped server's chunk files against its metadata (`--repair`: remove orphans).
+    Fsck(kura_server::cli::fsck::FsckArgs),
     /// Keep a bucket on another S3 server a copy of a kura bucket (follows its change feed).
     Replicate(kura_server::cli::replicate::ReplicateArgs),
 }
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::Unpublish(args) => kura_server::cli::publish::run(args, false),
         Command::Changes(args) => kura_server::cli::changes::run(args),
         Command::Replicate(args) => kura_server::cli::replicate::run(args),
+        Command::Fsck(args) => kura_server::cli::fsck::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -521,6 +521,12 @@ impl Disk {
         self.faults.push(fault);
     }
 
+    /// Whether a read fault is armed (files opened now must bypass the
+    /// kernel's page cache, or cached pages would be served around it).
+    pub fn read_fault_armed(&self) -> bool {
+        self.faults.iter().any(|f| f.op == FaultOp::Read)
+    }
+
     /// Disarms every fault (files already poisoned by a failed fsync stay so).
     pub fn clear_faults(&mut self) {
         self.faults.clear();

@@ -249,7 +249,13 @@ impl Filesystem for PowerCutFs {
         if flags.0 & libc::O_TRUNC != 0 {
             let _ = disk.set_len(ino.0, 0);
         }
-        reply.opened(self.new_handle(ino.0, flags.0), FopenFlags::empty());
+        // Reads served from the page cache would never reach an armed fault.
+        let open_flags = if disk.read_fault_armed() {
+            FopenFlags::FOPEN_DIRECT_IO
+        } else {
+            FopenFlags::empty()
+        };
+        reply.opened(self.new_handle(ino.0, flags.0), open_flags);
     }
 
     fn create(
