@@ -104,9 +104,7 @@ impl Store {
                 Some(k) => IteratorMode::From(k, Direction::Forward),
                 None => IteratorMode::Start,
             };
-            let mut iter = self.inner.db.iterator_cf(self.cf(cf), mode);
-            loop {
-                let Some(item) = iter.next() else { break };
+            for item in self.inner.db.iterator_cf(self.cf(cf), mode) {
                 let (k, v) = item?;
                 if after.as_deref() == Some(&k[..]) {
                     continue;
