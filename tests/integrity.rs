@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
+use crate::common::raw::Raw;
 use crate::common::{self, admin, pattern, Server};
 
 const CHUNK: usize = 64 << 10;
@@ -88,8 +89,21 @@ async fn a_damaged_chunk_fails_its_download_and_nothing_else() {
         })
         .unwrap();
     flip_byte(victim, CHUNK / 2);
-    let got = get(&s3, "corrupt").await;
-    assert!(got.is_err(), "a corrupted chunk was served as a complete body");
+    // Raw HTTP, so no client-side checksum check hides what kura sends (the
+    // SDK validates the full-object CRC itself): the transfer must break
+    // before the last byte, never deliver a complete body.
+    let raw = Raw::new("GET", "/bkt/corrupt").send(&server.addr);
+    assert_eq!(raw.status, 200);
+    assert_eq!(
+        raw.header("content-length"),
+        Some(body.len().to_string().as_str())
+    );
+    assert!(
+        raw.body.len() < body.len(),
+        "a corrupted chunk was served as a complete body"
+    );
+    assert_eq!(raw.body[..], body[..raw.body.len()], "only verified bytes");
+    assert!(get(&s3, "corrupt").await.is_err());
     // A range that does not touch the damaged block still reads.
     let ranged = s3
         .get_object()
@@ -105,6 +119,8 @@ async fn a_damaged_chunk_fails_its_download_and_nothing_else() {
     // Truncated behind kura's back: an error, not a crash (mapped reads
     // used to raise SIGBUS on this).
     truncate(&short[short.len() / 2], 100);
+    let raw = Raw::new("GET", "/bkt/short").send(&server.addr);
+    assert!(raw.status != 200 || raw.body.len() < body.len());
     assert!(get(&s3, "short").await.is_err());
 
     assert_eq!(
