@@ -20,6 +20,7 @@ mod delete_objects;
 mod durability;
 mod edge;
 mod folders;
+mod integrity;
 mod lifecycle;
 mod limits;
 mod listing;

@@ -1,6 +1,7 @@
-//! A download's response body: mapped chunk frames, produced one at a time.
+//! A download's response body: chunk frames read and verified against their
+//! checksums (see `kura_storage::ObjectReader`), produced one at a time.
 //!
-//! Mapping a frame faults its pages in (`MAP_POPULATE`), which may wait on
+//! Reading a frame may wait on
 //! the disk, so it runs on the blocking pool. But only the mapping does: the
 //! body asks for the next frame when hyper takes the current one, and a
 //! blocking task maps it and ends. A client that stops reading stops hyper

@@ -1,6 +1,6 @@
 //! How large a download's frames are.
 //!
-//! Downloads hand hyper chunk-file ranges mapped into memory (see
+//! Downloads used to hand hyper chunk-file ranges mapped into memory (see
 //! `kura_storage::reader`), so the CPU copies each byte once, into the
 //! socket, instead of twice. Each frame costs an `mmap` and a `munmap`, and
 //! `munmap` interrupts the other core to flush its TLB: small frames make
@@ -8,7 +8,10 @@
 //! into buffers did), 1 MiB frames amortise it (GET 1 MiB ×16: +30%,
 //! GET 1 GiB: +50%). But mapped pages count in the server's RSS while hyper
 //! holds them, so frames shrink as downloads multiply: all downloads
-//! together hold about [`BUDGET`] of mapped data at most.
+//! together hold about [`BUDGET`] of mapped data at most. Since chunk
+//! checksums (issue 14 §3) frames are read into buffers and verified instead
+//! (a truncated chunk file made mapped reads die of SIGBUS); buffers count in
+//! RSS just as mapped pages did, so the sizing stands.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -30,6 +30,8 @@ enum Command {
     Changes(kura_server::cli::changes::ChangesArgs),
     /// Search a bucket's objects by tags and user metadata (all pages).
     Search(kura_server::cli::search::SearchArgs),
+    /// Check a stopped server's chunk files against its metadata (`--repair`: remove orphans).
+    Fsck(kura_server::cli::fsck::FsckArgs),
     /// Keep a bucket on another S3 server a copy of a kura bucket (follows its change feed).
     Replicate(kura_server::cli::replicate::ReplicateArgs),
 }
@@ -61,6 +63,7 @@ fn main() -> std::process::ExitCode {
         Command::Changes(args) => kura_server::cli::changes::run(args),
         Command::Search(args) => kura_server::cli::search::run(args),
         Command::Replicate(args) => kura_server::cli::replicate::run(args),
+        Command::Fsck(args) => kura_server::cli::fsck::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -123,7 +123,38 @@ pub struct PartRow {
     pub crc64nvme: Option<String>,
 }
 
-impl crate::rows::Row for PartRow {}
+/// `PartRow` before format 4 (chunks without checksums).
+#[derive(Deserialize)]
+struct PartRowV1 {
+    etag: String,
+    size: u64,
+    modified_ms: u64,
+    chunks: Vec<rows::ChunkRefV1>,
+    checksum: Option<(String, String)>,
+    crc64nvme: Option<String>,
+}
+
+impl crate::rows::Row for PartRow {
+    const FORMAT: u8 = rows::FORMAT_V4;
+
+    fn upgrade(format: u8, raw: &[u8]) -> StorageResult<Self> {
+        if format >= rows::FORMAT_V4 {
+            return Err(StorageError::Corrupt(format!(
+                "unknown part row format {format}"
+            )));
+        }
+        // Formats 1 to 3 wrote parts alike (only object and upload rows changed).
+        let old: PartRowV1 = rows::postcard_decode(raw)?;
+        Ok(PartRow {
+            etag: old.etag,
+            size: old.size,
+            modified_ms: old.modified_ms,
+            chunks: rows::upgrade_chunks(old.chunks),
+            checksum: old.checksum,
+            crc64nvme: old.crc64nvme,
+        })
+    }
+}
 
 /// Metadata of a part about to be committed.
 #[derive(Debug, Clone, Default)]

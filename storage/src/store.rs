@@ -128,6 +128,20 @@ impl Store {
     /// Opens (creating if needed) the store, then removes chunk files that no
     /// committed metadata refers to (uploads a crash cut off).
     pub fn open(config: StoreConfig) -> StorageResult<Store> {
+        let store = Store::open_unswept(config)?;
+        let removed = store.sweep_orphan_chunks()?;
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed orphan chunk files left by interrupted uploads"
+            );
+        }
+        Ok(store)
+    }
+
+    /// Opens the store but leaves orphan chunk files where they are, for
+    /// `kura fsck` to report (and remove only when asked to).
+    pub fn open_unswept(config: StoreConfig) -> StorageResult<Store> {
         std::fs::create_dir_all(&config.data_dir)?;
         let mut opts = Options::default();
         opts.create_if_missing(true);
@@ -192,13 +206,6 @@ impl Store {
             store.seal_plaintext_keys()?;
         }
         crate::file_modes::restrict(&store.inner.config.data_dir)?;
-        let removed = store.sweep_orphan_chunks()?;
-        if removed > 0 {
-            tracing::info!(
-                removed,
-                "removed orphan chunk files left by interrupted uploads"
-            );
-        }
         Ok(store)
     }
 

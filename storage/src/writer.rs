@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{self, Write};
 
 use crate::chunks::{ChunkId, ChunkStore};
+use crate::integrity::BlockSums;
 use crate::rows::{ChunkRef, DataLocation};
 
 /// Removes chunk files on drop unless disarmed by a successful commit.
@@ -42,7 +43,8 @@ pub struct ObjectWriter {
     chunk_size: u64,
     inline_max: usize,
     inline: Vec<u8>,
-    current: Option<(File, u64)>,
+    /// The chunk being written: its file, bytes so far, and block checksums.
+    current: Option<(File, u64, BlockSums)>,
     /// The fsync of the previous full chunk, running while the next one is
     /// written: a synchronous fsync per chunk left the disk idle while the
     /// next chunk was hashed and copied (PUT 1 GiB at half the disk's rate).
@@ -124,13 +126,18 @@ impl ObjectWriter {
             // Registered for cleanup before the file exists, so no window leaks it.
             self.cleanup.ids.push(id);
             let file = self.cleanup.store.create(&id)?;
-            self.chunks.push(ChunkRef { id, len: 0 });
-            self.current = Some((file, 0));
+            self.chunks.push(ChunkRef {
+                id,
+                len: 0,
+                crcs: Vec::new(),
+            });
+            self.current = Some((file, 0, BlockSums::default()));
         }
-        let (file, written) = self.current.as_mut().expect("chunk open");
+        let (file, written, sums) = self.current.as_mut().expect("chunk open");
         let room = (self.chunk_size - *written) as usize;
         let n = room.min(data.len());
         file.write_all(&data[..n])?;
+        sums.update(&data[..n]);
         *written += n as u64;
         self.chunks.last_mut().expect("chunk listed").len = *written;
         if *written == self.chunk_size {
@@ -143,10 +150,16 @@ impl ObjectWriter {
     /// chunk's sync has finished (so at most one runs per upload).
     fn close_chunk(&mut self) -> io::Result<()> {
         self.wait_for_sync()?;
-        if let Some((file, _)) = self.current.take() {
+        if let Some((file, _, sums)) = self.current.take() {
+            self.seal_sums(sums);
             self.syncing = Some(std::thread::spawn(move || sync_chunk(&file)));
         }
         Ok(())
+    }
+
+    /// Records the finished chunk's block checksums in its reference.
+    fn seal_sums(&mut self, sums: BlockSums) {
+        self.chunks.last_mut().expect("chunk listed").crcs = sums.finish();
     }
 
     fn wait_for_sync(&mut self) -> io::Result<()> {
@@ -161,7 +174,8 @@ impl ObjectWriter {
     /// Syncs everything written (file data and directory entries).
     pub fn finish(mut self) -> io::Result<WrittenData> {
         self.wait_for_sync()?;
-        if let Some((file, _)) = self.current.take() {
+        if let Some((file, _, sums)) = self.current.take() {
+            self.seal_sums(sums);
             sync_chunk(&file)?;
         }
         let location = if self.chunks.is_empty() {

@@ -138,6 +138,16 @@ impl Server {
         self.spawn();
     }
 
+    /// Stops the server (SIGKILL) and leaves its data directory in place.
+    pub fn stop(&mut self) {
+        self.kill();
+    }
+
+    /// Starts a stopped server again on the same data.
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();

@@ -24,6 +24,7 @@
 
 mod buckets;
 mod keys;
+pub mod scrub;
 pub mod types;
 
 use std::sync::Arc;
@@ -98,8 +99,17 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Respons
         (&Method::DELETE, ["buckets", name, "notify", id]) => {
             buckets::unnotify(&state, name, id).await
         }
+        (&Method::POST, ["scrub"]) => scrub::run(&state, parse_or_default(&body)?).await,
         _ => Err(not_found("No such admin endpoint")),
     }
+}
+
+/// An empty body is the defaults; anything else must parse.
+fn parse_or_default<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> S3Result<T> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    parse(body)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> S3Result<T> {

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod changes;
 pub(crate) mod client;
+pub mod fsck;
 mod print;
 pub mod publish;
 pub mod replicate;
@@ -51,6 +52,19 @@ pub enum AdminCommand {
     Reindex {
         /// Bucket name.
         bucket: String,
+    },
+    /// Check every chunk file against its metadata (missing, corrupted,
+    /// orphaned), online and rate-limited; resumes where a stopped scrub stopped.
+    Scrub {
+        /// Chunk bytes read per second at most, e.g. `50MiB`; `0`: unlimited.
+        #[arg(long, value_parser = parse_size, default_value = "64MiB")]
+        rate: u64,
+        /// Stop after this many chunks (the next scrub resumes there).
+        #[arg(long)]
+        max_chunks: Option<u64>,
+        /// Start from the beginning, not where the last scrub stopped.
+        #[arg(long)]
+        restart: bool,
     },
 }
 
@@ -192,6 +206,23 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
     let (answer, shape) = match args.command {
         // Local files only: no server, no credentials.
         AdminCommand::Audit(audit) => return audit::run(audit, json_out),
+        AdminCommand::Scrub {
+            rate,
+            max_chunks,
+            restart,
+        } => {
+            let body = crate::admin::scrub::ScrubRequest {
+                rate_bytes_per_sec: (rate > 0).then_some(rate),
+                max_chunks,
+                restart,
+            };
+            let v = client
+                .call(Method::POST, "scrub", Some(serde_json::to_value(body)?))
+                .await?
+                .unwrap_or_default();
+            let report: kura_storage::ScrubReport = serde_json::from_value(v)?;
+            return fsck::print_report(&report, json_out, false);
+        }
         AdminCommand::Key(cmd) => match cmd {
             KeyCommand::Create {
                 name,

@@ -83,9 +83,41 @@ pub struct Stats {
     pub live_bytes: u64,
 }
 
+/// An operation a [`Fault`] can fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultOp {
+    Read,
+    Write,
+    /// `fsync`/`fdatasync` of a file.
+    Fsync,
+}
+
+/// An injected failure: the next `count` operations `op` on a file whose
+/// path contains `path` (after skipping `skip` such operations) fail with
+/// `errno`.
+///
+/// A failed `fsync` models Linux since 4.13 ("fsyncgate"): the write-back
+/// error is reported once and the file's dirty pages are then marked clean.
+/// Its unsynced contents stay readable but never become durable: every later
+/// `fsync` of that file succeeds without making anything durable, so a
+/// program that retries the fsync and believes it loses the data at the
+/// next power cut.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub op: FaultOp,
+    pub errno: Errno,
+    pub path: String,
+    pub skip: u32,
+    pub count: u32,
+}
+
 /// The whole disk: live state plus the durable shadow.
 #[derive(Debug)]
 pub struct Disk {
+    /// Armed faults, in the order given.
+    faults: Vec<Fault>,
+    /// Files whose fsync failed: nothing written to them becomes durable any more.
+    poisoned: HashSet<Ino>,
     live: HashMap<Ino, Node>,
     /// File contents as of each file's last sync.
     durable_data: HashMap<Ino, Vec<u8>>,
@@ -116,6 +148,8 @@ impl Disk {
         let mut durable_dirs = HashMap::new();
         durable_dirs.insert(ROOT, BTreeMap::new());
         Disk {
+            faults: Vec::new(),
+            poisoned: HashSet::new(),
             live,
             durable_data: HashMap::new(),
             durable_dirs,
@@ -386,6 +420,11 @@ impl Disk {
         match n.kind {
             Kind::File => {
                 self.stats.file_syncs += 1;
+                if self.poisoned.contains(&ino) {
+                    // fsyncgate: the failed write-back was reported once; the
+                    // pages are clean now, so this sync has nothing to write.
+                    return Ok(());
+                }
                 let data = n.data.clone();
                 self.durable_data.insert(ino, data);
             }
@@ -477,6 +516,66 @@ impl Disk {
         }
     }
 
+    /// Arms a fault.
+    pub fn inject(&mut self, fault: Fault) {
+        self.faults.push(fault);
+    }
+
+    /// Whether a read fault is armed (files opened now must bypass the
+    /// kernel's page cache, or cached pages would be served around it).
+    pub fn read_fault_armed(&self) -> bool {
+        self.faults.iter().any(|f| f.op == FaultOp::Read)
+    }
+
+    /// Disarms every fault (files already poisoned by a failed fsync stay so).
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
+    /// Whether `op` on `ino` is to fail now, and with which errno; counts
+    /// the operation against the first armed fault that matches it.
+    pub fn fault(&mut self, op: FaultOp, ino: Ino) -> Option<Errno> {
+        if self.faults.is_empty() {
+            return None;
+        }
+        let path = self.path_of(ino)?;
+        let i = self
+            .faults
+            .iter()
+            .position(|f| f.op == op && path.contains(&f.path))?;
+        let f = &mut self.faults[i];
+        if f.skip > 0 {
+            f.skip -= 1;
+            return None;
+        }
+        let errno = f.errno;
+        f.count -= 1;
+        if f.count == 0 {
+            self.faults.remove(i);
+        }
+        if op == FaultOp::Fsync {
+            self.poisoned.insert(ino);
+        }
+        Some(errno)
+    }
+
+    /// A path of `ino` from the root (`/a/b`), if it has a name now.
+    pub fn path_of(&self, ino: Ino) -> Option<String> {
+        let mut stack = vec![(ROOT, String::new())];
+        while let Some((dir, prefix)) = stack.pop() {
+            for (name, &child) in &self.live.get(&dir)?.entries {
+                let path = format!("{prefix}/{}", name.to_string_lossy());
+                if child == ino {
+                    return Some(path);
+                }
+                if self.live.get(&child).is_some_and(|n| n.kind == Kind::Dir) {
+                    stack.push((child, path));
+                }
+            }
+        }
+        None
+    }
+
     /// Walks `path` (components separated by `/`) from the root.
     pub fn resolve(&self, path: &str) -> Result<Ino, Errno> {
         let mut ino = ROOT;
@@ -545,6 +644,34 @@ mod tests {
         d.power_cut();
         assert_eq!(d.resolve("f"), Err(libc::ENOENT));
         assert_eq!(d.stats().nodes, 1);
+    }
+
+    #[test]
+    fn a_failed_fsync_is_not_undone_by_a_retry() {
+        let mut d = Disk::new();
+        let dir = d.create(ROOT, name("chunks"), Kind::Dir, 0o755).unwrap();
+        let f = d.create(dir, name("f"), Kind::File, 0o644).unwrap();
+        let g = d.create(ROOT, name("g"), Kind::File, 0o644).unwrap();
+        d.sync(dir).unwrap();
+        d.sync(ROOT).unwrap();
+        d.inject(Fault {
+            op: FaultOp::Fsync,
+            errno: libc::EIO,
+            path: "chunks/".into(),
+            skip: 0,
+            count: 1,
+        });
+        d.write(f, 0, b"new").unwrap();
+        d.write(g, 0, b"other").unwrap();
+        assert_eq!(d.fault(FaultOp::Fsync, g), None, "path does not match");
+        assert_eq!(d.fault(FaultOp::Fsync, f), Some(libc::EIO));
+        assert_eq!(d.fault(FaultOp::Fsync, f), None, "used up");
+        d.sync(f).unwrap();
+        d.sync(g).unwrap();
+        assert_eq!(d.path_of(f).as_deref(), Some("/chunks/f"));
+        d.power_cut();
+        assert_eq!(content(&d, "chunks/f"), Some(Vec::new()));
+        assert_eq!(content(&d, "g"), Some(b"other".to_vec()));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use fuser::{
     ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
-use crate::disk::{Disk, Ino, Kind, Node};
+use crate::disk::{Disk, FaultOp, Ino, Kind, Node};
 
 const TTL: Duration = Duration::ZERO;
 
@@ -249,7 +249,13 @@ impl Filesystem for PowerCutFs {
         if flags.0 & libc::O_TRUNC != 0 {
             let _ = disk.set_len(ino.0, 0);
         }
-        reply.opened(self.new_handle(ino.0, flags.0), FopenFlags::empty());
+        // Reads served from the page cache would never reach an armed fault.
+        let open_flags = if disk.read_fault_armed() {
+            FopenFlags::FOPEN_DIRECT_IO
+        } else {
+            FopenFlags::empty()
+        };
+        reply.opened(self.new_handle(ino.0, flags.0), open_flags);
     }
 
     fn create(
@@ -285,7 +291,11 @@ impl Filesystem for PowerCutFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.disk().read(ino.0, offset, size) {
+        let mut disk = self.disk();
+        if let Some(e) = disk.fault(FaultOp::Read, ino.0) {
+            return reply.error(err(e));
+        }
+        match disk.read(ino.0, offset, size) {
             Ok(data) => reply.data(data),
             Err(e) => reply.error(err(e)),
         }
@@ -306,6 +316,9 @@ impl Filesystem for PowerCutFs {
         let sync = flags.0 & libc::O_DSYNC != 0
             || self.handles.lock().unwrap().get(&fh.0).is_some_and(|h| h.1);
         let mut disk = self.disk();
+        if let Some(e) = disk.fault(FaultOp::Write, ino.0) {
+            return reply.error(err(e));
+        }
         let mut offset = offset;
         if flags.0 & libc::O_APPEND != 0 {
             offset = disk.node(ino.0).map_or(0, |n| n.data.len() as u64);
@@ -354,7 +367,11 @@ impl Filesystem for PowerCutFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        match self.disk().sync(ino.0) {
+        let mut disk = self.disk();
+        if let Some(e) = disk.fault(FaultOp::Fsync, ino.0) {
+            return reply.error(err(e));
+        }
+        match disk.sync(ino.0) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(err(e)),
         }
@@ -416,7 +433,11 @@ impl Filesystem for PowerCutFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        match self.disk().sync(ino.0) {
+        let mut disk = self.disk();
+        if let Some(e) = disk.fault(FaultOp::Fsync, ino.0) {
+            return reply.error(err(e));
+        }
+        match disk.sync(ino.0) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(err(e)),
         }

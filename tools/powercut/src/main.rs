@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use kura_powercut::control::{format_stats, send};
+use kura_powercut::control::{format_stats, parse_fault, send};
 use kura_powercut::Mounted;
 
 #[derive(Parser)]
@@ -35,6 +35,20 @@ enum Cmd {
         #[arg(long)]
         control: PathBuf,
     },
+    /// Arm a fault: `fault --control S fsync EIO /chunks/ [SKIP [COUNT]]`
+    /// (see the control socket's `fault` command).
+    Fault {
+        #[arg(long)]
+        control: PathBuf,
+        /// OP ERRNO PATH [SKIP [COUNT]]
+        #[arg(num_args = 3..=5, required = true)]
+        args: Vec<String>,
+    },
+    /// Disarm every fault.
+    ClearFaults {
+        #[arg(long)]
+        control: PathBuf,
+    },
     /// Print counters.
     Stats {
         #[arg(long)]
@@ -54,6 +68,8 @@ fn main() -> anyhow::Result<()> {
             control,
         } => serve(mountpoint, control),
         Cmd::Cut { control } => command(&control, "cut"),
+        Cmd::Fault { control, args } => command(&control, &format!("fault {}", args.join(" "))),
+        Cmd::ClearFaults { control } => command(&control, "clear-faults"),
         Cmd::Stats { control } => command(&control, "stats"),
         Cmd::Unmount { control } => command(&control, "unmount"),
     }
@@ -83,7 +99,18 @@ fn serve(mountpoint: PathBuf, control: PathBuf) -> anyhow::Result<()> {
                 let _ = conn.write_all(b"ok\n");
                 break;
             }
-            other => format!("error unknown command {other:?}"),
+            "clear-faults" => {
+                mounted.disk().clear_faults();
+                "ok".to_string()
+            }
+            other => match other.strip_prefix("fault ").map(parse_fault) {
+                Some(Ok(fault)) => {
+                    mounted.disk().inject(fault);
+                    "ok".to_string()
+                }
+                Some(Err(e)) => format!("error {e}"),
+                None => format!("error unknown command {other:?}"),
+            },
         };
         let _ = conn.write_all(answer.as_bytes());
         let _ = conn.write_all(b"\n");
