@@ -45,6 +45,8 @@ pub const CF_CHANGES: &str = "changes";
 /// Webhooks: `w · len(bucket) · bucket · id` → `WebhookRow`, and
 /// `c · len(bucket) · bucket · id` → its delivery cursor (u64 BE).
 pub const CF_WEBHOOKS: &str = "webhooks";
+/// Usage counters: bucket name → `Usage` (merge operands summed, see `storage/src/usage.rs`).
+pub const CF_USAGE: &str = "usage";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -63,6 +65,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_COMPLETED_UPLOADS,
     CF_CHANGES,
     CF_WEBHOOKS,
+    CF_USAGE,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:

@@ -13,6 +13,7 @@ use crate::locks::WriteLock;
 use crate::reader::ObjectReader;
 use crate::rows::{self, DataLocation, ObjectRow, PurgeEntry, Versioning};
 use crate::store::{now_ms, Store};
+use crate::usage::Usage;
 use crate::writer::WrittenData;
 
 /// Metadata of an object about to be committed.
@@ -190,6 +191,11 @@ impl Store {
         }
         let object_key = keys::object_key(bucket, key)?;
         batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(row));
+        let mut delta = Usage::live(row, 1);
+        if let Some(prev) = &previous {
+            delta = delta.plus(Usage::live(prev, -1));
+        }
+        self.add_usage(batch, bucket, delta);
         for c in row.chunks() {
             batch.put_cf(self.cf(CF_CHUNKS), c.id, row.seq.to_be_bytes());
         }
@@ -270,6 +276,7 @@ impl Store {
         }
         if let Some(prev) = current {
             batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
+            self.add_usage(&mut batch, bucket, Usage::live(&prev, -1));
             self.retire(&mut batch, bucket, key, prev, due)?;
             // A deleted object's public URL dies with it.
             self.unpublish_in(&mut batch, bucket, key)?;
@@ -291,6 +298,7 @@ impl Store {
         due: u64,
     ) -> StorageResult<()> {
         row.expires_ms = due;
+        self.add_usage(batch, bucket, Usage::trash(&row, 1));
         batch.put_cf(
             self.cf(CF_VERSIONS),
             keys::version_key(bucket, key, row.seq)?,
