@@ -28,6 +28,7 @@
 //!   [stays in memory](ObjectWriter::stays_in_memory).
 
 mod access;
+mod backup;
 mod bucket_settings;
 mod change_log;
 mod changes;
@@ -60,6 +61,7 @@ mod webhooks;
 mod writer;
 
 pub use access::{AccessKeyRow, Grant};
+pub use backup::BackupStats;
 pub use changes::{ChangeEntry, ChangeEvent, ChangePage, ChangeQuery, ChangeRead};
 pub use completed::CompletedUpload;
 pub use error::{StorageError, StorageResult};

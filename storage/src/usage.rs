@@ -244,10 +244,23 @@ impl Store {
         }
     }
 
-    /// Sets `bucket`'s quota; one with neither limit removes it.
-    pub fn set_quota(&self, bucket: &str, quota: QuotaRow) -> StorageResult<()> {
+    /// Changes `bucket`'s quota: each limit given is set (`Some(None)`
+    /// removes it), the others kept; a quota with neither limit is removed.
+    pub fn update_quota(
+        &self,
+        bucket: &str,
+        max_bytes: Option<Option<u64>>,
+        max_objects: Option<Option<u64>>,
+    ) -> StorageResult<()> {
         let _guard = self.bucket_lock(bucket)?;
         self.require_bucket(bucket)?;
+        let mut quota = self.quota(bucket)?.unwrap_or_default();
+        if let Some(b) = max_bytes {
+            quota.max_bytes = b;
+        }
+        if let Some(o) = max_objects {
+            quota.max_objects = o;
+        }
         let mut batch = WriteBatch::default();
         if quota == QuotaRow::default() {
             batch.delete_cf(self.cf(CF_META), quota_key(bucket));
@@ -401,14 +414,15 @@ mod tests {
         let s = store(dir.path());
         s.create_bucket("b").unwrap();
         assert_eq!(s.check_quota("b", 1 << 40, None).unwrap(), None);
-        s.set_quota(
-            "b",
-            QuotaRow {
+        s.update_quota("b", Some(Some(100)), None).unwrap();
+        s.update_quota("b", None, Some(Some(2))).unwrap();
+        assert_eq!(
+            s.quota("b").unwrap(),
+            Some(QuotaRow {
                 max_bytes: Some(100),
-                max_objects: Some(2),
-            },
-        )
-        .unwrap();
+                max_objects: Some(2)
+            })
+        );
         put(&s, "a", &[1; 60]);
         assert_eq!(s.check_quota("b", 40, None).unwrap(), None);
         assert_eq!(s.check_quota("b", 41, None).unwrap(), Some(QuotaLimit::Bytes));
@@ -418,7 +432,7 @@ mod tests {
         put(&s, "b", &[1; 10]);
         assert_eq!(s.check_quota("b", 1, None).unwrap(), Some(QuotaLimit::Objects));
         assert_eq!(s.check_quota("b", 1, Some(10)).unwrap(), None, "an overwrite adds no object");
-        s.set_quota("b", QuotaRow::default()).unwrap();
+        s.update_quota("b", Some(None), Some(None)).unwrap();
         assert_eq!(s.quota("b").unwrap(), None);
     }
 }
