@@ -1,6 +1,6 @@
 //! The `kura` command: `kura serve` runs the server.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use kura_server::cli::publish::PublishArgs;
 use kura_server::config::ServeArgs;
@@ -30,6 +30,34 @@ enum Command {
     Changes(kura_server::cli::changes::ChangesArgs),
     /// Keep a bucket on another S3 server a copy of a kura bucket (follows its change feed).
     Replicate(kura_server::cli::replicate::ReplicateArgs),
+    /// Check a config file, or print the reference of every option.
+    Config(kura_server::cli::config::ConfigArgs),
+}
+
+/// Parses the command line with `serve`'s configuration layers: flag >
+/// `KURA_*` environment > `--config` file > default (see `config_layers.rs`).
+fn parse() -> Result<Cli, String> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let serve_args = argv
+        .iter()
+        .position(|a| a == "serve")
+        .map_or(&argv[..0], |i| &argv[i + 1..]);
+    let mut cmd = Cli::command();
+    let mut failed = None;
+    cmd = cmd.mut_subcommand("serve", |serve| {
+        match kura_server::config_layers::layered(serve.clone(), serve_args) {
+            Ok(layered) => layered,
+            Err(e) => {
+                failed = Some(e.to_string());
+                serve
+            }
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let matches = cmd.get_matches_from(argv);
+    Cli::from_arg_matches(&matches).map_err(|e| e.to_string())
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,7 +71,13 @@ fn main() -> std::process::ExitCode {
         // credentials, `kura publish`'s URL); the log goes to stderr.
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("kura: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Serve(args) => kura_server::run(args),
         Command::Admin(args) => kura_server::cli::run(args),
@@ -51,6 +85,7 @@ fn main() -> std::process::ExitCode {
         Command::Unpublish(args) => kura_server::cli::publish::run(args, false),
         Command::Changes(args) => kura_server::cli::changes::run(args),
         Command::Replicate(args) => kura_server::cli::replicate::run(args),
+        Command::Config(args) => kura_server::cli::config::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -47,4 +47,6 @@ pub struct AppState {
     /// The change log's horizon, updated after every logged commit: long
     /// polls of the change feed wait on it.
     pub changes: tokio::sync::watch::Receiver<u64>,
+    /// The free-space mark writes are held to (`--min-free-space`).
+    pub disk: crate::disk::DiskGuard,
 }

@@ -31,6 +31,7 @@ pub struct Server {
     pub addr: String,
     tmp: tempfile::TempDir,
     extra_args: Vec<String>,
+    extra_env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -41,13 +42,26 @@ impl Server {
 
     /// Starts a server with extra `kura serve` arguments.
     pub fn start_with(args: &[&str]) -> Server {
-        let tmp = tempfile::tempdir().expect("tempdir");
+        Server::start_with_env(args, &[])
+    }
+
+    /// Starts a server with extra `kura serve` arguments and environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_in(tempfile::tempdir().expect("tempdir"), args, env)
+    }
+
+    /// Starts a server whose temporary directory (data under `data/`) is `tmp`.
+    pub fn start_in(tmp: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut s = Server {
             child: None,
             endpoint: String::new(),
             addr: String::new(),
             tmp,
             extra_args: args.iter().map(|a| a.to_string()).collect(),
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         s.spawn();
         s
@@ -78,6 +92,7 @@ impl Server {
             .env("KURA_ACCESS_KEY_ID", ACCESS_KEY)
             .env("KURA_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("KURA_LOG", "info")
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

@@ -24,6 +24,7 @@
 
 mod buckets;
 mod keys;
+mod usage;
 pub mod types;
 
 use std::sync::Arc;
@@ -97,6 +98,9 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Respons
         (&Method::DELETE, ["buckets", name, "notify", id]) => {
             buckets::unnotify(&state, name, id).await
         }
+        (&Method::GET, ["usage"]) => usage::list(&state).await,
+        (&Method::POST, ["usage", "recompute"]) => usage::recompute(&state).await,
+        (&Method::POST, ["backup"]) => usage::backup(&state, parse(&body)?).await,
         _ => Err(not_found("No such admin endpoint")),
     }
 }

@@ -6,6 +6,7 @@
 //! `KURA_ACCESS_KEY_ID` / `KURA_SECRET_ACCESS_KEY` the server reads.
 
 pub mod changes;
+pub mod config;
 pub(crate) mod client;
 mod print;
 pub mod publish;
@@ -42,6 +43,24 @@ pub enum AdminCommand {
     /// Bucket settings.
     #[command(subcommand)]
     Bucket(BucketCommand),
+    /// Usage counters.
+    #[command(subcommand)]
+    Usage(UsageCommand),
+    /// Write a consistent backup of the running server's data directory into
+    /// DIR, a new directory on the server's machine (absolute path). Restore:
+    /// start `kura serve --data-dir DIR`.
+    Backup {
+        /// The new directory.
+        dir: String,
+    },
+}
+
+/// `kura admin usage …`
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Recount every bucket's objects and bytes from its rows, correct the
+    /// counters, and show whether they were right.
+    Recompute,
 }
 
 /// `kura admin key …`
@@ -128,7 +147,15 @@ pub enum BucketCommand {
         /// How long replaced and deleted versions stay recoverable, e.g. `7d`; `none` for the server's.
         #[arg(long)]
         retention: Option<String>,
+        /// Byte quota on the current objects, e.g. `500GiB`; `none` removes it.
+        #[arg(long)]
+        quota: Option<String>,
+        /// Object-count quota, e.g. `1000000`; `none` removes it.
+        #[arg(long)]
+        max_objects: Option<String>,
     },
+    /// Objects, bytes and trash (noncurrent versions) per bucket.
+    Usage,
     /// Register a webhook: every matching change is POSTed to URL as JSON,
     /// signed (HMAC-SHA256, secret shown only now), in order, with retries.
     Notify {
@@ -253,14 +280,25 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                     .await?,
                 print::Shape::Bucket,
             ),
+            BucketCommand::Usage => (
+                client.call(Method::GET, "usage", None).await?,
+                print::Shape::Usage,
+            ),
             BucketCommand::Set {
                 name,
                 max_object_size,
                 retention,
+                quota,
+                max_objects,
             } => {
                 let update = BucketUpdate {
                     max_object_size: none_or(max_object_size, parse_size)?,
                     retention: none_or(retention, |s| parse_duration(s).map(|_| s.to_string()))?,
+                    quota_bytes: none_or(quota, parse_size)?,
+                    max_objects: none_or(max_objects, |s| {
+                        s.parse::<u64>()
+                            .map_err(|_| format!("invalid object count {s:?}"))
+                    })?,
                 };
                 (
                     client
@@ -302,6 +340,16 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 (Some(json!({"deleted": id})), print::Shape::Deleted)
             }
         },
+        AdminCommand::Usage(UsageCommand::Recompute) => (
+            client.call(Method::POST, "usage/recompute", None).await?,
+            print::Shape::Recomputed,
+        ),
+        AdminCommand::Backup { dir } => (
+            client
+                .call(Method::POST, "backup", Some(json!({ "dir": dir })))
+                .await?,
+            print::Shape::Backup,
+        ),
     };
     let answer = answer.unwrap_or(serde_json::Value::Null);
     if json_out {
