@@ -17,6 +17,7 @@ mod concurrency;
 mod config_file;
 mod copy;
 mod delete_objects;
+mod disk_full;
 mod durability;
 mod edge;
 mod limits;
