@@ -6,6 +6,7 @@ mod common;
 
 mod access;
 mod admin;
+mod backup;
 mod bad_input;
 mod bench_tool;
 mod bucket_queries;
