@@ -120,3 +120,14 @@ fn unknown_keys_are_errors_with_their_line() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("retention = 7d"));
 }
+
+/// The example config file shipped in deploy/ stays valid.
+#[test]
+fn the_shipped_example_config_checks() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/kura.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_kura"))
+        .args(["config", "check", path])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
