@@ -77,7 +77,12 @@ async fn backup_under_write_load_restores_every_acknowledged_object() {
     }
     assert!(writes > 0, "writes ran during the backup");
     // A backup never overwrites.
-    let again = admin::run_as(&server, common::ACCESS_KEY, common::SECRET_KEY, &["backup", &out]);
+    let again = admin::run_as(
+        &server,
+        common::ACCESS_KEY,
+        common::SECRET_KEY,
+        &["backup", &out],
+    );
     assert!(!again.ok);
     drop(server);
 

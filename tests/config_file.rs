@@ -20,7 +20,14 @@ fn put(server: &Server, key: &str, len: usize) -> (u16, String) {
     let r = Raw::new("PUT", &format!("/cfg/{key}"))
         .body(vec![7u8; len])
         .send(&server.addr);
-    (r.status, if r.status == 200 { String::new() } else { r.code() })
+    (
+        r.status,
+        if r.status == 200 {
+            String::new()
+        } else {
+            r.code()
+        },
+    )
 }
 
 fn server(file: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
@@ -66,13 +73,21 @@ fn flags_without_their_own_env_work_from_file_and_environment() {
     let r = Raw::new("PUT", "/cfg").send(&s.addr);
     assert_eq!(r.status, 200, "creating a bucket is no upload");
     assert_eq!(put(&s, "a", 10), (507, "InsufficientStorage".into()));
-    assert_eq!(Raw::new("GET", "/cfg").send(&s.addr).status, 200, "listings go on");
+    assert_eq!(
+        Raw::new("GET", "/cfg").send(&s.addr).status,
+        200,
+        "listings go on"
+    );
     drop(s);
     let empty = config(tmp.path(), "");
     let s = server(&empty, &[], &[("KURA_MIN_FREE_SPACE", "100%")]);
     assert_eq!(put(&s, "a", 10).0, 507);
     drop(s);
-    let s = server(&empty, &["--min-free-space", "off"], &[("KURA_MIN_FREE_SPACE", "100%")]);
+    let s = server(
+        &empty,
+        &["--min-free-space", "off"],
+        &[("KURA_MIN_FREE_SPACE", "100%")],
+    );
     assert_eq!(put(&s, "a", 10).0, 200);
 }
 
@@ -89,7 +104,10 @@ fn unknown_keys_are_errors_with_their_line() {
         .unwrap();
     assert!(!check.status.success());
     let err = String::from_utf8_lossy(&check.stderr);
-    assert!(err.contains("kura.toml:4: unknown key `retension`"), "{err}");
+    assert!(
+        err.contains("kura.toml:4: unknown key `retension`"),
+        "{err}"
+    );
     // `kura serve` refuses to start on it, saying the same.
     let serve = Command::new(env!("CARGO_BIN_EXE_kura"))
         .args(["serve", "--config", &file])
@@ -117,7 +135,11 @@ fn unknown_keys_are_errors_with_their_line() {
         .args(["config", "check", &good])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("retention = 7d"));
 }
 
@@ -129,5 +151,9 @@ fn the_shipped_example_config_checks() {
         .args(["config", "check", path])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -18,7 +18,13 @@ impl Tmpfs {
     fn mount(at: PathBuf, size: &str) -> Option<Tmpfs> {
         std::fs::create_dir_all(&at).unwrap();
         let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(&at)
             .status()
             .is_ok_and(|s| s.success());
@@ -48,7 +54,14 @@ async fn writes_stop_at_the_mark_and_resume_when_space_returns() {
     };
     let server = Server::start_in(
         tmp,
-        &["--min-free-space", "8MiB", "--retention", "0s", "--chunk-size", "1MiB"],
+        &[
+            "--min-free-space",
+            "8MiB",
+            "--retention",
+            "0s",
+            "--chunk-size",
+            "1MiB",
+        ],
         &[],
     );
     assert_eq!(Raw::new("PUT", "/full").send(&server.addr).status, 200);
@@ -84,12 +97,23 @@ async fn writes_stop_at_the_mark_and_resume_when_space_returns() {
         .key_count();
     assert_eq!(listed, Some(acked.len() as i32));
     for (key, md5) in &acked {
-        let got = s3.get_object().bucket("full").key(key).send().await.unwrap();
+        let got = s3
+            .get_object()
+            .bucket("full")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
         let bytes = got.body.collect().await.unwrap().into_bytes();
         assert_eq!(&common::md5_hex(&bytes), md5, "{key}");
     }
     for (key, _) in acked.drain(..6) {
-        s3.delete_object().bucket("full").key(&key).send().await.unwrap();
+        s3.delete_object()
+            .bucket("full")
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
     }
     // Space returns with the purge (retention 0s): writes are taken again.
     let body = common::pattern(1 << 20, 1000);
@@ -117,9 +141,19 @@ async fn writes_stop_at_the_mark_and_resume_when_space_returns() {
     r.payload_hash = Some("UNSIGNED-PAYLOAD".into());
     let r = r.send(&server.addr);
     assert_eq!(r.status, 507, "{}", r.body_text());
-    assert_eq!(server.chunk_files(), acked.len(), "no chunk of the failed upload stays");
+    assert_eq!(
+        server.chunk_files(),
+        acked.len(),
+        "no chunk of the failed upload stays"
+    );
     for (key, md5) in &acked {
-        let got = s3.get_object().bucket("full").key(key).send().await.unwrap();
+        let got = s3
+            .get_object()
+            .bucket("full")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
         let bytes = got.body.collect().await.unwrap().into_bytes();
         assert_eq!(&common::md5_hex(&bytes), md5, "{key}");
     }

@@ -20,14 +20,26 @@ fn usage(server: &Server, bucket: &str) -> (i64, i64, i64, i64) {
         .expect("bucket listed")
         .clone();
     let n = |f: &str| u[f].as_i64().unwrap();
-    (n("objects"), n("bytes"), n("trash_objects"), n("trash_bytes"))
+    (
+        n("objects"),
+        n("bytes"),
+        n("trash_objects"),
+        n("trash_bytes"),
+    )
 }
 
 fn put(server: &Server, key: &str, len: usize) -> (u16, String) {
     let r = Raw::new("PUT", &format!("/quota/{key}"))
         .body(common::pattern(len, len as u64))
         .send(&server.addr);
-    (r.status, if r.status == 200 { String::new() } else { r.body_text() })
+    (
+        r.status,
+        if r.status == 200 {
+            String::new()
+        } else {
+            r.body_text()
+        },
+    )
 }
 
 /// Sends only the head of a PUT declaring `len` bytes and reads the answer:
@@ -59,7 +71,15 @@ async fn quotas_refuse_before_the_body_and_usage_counts_right() {
     assert_eq!(Raw::new("PUT", "/quota").send(&server.addr).status, 200);
     let out = admin::run(
         &server,
-        &["bucket", "set", "quota", "--quota", "100KiB", "--max-objects", "3"],
+        &[
+            "bucket",
+            "set",
+            "quota",
+            "--quota",
+            "100KiB",
+            "--max-objects",
+            "3",
+        ],
     );
     assert!(out.contains("quota=102400  max_objects=3"), "{out}");
 
@@ -78,7 +98,11 @@ async fn quotas_refuse_before_the_body_and_usage_counts_right() {
     r.payload_hash = Some("UNSIGNED-PAYLOAD".into());
     let r = r.send(&server.addr);
     assert_eq!((r.status, r.code().as_str()), (403, "QuotaExceeded"));
-    assert_eq!(server.chunk_files(), files_before, "no chunk of the refused body stays");
+    assert_eq!(
+        server.chunk_files(),
+        files_before,
+        "no chunk of the refused body stays"
+    );
     // Replacing "a" frees its bytes: 90 KiB in its place fits.
     let replaced = put(&server, "a", 90 * 1024);
     assert_eq!(replaced.0, 200, "{}", replaced.1);
@@ -88,16 +112,21 @@ async fn quotas_refuse_before_the_body_and_usage_counts_right() {
     assert_eq!(usage(&server, "quota").1, 99 * 1024 + 100);
     let (status, body) = put(&server, "d", 1);
     assert_eq!(status, 403);
-    assert!(body.contains("<Code>QuotaExceeded</Code>"), "object count: {body}");
+    assert!(
+        body.contains("<Code>QuotaExceeded</Code>"),
+        "object count: {body}"
+    );
     // A delete frees its object and bytes at once (the trash is not counted
     // against the quota); the trash empties with the purge (retention 0s).
     let del = Raw::new("DELETE", "/quota/b").send(&server.addr);
     assert_eq!(del.status, 204);
     let (objects, bytes, _, _) = usage(&server, "quota");
     assert_eq!((objects, bytes), (2, 90 * 1024 + 100));
-    common::eventually("the purge empties the trash", Duration::from_secs(20), || {
-        usage(&server, "quota").2 == 0
-    })
+    common::eventually(
+        "the purge empties the trash",
+        Duration::from_secs(20),
+        || usage(&server, "quota").2 == 0,
+    )
     .await;
     assert_eq!(usage(&server, "quota"), (2, 90 * 1024 + 100, 0, 0));
     assert_eq!(put(&server, "d", 1).0, 200);
@@ -126,7 +155,18 @@ async fn quotas_refuse_before_the_body_and_usage_counts_right() {
         assert_eq!(r["equal"], true, "{r}");
     }
     // Removing the quota lifts it.
-    admin::run(&server, &["bucket", "set", "quota", "--quota", "none", "--max-objects", "none"]);
+    admin::run(
+        &server,
+        &[
+            "bucket",
+            "set",
+            "quota",
+            "--quota",
+            "none",
+            "--max-objects",
+            "none",
+        ],
+    );
     assert_eq!(put(&server, "e", 200 * 1024).0, 200);
 }
 

@@ -154,7 +154,10 @@ impl ConfigFile {
                     if !takes_many(arg) {
                         return Err(err(key_span, format!("`{key}` takes one value")));
                     }
-                    a.iter().map(scalar).collect::<Option<Vec<_>>>().ok_or_else(bad)?
+                    a.iter()
+                        .map(scalar)
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(bad)?
                 }
                 v => vec![scalar(v).ok_or_else(bad)?],
             };
@@ -234,8 +237,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_their_line() {
-        let e = parse("listen = \"127.0.0.1:1\"\n\n# a comment\nchunk-sise = \"1MiB\"\n")
-            .unwrap_err();
+        let e =
+            parse("listen = \"127.0.0.1:1\"\n\n# a comment\nchunk-sise = \"1MiB\"\n").unwrap_err();
         assert_eq!(e.line, Some(4));
         assert_eq!(e.to_string(), "kura.toml:4: unknown key `chunk-sise`");
         let e = parse("[server]\nlisten = \"x\"\n").unwrap_err();

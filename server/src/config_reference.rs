@@ -76,7 +76,12 @@ pub fn reference() -> String {
 pub fn splice(doc: &str) -> Option<String> {
     let start = doc.find(BEGIN)? + BEGIN.len();
     let end = doc[start..].find(END)? + start;
-    Some(format!("{}\n\n{}\n{}", &doc[..start], reference(), &doc[end..]))
+    Some(format!(
+        "{}\n\n{}\n{}",
+        &doc[..start],
+        reference(),
+        &doc[end..]
+    ))
 }
 
 #[cfg(test)]
@@ -101,7 +106,12 @@ mod tests {
     #[test]
     fn every_option_is_listed() {
         let r = reference();
-        for flag in ["`data-dir`", "`min-free-space`", "`KURA_MIN_FREE_SPACE`", "`rocksdb-block-cache`"] {
+        for flag in [
+            "`data-dir`",
+            "`min-free-space`",
+            "`KURA_MIN_FREE_SPACE`",
+            "`rocksdb-block-cache`",
+        ] {
             assert!(r.contains(flag), "{flag} missing from\n{r}");
         }
     }

@@ -57,9 +57,7 @@ impl MinFreeSpace {
         match self {
             MinFreeSpace::Auto => (1u64 << 30).min(total / 50),
             MinFreeSpace::Bytes(b) => b,
-            MinFreeSpace::Share(hundredths) => {
-                (total as u128 * hundredths as u128 / 10_000) as u64
-            }
+            MinFreeSpace::Share(hundredths) => (total as u128 * hundredths as u128 / 10_000) as u64,
         }
     }
 }
@@ -141,7 +139,10 @@ mod tests {
     fn parses_and_computes_marks() {
         assert_eq!(parse_min_free_space("auto"), Ok(MinFreeSpace::Auto));
         assert_eq!(parse_min_free_space("off"), Ok(MinFreeSpace::Bytes(0)));
-        assert_eq!(parse_min_free_space("1GiB"), Ok(MinFreeSpace::Bytes(1 << 30)));
+        assert_eq!(
+            parse_min_free_space("1GiB"),
+            Ok(MinFreeSpace::Bytes(1 << 30))
+        );
         assert_eq!(parse_min_free_space("2%"), Ok(MinFreeSpace::Share(200)));
         assert!(parse_min_free_space("101%").is_err());
         // The default: the smaller of 1 GiB and 2%.

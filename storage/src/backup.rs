@@ -103,7 +103,8 @@ impl Store {
         // RocksDB flushes the memtables first, so the checkpoint is SST
         // files (hard-linked when on the same file system) and holds every
         // write acknowledged before this call.
-        rocksdb::checkpoint::Checkpoint::new(&self.inner.db)?.create_checkpoint(dir.join("meta"))?;
+        rocksdb::checkpoint::Checkpoint::new(&self.inner.db)?
+            .create_checkpoint(dir.join("meta"))?;
         let chunks_dir = dir.join("chunks");
         let mut stats = BackupStats::default();
         let root = self.inner.chunks.root().to_path_buf();
@@ -145,6 +146,17 @@ impl Store {
         sync_dir(dir)?;
         crate::file_modes::restrict(dir)?;
         Ok(stats)
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    fn chunks_deferral_begin(&self) {
+        self.inner.chunks.deferred.state.lock().0 += 1;
+    }
+
+    fn chunks_deferral_end(&self) {
+        drop(Deferral(self));
     }
 }
 
@@ -198,22 +210,14 @@ mod tests {
         assert_eq!(files(&tmp.path().join("data")), 3);
         // A backup restores as a data directory of its own.
         s.backup(&tmp.path().join("backup")).unwrap();
-        assert!(s.backup(&tmp.path().join("backup")).is_err(), "never overwrites");
+        assert!(
+            s.backup(&tmp.path().join("backup")).is_err(),
+            "never overwrites"
+        );
         drop(s);
         let restored = store(&tmp.path().join("backup"));
         let (row, reader) = restored.open_object("b", "k", None).unwrap();
         assert_eq!(row.size, 40);
         drop(reader);
-    }
-}
-
-#[cfg(test)]
-impl Store {
-    fn chunks_deferral_begin(&self) {
-        self.inner.chunks.deferred.state.lock().0 += 1;
-    }
-
-    fn chunks_deferral_end(&self) {
-        drop(Deferral(self));
     }
 }

@@ -143,7 +143,11 @@ impl Store {
         if let Some(row) = &row {
             files.extend(row.chunks().iter().map(|c| c.id));
             batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
-            self.add_usage(&mut batch, &entry.bucket, crate::usage::Usage::trash(row, -1));
+            self.add_usage(
+                &mut batch,
+                &entry.bucket,
+                crate::usage::Usage::trash(row, -1),
+            );
             changes.push(ChangeEntry::of(ChangeEvent::Purge, &entry.key, row));
         }
         if files.is_empty() {

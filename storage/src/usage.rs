@@ -39,9 +39,14 @@ const USAGE_LEN: usize = 32;
 impl Usage {
     fn encode(&self) -> [u8; USAGE_LEN] {
         let mut out = [0u8; USAGE_LEN];
-        for (i, v) in [self.objects, self.bytes, self.trash_objects, self.trash_bytes]
-            .into_iter()
-            .enumerate()
+        for (i, v) in [
+            self.objects,
+            self.bytes,
+            self.trash_objects,
+            self.trash_bytes,
+        ]
+        .into_iter()
+        .enumerate()
         {
             out[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
         }
@@ -349,7 +354,11 @@ mod tests {
 
     fn check(s: &Store, want: Usage) {
         assert_eq!(s.usage("b").unwrap(), want);
-        assert_eq!(s.scan_usage("b").unwrap(), want, "the counters equal a scan");
+        assert_eq!(
+            s.scan_usage("b").unwrap(),
+            want,
+            "the counters equal a scan"
+        );
     }
 
     fn u(objects: i64, bytes: i64, trash_objects: i64, trash_bytes: i64) -> Usage {
@@ -397,7 +406,10 @@ mod tests {
         s.set_bucket_retention("b", Some(Duration::ZERO)).unwrap();
         s.purge_due().unwrap();
         check(&s, u(2, 24, 0, 0));
-        assert_eq!(s.require_bucket("b").unwrap().versioning, Versioning::Enabled);
+        assert_eq!(
+            s.require_bucket("b").unwrap().versioning,
+            Versioning::Enabled
+        );
         // Counters that drifted are put right by a recompute.
         let mut batch = WriteBatch::default();
         s.add_usage(&mut batch, "b", u(5, 5, 5, 5));
@@ -425,13 +437,23 @@ mod tests {
         );
         put(&s, "a", &[1; 60]);
         assert_eq!(s.check_quota("b", 40, None).unwrap(), None);
-        assert_eq!(s.check_quota("b", 41, None).unwrap(), Some(QuotaLimit::Bytes));
+        assert_eq!(
+            s.check_quota("b", 41, None).unwrap(),
+            Some(QuotaLimit::Bytes)
+        );
         // Replacing "a" frees its 60 bytes.
         assert_eq!(s.check_quota("b", 100, Some(60)).unwrap(), None);
         assert_eq!(s.quota_room("b", None).unwrap(), Some(40));
         put(&s, "b", &[1; 10]);
-        assert_eq!(s.check_quota("b", 1, None).unwrap(), Some(QuotaLimit::Objects));
-        assert_eq!(s.check_quota("b", 1, Some(10)).unwrap(), None, "an overwrite adds no object");
+        assert_eq!(
+            s.check_quota("b", 1, None).unwrap(),
+            Some(QuotaLimit::Objects)
+        );
+        assert_eq!(
+            s.check_quota("b", 1, Some(10)).unwrap(),
+            None,
+            "an overwrite adds no object"
+        );
         s.update_quota("b", Some(None), Some(None)).unwrap();
         assert_eq!(s.quota("b").unwrap(), None);
     }

@@ -262,7 +262,11 @@ impl Store {
                 // Its pending purge entry finds no version row (or a later
                 // due time) and so leaves it alone.
                 batch.delete_cf(self.cf(CF_VERSIONS), k);
-                self.add_usage(batch, bucket, Usage::trash(&row, -1).plus(Usage::live(&row, 1)));
+                self.add_usage(
+                    batch,
+                    bucket,
+                    Usage::trash(&row, -1).plus(Usage::live(&row, 1)),
+                );
                 row.expires_ms = 0;
                 batch.put_cf(
                     self.cf(CF_OBJECTS),

@@ -24,8 +24,8 @@
 
 mod buckets;
 mod keys;
-mod usage;
 pub mod types;
+mod usage;
 
 use std::sync::Arc;
 

@@ -6,8 +6,8 @@
 //! `KURA_ACCESS_KEY_ID` / `KURA_SECRET_ACCESS_KEY` the server reads.
 
 pub mod changes;
-pub mod config;
 pub(crate) mod client;
+pub mod config;
 mod print;
 pub mod publish;
 pub mod replicate;

@@ -150,7 +150,11 @@ pub fn text(shape: Shape, v: &Value) {
                     println!("{}  counters equal the scan", usage_line(&scanned));
                 } else {
                     let counters = r.get("counters").cloned().unwrap_or_default();
-                    println!("{}  CORRECTED (counters said: {})", usage_line(&scanned), usage_line(&counters));
+                    println!(
+                        "{}  CORRECTED (counters said: {})",
+                        usage_line(&scanned),
+                        usage_line(&counters)
+                    );
                 }
             }
         }
