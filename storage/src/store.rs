@@ -79,7 +79,7 @@ pub(crate) struct Inner {
     /// Commits into a bucket hold this shared; deleting a bucket holds it
     /// exclusively, so no object can be committed into a bucket between the
     /// emptiness check and the deletion.
-    pub(crate) bucket_commits: RwLock<()>,
+    bucket_commits: RwLock<()>,
     /// Serialises the short metadata steps of multipart uploads (part
     /// commit, complete, abort, expiry), so a part never lands in an upload
     /// that is being completed or removed.
@@ -175,6 +175,10 @@ impl Store {
             let mut cf_opts = cf_options(&tuning, &cache);
             if *name == keys::CF_USAGE {
                 cf_opts.set_merge_operator_associative("kura-usage-sum", crate::usage::merge_usage);
+                // A busy bucket's operands are folded in the memtable as they
+                // come, so reading its counters (every PUT into a bucket with
+                // a quota) never sums thousands of them.
+                cf_opts.set_max_successive_merges(16);
             }
             ColumnFamilyDescriptor::new(*name, cf_opts)
         });

@@ -13,7 +13,7 @@
 //! Quotas live in their own rows (`CF_META`, `quota/<bucket>`), not in the
 //! bucket row.
 
-use rocksdb::{IteratorMode, MergeOperands, WriteBatch};
+use rocksdb::{IteratorMode, MergeOperands, ReadOptions, WriteBatch};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StorageError, StorageResult};
@@ -176,10 +176,24 @@ impl Store {
     /// Scans `bucket`'s object and version rows and returns what the
     /// counters should say.
     pub fn scan_usage(&self, bucket: &str) -> StorageResult<Usage> {
+        let snapshot = self.inner.db.snapshot();
+        self.scan_usage_at(bucket, &snapshot)
+    }
+
+    fn scan_usage_at(
+        &self,
+        bucket: &str,
+        snapshot: &rocksdb::Snapshot<'_>,
+    ) -> StorageResult<Usage> {
         let prefix = keys::bucket_prefix(bucket)?;
         let mut total = Usage::default();
         for (cf, as_trash) in [(CF_OBJECTS, false), (CF_VERSIONS, true)] {
-            let mut it = self.bounded(cf, prefix.clone());
+            let mut opts = ReadOptions::default();
+            opts.set_snapshot(snapshot);
+            if let Some(upper) = keys::prefix_successor(&prefix) {
+                opts.set_iterate_upper_bound(upper);
+            }
+            let mut it = self.inner.db.raw_iterator_cf_opt(self.cf(cf), opts);
             it.seek(&prefix);
             while let Some(v) = it.value() {
                 let row: ObjectRow = rows::decode(v)?;
@@ -196,15 +210,26 @@ impl Store {
     }
 
     /// Rebuilds `bucket`'s counters from a scan, returning (counters before,
-    /// scan). Writes to the bucket are held off meanwhile, so the scan and
-    /// the new value agree (a purge may still move trash counters, which the
-    /// correcting merge below keeps exact: it adds the difference rather
-    /// than overwriting).
+    /// scan). Counters and rows are read at one snapshot, and the
+    /// correction is added as a merge operand (the difference, not an
+    /// overwrite), so writes and purges may go on meanwhile: whatever they
+    /// add after the snapshot is kept.
     pub fn recompute_usage(&self, bucket: &str) -> StorageResult<(Usage, Usage)> {
         self.require_bucket(bucket)?;
-        let _no_commits = self.inner.bucket_commits.write();
-        let before = self.usage(bucket)?;
-        let scanned = self.scan_usage(bucket)?;
+        let snapshot = self.inner.db.snapshot();
+        let mut opts = ReadOptions::default();
+        opts.set_snapshot(&snapshot);
+        let before =
+            match self
+                .inner
+                .db
+                .get_pinned_cf_opt(self.cf(CF_USAGE), bucket.as_bytes(), &opts)?
+            {
+                Some(raw) => Usage::decode(&raw)
+                    .ok_or_else(|| StorageError::Corrupt("usage counters".into()))?,
+                None => Usage::default(),
+            };
+        let scanned = self.scan_usage_at(bucket, &snapshot)?;
         if before != scanned {
             let diff = Usage {
                 objects: scanned.objects - before.objects,
