@@ -38,11 +38,13 @@ enum Command {
 /// `KURA_*` environment > `--config` file > default (see `config_layers.rs`).
 fn parse() -> Result<Cli, String> {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let serve_args = argv
-        .iter()
-        .position(|a| a == "serve")
-        .map_or(&argv[..0], |i| &argv[i + 1..]);
     let mut cmd = Cli::command();
+    // Only `kura serve` reads the config file (`kura` has no global flags,
+    // so the subcommand is the first argument).
+    if argv.get(1).is_none_or(|a| a != "serve") {
+        return Cli::from_arg_matches(&cmd.get_matches_from(argv)).map_err(|e| e.to_string());
+    }
+    let serve_args = &argv[2..];
     let mut failed = None;
     cmd = cmd.mut_subcommand("serve", |serve| {
         match kura_server::config_layers::layered(serve.clone(), serve_args) {
