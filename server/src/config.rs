@@ -92,10 +92,10 @@ pub struct ServeArgs {
     #[arg(long, default_value = "32MiB", value_parser = parse_size)]
     pub rocksdb_block_cache: u64,
     /// RocksDB memtable size of one column family.
-    #[arg(long, default_value = "8MiB", value_parser = parse_size)]
+    #[arg(long, default_value = "16MiB", value_parser = parse_size)]
     pub rocksdb_write_buffer_size: u64,
     /// RocksDB memtables of all column families together; the largest is flushed beyond it.
-    #[arg(long, default_value = "32MiB", value_parser = parse_size)]
+    #[arg(long, default_value = "48MiB", value_parser = parse_size)]
     pub rocksdb_total_write_buffers: u64,
 }
 

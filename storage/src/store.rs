@@ -52,9 +52,9 @@ impl Default for StoreTuning {
     fn default() -> Self {
         StoreTuning {
             block_cache: 32 << 20,
-            write_buffer_size: 8 << 20,
+            write_buffer_size: 16 << 20,
             max_write_buffers: 2,
-            total_write_buffers: 32 << 20,
+            total_write_buffers: 48 << 20,
         }
     }
 }
