@@ -31,6 +31,9 @@ pub struct Payload {
     expected: Option<u64>,
     /// The most payload accepted (for bodies of undeclared length).
     limit: Option<u64>,
+    /// What crossing `limit` answers: `EntityTooLarge`, or `QuotaExceeded`
+    /// when the bucket's quota left less room than the size limit.
+    limit_error: S3ErrorCode,
     received: u64,
     finished: bool,
     trailers: Vec<(String, String)>,
@@ -54,31 +57,28 @@ impl Payload {
             PayloadMode::Sha256(h) => Some((Sha256::new(), h)),
             _ => None,
         };
+        Payload::with_decoding(body, decoder, sha256, expected)
+    }
+
+    /// Wraps a body no signature covers (a browser form, whose signed policy
+    /// limits what it may hold instead).
+    pub fn unsigned(body: Incoming, expected: Option<u64>) -> Payload {
+        Payload::with_decoding(body, None, None, expected)
+    }
+
+    fn with_decoding(
+        body: Incoming,
+        decoder: Option<ChunkedDecoder>,
+        sha256: Option<(Sha256, [u8; 32])>,
+        expected: Option<u64>,
+    ) -> Payload {
         Payload {
             body,
             decoder,
             sha256,
             expected,
             limit: None,
-            received: 0,
-            finished: false,
-            trailers: Vec::new(),
-            idle_timeout: None,
-            min_rate: None,
-            started: None,
-            meter: None,
-        }
-    }
-
-    /// Wraps a body no signature covers (a browser form, whose signed policy
-    /// limits what it may hold instead).
-    pub fn unsigned(body: Incoming, expected: Option<u64>) -> Payload {
-        Payload {
-            body,
-            decoder: None,
-            sha256: None,
-            expected,
-            limit: None,
+            limit_error: S3ErrorCode::EntityTooLarge,
             received: 0,
             finished: false,
             trailers: Vec::new(),
@@ -205,7 +205,7 @@ impl Payload {
             m.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
         if self.limit.is_some_and(|max| self.received > max) {
-            return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+            return Err(S3Error::new(self.limit_error));
         }
         if let Some(expected) = self.expected {
             if self.received > expected {
@@ -242,6 +242,16 @@ impl Payload {
     /// Trailing headers of an aws-chunked body (after the end was reached).
     pub fn trailers(&self) -> &[(String, String)] {
         &self.trailers
+    }
+
+    /// Holds the body to `room` bytes, the space left by the bucket's quota,
+    /// answering 403 `QuotaExceeded` when it crosses it (`None`: no quota).
+    pub fn with_quota(mut self, room: Option<u64>) -> Payload {
+        if let Some(room) = room.filter(|r| self.limit.is_none_or(|l| *r < l)) {
+            self.limit = Some(room);
+            self.limit_error = S3ErrorCode::QuotaExceeded;
+        }
+        self
     }
 
     /// Reads the whole (small) body, refusing more than `limit` bytes.

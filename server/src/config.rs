@@ -8,9 +8,16 @@ use clap::Args;
 
 use crate::body::MinRate;
 
-/// Options of `kura serve`. Every option can also be set from the environment.
+/// Options of `kura serve`. Every option can also be set from the
+/// environment (`KURA_<NAME>`) and the config file (`--config`), with
+/// precedence flag > environment > file > default (see `config_layers.rs`:
+/// a new field needs nothing more than its `#[arg]`).
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// TOML config file whose keys are these options' long names
+    /// (`data-dir = "/var/lib/kura"`); unknown keys are errors.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "KURA_LISTEN", default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
@@ -109,6 +116,33 @@ pub struct ServeArgs {
     /// Size at which the audit log is rotated, e.g. `100MiB`.
     #[arg(long, default_value = "100MiB", value_parser = parse_size)]
     pub audit_log_max_size: u64,
+    /// Free space the data directory's file system keeps: writes that would
+    /// go below it answer 507 InsufficientStorage (reads, deletes and
+    /// listings go on). A size (`1GiB`), a share (`2%`), `off`, or `auto`:
+    /// 1 GiB or 2% of the file system, whichever is smaller.
+    #[arg(long, default_value = "auto", value_parser = crate::disk::parse_min_free_space)]
+    pub min_free_space: crate::disk::MinFreeSpace,
+    /// RocksDB block cache, shared by all column families (index and filter blocks included).
+    #[arg(long, default_value = "32MiB", value_parser = parse_size)]
+    pub rocksdb_block_cache: u64,
+    /// RocksDB memtable size of one column family.
+    #[arg(long, default_value = "16MiB", value_parser = parse_size)]
+    pub rocksdb_write_buffer_size: u64,
+    /// RocksDB memtables of all column families together; the largest is flushed beyond it.
+    #[arg(long, default_value = "48MiB", value_parser = parse_size)]
+    pub rocksdb_total_write_buffers: u64,
+}
+
+impl ServeArgs {
+    /// RocksDB's memory bounds from the `--rocksdb-*` options.
+    pub fn store_tuning(&self) -> kura_storage::StoreTuning {
+        kura_storage::StoreTuning {
+            block_cache: self.rocksdb_block_cache as usize,
+            write_buffer_size: self.rocksdb_write_buffer_size as usize,
+            max_write_buffers: 2,
+            total_write_buffers: self.rocksdb_total_write_buffers as usize,
+        }
+    }
 }
 
 /// `--log-format`.

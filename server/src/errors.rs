@@ -15,10 +15,28 @@ pub fn storage_to_s3(e: StorageError) -> S3Error {
         StorageError::NoSuchUpload => S3Error::new(S3ErrorCode::NoSuchUpload),
         StorageError::Conflict => conflict(),
         StorageError::BucketNameTooLong => S3Error::new(S3ErrorCode::InvalidBucketName),
+        StorageError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => disk_full(&e),
+        StorageError::Db(e) if e.to_string().contains("No space left") => disk_full(&e),
         e @ (StorageError::Db(_) | StorageError::Io(_) | StorageError::Corrupt(_)) => {
             tracing::error!(error = %e, "storage failure");
             S3Error::new(S3ErrorCode::InternalError)
         }
+    }
+}
+
+/// 507 InsufficientStorage: the disk filled up under a write that the
+/// free-space mark had admitted (the mark is checked at most every 250 ms).
+fn disk_full(e: &dyn std::fmt::Display) -> S3Error {
+    tracing::warn!(error = %e, "write failed: file system full");
+    S3Error::new(S3ErrorCode::InsufficientStorage).header("retry-after", "30")
+}
+
+/// An I/O failure of a write: 507 when the file system is full, else internal.
+pub fn io_to_s3(e: std::io::Error) -> S3Error {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        disk_full(&e)
+    } else {
+        internal(e)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The `kura` command: `kura serve` runs the server.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use kura_server::cli::publish::PublishArgs;
 use kura_server::config::{LogFormat, ServeArgs};
@@ -34,10 +34,46 @@ enum Command {
     Fsck(kura_server::cli::fsck::FsckArgs),
     /// Keep a bucket on another S3 server a copy of a kura bucket (follows its change feed).
     Replicate(kura_server::cli::replicate::ReplicateArgs),
+    /// Check a config file, or print the reference of every option.
+    Config(kura_server::cli::config::ConfigArgs),
+}
+
+/// Parses the command line with `serve`'s configuration layers: flag >
+/// `KURA_*` environment > `--config` file > default (see `config_layers.rs`).
+fn parse() -> Result<Cli, String> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut cmd = Cli::command();
+    // Only `kura serve` reads the config file (`kura` has no global flags,
+    // so the subcommand is the first argument).
+    if argv.get(1).is_none_or(|a| a != "serve") {
+        return Cli::from_arg_matches(&cmd.get_matches_from(argv)).map_err(|e| e.to_string());
+    }
+    let serve_args = &argv[2..];
+    let mut failed = None;
+    cmd = cmd.mut_subcommand("serve", |serve| {
+        match kura_server::config_layers::layered(serve.clone(), serve_args) {
+            Ok(layered) => layered,
+            Err(e) => {
+                failed = Some(e.to_string());
+                serve
+            }
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let matches = cmd.get_matches_from(argv);
+    Cli::from_arg_matches(&matches).map_err(|e| e.to_string())
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("kura: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let json = matches!(&cli.command, Command::Serve(a) if a.log_format == LogFormat::Json);
     let filter = tracing_subscriber::EnvFilter::try_from_env("KURA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -64,6 +100,7 @@ fn main() -> std::process::ExitCode {
         Command::Search(args) => kura_server::cli::search::run(args),
         Command::Replicate(args) => kura_server::cli::replicate::run(args),
         Command::Fsck(args) => kura_server::cli::fsck::run(args),
+        Command::Config(args) => kura_server::cli::config::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -114,8 +114,7 @@ pub struct Metrics {
 }
 
 /// Per-bucket usage for the `kura_bucket_*` gauges: (bucket, objects,
-/// bytes, trash bytes). The hook for the usage counters kept in the
-/// metadata store; until those exist the gauges carry no series.
+/// bytes, trash bytes), from the usage counters kept in the metadata store.
 pub type BucketUsage = (String, u64, u64, u64);
 
 impl Metrics {
@@ -447,8 +446,21 @@ impl Default for Metrics {
 /// Per-bucket usage: the hook for the usage counters kept with every write
 /// (issue 13 §4). Until those exist, nothing is scanned: a scan per scrape
 /// would cost in proportion to the number of objects.
-fn bucket_usage(_state: &AppState) -> Vec<BucketUsage> {
-    Vec::new()
+fn bucket_usage(state: &AppState) -> Vec<BucketUsage> {
+    // The counters kept in each write's batch: one read per bucket, no scan.
+    match state.store.all_usage() {
+        Ok(all) => all
+            .into_iter()
+            .map(|(bucket, u)| {
+                let n = |v: i64| v.max(0) as u64;
+                (bucket, n(u.objects), n(u.bytes), n(u.trash_bytes))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading usage counters for /metrics");
+            Vec::new()
+        }
+    }
 }
 
 /// Free space (for unprivileged users) and size of the file system holding `dir`.

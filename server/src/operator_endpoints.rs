@@ -171,8 +171,9 @@ fn readiness(state: &AppState) -> (bool, String) {
     let metadata = state.store.health_check();
     let writable = rustix::fs::access(data_dir, rustix::fs::Access::WRITE_OK);
     let space = crate::metrics::disk_space(data_dir);
-    let min_free = state.min_free_space;
-    let room = space.is_some_and(|(free, _)| free > min_free);
+    // The same mark writes are held to (`--min-free-space`).
+    let (_, min_free) = state.disk.state();
+    let room = space.is_some_and(|(free, _)| free >= min_free);
     let ok = metadata.is_ok() && writable.is_ok() && room;
     let verdict = |ok: bool, why: String| if ok { "ok".to_string() } else { why };
     let report = json!({

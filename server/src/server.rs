@@ -49,12 +49,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("  KURA_ACCESS_KEY_ID={}", root.access_key_id);
         println!("  KURA_SECRET_ACCESS_KEY={}", root.secret.expose());
     }
-    let store = Store::open(StoreConfig {
-        data_dir: args.data_dir.clone(),
-        chunk_size: args.chunk_size,
-        inline_threshold: args.inline_threshold as usize,
-        retention: args.retention,
-    })
+    let store = Store::open_with(
+        StoreConfig {
+            data_dir: args.data_dir.clone(),
+            chunk_size: args.chunk_size,
+            inline_threshold: args.inline_threshold as usize,
+            retention: args.retention,
+        },
+        args.store_tuning(),
+    )
     .context("opening the store")?;
     if let Some(secs) = args.lifecycle_day_secs {
         tracing::warn!(
@@ -96,7 +99,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             },
         },
         metrics_token: args.metrics_token.clone(),
-        min_free_space: 0,
+        disk: crate::disk::DiskGuard::new(args.data_dir.clone(), args.min_free_space),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

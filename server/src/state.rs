@@ -57,7 +57,6 @@ pub struct AppState {
     pub access_log: crate::access_log::AccessLog,
     /// The bearer token that may read `/metrics` on the main listener.
     pub metrics_token: Option<String>,
-    /// Free space below which `/health/ready` fails (the disk high-water
-    /// mark; 0 until a minimum free space is configured).
-    pub min_free_space: u64,
+    /// The free-space mark writes are held to (`--min-free-space`).
+    pub disk: crate::disk::DiskGuard,
 }

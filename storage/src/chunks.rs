@@ -18,6 +18,8 @@ pub type ChunkId = [u8; 16];
 #[derive(Debug, Clone)]
 pub struct ChunkStore {
     root: PathBuf,
+    /// Removals held back while a backup copies files (see `backup.rs`).
+    pub(crate) deferred: std::sync::Arc<crate::backup::DeferredRemovals>,
 }
 
 impl ChunkStore {
@@ -31,7 +33,10 @@ impl ChunkStore {
             }
         }
         sync_dir(&root)?;
-        Ok(ChunkStore { root })
+        Ok(ChunkStore {
+            root,
+            deferred: Default::default(),
+        })
     }
 
     /// A fresh random id.
@@ -79,6 +84,14 @@ impl ChunkStore {
 
     /// Removes a chunk file; a missing file is fine (purges are idempotent).
     pub fn remove(&self, id: &ChunkId) -> io::Result<()> {
+        if self.deferred.defer(id) {
+            return Ok(());
+        }
+        self.remove_now(id)
+    }
+
+    /// Removes a chunk file even while a backup runs.
+    pub(crate) fn remove_now(&self, id: &ChunkId) -> io::Result<()> {
         match fs::remove_file(self.path(id)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -87,6 +100,11 @@ impl ChunkStore {
 
     /// Every chunk file on disk, with files whose names are not chunk ids
     /// reported separately (they are removed too: nothing else lives here).
+    /// The directory of the chunk tree.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn walk(&self, mut visit: impl FnMut(Option<ChunkId>, &Path)) -> io::Result<()> {
         for shard in fs::read_dir(&self.root)? {
             let shard = shard?;

@@ -55,6 +55,8 @@ pub const CF_BUCKET_CONFIGS: &str = "bucket_configs";
 /// Lifecycle: `c · bucket` → configuration, `s · bucket` → enqueue-pass
 /// cursor, `q · due · seq` → queued expiry (see `storage/src/lifecycle*.rs`).
 pub const CF_LIFECYCLE: &str = "lifecycle";
+/// Usage counters: bucket name → `Usage` (merge operands summed, see `storage/src/usage.rs`).
+pub const CF_USAGE: &str = "usage";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -76,6 +78,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_BUCKET_CONFIGS,
     CF_LIFECYCLE,
     CF_SEARCH,
+    CF_USAGE,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:

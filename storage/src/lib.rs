@@ -28,6 +28,7 @@
 //!   [stays in memory](ObjectWriter::stays_in_memory).
 
 mod access;
+mod backup;
 mod bucket_configs;
 mod bucket_settings;
 mod change_log;
@@ -63,12 +64,14 @@ mod store;
 mod tagging;
 mod test_faults;
 mod upload_expiry;
+mod usage;
 mod version_cursor;
 mod versions;
 mod webhooks;
 mod writer;
 
 pub use access::{AccessKeyRow, Grant};
+pub use backup::BackupStats;
 pub use bucket_configs::BucketConfig;
 pub use changes::{ChangeEntry, ChangeEvent, ChangePage, ChangeQuery, ChangeRead};
 pub use completed::CompletedUpload;
@@ -87,7 +90,8 @@ pub use scrub::{ChunkProblem, ScrubOptions, ScrubReport};
 pub use search::{FieldTest, SearchCond, SearchPage, SearchQuery};
 pub use search_index::{FieldKind, ReindexReport};
 pub use stats::{DbStats, PurgeBacklog};
-pub use store::{Store, StoreConfig};
+pub use store::{Store, StoreConfig, StoreTuning};
+pub use usage::{QuotaLimit, QuotaRow, Usage};
 pub use versions::{DeletedVersion, VersionItem, VersionPage, VersionStart};
 pub use webhooks::WebhookRow;
 pub use writer::{ObjectWriter, WrittenData};

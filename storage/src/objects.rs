@@ -14,6 +14,7 @@ use crate::reader::ObjectReader;
 use crate::rows::{self, DataLocation, ObjectRow, PurgeEntry, Versioning};
 use crate::search_index;
 use crate::store::{now_ms, Store};
+use crate::usage::Usage;
 use crate::writer::WrittenData;
 
 /// Metadata of an object about to be committed.
@@ -193,6 +194,11 @@ impl Store {
         let object_key = keys::object_key(bucket, key)?;
         batch.put_cf(self.cf(CF_OBJECTS), &object_key, rows::encode(row));
         search_index::stage(self, batch, bucket, key, previous.as_ref(), Some(row))?;
+        let mut delta = Usage::live(row, 1);
+        if let Some(prev) = &previous {
+            delta = delta.plus(Usage::live(prev, -1));
+        }
+        self.add_usage(batch, bucket, delta);
         for c in row.chunks() {
             batch.put_cf(self.cf(CF_CHUNKS), c.id, row.seq.to_be_bytes());
         }
@@ -289,6 +295,7 @@ impl Store {
         if let Some(prev) = current {
             batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
             search_index::stage(self, &mut batch, bucket, key, Some(&prev), None)?;
+            self.add_usage(&mut batch, bucket, Usage::live(&prev, -1));
             let due = self.trash_due(lifecycle.as_ref(), bucket, key, &prev, now)?;
             self.retire(&mut batch, bucket, key, prev, due)?;
             // A deleted object's public URL dies with it.
@@ -312,6 +319,7 @@ impl Store {
         due: u64,
     ) -> StorageResult<()> {
         row.expires_ms = due;
+        self.add_usage(batch, bucket, Usage::trash(&row, 1));
         batch.put_cf(
             self.cf(CF_VERSIONS),
             keys::version_key(bucket, key, row.seq)?,

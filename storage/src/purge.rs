@@ -144,6 +144,11 @@ impl Store {
         if let Some(row) = &row {
             candidates.extend(row.chunks().iter().map(|c| c.id));
             batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
+            self.add_usage(
+                &mut batch,
+                &entry.bucket,
+                crate::usage::Usage::trash(row, -1),
+            );
             changes.push(ChangeEntry::of(ChangeEvent::Purge, &entry.key, row));
         }
         // A file another version still uses (a metadata-only update shares

@@ -501,7 +501,7 @@ mod tests {
         drop(s);
 
         // Offline: the same report; repair removes the orphan and nothing else.
-        let s = Store::open_unswept(config(dir.path())).unwrap();
+        let s = Store::open_unswept(config(dir.path()), crate::StoreTuning::default()).unwrap();
         let before = s.fsck(false).unwrap();
         assert_eq!(names(&before.missing), names(&total.missing));
         assert_eq!(before.corrupted.len(), 2);

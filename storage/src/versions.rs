@@ -13,6 +13,7 @@ use crate::keys::{self, CF_OBJECTS, CF_PURGE, CF_VERSIONS};
 use crate::locks::WriteLock;
 use crate::rows::{self, ObjectRow, PurgeEntry};
 use crate::store::{now_ms, Store};
+use crate::usage::Usage;
 use crate::version_cursor::VersionCursor;
 
 /// One entry of a version listing.
@@ -163,6 +164,7 @@ impl Store {
             Some(row) => {
                 batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
                 crate::search_index::stage(self, &mut batch, bucket, key, Some(&row), None)?;
+                self.add_usage(&mut batch, bucket, Usage::live(&row, -1));
                 // The key loses its current version: its URL dies.
                 self.unpublish_in(&mut batch, bucket, key)?;
                 row
@@ -173,7 +175,9 @@ impl Store {
                     return Ok(None);
                 };
                 batch.delete_cf(self.cf(CF_VERSIONS), &vkey);
-                rows::decode(&raw)?
+                let row: ObjectRow = rows::decode(&raw)?;
+                self.add_usage(&mut batch, bucket, Usage::trash(&row, -1));
+                row
             }
         };
         let mut changes = vec![ChangeEntry::of(ChangeEvent::Delete, key, &removed)];
@@ -262,6 +266,11 @@ impl Store {
                 // Its pending purge entry finds no version row (or a later
                 // due time) and so leaves it alone.
                 batch.delete_cf(self.cf(CF_VERSIONS), k);
+                self.add_usage(
+                    batch,
+                    bucket,
+                    Usage::trash(&row, -1).plus(Usage::live(&row, 1)),
+                );
                 row.expires_ms = 0;
                 batch.put_cf(
                     self.cf(CF_OBJECTS),

@@ -35,6 +35,7 @@ pub struct Server {
     /// What the server printed on stdout before its "listening" line
     /// (e.g. `kura metrics on http://…`).
     pub banner: Vec<String>,
+    extra_env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -45,7 +46,16 @@ impl Server {
 
     /// Starts a server with extra `kura serve` arguments.
     pub fn start_with(args: &[&str]) -> Server {
-        let tmp = tempfile::tempdir().expect("tempdir");
+        Server::start_with_env(args, &[])
+    }
+
+    /// Starts a server with extra `kura serve` arguments and environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_in(tempfile::tempdir().expect("tempdir"), args, env)
+    }
+
+    /// Starts a server whose temporary directory (data under `data/`) is `tmp`.
+    pub fn start_in(tmp: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut s = Server {
             child: None,
             endpoint: String::new(),
@@ -53,6 +63,10 @@ impl Server {
             tmp,
             extra_args: args.iter().map(|a| a.to_string()).collect(),
             banner: Vec::new(),
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         s.spawn();
         s
@@ -83,6 +97,7 @@ impl Server {
             .env("KURA_ACCESS_KEY_ID", ACCESS_KEY)
             .env("KURA_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("KURA_LOG", "info")
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

@@ -16,6 +16,7 @@ use crate::response::Body;
 use crate::state::AppState;
 
 fn settings(state: &AppState, name: &str, row: &BucketRow) -> BucketSettings {
+    let quota = state.store.quota(name).ok().flatten();
     BucketSettings {
         name: name.to_string(),
         created: rfc3339(row.created_ms),
@@ -31,6 +32,13 @@ fn settings(state: &AppState, name: &str, row: &BucketRow) -> BucketSettings {
             .map(|d| d.as_secs()),
         server_multipart_expiry_seconds: state.multipart_expiry.as_secs(),
         webhooks: webhooks(state, name),
+        quota_bytes: quota.and_then(|q| q.max_bytes),
+        max_objects: quota.and_then(|q| q.max_objects),
+        usage: state
+            .store
+            .usage(name)
+            .ok()
+            .map(|u| super::types::BucketUsage::of(name, u)),
     }
 }
 
@@ -192,6 +200,11 @@ pub async fn update(
         }
         if let Some(expiry) = multipart_expiry {
             st.store.set_bucket_multipart_expiry(&bucket, expiry).s3()?;
+        }
+        if u.quota_bytes.is_some() || u.max_objects.is_some() {
+            st.store
+                .update_quota(&bucket, u.quota_bytes, u.max_objects)
+                .s3()?;
         }
         Ok(())
     })

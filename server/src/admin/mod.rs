@@ -26,6 +26,7 @@ mod buckets;
 mod keys;
 pub mod scrub;
 pub mod types;
+mod usage;
 
 use std::sync::Arc;
 
@@ -100,6 +101,9 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Respons
             buckets::unnotify(&state, name, id).await
         }
         (&Method::POST, ["scrub"]) => scrub::run(&state, parse_or_default(&body)?).await,
+        (&Method::GET, ["usage"]) => usage::list(&state).await,
+        (&Method::POST, ["usage", "recompute"]) => usage::recompute(&state).await,
+        (&Method::POST, ["backup"]) => usage::backup(&state, parse(&body)?).await,
         _ => Err(not_found("No such admin endpoint")),
     }
 }

@@ -87,6 +87,72 @@ pub struct BucketSettings {
     /// Webhooks receiving this bucket's changes.
     #[serde(default)]
     pub webhooks: Vec<WebhookInfo>,
+    /// Byte quota on the current objects (`None`: none).
+    #[serde(default)]
+    pub quota_bytes: Option<u64>,
+    /// Object-count quota (`None`: none).
+    #[serde(default)]
+    pub max_objects: Option<u64>,
+    /// What the bucket holds now.
+    #[serde(default)]
+    pub usage: Option<BucketUsage>,
+}
+
+/// A bucket's usage counters (`GET /usage`, and in its settings).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct BucketUsage {
+    /// The bucket.
+    pub bucket: String,
+    /// Current objects (delete markers are not counted).
+    pub objects: i64,
+    /// Their bytes.
+    pub bytes: i64,
+    /// Noncurrent versions kept for retention or by versioning.
+    pub trash_objects: i64,
+    /// Their bytes.
+    pub trash_bytes: i64,
+}
+
+impl BucketUsage {
+    /// The counters of `bucket`.
+    pub fn of(bucket: &str, u: kura_storage::Usage) -> BucketUsage {
+        BucketUsage {
+            bucket: bucket.to_string(),
+            objects: u.objects,
+            bytes: u.bytes,
+            trash_objects: u.trash_objects,
+            trash_bytes: u.trash_bytes,
+        }
+    }
+}
+
+/// `POST /usage/recompute`: one bucket's counters before and the scan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Recomputed {
+    /// The counters as they were.
+    pub counters: BucketUsage,
+    /// What a scan of the rows found (the counters now).
+    pub scanned: BucketUsage,
+    /// Whether they agreed.
+    pub equal: bool,
+}
+
+/// `POST /backup`: where to write a backup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupRequest {
+    /// A directory on the server's machine that does not exist yet.
+    pub dir: String,
+}
+
+/// The answer to `POST /backup`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupInfo {
+    /// Where the backup is.
+    pub dir: String,
+    /// Chunk files copied.
+    pub chunk_files: u64,
+    /// Their bytes.
+    pub chunk_bytes: u64,
 }
 
 /// `POST /buckets/{name}/notify`: registers a webhook.
@@ -148,6 +214,20 @@ pub struct BucketUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub multipart_expiry: Option<Option<String>>,
+    /// Byte quota on the current objects; `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub quota_bytes: Option<Option<u64>>,
+    /// Object-count quota; `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_objects: Option<Option<u64>>,
 }
 
 /// Distinguishes a field set to `null` (`Some(None)`) from an absent one (`None`).

@@ -33,12 +33,15 @@ pub fn run(args: FsckArgs) -> anyhow::Result<()> {
     }
     // Sizes and retention do not matter to a check; opening fails while a
     // server holds the directory (RocksDB's lock).
-    let store = Store::open_unswept(StoreConfig {
-        data_dir: args.data_dir.clone(),
-        chunk_size: 8 << 20,
-        inline_threshold: 4096,
-        retention: Duration::from_secs(86_400),
-    })
+    let store = Store::open_unswept(
+        StoreConfig {
+            data_dir: args.data_dir.clone(),
+            chunk_size: 8 << 20,
+            inline_threshold: 4096,
+            retention: Duration::from_secs(86_400),
+        },
+        kura_storage::StoreTuning::default(),
+    )
     .with_context(|| {
         format!(
             "opening {} (is kura still running on it?)",

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod changes;
 pub(crate) mod client;
+pub mod config;
 pub mod fsck;
 mod print;
 pub mod publish;
@@ -66,6 +67,24 @@ pub enum AdminCommand {
         #[arg(long)]
         restart: bool,
     },
+    /// Usage counters.
+    #[command(subcommand)]
+    Usage(UsageCommand),
+    /// Write a consistent backup of the running server's data directory into
+    /// DIR, a new directory on the server's machine (absolute path). Restore:
+    /// start `kura serve --data-dir DIR`.
+    Backup {
+        /// The new directory.
+        dir: String,
+    },
+}
+
+/// `kura admin usage …`
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Recount every bucket's objects and bytes from its rows, correct the
+    /// counters, and show whether they were right.
+    Recompute,
 }
 
 /// `kura admin key …`
@@ -156,7 +175,15 @@ pub enum BucketCommand {
         /// How long a multipart upload (an upload ticket) may stay unfinished, e.g. `2h`; `none` for the server's.
         #[arg(long)]
         multipart_expiry: Option<String>,
+        /// Byte quota on the current objects, e.g. `500GiB`; `none` removes it.
+        #[arg(long)]
+        quota: Option<String>,
+        /// Object-count quota, e.g. `1000000`; `none` removes it.
+        #[arg(long)]
+        max_objects: Option<String>,
     },
+    /// Objects, bytes and trash (noncurrent versions) per bucket.
+    Usage,
     /// Register a webhook: every matching change is POSTed to URL as JSON,
     /// signed (HMAC-SHA256, secret shown only now), in order, with retries.
     Notify {
@@ -300,17 +327,28 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                     .await?,
                 print::Shape::Bucket,
             ),
+            BucketCommand::Usage => (
+                client.call(Method::GET, "usage", None).await?,
+                print::Shape::Usage,
+            ),
             BucketCommand::Set {
                 name,
                 max_object_size,
                 retention,
                 multipart_expiry,
+                quota,
+                max_objects,
             } => {
                 let update = BucketUpdate {
                     max_object_size: none_or(max_object_size, parse_size)?,
                     retention: none_or(retention, |s| parse_duration(s).map(|_| s.to_string()))?,
                     multipart_expiry: none_or(multipart_expiry, |s| {
                         parse_duration(s).map(|_| s.to_string())
+                    })?,
+                    quota_bytes: none_or(quota, parse_size)?,
+                    max_objects: none_or(max_objects, |s| {
+                        s.parse::<u64>()
+                            .map_err(|_| format!("invalid object count {s:?}"))
                     })?,
                 };
                 (
@@ -358,6 +396,16 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 .call(Method::POST, &format!("buckets/{bucket}/reindex"), None)
                 .await?,
             print::Shape::Reindex,
+        ),
+        AdminCommand::Usage(UsageCommand::Recompute) => (
+            client.call(Method::POST, "usage/recompute", None).await?,
+            print::Shape::Recomputed,
+        ),
+        AdminCommand::Backup { dir } => (
+            client
+                .call(Method::POST, "backup", Some(json!({ "dir": dir })))
+                .await?,
+            print::Shape::Backup,
         ),
     };
     let answer = answer.unwrap_or(serde_json::Value::Null);

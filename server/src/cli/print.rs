@@ -13,6 +13,24 @@ pub enum Shape {
     Buckets,
     Webhook,
     Reindex,
+    Usage,
+    Recomputed,
+    Backup,
+}
+
+fn n(v: &Value, field: &str) -> i64 {
+    v.get(field).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn usage_line(u: &Value) -> String {
+    format!(
+        "{}  objects={}  bytes={}  trash_objects={}  trash_bytes={}",
+        s(u, "bucket"),
+        n(u, "objects"),
+        n(u, "bytes"),
+        n(u, "trash_objects"),
+        n(u, "trash_bytes"),
+    )
 }
 
 fn s<'a>(v: &'a Value, field: &str) -> &'a str {
@@ -66,13 +84,20 @@ fn bucket_line(b: &Value) -> String {
         .and_then(Value::as_u64)
         .map(|r| format!("{r}s"))
         .unwrap_or_else(|| "server default".into());
+    let limit = |field: &str| {
+        b.get(field)
+            .and_then(Value::as_u64)
+            .map_or_else(|| "none".to_string(), |v| v.to_string())
+    };
     format!(
-        "{}  created={}  max_object_size={}  retention={}  multipart_expiry={}",
+        "{}  created={}  max_object_size={}  retention={}  multipart_expiry={}  quota={}  max_objects={}",
         s(b, "name"),
         s(b, "created"),
         max,
         retention,
-        multipart_expiry
+        multipart_expiry,
+        limit("quota_bytes"),
+        limit("max_objects"),
     )
 }
 
@@ -130,6 +155,33 @@ pub fn text(shape: Shape, v: &Value) {
             println!("  id={}  secret={}", s(v, "id"), s(v, "secret"));
             println!("  {}", webhook_line(v));
         }
+        Shape::Usage => {
+            for u in v.as_array().into_iter().flatten() {
+                println!("{}", usage_line(u));
+            }
+        }
+        Shape::Recomputed => {
+            for r in v.as_array().into_iter().flatten() {
+                let equal = r.get("equal").and_then(Value::as_bool) == Some(true);
+                let scanned = r.get("scanned").cloned().unwrap_or_default();
+                if equal {
+                    println!("{}  counters equal the scan", usage_line(&scanned));
+                } else {
+                    let counters = r.get("counters").cloned().unwrap_or_default();
+                    println!(
+                        "{}  CORRECTED (counters said: {})",
+                        usage_line(&scanned),
+                        usage_line(&counters)
+                    );
+                }
+            }
+        }
+        Shape::Backup => println!(
+            "backup written to {}  ({} chunk files, {} bytes)",
+            s(v, "dir"),
+            n(v, "chunk_files"),
+            n(v, "chunk_bytes"),
+        ),
         Shape::Buckets => {
             for b in v.as_array().into_iter().flatten() {
                 println!("{}", bucket_line(b));

@@ -93,6 +93,7 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
     if target_row.max_object_size.is_some_and(|max| row.size > max) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
+    super::kit::admission::admit_write(&ctx.state, &bucket, Some(&key), Some(row.size))?;
 
     let copied = copy_stream(reader, store.object_writer(), &[]).await?;
     // A copy is a new single-part object: its ETag is the MD5 of its bytes,

@@ -127,8 +127,9 @@ pub async fn upload_part(
     let lock = store
         .lock_part(&bucket, &key, &upload_id, part_number)
         .s3()?;
+    let room = super::kit::admission::admit_write(&ctx.state, &bucket, None, length)?;
     let (payload, _rest) = ctx.payload(length);
-    let mut payload = payload.with_limit(limit);
+    let mut payload = payload.with_limit(limit).with_quota(room);
     let default = upload_algorithm(&upload).is_none();
     let algorithms = checksum::algorithms(requested.as_ref(), default);
     let ingested = ingest_with(store.part_writer(), &mut payload, &algorithms).await?;
@@ -223,6 +224,9 @@ pub async fn complete(
     if bucket_limit(&store, &bucket)?.is_some_and(|max| total > max) {
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
+    // The parts were held to the quota as they came; the object they make
+    // is counted now (a replaced version's bytes are freed).
+    super::kit::admission::quota_room(&rest.state, &bucket, Some(&key), Some(total))?;
 
     let mut md5s = Md5::new();
     for (_, part) in &chosen {

@@ -46,6 +46,7 @@ pub async fn upload_part_copy(
         return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
     }
     reader.set_range(start, end);
+    super::kit::admission::admit_write(&ctx.state, &bucket, None, Some(end - start))?;
     let lock = store
         .lock_part(&bucket, &key, &upload_id, part_number)
         .s3()?;

@@ -23,6 +23,7 @@ use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::NewObject;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use super::kit::admission::admit_write;
 use super::kit::checksum;
 use super::kit::existing_bucket;
 use super::kit::ingest::{ingest_with, ByteSource};
@@ -152,6 +153,9 @@ pub async fn post_object(
         .max_object_size
         .map_or(state.max_object_size, |b| b.min(state.max_object_size));
     let (min, max) = policy.length_range().unwrap_or((0, u64::MAX));
+    // Disk space and the bucket's quota, before a byte of the file is stored.
+    let room = admit_write(&state, &bucket, Some(&key), None)?;
+    let limit = room.map_or(limit, |r| r.min(limit));
     let lock = store.lock_key(&bucket, &key).s3()?;
     let algorithms = checksum::algorithms(requested.as_ref(), requested.is_none());
     let mut source = FileSource {

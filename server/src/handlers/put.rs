@@ -6,6 +6,7 @@ use kura_protocol::names::validate_object_key;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
 use kura_storage::{NewObject, ObjectRow};
 
+use super::kit::admission::admit_write;
 use super::kit::checksum;
 use super::kit::ingest::ingest_with;
 use super::kit::public_url::add_public_url;
@@ -46,9 +47,10 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     }
     let lock = store.lock_key(&bucket, &key).s3()?;
     check_write_conditions(&store, h, &bucket, &key)?;
+    let room = admit_write(&ctx.state, &bucket, Some(&key), length)?;
 
     let (payload, rest) = ctx.payload(length);
-    let mut payload = payload.with_limit(limit);
+    let mut payload = payload.with_limit(limit).with_quota(room);
     let algorithms = checksum::algorithms(requested.as_ref(), requested.is_none());
     let ingested = ingest_with(store.object_writer(), &mut payload, &algorithms).await?;
     let checksum =

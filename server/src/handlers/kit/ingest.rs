@@ -20,7 +20,7 @@ use md5::{Digest, Md5};
 use tokio::task::JoinHandle;
 
 use crate::body::Payload;
-use crate::errors::internal;
+use crate::errors::{internal, io_to_s3};
 
 const BATCH: usize = 256 << 10;
 
@@ -140,7 +140,7 @@ pub async fn ingest_with(
                 .as_mut()
                 .filter(|s| s.writer.stays_in_memory(batch.len()))
             {
-                s.absorb(&batch).map_err(internal)?;
+                s.absorb(&batch).map_err(io_to_s3)?;
                 batch.clear();
                 if end {
                     break;
@@ -164,15 +164,15 @@ pub async fn ingest_with(
     }
     let sink = sink.expect("sink is back");
     if sink.writer.stays_in_memory(0) {
-        sink.finish().map_err(internal)
+        sink.finish().map_err(io_to_s3)
     } else {
         tokio::task::spawn_blocking(move || sink.finish())
             .await
             .map_err(internal)?
-            .map_err(internal)
+            .map_err(io_to_s3)
     }
 }
 
 async fn join(p: Pending) -> S3Result<(Sink, Vec<u8>)> {
-    p.await.map_err(internal)?.map_err(internal)
+    p.await.map_err(internal)?.map_err(io_to_s3)
 }

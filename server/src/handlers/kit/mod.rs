@@ -2,6 +2,7 @@
 //! never each other, so each handler file stays one operation (or a few
 //! closely related ones) and can change without touching its neighbours.
 
+pub mod admission;
 pub mod checksum;
 pub mod complete_checksum;
 pub mod completed;
