@@ -182,8 +182,9 @@ impl Store {
         previous: Option<ObjectRow>,
         public: Option<bool>,
     ) -> StorageResult<()> {
-        let versioning = self.require_bucket(bucket)?.versioning;
-        row.null_version = versioning != Versioning::Enabled;
+        // One read of the bucket's row serves its versioning and retention.
+        let bucket_row = self.require_bucket(bucket)?;
+        row.null_version = bucket_row.versioning != Versioning::Enabled;
         // A current `null` version is replaced by being retired below.
         if row.null_version && !previous.as_ref().is_some_and(|p| p.null_version) {
             self.drop_replaced_null_marker(batch, bucket, key)?;
@@ -194,7 +195,9 @@ impl Store {
             batch.put_cf(self.cf(CF_CHUNKS), c.id, row.seq.to_be_bytes());
         }
         if let Some(prev) = previous {
-            let due = row.modified_ms.saturating_add(self.retention_ms(bucket)?);
+            let due = row
+                .modified_ms
+                .saturating_add(self.retention_ms_of(&bucket_row));
             self.retire(batch, bucket, key, prev, due)?;
         }
         match public {
