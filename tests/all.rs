@@ -29,6 +29,7 @@ mod operations;
 mod presigned;
 mod public;
 mod reads;
+mod replicate;
 mod streaming;
 mod tls;
 mod versioning;

@@ -10,6 +10,7 @@ pub(crate) mod client;
 mod print;
 pub mod publish;
 pub mod replicate;
+mod replicate_state;
 
 use clap::{Args, Subcommand};
 use http::Method;
