@@ -20,6 +20,7 @@ Binaries are taken from $CARGO_TARGET_DIR (or ./target)/release.
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -67,6 +68,8 @@ def count(client, bucket, prefix):
 
 
 def main():
+    # Killed (timeout, Ctrl-C): still stop both servers and the replicator.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
     env = dict(os.environ, **CREDS)
