@@ -40,6 +40,7 @@ mod presigned;
 mod public;
 mod quotas;
 mod reads;
+mod replicate;
 mod search;
 mod streaming;
 mod tagging;

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StorageResult;
 use crate::keys::{self, CF_LIFECYCLE, CF_META};
-use crate::rows::{self, ObjectRow, Row};
+use crate::rows::{self, BucketRow, ObjectRow, Row};
 use crate::store::Store;
 
 /// One real day in milliseconds.
@@ -302,23 +302,20 @@ impl Store {
         Ok(())
     }
 
-    /// When `row` (a version of `bucket`/`key` retired at `retired_ms`)
-    /// leaves the trash: after a matching rule's `NoncurrentDays`, else
-    /// after the bucket's retention.
+    /// When `row` (a version of `key`, in the bucket whose row is `bucket`,
+    /// retired at `retired_ms`) leaves the trash: after a matching rule's
+    /// `NoncurrentDays`, else after the bucket's retention.
     pub(crate) fn trash_due(
         &self,
         config: Option<&LifecycleConfig>,
-        bucket: &str,
+        bucket: &BucketRow,
         key: &str,
         row: &ObjectRow,
         retired_ms: u64,
-    ) -> StorageResult<u64> {
+    ) -> u64 {
         let by_rule =
             config.and_then(|c| c.noncurrent_due(key, row, retired_ms, self.lifecycle_day_ms()));
-        match by_rule {
-            Some(due) => Ok(due),
-            None => Ok(retired_ms.saturating_add(self.retention_ms(bucket)?)),
-        }
+        by_rule.unwrap_or_else(|| retired_ms.saturating_add(self.retention_ms_of(bucket)))
     }
 
     /// The deadline of an upload of `bucket`/`key` starting at `created_ms`:

@@ -185,8 +185,9 @@ impl Store {
         previous: Option<ObjectRow>,
         public: Option<bool>,
     ) -> StorageResult<()> {
-        let versioning = self.require_bucket(bucket)?.versioning;
-        row.null_version = versioning != Versioning::Enabled;
+        // One read of the bucket's row serves its versioning and retention.
+        let bucket_row = self.require_bucket(bucket)?;
+        row.null_version = bucket_row.versioning != Versioning::Enabled;
         // A current `null` version is replaced by being retired below.
         if row.null_version && !previous.as_ref().is_some_and(|p| p.null_version) {
             self.drop_replaced_null_marker(batch, bucket, key)?;
@@ -205,7 +206,7 @@ impl Store {
         let lifecycle = self.bucket_lifecycle(bucket)?;
         self.stage_expiry(batch, lifecycle.as_ref(), bucket, key, row)?;
         if let Some(prev) = previous {
-            let due = self.trash_due(lifecycle.as_ref(), bucket, key, &prev, row.modified_ms)?;
+            let due = self.trash_due(lifecycle.as_ref(), &bucket_row, key, &prev, row.modified_ms);
             self.retire(batch, bucket, key, prev, due)?;
         }
         match public {
@@ -255,7 +256,8 @@ impl Store {
             "write lock of another key"
         );
         let _bucket = self.commit_guard();
-        let versioning = self.require_bucket(bucket)?.versioning;
+        let bucket_row = self.require_bucket(bucket)?;
+        let versioning = bucket_row.versioning;
         let current = self.current(bucket, key)?;
         let null_marker = versioning != Versioning::Enabled;
         if current.is_none() {
@@ -296,12 +298,12 @@ impl Store {
             batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
             search_index::stage(self, &mut batch, bucket, key, Some(&prev), None)?;
             self.add_usage(&mut batch, bucket, Usage::live(&prev, -1));
-            let due = self.trash_due(lifecycle.as_ref(), bucket, key, &prev, now)?;
+            let due = self.trash_due(lifecycle.as_ref(), &bucket_row, key, &prev, now);
             self.retire(&mut batch, bucket, key, prev, due)?;
             // A deleted object's public URL dies with it.
             self.unpublish_in(&mut batch, bucket, key)?;
         }
-        let due = self.trash_due(lifecycle.as_ref(), bucket, key, &marker, now)?;
+        let due = self.trash_due(lifecycle.as_ref(), &bucket_row, key, &marker, now);
         self.retire(&mut batch, bucket, key, marker.clone(), due)?;
         let change = ChangeEntry::of(ChangeEvent::Delete, key, &marker);
         self.write_logged(batch, bucket, &[change])?;

@@ -15,7 +15,7 @@ use rocksdb::{Direction, IteratorMode, WriteBatch};
 
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_BUCKETS, CF_META, CF_PURGE, CF_VERSIONS};
-use crate::rows::{self, ObjectRow, PurgeEntry};
+use crate::rows::{self, BucketRow, ObjectRow, PurgeEntry};
 use crate::store::Store;
 
 /// Version rows rescheduled per batch, under one set of latches.
@@ -247,11 +247,18 @@ impl Store {
 
     /// [`Store::effective_retention`] in milliseconds.
     pub(crate) fn retention_ms(&self, bucket: &str) -> StorageResult<u64> {
-        Ok(self
-            .effective_retention(bucket)?
+        Ok(self.retention_ms_of(&self.require_bucket(bucket)?))
+    }
+
+    /// The retention in milliseconds of the bucket whose row is `row`
+    /// (for callers that already read it).
+    pub(crate) fn retention_ms_of(&self, row: &BucketRow) -> u64 {
+        row.retention_secs
+            .map(Duration::from_secs)
+            .unwrap_or(self.inner.config.retention)
             .as_millis()
             .try_into()
-            .unwrap_or(u64::MAX))
+            .unwrap_or(u64::MAX)
     }
 }
 

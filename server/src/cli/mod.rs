@@ -13,6 +13,7 @@ pub mod fsck;
 mod print;
 pub mod publish;
 pub mod replicate;
+mod replicate_state;
 pub mod search;
 
 use clap::{Args, Subcommand};

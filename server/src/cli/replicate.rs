@@ -4,11 +4,18 @@
 //! copies the current version (bytes streamed, never buffered, with its
 //! content headers and user metadata; the MD5 of the copied bytes checked
 //! against the target's ETag and a single-part source ETag), or deletes the
-//! key. The cursor is stored (fsynced) in a local state file after each
-//! entry, so a restart resumes without gaps; re-applying an entry is
-//! harmless because each one converges the key to the source's state.
+//! key. The keys of one feed page are applied concurrently (each once: an
+//! apply converges the key to the source's *current* state, so later entries
+//! of the same key in the page add nothing), then the cursor is stored
+//! (fsynced) in a local state file, so a restart resumes without gaps;
+//! re-applying a page is harmless for the same reason.
+//!
+//! `--keep-deleted 7d` holds deletes back: a key gone from the source is
+//! recorded in the state file with its due time and removed from the target
+//! only then (if it is still gone from the source); a key re-created
+//! meanwhile cancels its pending delete.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -26,6 +33,11 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
 use super::client::Client;
+use super::replicate_state::ReplicaState;
+use crate::config::parse_duration;
+
+/// Keys of one feed page applied at once.
+const CONCURRENCY: usize = 16;
 
 /// Path encoding: everything but unreserved characters and `/`.
 const PATH: &AsciiSet = &NON_ALPHANUMERIC
@@ -67,6 +79,11 @@ pub struct ReplicateArgs {
     /// Report progress as JSON lines.
     #[arg(long)]
     pub json: bool,
+    /// Keep files deleted on the source this long on the target (e.g. `7d`)
+    /// before deleting them there; a key re-created meanwhile stays. The
+    /// pending deletes live in the state file, so they survive restarts.
+    #[arg(long, value_parser = parse_duration)]
+    pub keep_deleted: Option<Duration>,
     /// Source access key id.
     #[arg(long, env = "KURA_ACCESS_KEY_ID", hide_env_values = true)]
     pub source_access_key_id: String,
@@ -153,33 +170,6 @@ fn parse_target(s: &str) -> anyhow::Result<(String, String)> {
     ))
 }
 
-fn read_state(path: &Path) -> anyhow::Result<Option<String>> {
-    match std::fs::read(path) {
-        Ok(raw) => {
-            let v: Value = serde_json::from_slice(&raw).context("state file")?;
-            Ok(v["cursor"].as_str().map(str::to_string))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).context("reading the state file"),
-    }
-}
-
-/// Replaces the state file atomically and durably (write, fsync, rename, fsync dir).
-fn write_state(path: &Path, cursor: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(json!({ "cursor": cursor }).to_string().as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
 fn header(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
@@ -226,16 +216,34 @@ impl Body for Hashing {
 }
 
 /// What applying one entry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Applied {
+    /// The source's current version was copied.
     Copied,
+    /// The key is gone from the source and was deleted on the target.
     Deleted,
+    /// The key is gone from the source; its delete is held back.
+    Gone,
+    /// The target already had the source's current version.
     Unchanged,
+    /// The version seen went away while being copied: a later entry of the
+    /// key brings its new state.
+    Raced,
 }
 
-/// Makes `key` on the target what it is now on the source.
-async fn apply(source: &Side, target: &Side, key: &str) -> anyhow::Result<Applied> {
+/// Makes `key` on the target what it is now on the source; a key gone from
+/// the source is deleted on the target only if `delete_now`.
+async fn apply(
+    source: &Side,
+    target: &Side,
+    key: &str,
+    delete_now: bool,
+) -> anyhow::Result<Applied> {
     let head = source.call(Method::HEAD, &source.path(key), &[]).await?;
     if head.status() == StatusCode::NOT_FOUND {
+        if !delete_now {
+            return Ok(Applied::Gone);
+        }
         let r = target.call(Method::DELETE, &target.path(key), &[]).await?;
         if !r.status().is_success() && r.status() != StatusCode::NOT_FOUND {
             bail!("target DELETE {key}: {}", r.status());
@@ -263,7 +271,7 @@ async fn apply(source: &Side, target: &Side, key: &str) -> anyhow::Result<Applie
     let got = source.call(Method::GET, &get_path, &[]).await?;
     if got.status() == StatusCode::NOT_FOUND {
         // Replaced or deleted meanwhile: a later entry brings the new state.
-        return Ok(Applied::Unchanged);
+        return Ok(Applied::Raced);
     }
     if !got.status().is_success() {
         bail!("source GET {key}: {}", got.status());
@@ -300,10 +308,79 @@ async fn apply(source: &Side, target: &Side, key: &str) -> anyhow::Result<Applie
     Ok(Applied::Copied)
 }
 
+/// Applies `key`, retrying with exponential backoff until it succeeds;
+/// counts the failures in `errors`.
+async fn apply_retrying(
+    source: &Side,
+    target: &Side,
+    key: &str,
+    delete_now: bool,
+    errors: &Mutex<u64>,
+) -> Applied {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match apply(source, target, key, delete_now).await {
+            Ok(a) => return a,
+            Err(e) => {
+                *errors.lock() += 1;
+                eprintln!("kura replicate: {key}: {e:#}; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Applies each of `keys` (distinct), at most [`CONCURRENCY`] at once;
+/// returns what each did, in the order of `keys`.
+async fn apply_all(
+    source: &Arc<Side>,
+    target: &Arc<Side>,
+    keys: &[String],
+    delete_now: bool,
+    errors: &Arc<Mutex<u64>>,
+) -> anyhow::Result<Vec<Applied>> {
+    let mut out = vec![Applied::Unchanged; keys.len()];
+    let mut set = tokio::task::JoinSet::new();
+    let mut next = 0;
+    while next < keys.len() || !set.is_empty() {
+        while next < keys.len() && set.len() < CONCURRENCY {
+            let (s, t, e) = (source.clone(), target.clone(), errors.clone());
+            let key = keys[next].clone();
+            let i = next;
+            set.spawn(async move { (i, apply_retrying(&s, &t, &key, delete_now, &e).await) });
+            next += 1;
+        }
+        if let Some(done) = set.join_next().await {
+            let (i, applied) = done.context("apply task")?;
+            out[i] = applied;
+        }
+    }
+    Ok(out)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn parse_time_ms(t: &str) -> Option<u64> {
+    let t = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()?;
+    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Counters reported on stdout.
+#[derive(Default)]
+struct Counters {
+    copied: u64,
+    deleted: u64,
+}
+
 async fn run_async(args: ReplicateArgs) -> anyhow::Result<()> {
     let (src_endpoint, src_bucket) = parse_source(&args.source)?;
     let (dst_endpoint, dst_bucket) = parse_target(&args.target)?;
-    let source = Side {
+    let source = Arc::new(Side {
         client: client(
             &src_endpoint,
             &args.source_access_key_id,
@@ -311,8 +388,8 @@ async fn run_async(args: ReplicateArgs) -> anyhow::Result<()> {
             &args.region,
         )?,
         bucket: src_bucket.clone(),
-    };
-    let target = Side {
+    });
+    let target = Arc::new(Side {
         client: client(
             &dst_endpoint,
             &args.target_access_key_id,
@@ -320,24 +397,41 @@ async fn run_async(args: ReplicateArgs) -> anyhow::Result<()> {
             &args.region,
         )?,
         bucket: dst_bucket,
-    };
-    let state = args
+    });
+    let state_path = args
         .state
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("kura-replicate-{src_bucket}.state")));
-    let mut cursor = read_state(&state)?;
-    let (mut copied, mut deleted, mut errors) = (0u64, 0u64, 0u64);
+    let mut state = ReplicaState::load(&state_path)?;
+    let keep_ms = args
+        .keep_deleted
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let errors = Arc::new(Mutex::new(0u64));
+    let mut counts = Counters::default();
     let mut backoff = Duration::from_millis(200);
     loop {
+        apply_due(
+            &source,
+            &target,
+            &mut state,
+            &state_path,
+            &errors,
+            &mut counts,
+        )
+        .await?;
         let mut path = format!(
-            "/{}?changes&max-items=100",
+            "/{}?changes&max-items=1000",
             utf8_percent_encode(&src_bucket, VALUE)
         );
-        if let Some(c) = &cursor {
+        if let Some(c) = &state.cursor {
             path.push_str(&format!("&after={}", utf8_percent_encode(c, VALUE)));
         }
         if !args.once {
-            path.push_str("&wait=20");
+            // Wake up in time for the next held-back delete.
+            let wait = state.next_due().map_or(20, |due| {
+                due.saturating_sub(now_ms()).div_ceil(1000).clamp(1, 20)
+            });
+            path.push_str(&format!("&wait={wait}"));
         }
         let answer = source
             .client
@@ -349,7 +443,7 @@ async fn run_async(args: ReplicateArgs) -> anyhow::Result<()> {
                 bail!(
                     "the source's change log no longer reaches back to the stored cursor: \
                      copy the bucket in full, then set the cursor in {} to {}",
-                    state.display(),
+                    state_path.display(),
                     serde_json::from_slice::<Value>(&a.body).unwrap_or_default()["cursor"]
                 )
             }
@@ -359,66 +453,127 @@ async fn run_async(args: ReplicateArgs) -> anyhow::Result<()> {
                 String::from_utf8_lossy(&a.body)
             ),
             Err(e) => {
-                errors += 1;
+                *errors.lock() += 1;
                 eprintln!("kura replicate: source feed: {e:#}; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
                 continue;
             }
         };
-        let mut lag_ms = 0u64;
-        for c in page["changes"].as_array().into_iter().flatten() {
-            let key = c["key"].as_str().unwrap_or_default();
-            loop {
-                match apply(&source, &target, key).await {
-                    Ok(Applied::Copied) => copied += 1,
-                    Ok(Applied::Deleted) => deleted += 1,
-                    Ok(Applied::Unchanged) => {}
-                    Err(e) => {
-                        errors += 1;
-                        eprintln!("kura replicate: {key}: {e:#}; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(30));
-                        continue;
-                    }
+        backoff = Duration::from_millis(200);
+        let changes = page["changes"].as_array().cloned().unwrap_or_default();
+        // Each key once, with the time its delete is due from (the delete's
+        // own time when its last entry is one, else now).
+        let mut keys: Vec<String> = Vec::new();
+        let mut deleted_at: std::collections::HashMap<String, u64> = Default::default();
+        let mut last_at = None;
+        for c in &changes {
+            let key = c["key"].as_str().unwrap_or_default().to_string();
+            let at = c["lastModified"].as_str().and_then(parse_time_ms);
+            last_at = at.or(last_at);
+            let from = match c["event"].as_str() {
+                Some("delete") => at.unwrap_or_else(now_ms),
+                _ => now_ms(),
+            };
+            if deleted_at.insert(key.clone(), from).is_none() {
+                keys.push(key);
+            }
+        }
+        let applied = apply_all(&source, &target, &keys, keep_ms.is_none(), &errors).await?;
+        // Lag: how old the newest change applied is, once applied.
+        let lag_ms = last_at.map_or(0, |at| now_ms().saturating_sub(at));
+        for (key, a) in keys.iter().zip(applied) {
+            match a {
+                Applied::Copied => {
+                    counts.copied += 1;
+                    state.pending.remove(key);
                 }
-                break;
-            }
-            backoff = Duration::from_millis(200);
-            let seq = c["seq"].as_u64().unwrap_or(0).to_string();
-            write_state(&state, &seq)?;
-            cursor = Some(seq);
-            if let Some(t) = c["lastModified"].as_str().and_then(|t| {
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            }) {
-                let now = time::OffsetDateTime::now_utc();
-                lag_ms = (now - t).whole_milliseconds().max(0) as u64;
+                Applied::Unchanged => {
+                    state.pending.remove(key);
+                }
+                Applied::Deleted => counts.deleted += 1,
+                Applied::Gone => {
+                    let from = deleted_at.get(key).copied().unwrap_or_else(now_ms);
+                    state.hold_delete(key, from.saturating_add(keep_ms.unwrap_or(0)));
+                }
+                Applied::Raced => {}
             }
         }
-        if let Some(next) = page["next"].as_str() {
-            if cursor.as_deref() != Some(next) {
-                write_state(&state, next)?;
-                cursor = Some(next.to_string());
-            }
+        let next = page["next"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| changes.last().map(|c| c["seq"].to_string()));
+        if !changes.is_empty() || (next.is_some() && next != state.cursor) {
+            state.cursor = next.or(state.cursor.take());
+            state.save(&state_path)?;
         }
-        let n = page["changes"].as_array().map_or(0, Vec::len);
+        let n = changes.len();
         if n > 0 || args.json {
-            if args.json {
-                println!(
-                    "{}",
-                    json!({"cursor": cursor, "applied": n, "copied": copied, "deleted": deleted,
-                           "errors": errors, "lag_ms": lag_ms})
-                );
-            } else {
-                println!(
-                    "applied={n} copied={copied} deleted={deleted} errors={errors} lag={:.1}s cursor={}",
-                    lag_ms as f64 / 1000.0,
-                    cursor.as_deref().unwrap_or("-")
-                );
-            }
+            report(&args, n, &counts, *errors.lock(), lag_ms, &state);
         }
         if args.once && page["more"].as_bool() != Some(true) {
+            apply_due(
+                &source,
+                &target,
+                &mut state,
+                &state_path,
+                &errors,
+                &mut counts,
+            )
+            .await?;
             return Ok(());
         }
+    }
+}
+
+/// Deletes on the target the held-back deletes that are due (a key back on
+/// the source is copied instead), then forgets them, durably.
+async fn apply_due(
+    source: &Arc<Side>,
+    target: &Arc<Side>,
+    state: &mut ReplicaState,
+    state_path: &std::path::Path,
+    errors: &Arc<Mutex<u64>>,
+    counts: &mut Counters,
+) -> anyhow::Result<()> {
+    let due = state.due(now_ms());
+    if due.is_empty() {
+        return Ok(());
+    }
+    let applied = apply_all(source, target, &due, true, errors).await?;
+    for (key, a) in due.iter().zip(applied) {
+        match a {
+            Applied::Deleted => counts.deleted += 1,
+            Applied::Copied => counts.copied += 1,
+            _ => {}
+        }
+        state.pending.remove(key);
+    }
+    state.save(state_path)
+}
+
+fn report(
+    args: &ReplicateArgs,
+    n: usize,
+    c: &Counters,
+    errors: u64,
+    lag_ms: u64,
+    state: &ReplicaState,
+) {
+    if args.json {
+        println!(
+            "{}",
+            json!({"cursor": state.cursor, "applied": n, "copied": c.copied, "deleted": c.deleted,
+                   "pending_deletes": state.pending.len(), "errors": errors, "lag_ms": lag_ms})
+        );
+    } else {
+        println!(
+            "applied={n} copied={} deleted={} pending_deletes={} errors={errors} lag={:.1}s cursor={}",
+            c.copied,
+            c.deleted,
+            state.pending.len(),
+            lag_ms as f64 / 1000.0,
+            state.cursor.as_deref().unwrap_or("-")
+        );
     }
 }
