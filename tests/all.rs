@@ -23,6 +23,7 @@ mod disk_full;
 mod durability;
 mod edge;
 mod folders;
+mod history;
 mod integrity;
 mod lifecycle;
 mod limits;
