@@ -46,10 +46,7 @@ pub struct ChangesArgs {
 
 /// Runs `kura changes`.
 pub fn run(args: ChangesArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run_async(args))
+    super::block_on(run_async(args))
 }
 
 fn line(c: &Value) -> String {

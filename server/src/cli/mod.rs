@@ -209,12 +209,18 @@ pub enum BucketCommand {
     },
 }
 
+/// Runs one command's future on a single-threaded runtime: the command-line
+/// clients make a few requests at a time and need no worker threads.
+pub fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
 /// Runs `kura admin …`.
 pub fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run_async(args))
+    block_on(run_async(args))
 }
 
 fn none_or<T>(

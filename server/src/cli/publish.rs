@@ -29,10 +29,7 @@ pub struct PublishArgs {
 
 /// Publishes (`public = true`) or unpublishes the object; on publish, prints its URL.
 pub fn run(args: PublishArgs, public: bool) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run_async(args, public))
+    super::block_on(run_async(args, public))
 }
 
 async fn run_async(args: PublishArgs, public: bool) -> anyhow::Result<()> {

@@ -103,10 +103,7 @@ pub struct ReplicateArgs {
 
 /// Runs `kura replicate`.
 pub fn run(args: ReplicateArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run_async(args))
+    super::block_on(run_async(args))
 }
 
 struct Side {

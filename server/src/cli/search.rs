@@ -45,10 +45,7 @@ pub struct SearchArgs {
 
 /// Runs `kura search`.
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run_async(args))
+    super::block_on(run_async(args))
 }
 
 fn line(o: &Value) -> String {
