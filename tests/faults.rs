@@ -13,15 +13,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use common::{pattern, ACCESS_KEY, SECRET_KEY};
+use common::pattern;
 use kura_powercut::disk::{Fault, FaultOp};
 use kura_powercut::Mounted;
 use rand::{Rng, SeedableRng};
@@ -30,72 +26,7 @@ use rand::{Rng, SeedableRng};
 const EIO: i32 = 5;
 const ENOSPC: i32 = 28;
 
-struct Kura {
-    child: Child,
-    endpoint: String,
-}
-
-impl Kura {
-    fn start(data: &Path, log: &Path) -> Kura {
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kura"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--chunk-size", "16KiB"])
-            .arg("--data-dir")
-            .arg(data)
-            .env("KURA_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("KURA_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("KURA_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .expect("spawn kura");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let endpoint = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("kura listening on ") {
-                        break url.trim().to_string();
-                    }
-                }
-                _ => panic!(
-                    "kura exited before listening; log:\n{}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                ),
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Kura { child, endpoint }
-    }
-
-    fn client(&self) -> Client {
-        let conf = aws_sdk_s3::config::Builder::new()
-            .behavior_version_latest()
-            .endpoint_url(&self.endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "t"))
-            .force_path_style(true)
-            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-            .timeout_config(
-                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-                    .operation_timeout(Duration::from_secs(60))
-                    .build(),
-            )
-            .build();
-        Client::from_conf(conf)
-    }
-}
-
-impl Drop for Kura {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::on_mount::Kura;
 
 async fn put(s3: &Client, key: &str, body: &[u8]) -> Result<(), String> {
     s3.put_object()

@@ -14,19 +14,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl};
 use aws_sdk_s3::Client;
 use common::raw::{Raw, RawResponse};
-use common::{md5_hex, pattern, ACCESS_KEY, SECRET_KEY};
+use common::{md5_hex, pattern};
 use kura_powercut::Mounted;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -65,85 +62,7 @@ struct KeyModel {
 
 type Model = Arc<Mutex<BTreeMap<String, KeyModel>>>;
 
-struct Kura {
-    child: Child,
-    endpoint: String,
-    addr: String,
-}
-
-impl Kura {
-    fn start(data: &Path, log: &Path) -> Kura {
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kura"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--chunk-size", "16KiB"])
-            .arg("--data-dir")
-            .arg(data)
-            .env("KURA_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("KURA_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("KURA_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .expect("spawn kura");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("kura listening on ") {
-                        break url.trim().to_string();
-                    }
-                }
-                _ => panic!(
-                    "kura exited before listening; log:\n{}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                ),
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        let addr = url.split_once("://").unwrap().1.to_string();
-        Kura {
-            child,
-            endpoint: url,
-            addr,
-        }
-    }
-
-    /// SIGKILL, and wait until the process is gone (no more file system calls).
-    fn kill(self) {
-        drop(self);
-    }
-
-    fn client(&self) -> Client {
-        let conf = aws_sdk_s3::config::Builder::new()
-            .behavior_version_latest()
-            .endpoint_url(&self.endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "t"))
-            .force_path_style(true)
-            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-            .timeout_config(
-                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-                    .operation_timeout(Duration::from_secs(60))
-                    .build(),
-            )
-            .build();
-        Client::from_conf(conf)
-    }
-}
-
-/// Also on a panic: a live kura would keep the mount busy.
-impl Drop for Kura {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::on_mount::Kura;
 
 fn body_seed(key: &str, write: u64, part: u64) -> u64 {
     key.bytes().fold(

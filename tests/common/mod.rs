@@ -9,6 +9,7 @@ pub mod admin;
 pub mod boto_presign;
 pub mod form;
 pub mod multipart;
+pub mod on_mount;
 pub mod raw;
 pub mod slow;
 
