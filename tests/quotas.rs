@@ -103,6 +103,21 @@ async fn quotas_refuse_before_the_body_and_usage_counts_right() {
         files_before,
         "no chunk of the refused body stays"
     );
+    // A browser form (POST Object) is held to the quota as its file streams.
+    let r = common::form::post(
+        &server.addr,
+        common::ACCESS_KEY,
+        common::SECRET_KEY,
+        "quota",
+        "form",
+        &common::pattern(50 * 1024, 2),
+    );
+    assert_eq!((r.status, r.code().as_str()), (403, "QuotaExceeded"));
+    assert_eq!(
+        server.chunk_files(),
+        files_before,
+        "nothing of the form stays"
+    );
     // Replacing "a" frees its bytes: 90 KiB in its place fits.
     let replaced = put(&server, "a", 90 * 1024);
     assert_eq!(replaced.0, 200, "{}", replaced.1);

@@ -155,14 +155,14 @@ pub async fn post_object(
     let (min, max) = policy.length_range().unwrap_or((0, u64::MAX));
     // Disk space and the bucket's quota, before a byte of the file is stored.
     let room = admit_write(&state, &bucket, Some(&key), None)?;
-    let limit = room.map_or(limit, |r| r.min(limit));
     let lock = store.lock_key(&bucket, &key).s3()?;
     let algorithms = checksum::algorithms(requested.as_ref(), requested.is_none());
     let mut source = FileSource {
         field: &mut file,
         received: 0,
-        max: max.min(limit),
         policy_max: max,
+        size_limit: limit,
+        quota_room: room,
     };
     let ingested = ingest_with(store.object_writer(), &mut source, &algorithms).await?;
     if source.received < min {
@@ -232,10 +232,12 @@ pub async fn post_object(
 struct FileSource<'f, 'a> {
     field: &'f mut multer::Field<'a>,
     received: u64,
-    /// Most bytes stored: the policy's maximum or the object size limit.
-    max: u64,
-    /// The policy's own maximum (which error a too-large file gets).
+    /// The policy's `content-length-range` maximum.
     policy_max: u64,
+    /// The server's and the bucket's object size limit.
+    size_limit: u64,
+    /// What the bucket's quota leaves (`None`: no quota).
+    quota_room: Option<u64>,
 }
 
 impl ByteSource for FileSource<'_, '_> {
@@ -244,15 +246,22 @@ impl ByteSource for FileSource<'_, '_> {
             return Ok(None);
         };
         self.received += chunk.len() as u64;
-        if self.received > self.max {
-            return Err(if self.received > self.policy_max {
-                S3Error::with_message(
-                    S3ErrorCode::EntityTooLarge,
-                    "Your proposed upload exceeds the maximum allowed size",
-                )
-            } else {
-                S3Error::new(S3ErrorCode::EntityTooLarge)
-            });
+        // Each limit crossed answers its own error, refused as the file
+        // streams: nothing of it is kept.
+        if self.received > self.policy_max {
+            return Err(S3Error::with_message(
+                S3ErrorCode::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed size",
+            ));
+        }
+        if self.received > self.size_limit {
+            return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+        }
+        if self.quota_room.is_some_and(|room| self.received > room) {
+            return Err(S3Error::with_message(
+                S3ErrorCode::QuotaExceeded,
+                "The bucket's quota would be exceeded by this upload.",
+            ));
         }
         Ok(Some(chunk))
     }
