@@ -8,8 +8,10 @@
 #   scripts/fuzz.sh afl [SECONDS] [TARGET...]
 #       coverage-guided, AFL++ through cargo-afl (stable toolchain; `cargo
 #       install cargo-afl` builds AFL++ itself). Each target runs SECONDS
-#       (default 3600); findings go to fuzz/out/<target>/ and the script
-#       fails if any target saved a crash.
+#       (default 3600), or until FUZZ_EXECS executions when that is set
+#       (the budget: 10,000,000 or an hour, whichever comes first);
+#       findings go to fuzz/out/<target>/ and the script fails if any
+#       target saved a crash.
 #   scripts/fuzz.sh proptest [CASES] [FILTER]
 #       the proptest properties with CASES cases each (default 10,000,000),
 #       including the SigV4 round trip against aws-sigv4.
@@ -46,7 +48,7 @@ afl)
     # Resume where a previous run stopped, else start from the seed corpus.
     input="protocol/tests/fuzz/corpus/$t"
     [ -d "$out/default/queue" ] && input=-
-    KURA_FUZZ_TARGET="$t" cargo afl fuzz -V "$seconds" -i "$input" -o "$out" "$bin" >"$out.log" 2>&1 || true
+    KURA_FUZZ_TARGET="$t" cargo afl fuzz -V "$seconds" ${FUZZ_EXECS:+-E "$FUZZ_EXECS"} -i "$input" -o "$out" "$bin" >"$out.log" 2>&1 || true
     stats="$out/default/fuzzer_stats"
     if [ ! -f "$stats" ]; then
       echo "$t: AFL++ did not start; see $out.log"; failed=1; continue
