@@ -228,6 +228,17 @@ async fn keys_and_settings_survive_a_restart() {
     assert_eq!(s["retention_seconds"], 7 * 86400);
     let s = admin::json(&server, &["bucket", "set", "kept", "--retention", "none"]);
     assert!(s["retention_seconds"].is_null());
+    assert!(s["change_log_retention_seconds"].is_null());
+    let s = admin::json(
+        &server,
+        &["bucket", "set", "kept", "--change-log-retention", "30d"],
+    );
+    assert_eq!(s["change_log_retention_seconds"], 30 * 86400);
+    let s = admin::json(
+        &server,
+        &["bucket", "set", "kept", "--change-log-retention", "none"],
+    );
+    assert!(s["change_log_retention_seconds"].is_null());
 }
 
 #[test]

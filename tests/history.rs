@@ -1,21 +1,22 @@
 //! Model-checked history: concurrent writers (overwrites, deletes, restores)
-//! and readers drive a few keys of a versioned bucket on the real server;
+//! and readers drive a few keys of a versioned bucket on the real server,
+//! whose one-second retention purges replaced versions while they run;
 //! every operation's invocation and answer are recorded, and the history is
 //! checked against kura's rules:
 //!
 //! - the change feed gives the commit order of the writes; every write that
 //!   succeeded appears in it once, every write refused with 409 not at all,
 //!   and the order agrees with what the clients saw (a write that answered
-//!   before another was sent is ordered first);
+//!   before another was sent is ordered first); a purge only ever removes a
+//!   version that is no longer current;
 //! - a read returns exactly one version, whole (each version's bytes are a
 //!   function of its id, so a mix of two is caught), and that version was
 //!   the current one at some moment while the read ran; a 404 likewise;
 //! - after a restart each key's current version and its version list equal
 //!   the model's.
 //!
-//! `KURA_HISTORY_SEED` replays a run; `KURA_HISTORY_OPS` (default 240) sets
-//! how many writes the run makes (default 800; `scripts/history.sh` runs long
-//! ones).
+//! `KURA_HISTORY_SEED` replays a run; `KURA_HISTORY_OPS` sets how many
+//! writes the run makes (default 800; `scripts/history.sh` runs long ones).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -373,6 +374,11 @@ fn timeline(
             // what is current does not change (only noncurrent versions and
             // markers are purged).
             "purge" => {
+                assert_ne!(
+                    stack.last().map(|(sv, _)| sv.as_str()),
+                    Some(v.as_str()),
+                    "{key}: the current version {v} was purged"
+                );
                 if let Some(pos) = stack.iter().position(|(sv, _)| sv == v) {
                     stack.remove(pos);
                 }
@@ -481,14 +487,18 @@ async fn concurrent_history_matches_the_model() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(800);
     eprintln!("history seed {seed} ({ops} writes): KURA_HISTORY_SEED={seed} replays it");
-    // The default retention (24 h): nothing is purged during the run, so the
-    // change log is complete the moment the writers are done. (The purge is
-    // raced against readers by tests/versions.rs and tests/stalls.rs; here
-    // it would commit behind the writes and make the log settle late.)
-    let mut server = Server::start_with(&["--chunk-size", "64KiB"]);
+    // A short retention: replaced versions and markers are purged while the
+    // writers and readers run, so purges interleave with everything else.
+    // The change log is kept longer, so the feed read at the end still holds
+    // every write (as a partner that syncs less often than the trash empties).
+    let mut server = Server::start_with(&["--chunk-size", "64KiB", "--retention", "1s"]);
     let admin = server.client().await;
     admin.create_bucket().bucket(BUCKET).send().await.unwrap();
     common::enable_versioning(&admin, BUCKET).await;
+    common::admin::json(
+        &server,
+        &["bucket", "set", BUCKET, "--change-log-retention", "1h"],
+    );
 
     let history = Arc::new(Mutex::new(History::default()));
     let next_id = Arc::new(Mutex::new(0u64));
@@ -626,10 +636,15 @@ async fn concurrent_history_matches_the_model() {
             t.versions
         );
     }
+    let purges = later.iter().filter(|(e, _, _)| e == "purge").count();
     eprintln!(
-        "history: {} writes ({conflicts} refused with 409), {checked_reads} reads checked, {} feed entries",
+        "history: {} writes ({conflicts} refused with 409), {checked_reads} reads checked, {} feed entries, {purges} purges",
         h.writes.len(),
         events.len()
     );
     assert!(checked_reads > 0 && h.writes.len() > conflicts);
+    assert!(
+        purges > 0,
+        "the run purged nothing: the purge went unchecked"
+    );
 }

@@ -1,7 +1,7 @@
-//! Per-bucket configuration documents set through S3 (CORS, …): one row per
-//! bucket and kind, holding the document as the protocol layer rendered it.
-//! Storage does not interpret them; it keeps them with the bucket and drops
-//! them with it.
+//! Per-bucket configuration documents (CORS, …) and small settings (how
+//! long the change log is kept): one row per bucket and kind. Documents are
+//! kept as the protocol layer rendered them; storage keeps them with the
+//! bucket and drops them with it.
 
 use rocksdb::WriteBatch;
 
@@ -14,12 +14,16 @@ use crate::store::Store;
 pub enum BucketConfig {
     /// `PutBucketCors`: the bucket's CORS rules.
     Cors,
+    /// How long the bucket's change log is kept, in seconds (8 bytes, big
+    /// endian), when longer than its retention (see `changes.rs`).
+    ChangeLogRetention,
 }
 
 impl BucketConfig {
     fn name(self) -> &'static [u8] {
         match self {
             BucketConfig::Cors => b"cors",
+            BucketConfig::ChangeLogRetention => b"changes-retention",
         }
     }
 }

@@ -19,15 +19,20 @@
 //! write failed is simply a gap. Per key, writes are serialised by the key
 //! lock, so the log order of one key is its commit order.
 //!
-//! Trimming: the key with sequence 0 of each bucket holds the bucket's *trim
-//! mark*, the last sequence removed. A cursor below it has lost entries and
-//! is refused ([`ChangeRead::Expired`]).
+//! Trimming: entries are kept as long as the bucket's retention, or longer
+//! when the bucket has a change-log retention of its own (a partner that
+//! syncs weekly from a bucket whose trash empties daily). The key with
+//! sequence 0 of each bucket holds the bucket's *trim mark*, the last
+//! sequence removed. A cursor below it has lost entries and is refused
+//! ([`ChangeRead::Expired`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rocksdb::{ReadOptions, WriteBatch};
 use serde::{Deserialize, Serialize};
 
+use crate::bucket_configs::BucketConfig;
 use crate::change_log::{decode_mark, now_us};
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHANGES};
@@ -306,7 +311,44 @@ impl Store {
         }))
     }
 
-    /// Removes change-log entries older than their bucket's retention, in
+    /// `bucket`'s own change-log retention (`None`: as long as its retention).
+    pub fn change_log_retention(&self, bucket: &str) -> StorageResult<Option<Duration>> {
+        let Some(raw) = self.bucket_config(bucket, BucketConfig::ChangeLogRetention)? else {
+            return Ok(None);
+        };
+        let secs: [u8; 8] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| StorageError::Corrupt("change-log retention".into()))?;
+        Ok(Some(Duration::from_secs(u64::from_be_bytes(secs))))
+    }
+
+    /// Sets (or with `None` clears) how long `bucket`'s change log is kept.
+    /// The log is never kept shorter than the bucket's retention: a feed
+    /// must be able to show the purge of every version it showed.
+    pub fn set_change_log_retention(
+        &self,
+        bucket: &str,
+        keep: Option<Duration>,
+    ) -> StorageResult<()> {
+        let raw = keep.map(|d| d.as_secs().to_be_bytes());
+        self.set_bucket_config(
+            bucket,
+            BucketConfig::ChangeLogRetention,
+            raw.as_ref().map(|r| r.as_slice()),
+        )
+    }
+
+    /// How long `bucket`'s change-log entries are kept, in ms: its
+    /// retention, or its own change-log retention when longer.
+    fn change_log_retention_ms(&self, bucket: &str) -> StorageResult<u64> {
+        let own = self
+            .change_log_retention(bucket)?
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Ok(self.retention_ms(bucket)?.max(own))
+    }
+
+    /// Removes change-log entries older than their bucket's log retention, in
     /// batches of at most 1,000 (10 batches per bucket per call). Returns
     /// the number removed.
     pub fn trim_changes(&self) -> StorageResult<usize> {
@@ -314,7 +356,7 @@ impl Store {
         let now = now_ms();
         let mut removed = 0;
         for (bucket, _) in self.list_buckets()? {
-            let cutoff_ms = now.saturating_sub(self.retention_ms(&bucket)?);
+            let cutoff_ms = now.saturating_sub(self.change_log_retention_ms(&bucket)?);
             // Sequences are at least the commit time in µs, so every entry
             // below this cutoff is older than the retention.
             let cutoff = cutoff_ms.saturating_mul(1000).min(horizon + 1);
@@ -563,6 +605,33 @@ mod tests {
             },
         );
         assert!(p.entries.is_empty());
+    }
+
+    #[test]
+    fn the_log_outlives_a_shorter_retention_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), Duration::ZERO);
+        s.create_bucket("b").unwrap();
+        assert_eq!(s.change_log_retention("b").unwrap(), None);
+        s.set_change_log_retention("b", Some(Duration::from_secs(3600)))
+            .unwrap();
+        assert_eq!(
+            s.change_log_retention("b").unwrap(),
+            Some(Duration::from_secs(3600))
+        );
+        put(&s, "k", b"x", vec![]);
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(s.trim_changes().unwrap(), 0, "kept for the log's hour");
+        // Shorter than the retention: the retention wins.
+        s.set_bucket_retention("b", Some(Duration::from_secs(7200)))
+            .unwrap();
+        s.set_change_log_retention("b", Some(Duration::ZERO))
+            .unwrap();
+        assert_eq!(s.trim_changes().unwrap(), 0, "kept for the retention");
+        s.set_bucket_retention("b", None).unwrap();
+        s.set_change_log_retention("b", None).unwrap();
+        assert_eq!(s.change_log_retention("b").unwrap(), None);
+        assert_eq!(s.trim_changes().unwrap(), 1);
     }
 
     #[test]

@@ -24,6 +24,12 @@ fn settings(state: &AppState, name: &str, row: &BucketRow) -> BucketSettings {
         server_max_object_size: state.max_object_size,
         retention_seconds: row.retention_secs,
         server_retention_seconds: state.store.config().retention.as_secs(),
+        change_log_retention_seconds: state
+            .store
+            .change_log_retention(name)
+            .ok()
+            .flatten()
+            .map(|d| d.as_secs()),
         multipart_expiry_seconds: state
             .store
             .bucket_multipart_expiry(name)
@@ -184,6 +190,13 @@ pub async fn update(
             crate::config::parse_duration(&text).map_err(S3Error::invalid_argument)?,
         )),
     };
+    let change_log_retention = match u.change_log_retention {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(text)) => Some(Some(
+            crate::config::parse_duration(&text).map_err(S3Error::invalid_argument)?,
+        )),
+    };
     if let Some(Some(0)) = u.max_object_size {
         return Err(S3Error::invalid_argument(
             "max_object_size must be at least 1",
@@ -197,6 +210,9 @@ pub async fn update(
         }
         if let Some(retention) = retention {
             st.store.set_bucket_retention(&bucket, retention).s3()?;
+        }
+        if let Some(keep) = change_log_retention {
+            st.store.set_change_log_retention(&bucket, keep).s3()?;
         }
         if let Some(expiry) = multipart_expiry {
             st.store.set_bucket_multipart_expiry(&bucket, expiry).s3()?;

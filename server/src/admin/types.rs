@@ -77,6 +77,10 @@ pub struct BucketSettings {
     pub retention_seconds: Option<u64>,
     /// The server-wide retention, for reference.
     pub server_retention_seconds: u64,
+    /// How long the change log is kept, in seconds, when longer than the
+    /// retention (`None`: as long as the retention).
+    #[serde(default)]
+    pub change_log_retention_seconds: Option<u64>,
     /// How long a multipart upload may stay unfinished here, in seconds
     /// (`None`: the server's `--multipart-expiry`).
     #[serde(default)]
@@ -206,6 +210,14 @@ pub struct BucketUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub retention: Option<Option<String>>,
+    /// How long the change log is kept (`30d`), when longer than the
+    /// retention; `null` keeps it as long as the retention.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub change_log_retention: Option<Option<String>>,
     /// How long a multipart upload may stay unfinished (`2h`, `7d`); `null`
     /// returns to the server's `--multipart-expiry`.
     #[serde(

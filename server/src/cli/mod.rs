@@ -173,6 +173,9 @@ pub enum BucketCommand {
         /// How long replaced and deleted versions stay recoverable, e.g. `7d`; `none` for the server's.
         #[arg(long)]
         retention: Option<String>,
+        /// How long the change feed (`?changes`) is kept, when longer than the retention, e.g. `30d`; `none`: as long as the retention.
+        #[arg(long)]
+        change_log_retention: Option<String>,
         /// How long a multipart upload (an upload ticket) may stay unfinished, e.g. `2h`; `none` for the server's.
         #[arg(long)]
         multipart_expiry: Option<String>,
@@ -342,6 +345,7 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 name,
                 max_object_size,
                 retention,
+                change_log_retention,
                 multipart_expiry,
                 quota,
                 max_objects,
@@ -349,6 +353,9 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 let update = BucketUpdate {
                     max_object_size: none_or(max_object_size, parse_size)?,
                     retention: none_or(retention, |s| parse_duration(s).map(|_| s.to_string()))?,
+                    change_log_retention: none_or(change_log_retention, |s| {
+                        parse_duration(s).map(|_| s.to_string())
+                    })?,
                     multipart_expiry: none_or(multipart_expiry, |s| {
                         parse_duration(s).map(|_| s.to_string())
                     })?,

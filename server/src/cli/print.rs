@@ -79,6 +79,11 @@ fn bucket_line(b: &Value) -> String {
         .and_then(Value::as_u64)
         .map(|r| format!("{r}s"))
         .unwrap_or_else(|| "server default".into());
+    let change_log = b
+        .get("change_log_retention_seconds")
+        .and_then(Value::as_u64)
+        .map(|r| format!("{r}s"))
+        .unwrap_or_else(|| "as retention".into());
     let multipart_expiry = b
         .get("multipart_expiry_seconds")
         .and_then(Value::as_u64)
@@ -90,11 +95,12 @@ fn bucket_line(b: &Value) -> String {
             .map_or_else(|| "none".to_string(), |v| v.to_string())
     };
     format!(
-        "{}  created={}  max_object_size={}  retention={}  multipart_expiry={}  quota={}  max_objects={}",
+        "{}  created={}  max_object_size={}  retention={}  change_log_retention={}  multipart_expiry={}  quota={}  max_objects={}",
         s(b, "name"),
         s(b, "created"),
         max,
         retention,
+        change_log,
         multipart_expiry,
         limit("quota_bytes"),
         limit("max_objects"),
