@@ -109,7 +109,7 @@ def main():
             for line in f:
                 v = json.loads(line)
                 if v.get("applied"):
-                    lags.append(v["lag_ms"])
+                    lags.append(v.get("max_lag_ms", v["lag_ms"]))
         print(f"source: {OBJECTS} PUTs of {SIZE} x{CONCURRENCY} in {acked - start:.1f} s "
               f"({report.get('ops_per_sec', OBJECTS / (acked - start)):.0f} PUT/s)")
         print(f"replicator: {OBJECTS / (caught_up - start):.0f} objects/s on average, "
