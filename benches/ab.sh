@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A/B of two kura binaries: the same kura-bench workloads against each,
-# alternating old and new for ROUNDS rounds so that drift of the machine
+# alternating old and new (and which goes first) for ROUNDS rounds so that
+# drift of the machine
 # (another VM, page cache, thermal) hits both alike. Each run starts the
 # binary on a fresh data directory. Prints one line per run and the median
 # of each workload per binary.
@@ -90,9 +91,17 @@ run() {
   echo "round $round $label:$line hwm=$v"
 }
 
+# Old first in odd rounds, new first in even ones: a run pays for what the
+# one before it left behind (writeback of its data, the removal of its
+# directory), which otherwise always falls on the same binary.
 for round in $(seq "$ROUNDS"); do
-  run old "$OLD" "$round"
-  run new "$NEW" "$round"
+  if [ $((round % 2)) -eq 1 ]; then
+    run old "$OLD" "$round"
+    run new "$NEW" "$round"
+  else
+    run new "$NEW" "$round"
+    run old "$OLD" "$round"
+  fi
 done
 
 median() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -9,15 +9,22 @@ kura-bench PUT run of OBJECTS small objects against the source, and reports:
   kura-bench run) until the target lists every object;
 - max lag during the run: the largest `lag_ms` the replicator reported
   (age of the newest change of a page when that page was applied);
-- the source's write rate and the replicator's average apply rate.
+- the source's write rate and the replicator's average apply rate;
+- CPU time per object of the source, the target and the replicator over
+  the run (from /proc: what each copy costs, whoever waits for whom);
+- backlog: a second bucket gets OBJECTS PUTs with no replicator running
+  (the source's write rate alone), then `kura replicate --once` copies them
+  all: the replicator's own drain rate.
 
     cargo build --release -p kura-server -p kura-bench
     benches/replication_lag.py                       # 10,000 x 4 KiB, 16 writers
     OBJECTS=10000 SIZE=4KiB CONCURRENCY=16 PORT=19300 WORK=/tmp/kura-lag benches/replication_lag.py
+    REPLICATE_ARGS="--concurrency 64" KURA=/tmp/kura-old benches/replication_lag.py
 
 Binaries are taken from $CARGO_TARGET_DIR (or ./target)/release.
 """
 import json
+import resource
 import os
 import shutil
 import signal
@@ -38,6 +45,8 @@ SIZE = os.environ.get("SIZE", "4KiB")
 CONCURRENCY = os.environ.get("CONCURRENCY", "16")
 PORT = int(os.environ.get("PORT", "19300"))
 WORK = os.environ.get("WORK", "/tmp/kura-lag")
+# Extra `kura replicate` arguments, e.g. "--concurrency 64".
+REPLICATE_ARGS = os.environ.get("REPLICATE_ARGS", "").split()
 AK, SK = "lagaccesskey00000001", "lagsecretkey000000000000000000000000001"
 CREDS = {"KURA_ACCESS_KEY_ID": AK, "KURA_SECRET_ACCESS_KEY": SK,
          "AWS_ACCESS_KEY_ID": AK, "AWS_SECRET_ACCESS_KEY": SK, "KURA_LOG": "warn"}
@@ -58,6 +67,23 @@ def s3(port):
                         aws_access_key_id=AK, aws_secret_access_key=SK,
                         region_name="us-east-1",
                         config=Config(s3={"addressing_style": "path"}))
+
+
+def cpu(pid):
+    """User + system CPU seconds of process `pid` so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def put_run(bucket, env):
+    """One kura-bench PUT run of OBJECTS objects into `bucket`; its report."""
+    bench = subprocess.run(
+        [BENCH, "put", "--endpoint", f"http://127.0.0.1:{PORT}", "--bucket", bucket,
+         "--prefix", "lag/", "--size", SIZE, "--concurrency", CONCURRENCY,
+         "--ops", str(OBJECTS), "--no-cleanup", "--json"],
+        env=env, check=True, capture_output=True, text=True)
+    return json.loads(bench.stdout)
 
 
 def count(client, bucket, prefix):
@@ -88,34 +114,64 @@ def main():
         procs.append(subprocess.Popen(
             [KURA, "replicate", "--source", f"http://127.0.0.1:{PORT}/lag",
              "--target", f"s3://lag@http://127.0.0.1:{PORT + 1}",
-             "--state", os.path.join(WORK, "replicate.state"), "--json"],
+             "--state", os.path.join(WORK, "replicate.state"), "--json", *REPLICATE_ARGS],
             env=env, stdout=repl_out, stderr=subprocess.DEVNULL))
+        servers = procs[:2]
+        cpu0 = [cpu(p.pid) for p in procs]
         start = time.time()
-        bench = subprocess.run(
-            [BENCH, "put", "--endpoint", f"http://127.0.0.1:{PORT}", "--bucket", "lag",
-             "--prefix", "lag/", "--size", SIZE, "--concurrency", CONCURRENCY,
-             "--ops", str(OBJECTS), "--no-cleanup", "--json"],
-            env=env, check=True, capture_output=True, text=True)
+        report = put_run("lag", env)
         acked = time.time()
-        report = json.loads(bench.stdout)
         while count(dst, "lag", "lag/") < OBJECTS:
             time.sleep(0.1)
             if time.time() - acked > 600:
                 sys.exit("the target did not catch up within 10 minutes")
         caught_up = time.time()
+        cpu1 = [cpu(p.pid) for p in procs]
         repl_out.flush()
         lags = []
         with open(os.path.join(WORK, "replicate.jsonl")) as f:
             for line in f:
                 v = json.loads(line)
                 if v.get("applied"):
-                    lags.append(v["lag_ms"])
+                    lags.append(v.get("max_lag_ms", v["lag_ms"]))
+        per = [f"{n} {(b - a) * 1e6 / OBJECTS:.0f}" for n, a, b in
+               zip(["source", "target", "replicator"], cpu0, cpu1)]
         print(f"source: {OBJECTS} PUTs of {SIZE} x{CONCURRENCY} in {acked - start:.1f} s "
               f"({report.get('ops_per_sec', OBJECTS / (acked - start)):.0f} PUT/s)")
         print(f"replicator: {OBJECTS / (caught_up - start):.0f} objects/s on average, "
-              f"{len(lags)} feed pages")
+              f"{len(lags)} progress lines")
         print(f"catch-up lag after the last source ack: {caught_up - acked:.2f} s")
         print(f"max lag during the run: {max(lags, default=0) / 1000:.2f} s")
+        print(f"CPU µs per object: {', '.join(per)}")
+
+        # Backlog: the source's write rate alone, then the replicator's own rate.
+        src.create_bucket(Bucket="lag2")
+        dst.create_bucket(Bucket="lag2")
+        t0 = time.time()
+        solo = put_run("lag2", env)
+        solo_s = time.time() - t0
+        cpu0 = [cpu(p.pid) for p in servers]
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.time()
+        subprocess.run(
+            [KURA, "replicate", "--once", "--source", f"http://127.0.0.1:{PORT}/lag2",
+             "--target", f"s3://lag2@http://127.0.0.1:{PORT + 1}",
+             "--state", os.path.join(WORK, "backlog.state"), *REPLICATE_ARGS],
+            env=env, check=True, stdout=subprocess.DEVNULL)
+        drain_s = time.time() - t0
+        cpu1 = [cpu(p.pid) for p in servers]
+        children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        repl_cpu = (children1.ru_utime + children1.ru_stime
+                    - children0.ru_utime - children0.ru_stime)
+        copied = count(dst, "lag2", "lag/")
+        if copied != OBJECTS:
+            sys.exit(f"backlog: the target has {copied} of {OBJECTS} objects")
+        print(f"backlog: source alone {solo.get('ops_per_sec', OBJECTS / solo_s):.0f} PUT/s; "
+              f"replicate --once copied {OBJECTS} in {drain_s:.1f} s "
+              f"({OBJECTS / drain_s:.0f} objects/s; CPU µs per object: source "
+              f"{(cpu1[0] - cpu0[0]) * 1e6 / OBJECTS:.0f}, target "
+              f"{(cpu1[1] - cpu0[1]) * 1e6 / OBJECTS:.0f}, replicator "
+              f"{repl_cpu * 1e6 / OBJECTS:.0f})")
     finally:
         for p in reversed(procs):
             p.kill()

@@ -165,3 +165,48 @@ async fn keep_deleted_holds_deletes_until_due_across_restarts() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A source key with a folder grant replicates its folder: the feed it
+/// follows holds only that folder's entries, and each copy reads one key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_key_replicates_its_folder_only() {
+    let source = Server::start();
+    let target = Server::start();
+    let (s, t) = (source.client().await, target.client().await);
+    s.create_bucket().bucket("src").send().await.unwrap();
+    t.create_bucket().bucket("dst").send().await.unwrap();
+    for key in ["acme/a.txt", "acme/deep/b.txt", "beta/c.txt", "top.txt"] {
+        put(&s, key, key.as_bytes()).await;
+    }
+    s.delete_object()
+        .bucket("src")
+        .key("acme/deep/b.txt")
+        .send()
+        .await
+        .unwrap();
+    let acme = common::admin::create_key(&source, "acme", &["src/acme/:r"], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kura"))
+        .args(["replicate", "--once", "--json", "--source"])
+        .arg(format!("{}/src", source.endpoint))
+        .arg("--target")
+        .arg(format!("s3://dst@{}", target.endpoint))
+        .arg("--state")
+        .arg(dir.path().join("acme.state"))
+        .env("KURA_ACCESS_KEY_ID", &acme.id)
+        .env("KURA_SECRET_ACCESS_KEY", &acme.secret)
+        .env("AWS_ACCESS_KEY_ID", common::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", common::SECRET_KEY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.is_empty(), "no errors, no retries: {stderr}");
+    let listed = t.list_objects_v2().bucket("dst").send().await.unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["acme/a.txt"]);
+    assert_eq!(
+        body_of(&t, "acme/a.txt").await.as_deref(),
+        Some(&b"acme/a.txt"[..])
+    );
+}

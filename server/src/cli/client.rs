@@ -16,6 +16,7 @@ use clap::Args;
 use http::uri::Authority;
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
@@ -134,7 +135,7 @@ impl Client {
         self.sign(&mut req, &url, &body)?;
         let (parts, body) = req.into_parts();
         let req = Request::from_parts(parts, Full::new(Bytes::from(body)));
-        let resp = self.dispatch(&authority, req).await?;
+        let resp = self.dispatch(req).await?;
         let (parts, body) = resp.into_parts();
         Ok(Answer {
             status: parts.status,
@@ -143,19 +144,15 @@ impl Client {
         })
     }
 
-    /// Sends one signed request with a streamed body (signed as
-    /// `UNSIGNED-PAYLOAD`) and returns the response with its body unread.
-    pub async fn stream<B>(
+    /// A request with a streamed body, signed as `UNSIGNED-PAYLOAD`, in the
+    /// form HTTP/1.1 sends (path only; the Host header has the authority).
+    pub(crate) fn signed<B>(
         &self,
         method: Method,
         path_and_query: &str,
         headers: &[(http::header::HeaderName, String)],
         body: B,
-    ) -> anyhow::Result<http::Response<hyper::body::Incoming>>
-    where
-        B: hyper::body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
+    ) -> anyhow::Result<Request<B>> {
         let (authority, url) = self.target(path_and_query)?;
         let headers: Vec<_> = headers
             .iter()
@@ -163,9 +160,42 @@ impl Client {
             .collect();
         let mut signed = request(method, &url, &authority, &headers).body(())?;
         self.sign_with(&mut signed, &url, SignableBody::UnsignedPayload)?;
-        let (parts, ()) = signed.into_parts();
-        self.dispatch(&authority, Request::from_parts(parts, body))
+        let (mut parts, ()) = signed.into_parts();
+        parts.uri = path_and_query.parse()?;
+        Ok(Request::from_parts(parts, body))
+    }
+
+    /// Opens a connection to the endpoint (TLS for https, TCP_NODELAY: a
+    /// request's head and body go out at once) and returns its sender; the
+    /// connection is driven by a task of its own until the sender is dropped.
+    pub(crate) async fn open<B>(&self) -> anyhow::Result<SendRequest<B>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let authority = self
+            .endpoint
+            .authority()
+            .context("the endpoint needs a host")?;
+        let host = authority.host().trim_matches(['[', ']']).to_string();
+        let https = self.endpoint.scheme_str() == Some("https");
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tcp = TcpStream::connect((host.as_str(), port))
             .await
+            .with_context(|| format!("connecting to {authority}"))?;
+        tcp.set_nodelay(true)?;
+        if https {
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(self.tls_config()?));
+            let name = rustls_pki_types::ServerName::try_from(host.clone())
+                .context("invalid server name for TLS")?;
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .context("TLS handshake")?;
+            handshake(TokioIo::new(tls)).await
+        } else {
+            handshake(TokioIo::new(tcp)).await
+        }
     }
 
     /// The endpoint's authority and the full URL of `path_and_query`.
@@ -187,7 +217,6 @@ impl Client {
     /// endpoint) and returns the response with its body unread.
     async fn dispatch<B>(
         &self,
-        authority: &Authority,
         mut req: Request<B>,
     ) -> anyhow::Result<http::Response<hyper::body::Incoming>>
     where
@@ -201,24 +230,11 @@ impl Client {
             .map(|p| p.as_str())
             .unwrap_or("/")
             .parse()?;
-        let host = authority.host().trim_matches(['[', ']']).to_string();
-        let https = self.endpoint.scheme_str() == Some("https");
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = TcpStream::connect((host.as_str(), port))
+        let mut sender = self.open().await?;
+        sender
+            .send_request(req)
             .await
-            .with_context(|| format!("connecting to {authority}"))?;
-        if https {
-            let connector = tokio_rustls::TlsConnector::from(Arc::new(self.tls_config()?));
-            let name = rustls_pki_types::ServerName::try_from(host.clone())
-                .context("invalid server name for TLS")?;
-            let tls = connector
-                .connect(name, tcp)
-                .await
-                .context("TLS handshake")?;
-            open_exchange(TokioIo::new(tls), req).await
-        } else {
-            open_exchange(TokioIo::new(tcp), req).await
-        }
+            .context("sending the request")
     }
 
     fn sign(&self, req: &mut Request<Vec<u8>>, url: &str, body: &[u8]) -> anyhow::Result<()> {
@@ -306,21 +322,16 @@ fn request(
     req
 }
 
-async fn open_exchange<I, B>(
-    io: I,
-    req: Request<B>,
-) -> anyhow::Result<http::Response<hyper::body::Incoming>>
+/// The HTTP/1 handshake on `io`; the connection runs on its own task.
+async fn handshake<I, B>(io: I) -> anyhow::Result<SendRequest<B>>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(io).await?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    sender
-        .send_request(req)
-        .await
-        .context("sending the request")
+    Ok(sender)
 }

@@ -10,6 +10,7 @@ pub mod changes;
 pub(crate) mod client;
 pub mod config;
 pub mod fsck;
+mod pool;
 mod print;
 pub mod publish;
 pub mod replicate;

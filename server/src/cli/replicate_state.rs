@@ -48,11 +48,15 @@ impl ReplicaState {
         Ok(())
     }
 
-    /// Holds back the delete of `key` until `due` (ms). A delete already
-    /// pending keeps its earlier due time: re-reading the feed after a
-    /// restart must not postpone it.
-    pub fn hold_delete(&mut self, key: &str, due: u64) {
-        self.pending.entry(key.to_string()).or_insert(due);
+    /// Holds back the delete of `key` until `due` (ms); `false` if it was
+    /// already pending. A delete already pending keeps its earlier due time:
+    /// re-reading the feed after a restart must not postpone it.
+    pub fn hold_delete(&mut self, key: &str, due: u64) -> bool {
+        if self.pending.contains_key(key) {
+            return false;
+        }
+        self.pending.insert(key.to_string(), due);
+        true
     }
 
     /// The keys whose delete is due at `now_ms`.
@@ -62,11 +66,6 @@ impl ReplicaState {
             .filter(|(_, due)| **due <= now_ms)
             .map(|(k, _)| k.clone())
             .collect()
-    }
-
-    /// The earliest due time of a pending delete.
-    pub fn next_due(&self) -> Option<u64> {
-        self.pending.values().min().copied()
     }
 }
 
@@ -94,7 +93,6 @@ mod tests {
             back.pending["a"], 100,
             "a repeated delete keeps its due time"
         );
-        assert_eq!(back.next_due(), Some(50));
         assert_eq!(back.due(99), vec!["b".to_string()]);
         assert_eq!(back.due(100).len(), 2);
     }
