@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod config_layers;
 pub mod config_reference;
+pub mod console;
 pub mod conn_io;
 pub mod cors;
 pub mod credentials;
