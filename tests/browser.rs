@@ -83,7 +83,11 @@ async fn console_in_a_real_browser() {
         ("ConsoleSignIn", "root", None),
         ("CreateMultipartUpload", "root", Some("inbox/big-20MiB.bin")),
         ("UploadPart", "root", Some("inbox/big-20MiB.bin")),
-        ("CompleteMultipartUpload", "root", Some("inbox/big-20MiB.bin")),
+        (
+            "CompleteMultipartUpload",
+            "root",
+            Some("inbox/big-20MiB.bin"),
+        ),
         ("GetObject", "root", Some("inbox/big-20MiB.bin")),
         ("DeleteObject", "root", Some("inbox/drop-1.txt")),
         ("CopyObject", "root", Some("inbox/drop-1.txt")),
@@ -92,14 +96,25 @@ async fn console_in_a_real_browser() {
         ("PutObject", "acme partner", Some("acme/partner.txt")),
         ("ListObjectsV2", "acme partner", None),
     ];
-    common::eventually("console requests in the audit file", Duration::from_secs(10), || {
-        let recs = records();
-        wanted.iter().all(|(op, who, key)| has(&recs, op, who, *key))
-    })
+    common::eventually(
+        "console requests in the audit file",
+        Duration::from_secs(10),
+        || {
+            let recs = records();
+            wanted
+                .iter()
+                .all(|(op, who, key)| has(&recs, op, who, *key))
+        },
+    )
     .await;
     let recs = records();
     // The forged requests were recorded too, refused.
-    assert!(recs.iter().any(|r| r["via"] == "console" && r["status"] == 403 && r["key"] == "inbox/forged.txt")
-        || recs.iter().any(|r| r["via"] == "console" && r["status"] == 403));
+    assert!(
+        recs.iter()
+            .any(|r| r["via"] == "console" && r["status"] == 403 && r["key"] == "inbox/forged.txt")
+            || recs
+                .iter()
+                .any(|r| r["via"] == "console" && r["status"] == 403)
+    );
     println!("browser test took {:?}", started.elapsed());
 }

@@ -261,11 +261,16 @@ def main():
         # --- Details, publish, the link signed out --------------------------
         p.row("inbox/drop-2.txt").find_element(By.CSS_SELECTOR, "button.link").click()
         p.find("dialog.details h2")
+        p.find("#tag-edit").send_keys("kind=offer\nfrom=acme")
+        p.click(".tag-edit button")
+        p.wait(lambda d: "offer" in d.find_element(By.CSS_SELECTOR, "dialog.details dl:nth-of-type(2)").text, what="tags shown")
+        tags = root.get_object_tagging(Bucket=BUCKET, Key="inbox/drop-2.txt")["TagSet"]
+        assert sorted((t["Key"], t["Value"]) for t in tags) == [("from", "acme"), ("kind", "offer")], tags
         p.click("#publish-toggle")
         link = p.find("#public-link").get_attribute("value")
         assert "/p/" in link, link
         p.shot("05-details")
-        p.click("dialog.details form button")
+        p.click("#details-close")
         p.sign_out()
         got = p.fetch("GET", link)
         assert got == {"status": 200, "text": "dropped two"}, got

@@ -251,9 +251,32 @@ export class Browser {
       h('h2', { id: 'details-title' }, key.split('/').pop()),
       h('h3', {}, t('metadata')), dl(meta),
       h('h3', {}, t('tags')), tags.length ? dl(tags) : h('p', { class: 'muted' }, t('noTags')),
+      this.tagEditor(key, tags),
       h('h3', {}, t('publicLink')), linkBox, toggle,
-      h('form', { method: 'dialog' }, h('button', { class: 'primary' }, t('close'))));
+      h('form', { method: 'dialog' }, h('button', { class: 'primary', id: 'details-close' }, t('close'))));
     if (!this.dialog.open) this.dialog.showModal();
+  }
+
+  /** A form replacing the file's tags (`key=value`, one a line). */
+  tagEditor(key, tags) {
+    const area = h('textarea', { id: 'tag-edit', rows: '3', spellcheck: 'false' });
+    area.value = tags.map(([k, v]) => `${k}=${v}`).join('\n');
+    const esc = (x) => x.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    return h('form', { class: 'tag-edit', onsubmit: async (e) => {
+      e.preventDefault();
+      const pairs = area.value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+        const eq = l.indexOf('=');
+        return eq < 0 ? [l, ''] : [l.slice(0, eq).trim(), l.slice(eq + 1).trim()];
+      });
+      const body = `<Tagging><TagSet>${pairs.map(([k, v]) => `<Tag><Key>${esc(k)}</Key><Value>${esc(v)}</Value></Tag>`).join('')}</TagSet></Tagging>`;
+      try {
+        await request('PUT', s3Path(this.bucket, key) + query({ tagging: null }), { headers: { 'content-type': 'application/xml' }, body });
+        notice(t('saved'));
+      } catch (err) { notice(t('error', err.message), true); }
+      await this.details(key);
+    } },
+    h('label', { for: 'tag-edit' }, t('editTags')), area,
+    h('button', { type: 'submit' }, t('saveTags')));
   }
 
   async publish(key, on) {

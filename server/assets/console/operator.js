@@ -42,7 +42,7 @@ export class Operator {
         form),
       h('section', { class: 'card', 'aria-labelledby': 'buckets-title' },
         h('h2', { id: 'buckets-title' }, t('bucketSettings')),
-        h('div', { class: 'scroll' }, h('table', { class: 'bucket-settings' }, th('name', 'objects', 'bytes', 'trashBytes', 'retention', 'maxObjectSize', 'quotaBytes', 'actions'), this.bucketsBody))),
+        h('div', { class: 'scroll' }, h('table', { class: 'bucket-settings' }, th('name', 'objects', 'bytes', 'trashBytes', 'retention', 'maxObjectSize', 'quotaBytes', 'maxObjects', 'actions'), this.bucketsBody))),
       h('section', { class: 'card', 'aria-labelledby': 'audit-title' },
         h('h2', { id: 'audit-title' }, t('audit')), this.auditNote,
         h('div', { class: 'scroll' }, h('table', { class: 'audit' }, th('time', 'who', 'operation', 'name', 'status'), this.auditBody))));
@@ -87,11 +87,12 @@ export class Operator {
       const retention = h('input', { value: b.retention_seconds == null ? '' : `${b.retention_seconds}s`, placeholder: t('serverDefault'), 'aria-label': `${t('retention')}: ${b.name}`, size: '8' });
       const maxSize = h('input', { value: b.max_object_size ?? '', placeholder: t('serverDefault'), 'aria-label': `${t('maxObjectSize')}: ${b.name}`, inputmode: 'numeric', size: '10' });
       const quota = h('input', { value: b.quota_bytes ?? '', 'aria-label': `${t('quotaBytes')}: ${b.name}`, inputmode: 'numeric', size: '10' });
+      const maxObjects = h('input', { value: b.max_objects ?? '', 'aria-label': `${t('maxObjects')}: ${b.name}`, inputmode: 'numeric', size: '8' });
       const num = (v) => (v.trim() === '' ? null : Number(v));
       const save = async () => {
         try {
           await json('PATCH', `admin/v1/buckets/${encodeURIComponent(b.name)}`, {
-            retention: retention.value.trim() || null, max_object_size: num(maxSize.value), quota_bytes: num(quota.value),
+            retention: retention.value.trim() || null, max_object_size: num(maxSize.value), quota_bytes: num(quota.value), max_objects: num(maxObjects.value),
           });
           notice(t('saved'));
         } catch (err) { notice(t('error', err.message), true); }
@@ -100,7 +101,7 @@ export class Operator {
       return h('tr', {},
         h('td', {}, b.name), h('td', { class: 'num' }, u.objects ?? ''), h('td', { class: 'num' }, u.bytes == null ? '' : size(u.bytes)),
         h('td', { class: 'num' }, u.trash_bytes == null ? '' : size(u.trash_bytes)),
-        h('td', {}, retention), h('td', {}, maxSize), h('td', {}, quota),
+        h('td', {}, retention), h('td', {}, maxSize), h('td', {}, quota), h('td', {}, maxObjects),
         h('td', {}, h('button', { type: 'button', onclick: save }, t('save'))));
     }));
   }

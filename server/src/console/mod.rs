@@ -121,7 +121,10 @@ pub async fn handle(
     }
     if rest == "api/session" {
         return match parts.method {
-            Method::GET => ("ConsoleSession", Ok(no_store(signin::who(&principal, &session)))),
+            Method::GET => (
+                "ConsoleSession",
+                Ok(no_store(signin::who(&principal, &session))),
+            ),
             Method::DELETE => {
                 state.console.sessions.close(&id);
                 ("ConsoleSignOut", Ok(no_store(signin::signed_out(state))))
@@ -131,7 +134,10 @@ pub async fn handle(
     }
     if rest == "api/audit" && parts.method == Method::GET {
         let r = admin_only(&principal).map(|()| audit_tail::serve(state, &parts));
-        return ("ConsoleAudit", Ok(no_store(r.unwrap_or_else(|e| api_error(&e)))));
+        return (
+            "ConsoleAudit",
+            Ok(no_store(r.unwrap_or_else(|e| api_error(&e)))),
+        );
     }
     if let Some(admin_rest) = rest.strip_prefix("admin/v1/") {
         let r = match admin_only(&principal) {
@@ -156,14 +162,18 @@ fn current(state: &AppState, parts: &Parts) -> S3Result<(String, Session, Princi
     let id = session::cookie_id(&parts.headers).ok_or_else(|| expired("Not signed in."))?;
     let s = match state.console.sessions.touch(&id) {
         Ok(s) => s,
-        Err(Missing::Expired) => return Err(expired("The console session has expired; sign in again.")),
+        Err(Missing::Expired) => {
+            return Err(expired("The console session has expired; sign in again."))
+        }
         Err(Missing::None) => return Err(expired("Not signed in.")),
     };
     let principal = match crate::auth::lookup(state, &s.access_key_id) {
         Ok((secret, p)) if session::print(secret.expose()) == s.secret_print => p,
         _ => {
             state.console.sessions.close(&id);
-            return Err(expired("The access key of this session changed; sign in again."));
+            return Err(expired(
+                "The access key of this session changed; sign in again.",
+            ));
         }
     };
     crate::auth::check_key(state, parts, &principal)?;
@@ -226,7 +236,10 @@ pub(crate) fn api_error(e: &S3Error) -> Response<Body> {
     for (name, value) in &e.headers {
         response::set_header(&mut r, name, value);
     }
-    if e.headers.iter().any(|(n, v)| *n == "x-kura-console" && v == "signed-out") {
+    if e.headers
+        .iter()
+        .any(|(n, v)| *n == "x-kura-console" && v == "signed-out")
+    {
         *r.status_mut() = StatusCode::UNAUTHORIZED;
     }
     r
@@ -247,6 +260,9 @@ fn with_page_headers(mut r: Response<Body>) -> Response<Body> {
     let h = r.headers_mut();
     h.insert("content-security-policy", HeaderValue::from_static(CSP));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     r
 }

@@ -40,7 +40,12 @@ pub(super) async fn serve(
     }
     if matches!(op, Operation::PostObject { .. }) {
         // A form upload carries its own signed policy; the console uploads with PUT.
-        return (name, Err(S3Error::invalid_request("POST Object is not for the console.")));
+        return (
+            name,
+            Err(S3Error::invalid_request(
+                "POST Object is not for the console.",
+            )),
+        );
     }
     if let Err(e) = policy::authorize(&principal, &op, &parts.headers) {
         return (name, Err(e));

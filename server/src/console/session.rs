@@ -132,7 +132,7 @@ impl Sessions {
         let Some(s) = map.get_mut(&key) else {
             return Err(Missing::None);
         };
-        if now.duration_since(s.last_seen) > self.idle || now.duration_since(s.created) > self.lifetime {
+        if self.expired(s, now) {
             map.remove(&key);
             return Err(Missing::Expired);
         }
@@ -198,7 +198,9 @@ pub fn set_cookie(id: Option<&str>, secure: bool, max_age: Duration) -> String {
         None => ("", 0),
     };
     let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={value}; Path=/_kura/console/; Max-Age={age}; HttpOnly; SameSite=Strict{secure}")
+    format!(
+        "{COOKIE}={value}; Path=/_kura/console/; Max-Age={age}; HttpOnly; SameSite=Strict{secure}"
+    )
 }
 
 #[cfg(test)]
@@ -207,20 +209,29 @@ mod tests {
 
     #[test]
     fn idle_and_absolute_expiry() {
-        let s = Sessions::new(Duration::from_millis(50), Duration::from_secs(60));
+        let s = Sessions::new(Duration::from_millis(200), Duration::from_secs(60));
         let (id, opened) = s.open("K", "secret");
         assert_eq!(s.touch(&id).unwrap().csrf, opened.csrf);
-        std::thread::sleep(Duration::from_millis(80));
+        std::thread::sleep(Duration::from_millis(400));
         assert_eq!(s.touch(&id).err(), Some(Missing::Expired));
-        assert_eq!(s.touch(&id).err(), Some(Missing::None), "removed once expired");
+        assert_eq!(
+            s.touch(&id).err(),
+            Some(Missing::None),
+            "removed once expired"
+        );
 
-        let s = Sessions::new(Duration::from_secs(60), Duration::from_millis(50));
+        let s = Sessions::new(Duration::from_secs(60), Duration::from_millis(1000));
         let (id, _) = s.open("K", "secret");
-        for _ in 0..4 {
-            std::thread::sleep(Duration::from_millis(20));
-            let _ = s.touch(&id);
+        for _ in 0..2 {
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(s.touch(&id).is_ok());
         }
-        assert_eq!(s.touch(&id).err(), Some(Missing::Expired), "use does not extend the lifetime");
+        std::thread::sleep(Duration::from_millis(800));
+        assert_eq!(
+            s.touch(&id).err(),
+            Some(Missing::Expired),
+            "use does not extend the lifetime"
+        );
     }
 
     #[test]
@@ -240,7 +251,10 @@ mod tests {
     #[test]
     fn cookies() {
         let mut h = http::HeaderMap::new();
-        h.insert(http::header::COOKIE, "a=b; kura_console=abc; c=d".parse().unwrap());
+        h.insert(
+            http::header::COOKIE,
+            "a=b; kura_console=abc; c=d".parse().unwrap(),
+        );
         assert_eq!(cookie_id(&h).as_deref(), Some("abc"));
         let c = set_cookie(Some("abc"), true, Duration::from_secs(60));
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"));

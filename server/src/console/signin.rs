@@ -81,10 +81,9 @@ pub(super) async fn sign_in(
     if !json_body {
         return api_error(&S3Error::invalid_request("Sign in with a JSON body."));
     }
-    let creds: Credentials = match super::read_small(body, 4096)
-        .await
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| S3Error::invalid_argument(e.to_string())))
-    {
+    let creds: Credentials = match super::read_small(body, 4096).await.and_then(|b| {
+        serde_json::from_slice(&b).map_err(|e| S3Error::invalid_argument(e.to_string()))
+    }) {
         Ok(c) => c,
         Err(e) => return api_error(&e),
     };
