@@ -3,6 +3,7 @@
 const TEXT = {
   en: {
     title: 'kura console',
+    skip: 'Skip to content',
     signin: 'Sign in',
     signinIntro: 'Sign in with your access key and secret.',
     accessKey: 'Access key ID',
@@ -92,6 +93,7 @@ const TEXT = {
   },
   ja: {
     title: 'kura コンソール',
+    skip: '本文へ移動',
     signin: 'サインイン',
     signinIntro: 'アクセスキーとシークレットでサインインしてください。',
     accessKey: 'アクセスキー ID',
