@@ -4,9 +4,10 @@
 //! first), browses a folder of 150 files in pages of 100, uploads 20 MiB
 //! (multipart) watching its progress bar and two dropped files, downloads
 //! the 20 MiB and compares bytes, deletes to the trash and restores,
-//! publishes and reads the public link signed out, is refused a change
+//! edits tags, publishes and reads the public link signed out, is refused a change
 //! without the CSRF token, creates a partner key as operator and signs in
-//! as that partner (who sees only its folder), checks a phone-sized window
+//! as that partner (who sees only its folder), sees that upload as root
+//! in the changes since the last visit, checks a phone-sized window
 //! does not scroll sideways, shows the Japanese text for a Japanese
 //! browser, and is refused past a session's lifetime and after ten wrong
 //! secrets. This file then checks that the console's requests reached the

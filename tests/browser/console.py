@@ -328,6 +328,10 @@ def main():
         d.set_window_size(390, 844)
         p.sign_in(ROOT_KEY, ROOT_SECRET)
         p.open_bucket(BUCKET)
+        # What changed since root last opened the bucket: the partner's upload, and only that.
+        p.wait(lambda d: "acme/partner.txt" in d.find_element(By.CSS_SELECTOR, ".changes").text, what="changes since the last visit")
+        changes = d.find_elements(By.CSS_SELECTOR, ".changes li")
+        assert [c.text.split()[:2] for c in changes] == [["put", "acme/partner.txt"]], [c.text for c in changes]
         p.open_folder("inbox/")
         p.row("inbox/big-20MiB.bin")
         width = d.execute_script("return document.documentElement.scrollWidth")
