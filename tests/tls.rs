@@ -146,3 +146,38 @@ fn https_works_with_boto3_trusting_the_test_ca() {
     let _ = plain.read_to_end(&mut buf);
     assert!(!buf.starts_with(b"HTTP/1.1 200"));
 }
+
+/// Over HTTPS the console's session cookie is `Secure` (and always
+/// `HttpOnly`, `SameSite=Strict`), so a browser never sends it in clear.
+#[test]
+fn console_session_cookie_is_secure_over_https() {
+    let tls = self_signed();
+    let server = Server::start_with(&["--tls-cert", &tls.cert, "--tls-key", &tls.key]);
+    let script = r#"
+import sys, requests
+r = requests.post(sys.argv[1] + "/_kura/console/api/session", verify=sys.argv[4],
+                  json={"accessKeyId": sys.argv[2], "secretAccessKey": sys.argv[3]})
+print(r.status_code, r.headers.get("set-cookie"))
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args([
+            server.endpoint.as_str(),
+            ACCESS_KEY,
+            SECRET_KEY,
+            tls.cert.as_str(),
+        ])
+        .output()
+        .expect("python3 with requests");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("200 kura_console="), "{text}");
+    for attribute in ["; HttpOnly", "; SameSite=Strict", "; Secure"] {
+        assert!(text.contains(attribute), "{attribute} missing: {text}");
+    }
+}

@@ -71,6 +71,9 @@ pub struct AccessRecord {
     /// The client's User-Agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// `console` for requests made through the web console's session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// Where the records go, decided once at start-up.

@@ -93,7 +93,7 @@ pub fn require_signed_body(verified: &Verified) -> S3Result<()> {
 }
 
 /// The secret and principal of an access key id.
-fn lookup(state: &AppState, access_key_id: &str) -> S3Result<(SecretKey, Principal)> {
+pub(crate) fn lookup(state: &AppState, access_key_id: &str) -> S3Result<(SecretKey, Principal)> {
     // Access key IDs are not secret: a plain comparison is fine here; the
     // signature itself is compared in constant time by `verify`.
     if access_key_id == state.root.access_key_id {
@@ -136,7 +136,7 @@ pub fn authenticate_form(
 }
 
 /// A run-time key must be enabled and used from an allowed address.
-fn check_key(state: &AppState, parts: &Parts, principal: &Principal) -> S3Result<()> {
+pub(crate) fn check_key(state: &AppState, parts: &Parts, principal: &Principal) -> S3Result<()> {
     let Principal::Key(key) = principal else {
         return Ok(());
     };

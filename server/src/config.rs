@@ -122,6 +122,12 @@ pub struct ServeArgs {
     /// 1 GiB or 2% of the file system, whichever is smaller.
     #[arg(long, default_value = "auto", value_parser = crate::disk::parse_min_free_space)]
     pub min_free_space: crate::disk::MinFreeSpace,
+    /// How long a web console session lasts without use before its user must sign in again.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub console_idle_timeout: Duration,
+    /// How long a web console session lasts at most after sign-in, however busy.
+    #[arg(long, default_value = "12h", value_parser = parse_duration)]
+    pub console_session_lifetime: Duration,
     /// RocksDB block cache, shared by all column families (index and filter blocks included).
     #[arg(long, default_value = "32MiB", value_parser = parse_size)]
     pub rocksdb_block_cache: u64,

@@ -16,6 +16,7 @@ pub mod config;
 pub mod config_layers;
 pub mod config_reference;
 pub mod conn_io;
+pub mod console;
 pub mod cors;
 pub mod credentials;
 pub mod disk;

@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the S3 server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage access keys and bucket settings of a running server.
     Admin(kura_server::cli::AdminArgs),
     /// Publish an object on the running server and print its public URL.
@@ -92,7 +92,7 @@ fn main() -> std::process::ExitCode {
         log.init();
     }
     let result = match cli.command {
-        Command::Serve(args) => kura_server::run(args),
+        Command::Serve(args) => kura_server::run(*args),
         Command::Admin(args) => kura_server::cli::run(args),
         Command::Publish(args) => kura_server::cli::publish::run(args, true),
         Command::Unpublish(args) => kura_server::cli::publish::run(args, false),

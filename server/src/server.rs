@@ -100,6 +100,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         metrics_token: args.metrics_token.clone(),
         disk: crate::disk::DiskGuard::new(args.data_dir.clone(), args.min_free_space),
+        console: crate::console::Console::new(
+            args.console_idle_timeout,
+            args.console_session_lifetime,
+            args.audit_log.clone(),
+        ),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

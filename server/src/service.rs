@@ -212,6 +212,9 @@ async fn dispatch(
             operator_endpoints::serve(state, &parts, ep, false).await,
         );
     }
+    if crate::console::is_console_path(parts.uri.path()) {
+        return crate::console::handle(state, parts, body, request_id, record).await;
+    }
     if crate::admin::is_admin_path(parts.uri.path()) {
         if let Some(r) = record.as_mut() {
             r.access_key_id = claimed_key_id(&parts);

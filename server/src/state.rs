@@ -59,4 +59,6 @@ pub struct AppState {
     pub metrics_token: Option<String>,
     /// The free-space mark writes are held to (`--min-free-space`).
     pub disk: crate::disk::DiskGuard,
+    /// The web console's sessions (`/_kura/console/`).
+    pub console: crate::console::Console,
 }

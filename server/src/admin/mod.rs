@@ -47,7 +47,7 @@ pub const ROOT: &str = "/_kura/admin/";
 pub const V1: &str = "/_kura/admin/v1/";
 
 /// Largest admin request body.
-const MAX_BODY: usize = 64 * 1024;
+pub(crate) const MAX_BODY: usize = 64 * 1024;
 
 /// Whether the request is for the admin API (no bucket can be named `_kura`).
 pub fn is_admin_path(path: &str) -> bool {
@@ -77,12 +77,26 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> S3Result<Respons
         .with_idle_timeout(state.body_idle_timeout)
         .with_min_rate(state.min_upload_rate);
     let body = payload.read_to_end(MAX_BODY).await?;
-    let path = parts.uri.path();
-    let rest = path
+    let rest = parts
+        .uri
+        .path()
         .strip_prefix(V1)
         .ok_or_else(|| not_found("Unknown admin API version; use /_kura/admin/v1/"))?;
+    route(&state, &parts.method, rest, &body).await
+}
+
+/// Runs one admin endpoint for a caller already known to be a global admin:
+/// `rest` is the path after `/_kura/admin/v1/`. The console's operator views
+/// come in here too, so both share one implementation.
+pub(crate) async fn route(
+    state: &Arc<AppState>,
+    m: &Method,
+    rest: &str,
+    body: &[u8],
+) -> S3Result<Response<Body>> {
+    let state = Arc::clone(state);
+    let body = body.to_vec();
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let m = &parts.method;
     match (m, segments.as_slice()) {
         (&Method::GET, ["keys"]) => keys::list(&state).await,
         (&Method::POST, ["keys"]) => keys::create(&state, parse(&body)?).await,
@@ -130,7 +144,7 @@ pub(crate) fn json<T: Serialize>(value: &T) -> Response<Body> {
     json_status(StatusCode::OK, value)
 }
 
-fn json_status<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+pub(crate) fn json_status<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let body = serde_json::to_vec_pretty(value).expect("admin types serialize");
     let mut r = Response::new(response::full(body));
     *r.status_mut() = status;
@@ -141,7 +155,8 @@ fn json_status<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     r
 }
 
-fn error(e: &S3Error) -> Response<Body> {
+/// An admin error as its JSON answer.
+pub(crate) fn error(e: &S3Error) -> Response<Body> {
     // Unknown endpoints are 404 here, though S3 has no such code for them.
     let status = if e.headers.iter().any(|(n, _)| *n == "x-kura-not-found") {
         StatusCode::NOT_FOUND
