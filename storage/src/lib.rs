@@ -42,6 +42,7 @@ mod integrity;
 mod keys;
 mod latches;
 mod lifecycle;
+mod links;
 mod lifecycle_queue;
 mod list;
 mod locks;
@@ -77,6 +78,7 @@ pub use changes::{ChangeEntry, ChangeEvent, ChangePage, ChangeQuery, ChangeRead}
 pub use completed::CompletedUpload;
 pub use error::{StorageError, StorageResult};
 pub use integrity::corrupt_chunk_reads;
+pub use links::{LinkRefusal, LinkRow, LinkTarget};
 pub use lifecycle::{LifecycleConfig, LifecycleRule, RuleFilter};
 pub use lifecycle_queue::LifecyclePass;
 pub use list::{ListItem, ListPage, ListStart};
