@@ -27,6 +27,7 @@ mod history;
 mod integrity;
 mod lifecycle;
 mod limits;
+mod links;
 mod listing;
 mod listing_v1;
 mod memory;

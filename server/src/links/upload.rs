@@ -143,7 +143,10 @@ pub(crate) fn check_relative(name: &str) -> S3Result<()> {
     if name.contains('\\') {
         return Err(bad("it contains a backslash"));
     }
-    if name.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    if name
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
         return Err(bad("it has an empty, `.` or `..` path segment"));
     }
     Ok(())
@@ -223,7 +226,9 @@ pub async fn upload(
     {
         return Err(S3Error::with_message(
             S3ErrorCode::PreconditionFailed,
-            format!("A file named {name:?} is already in this folder; rename yours and send it again."),
+            format!(
+                "A file named {name:?} is already in this folder; rename yours and send it again."
+            ),
         ));
     }
     let too_large = match max_file_size {
@@ -275,12 +280,31 @@ mod tests {
 
     #[test]
     fn names_inside_the_folder() {
-        for good in ["a.txt", "photos/2026/a b.jpg", "日本語.pdf", "..a", "a..", ".hidden"] {
+        for good in [
+            "a.txt",
+            "photos/2026/a b.jpg",
+            "日本語.pdf",
+            "..a",
+            "a..",
+            ".hidden",
+        ] {
             assert!(check_relative(good).is_ok(), "{good}");
         }
         for bad in [
-            "", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a/", "..", ".", "a\\b",
-            "a\nb", "a\u{7f}", "a\0b", "C:\\x",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            "a//b",
+            "a/",
+            "..",
+            ".",
+            "a\\b",
+            "a\nb",
+            "a\u{7f}",
+            "a\0b",
+            "C:\\x",
         ] {
             assert!(check_relative(bad).is_err(), "{bad:?}");
         }
