@@ -306,6 +306,24 @@ async fn upload_link_takes_files_into_its_folder_only_within_its_limits() {
         .iter()
         .find(|r| r["operation"] == "CreateLink" && r["status"] == 201)
         .unwrap();
+    // `kura admin audit --link ID` finds them all, and only them.
+    let found = admin(
+        &server,
+        &[
+            "--json",
+            "audit",
+            "--file",
+            audit.to_str().unwrap(),
+            "--link",
+            &id,
+        ],
+    );
+    let found: Vec<serde_json::Value> = found
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(found.len() >= uploads.len() + 2, "{found:?}");
+    assert!(found.iter().all(|r| r["link_id"] == id.as_str()));
     assert_eq!(
         (made["link_id"].as_str(), made["access_key_id"].as_str()),
         (Some(id.as_str()), Some(partner.id.as_str()))
