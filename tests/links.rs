@@ -506,3 +506,84 @@ async fn download_link_serves_its_version_until_expiry_or_revocation() {
         .all(|r| r["bucket"] == "out" && r["key"] == "docs/offer.pdf"));
     assert!(served.iter().any(|r| r["status"] == 206));
 }
+
+#[tokio::test]
+async fn concurrent_uploads_never_exceed_a_link_and_files_stream() {
+    let server = Server::start();
+    let s3 = server.client().await;
+    s3.create_bucket().bucket("race").send().await.unwrap();
+
+    // Four files at once into a link that takes one: exactly one lands.
+    let one = share(
+        &server,
+        None,
+        &["--upload", "race/one/", "--max-files", "1"],
+    )
+    .unwrap();
+    let one = path_of(&server, &one);
+    // A budget of 10 bytes, four files of 6 bytes at once: exactly one lands.
+    let bytes = share(
+        &server,
+        None,
+        &["--upload", "race/bytes/", "--max-total", "10"],
+    )
+    .unwrap();
+    let bytes = path_of(&server, &bytes);
+    for path in [&one, &bytes] {
+        let statuses: Vec<(u16, String)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|i| {
+                    let server = &server;
+                    s.spawn(move || {
+                        let r = post(server, path, &[], &format!("f{i}.bin"), b"sixsix");
+                        (r.status, code(&r))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let landed = statuses.iter().filter(|(s, _)| *s == 201).count();
+        assert_eq!(landed, 1, "{statuses:?}");
+        assert!(
+            statuses
+                .iter()
+                .all(|(s, c)| *s == 201 || (*s == 403 && c == "LinkUsedUp")),
+            "{statuses:?}"
+        );
+    }
+    let stored = keys(&s3, "race").await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+
+    // A 64 MiB file through a link streams: the server's memory stays flat.
+    let big = share(
+        &server,
+        None,
+        &["--upload", "race/big/", "--max-size", "100MiB"],
+    )
+    .unwrap();
+    let big = path_of(&server, &big);
+    let data: Vec<u8> = (0..64u32 << 20).map(|i| (i % 253) as u8).collect();
+    let before = server.peak_rss_kib();
+    let r = post(&server, &big, &[], "big.bin", &data);
+    assert_eq!(r.status, 201, "{}", r.body_text());
+    let grown = server.peak_rss_kib().saturating_sub(before);
+    assert!(
+        grown < 40 * 1024,
+        "peak RSS grew by {grown} KiB for a 64 MiB file"
+    );
+    let head = s3
+        .head_object()
+        .bucket("race")
+        .key("big/big.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(64 << 20));
+    let md5 = format!("\"{:x}\"", md5_of(&data));
+    assert_eq!(head.e_tag(), Some(md5.as_str()));
+}
+
+fn md5_of(data: &[u8]) -> impl std::fmt::LowerHex {
+    use md5::Digest;
+    md5::Md5::digest(data)
+}
