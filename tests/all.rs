@@ -28,6 +28,7 @@ mod integrity;
 mod lifecycle;
 mod limits;
 mod links;
+mod links_page;
 mod listing;
 mod listing_v1;
 mod memory;
