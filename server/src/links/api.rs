@@ -223,9 +223,13 @@ pub async fn handle(
         (&Method::POST, true) => {
             let new: NewLink = serde_json::from_slice(&body)
                 .map_err(|e| S3Error::invalid_argument(format!("Invalid JSON body: {e}")))?;
-            create(state, &parts, &principal, new, record).await
+            let info = create(state, &origin(state, &parts), &principal, new, record).await?;
+            Ok(json_response(StatusCode::CREATED, &info))
         }
-        (&Method::GET, true) => list(state, &principal).await,
+        (&Method::GET, true) => Ok(json_response(
+            StatusCode::OK,
+            &list(state, &principal).await?,
+        )),
         (&Method::GET, false) => {
             let row = manageable(state, &principal, &id)?;
             Ok(json_response(
@@ -233,20 +237,23 @@ pub async fn handle(
                 &LinkInfo::of(&id, &row, now_ms()),
             ))
         }
-        (&Method::DELETE, false) => {
-            manageable(state, &principal, &id)?;
-            let store = state.store.clone();
-            let key = id.clone();
-            let row = blocking(move || store.revoke_link(&key, now_ms()).s3())
-                .await?
-                .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchLink))?;
-            Ok(json_response(
-                StatusCode::OK,
-                &LinkInfo::of(&id, &row, now_ms()),
-            ))
-        }
+        (&Method::DELETE, false) => Ok(json_response(
+            StatusCode::OK,
+            &revoke(state, &principal, &id).await?,
+        )),
         _ => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
     }
+}
+
+/// Revokes link `id` if `who` may manage it (for the API and the console).
+pub async fn revoke(state: &Arc<AppState>, who: &Principal, id: &str) -> S3Result<LinkInfo> {
+    manageable(state, who, id)?;
+    let store = state.store.clone();
+    let key = id.to_string();
+    let row = blocking(move || store.revoke_link(&key, now_ms()).s3())
+        .await?
+        .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchLink))?;
+    Ok(LinkInfo::of(id, &row, now_ms()))
 }
 
 /// What a key needs on a link's target to make it, see it and revoke it.
@@ -275,7 +282,8 @@ fn manageable(state: &AppState, who: &Principal, id: &str) -> S3Result<LinkRow> 
     }
 }
 
-async fn list(state: &Arc<AppState>, who: &Principal) -> S3Result<Response<Body>> {
+/// The links `who` may manage, oldest first (for the API and the console).
+pub async fn list(state: &Arc<AppState>, who: &Principal) -> S3Result<Vec<LinkInfo>> {
     let store = state.store.clone();
     let all = blocking(move || store.links().s3()).await?;
     let now = now_ms();
@@ -285,17 +293,18 @@ async fn list(state: &Arc<AppState>, who: &Principal) -> S3Result<Response<Body>
         .map(|(id, row)| (row.created_ms, LinkInfo::of(id, row, now)))
         .collect();
     out.sort_by_key(|(created, _)| *created);
-    let out: Vec<LinkInfo> = out.into_iter().map(|(_, i)| i).collect();
-    Ok(json_response(StatusCode::OK, &out))
+    Ok(out.into_iter().map(|(_, i)| i).collect())
 }
 
-async fn create(
+/// Makes a link for `who` (for the API and the console); its `url` starts
+/// with `origin` (`scheme://host`). Fills in the request's record.
+pub async fn create(
     state: &Arc<AppState>,
-    parts: &Parts,
+    origin: &str,
     who: &Principal,
     new: NewLink,
     record: &mut Option<Box<AccessRecord>>,
-) -> S3Result<Response<Body>> {
+) -> S3Result<LinkInfo> {
     if new.expires_seconds == 0 || new.expires_seconds > MAX_EXPIRY_SECONDS {
         return Err(S3Error::invalid_argument(
             "expires_seconds must be from 1 to 31536000 (one year).",
@@ -411,7 +420,6 @@ async fn create(
         r.link_id = Some(id.clone());
     }
     let mut info = LinkInfo::of(&id, &row, now);
-    let origin = origin(state, parts);
     info.url = Some(match &row.target {
         LinkTarget::Upload { .. } => format!("{origin}{UPLOAD_PREFIX}{token}"),
         LinkTarget::Download { key, .. } => format!(
@@ -419,5 +427,5 @@ async fn create(
             kura_protocol::xml::url_encode(file_name(key))
         ),
     });
-    Ok(json_response(StatusCode::CREATED, &info))
+    Ok(info)
 }
