@@ -27,6 +27,8 @@ mod history;
 mod integrity;
 mod lifecycle;
 mod limits;
+mod links;
+mod links_page;
 mod listing;
 mod listing_v1;
 mod memory;

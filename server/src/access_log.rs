@@ -42,6 +42,9 @@ pub struct AccessRecord {
     /// The public link used, for public downloads (no key then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_link: Option<String>,
+    /// The share link used or managed (its id: `kura share --list`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_id: Option<String>,
     /// The S3 operation (or `Admin`, `GetPublicObject`, `Unknown`…).
     pub operation: String,
     /// HTTP method.
@@ -97,6 +100,7 @@ impl AccessLog {
             access_key_id = r.access_key_id.as_deref(),
             key_name = r.key_name.as_deref(),
             public_link = r.public_link.as_deref(),
+            link_id = r.link_id.as_deref(),
             op = %r.operation,
             method = %r.method,
             bucket = r.bucket.as_deref(),

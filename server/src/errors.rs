@@ -1,7 +1,7 @@
 //! Storage errors become S3 errors here, and only here.
 
 use kura_protocol::{S3Error, S3ErrorCode};
-use kura_storage::StorageError;
+use kura_storage::{LinkRefusal, StorageError};
 
 /// Maps a storage error to the S3 error the client sees. Anything not
 /// deliberately mapped is an internal error, logged with its cause.
@@ -15,12 +15,30 @@ pub fn storage_to_s3(e: StorageError) -> S3Error {
         StorageError::NoSuchUpload => S3Error::new(S3ErrorCode::NoSuchUpload),
         StorageError::Conflict => conflict(),
         StorageError::BucketNameTooLong => S3Error::new(S3ErrorCode::InvalidBucketName),
+        StorageError::NoSuchLink => S3Error::new(S3ErrorCode::NoSuchLink),
+        StorageError::Link(refusal) => link_refused(refusal),
         StorageError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => disk_full(&e),
         StorageError::Db(e) if e.to_string().contains("No space left") => disk_full(&e),
         e @ (StorageError::Db(_) | StorageError::Io(_) | StorageError::Corrupt(_)) => {
             tracing::error!(error = %e, "storage failure");
             S3Error::new(S3ErrorCode::InternalError)
         }
+    }
+}
+
+/// A share link that refuses to be used (`server/src/links/`).
+fn link_refused(r: LinkRefusal) -> S3Error {
+    match r {
+        LinkRefusal::Expired => S3Error::new(S3ErrorCode::LinkExpired),
+        LinkRefusal::Revoked => S3Error::new(S3ErrorCode::LinkRevoked),
+        LinkRefusal::FilesUsedUp => S3Error::with_message(
+            S3ErrorCode::LinkUsedUp,
+            "This link has received all the files it accepts.",
+        ),
+        LinkRefusal::BytesUsedUp => S3Error::with_message(
+            S3ErrorCode::LinkUsedUp,
+            "This link's size budget is used up, or this file would exceed what is left of it.",
+        ),
     }
 }
 

@@ -24,6 +24,7 @@ pub mod download;
 pub mod errors;
 pub mod frames;
 pub mod handlers;
+pub mod links;
 pub mod metrics;
 pub mod operator_endpoints;
 pub mod response;

@@ -26,6 +26,9 @@ enum Command {
     Publish(PublishArgs),
     /// Unpublish an object: its public URL answers 404 from now on.
     Unpublish(PublishArgs),
+    /// Make, list or revoke share links: an upload page for a folder
+    /// (`--upload BUCKET/PREFIX/`) or an expiring download link (`BUCKET/KEY`).
+    Share(kura_server::cli::share::ShareArgs),
     /// Print a bucket's change feed, one line a change (`--follow` keeps waiting).
     Changes(kura_server::cli::changes::ChangesArgs),
     /// Search a bucket's objects by tags and user metadata (all pages).
@@ -96,6 +99,7 @@ fn main() -> std::process::ExitCode {
         Command::Admin(args) => kura_server::cli::run(args),
         Command::Publish(args) => kura_server::cli::publish::run(args, true),
         Command::Unpublish(args) => kura_server::cli::publish::run(args, false),
+        Command::Share(args) => kura_server::cli::share::run(args),
         Command::Changes(args) => kura_server::cli::changes::run(args),
         Command::Search(args) => kura_server::cli::search::run(args),
         Command::Replicate(args) => kura_server::cli::replicate::run(args),

@@ -157,6 +157,7 @@ impl Metrics {
         let ops: HashMap<_, _> = Operation::NAMES
             .iter()
             .chain(EXTRA_OPS)
+            .chain(crate::links::OPS)
             .map(|n| (*n, resolve(n)))
             .collect();
         let unknown = ops["Unknown"].clone();

@@ -62,7 +62,11 @@ pub async fn handle(
                 );
             }
             error_code = Some(e.code);
-            response::error(&e, &resource, &request_id, method == Method::HEAD)
+            if crate::links::answers_json(&resource) {
+                crate::links::json_error(&e, &request_id, method == Method::HEAD)
+            } else {
+                response::error(&e, &resource, &request_id, method == Method::HEAD)
+            }
         }
     };
     if let Some(cors) = &cors {
@@ -214,6 +218,9 @@ async fn dispatch(
     }
     if crate::console::is_console_path(parts.uri.path()) {
         return crate::console::handle(state, parts, body, request_id, record).await;
+    }
+    if let Some(route) = crate::links::route(state, &parts) {
+        return crate::links::serve(state, parts, body, route, record).await;
     }
     if crate::admin::is_admin_path(parts.uri.path()) {
         if let Some(r) = record.as_mut() {

@@ -35,6 +35,12 @@ pub enum StorageError {
     /// File system failure.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The share link does not exist.
+    #[error("no such link")]
+    NoSuchLink,
+    /// A share link refused to be used (expired, revoked, used up).
+    #[error("link refused: {0:?}")]
+    Link(crate::links::LinkRefusal),
     /// Data on disk that cannot be decoded.
     #[error("corrupt metadata: {0}")]
     Corrupt(String),

@@ -58,6 +58,10 @@ pub const CF_LIFECYCLE: &str = "lifecycle";
 /// Usage counters: bucket name → `Usage` (merge operands summed, see `storage/src/usage.rs`).
 pub const CF_USAGE: &str = "usage";
 
+/// Share links (upload and download links): `l · id` → `LinkRow`
+/// (see `storage/src/links.rs`).
+pub const CF_LINKS: &str = "links";
+
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
     CF_BUCKETS,
@@ -79,6 +83,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_LIFECYCLE,
     CF_SEARCH,
     CF_USAGE,
+    CF_LINKS,
 ];
 
 /// The prefix every key of `bucket` starts with in `objects` / `versions`:

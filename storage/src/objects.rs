@@ -139,6 +139,20 @@ impl Store {
         data: WrittenData,
         new: NewObject,
     ) -> StorageResult<ObjectRow> {
+        self.commit_object_with(lock, bucket, key, data, new, |_| {})
+    }
+
+    /// [`Store::commit_object`], with `also` adding rows of its own to the
+    /// commit's batch (an upload link's counters): one batch, one change.
+    pub(crate) fn commit_object_with(
+        &self,
+        lock: &WriteLock,
+        bucket: &str,
+        key: &str,
+        data: WrittenData,
+        new: NewObject,
+        also: impl FnOnce(&mut WriteBatch),
+    ) -> StorageResult<ObjectRow> {
         let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
             lock.key(),
@@ -165,6 +179,7 @@ impl Store {
         let change = ChangeEntry::put(key, &row, previous.as_ref());
         let mut batch = WriteBatch::default();
         self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
+        also(&mut batch);
         self.write_logged(batch, bucket, &[change])?;
         data.cleanup.disarm();
         Ok(row)

@@ -28,6 +28,9 @@ pub struct AuditArgs {
     /// Only requests of this operation, e.g. `GetObject`.
     #[arg(long)]
     pub operation: Option<String>,
+    /// Only requests through (or managing) this share link, by its id (`kura share --list`).
+    #[arg(long)]
+    pub link: Option<String>,
     /// Only requests from the last DURATION, e.g. `7d`, `24h`.
     #[arg(long, value_parser = parse_duration)]
     pub since: Option<Duration>,
@@ -41,6 +44,7 @@ impl AuditArgs {
         eq(&self.bucket, &r.bucket)
             && eq(&self.key, &r.key)
             && eq(&self.access_key_id, &r.access_key_id)
+            && eq(&self.link, &r.link_id)
             && self.operation.as_ref().is_none_or(|o| *o == r.operation)
             && after.is_none_or(|after| {
                 OffsetDateTime::parse(&r.time, &time::format_description::well_known::Rfc3339)
@@ -73,6 +77,9 @@ pub fn run(args: AuditArgs, json: bool) -> anyhow::Result<()> {
 
 fn human(r: &AccessRecord) -> String {
     let who = match (&r.access_key_id, &r.public_link) {
+        (None, None) if r.link_id.is_some() => {
+            format!("link {}", r.link_id.as_deref().unwrap_or_default())
+        }
         (Some(id), _) => match &r.key_name {
             Some(name) => format!("{id} ({name})"),
             None => id.clone(),

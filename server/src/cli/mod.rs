@@ -16,6 +16,7 @@ pub mod publish;
 pub mod replicate;
 mod replicate_state;
 pub mod search;
+pub mod share;
 
 use clap::{Args, Subcommand};
 use http::Method;

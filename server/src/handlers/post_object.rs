@@ -50,71 +50,7 @@ pub async fn post_object(
     body: Incoming,
     bucket: String,
 ) -> S3Result<Response<Body>> {
-    let content_type = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let boundary = multer::parse_boundary(content_type).map_err(|_| {
-        S3Error::with_message(
-            S3ErrorCode::PreconditionFailed,
-            "Bucket POST must be of the enclosure-type multipart/form-data",
-        )
-    })?;
-    let length = headers::content_length(&parts.headers)?;
-    let payload = Payload::unsigned(body, length)
-        .with_idle_timeout(state.body_idle_timeout)
-        .with_min_rate(state.min_upload_rate)
-        // The file plus its form: the file itself is held to the object
-        // size limits as it streams, below.
-        .with_limit(
-            state
-                .max_object_size
-                .saturating_add(MAX_FIELDS as u64 + 64 * 1024),
-        );
-    let stream = futures_util::stream::unfold(payload, |mut p| async move {
-        match p.next().await {
-            Ok(Some(b)) => Some((Ok(b), p)),
-            Ok(None) => None,
-            Err(e) => Some((Err(e), p)),
-        }
-    });
-    let mut form = multer::Multipart::new(stream, boundary);
-
-    // The fields before the file.
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut total = 0usize;
-    let mut file = loop {
-        let Some(mut field) = form.next_field().await.map_err(form_error)? else {
-            return Err(S3Error::invalid_argument(
-                "POST requires exactly one file upload per request.",
-            ));
-        };
-        let name = field.name().unwrap_or_default().to_ascii_lowercase();
-        if name == "file" {
-            break field;
-        }
-        let mut value = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(form_error)? {
-            value.extend_from_slice(&chunk);
-            total += chunk.len();
-            if value.len() > MAX_FIELD || total > MAX_FIELDS {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::MaxPostPreDataLengthExceededError,
-                    "Your POST request fields preceeding the upload file was too large.",
-                ));
-            }
-        }
-        if fields.len() >= MAX_FIELD_COUNT {
-            return Err(S3Error::with_message(
-                S3ErrorCode::MaxPostPreDataLengthExceededError,
-                "Your POST request has too many fields before the upload file.",
-            ));
-        }
-        let value = String::from_utf8(value)
-            .map_err(|_| S3Error::invalid_argument(format!("Form field {name} is not UTF-8")))?;
-        fields.push((name, value));
-    };
+    let Form { fields, mut file } = read_form(&state, &parts, body).await?;
     let get = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
 
     // Who signed, and whether the policy allows this form.
@@ -161,6 +97,10 @@ pub async fn post_object(
         field: &mut file,
         received: 0,
         policy_max: max,
+        policy_max_error: S3Error::with_message(
+            S3ErrorCode::EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed size",
+        ),
         size_limit: limit,
         quota_room: room,
     };
@@ -228,16 +168,99 @@ pub async fn post_object(
     Ok(r)
 }
 
+/// A form read up to its file: the fields before it (names lowercase), and
+/// the file, not read yet.
+pub(crate) struct Form {
+    /// The fields before the file, in order.
+    pub fields: Vec<(String, String)>,
+    /// The file part, to stream.
+    pub file: multer::Field<'static>,
+}
+
+/// Reads a `multipart/form-data` body up to its `file` field, holding the
+/// fields before it to S3's bounds. Shared by POST Object and upload links.
+pub(crate) async fn read_form(state: &AppState, parts: &Parts, body: Incoming) -> S3Result<Form> {
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let boundary = multer::parse_boundary(content_type).map_err(|_| {
+        S3Error::with_message(
+            S3ErrorCode::PreconditionFailed,
+            "Bucket POST must be of the enclosure-type multipart/form-data",
+        )
+    })?;
+    let length = headers::content_length(&parts.headers)?;
+    let payload = Payload::unsigned(body, length)
+        .with_idle_timeout(state.body_idle_timeout)
+        .with_min_rate(state.min_upload_rate)
+        // The file plus its form: the file itself is held to the object
+        // size limits as it streams, below.
+        .with_limit(
+            state
+                .max_object_size
+                .saturating_add(MAX_FIELDS as u64 + 64 * 1024),
+        );
+    let stream = futures_util::stream::unfold(payload, |mut p| async move {
+        match p.next().await {
+            Ok(Some(b)) => Some((Ok(b), p)),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), p)),
+        }
+    });
+    let mut form = multer::Multipart::new(stream, boundary);
+
+    // The fields before the file.
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut total = 0usize;
+    let file = loop {
+        let Some(mut field) = form.next_field().await.map_err(form_error)? else {
+            return Err(S3Error::invalid_argument(
+                "POST requires exactly one file upload per request.",
+            ));
+        };
+        let name = field.name().unwrap_or_default().to_ascii_lowercase();
+        if name == "file" {
+            break field;
+        }
+        let mut value = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(form_error)? {
+            value.extend_from_slice(&chunk);
+            total += chunk.len();
+            if value.len() > MAX_FIELD || total > MAX_FIELDS {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::MaxPostPreDataLengthExceededError,
+                    "Your POST request fields preceeding the upload file was too large.",
+                ));
+            }
+        }
+        if fields.len() >= MAX_FIELD_COUNT {
+            return Err(S3Error::with_message(
+                S3ErrorCode::MaxPostPreDataLengthExceededError,
+                "Your POST request has too many fields before the upload file.",
+            ));
+        }
+        let value = String::from_utf8(value)
+            .map_err(|_| S3Error::invalid_argument(format!("Form field {name} is not UTF-8")))?;
+        fields.push((name, value));
+    };
+    Ok(Form { fields, file })
+}
+
 /// The file part of the form as upload bytes, held to the size limits.
-struct FileSource<'f, 'a> {
-    field: &'f mut multer::Field<'a>,
-    received: u64,
-    /// The policy's `content-length-range` maximum.
-    policy_max: u64,
+pub(crate) struct FileSource<'f, 'a> {
+    pub field: &'f mut multer::Field<'a>,
+    /// Bytes of the file received so far.
+    pub received: u64,
+    /// The policy's `content-length-range` maximum (or an upload link's).
+    pub policy_max: u64,
+    /// What crossing `policy_max` answers.
+    pub policy_max_error: S3Error,
     /// The server's and the bucket's object size limit.
-    size_limit: u64,
+    pub size_limit: u64,
     /// What the bucket's quota leaves (`None`: no quota).
-    quota_room: Option<u64>,
+    pub quota_room: Option<u64>,
 }
 
 impl ByteSource for FileSource<'_, '_> {
@@ -249,10 +272,7 @@ impl ByteSource for FileSource<'_, '_> {
         // Each limit crossed answers its own error, refused as the file
         // streams: nothing of it is kept.
         if self.received > self.policy_max {
-            return Err(S3Error::with_message(
-                S3ErrorCode::EntityTooLarge,
-                "Your proposed upload exceeds the maximum allowed size",
-            ));
+            return Err(self.policy_max_error.clone());
         }
         if self.received > self.size_limit {
             return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
@@ -273,7 +293,7 @@ impl ByteSource for FileSource<'_, '_> {
 
 /// The form fields that become object headers (`Content-Type`,
 /// `x-amz-meta-*`, checksums, `acl` as `x-amz-acl`, …).
-fn object_headers(fields: &[(String, String)]) -> S3Result<HeaderMap> {
+pub(crate) fn object_headers(fields: &[(String, String)]) -> S3Result<HeaderMap> {
     const STANDARD: [&str; 6] = [
         "content-type",
         "cache-control",

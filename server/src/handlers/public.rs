@@ -135,7 +135,7 @@ fn serve_public(
 }
 
 /// `attachment` with the file name, ASCII fallback plus RFC 6266/5987 UTF-8 form.
-fn disposition(key: &str) -> String {
+pub(crate) fn disposition(key: &str) -> String {
     let name = file_name(key);
     let ascii: String = name
         .chars()
