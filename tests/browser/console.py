@@ -293,6 +293,58 @@ def main():
         # A cross-site page cannot read the token, but the page itself can: the check is the token.
         log("CSRF refused")
 
+        # --- Share links: a download link, an upload link used signed out, revoked
+        p.open_bucket(BUCKET)
+        p.open_folder("inbox/")
+        p.row("inbox/drop-2.txt").find_element(By.CSS_SELECTOR, "button.link").click()
+        p.click("#download-link")
+        got = urllib.request.urlopen(p.find("#link-url").get_attribute("value")).read()
+        assert got == b"dropped two", got
+        p.click("#details-close")
+        p.click("#upload-link")
+        days = p.find("#link-days")
+        days.clear()
+        days.send_keys("1")
+        p.find("#link-max-files").send_keys("2")
+        p.click("#link-create")
+        url = p.find("#link-url").get_attribute("value")
+        assert "/_kura/upload/" in url, url
+        p.shot("06-upload-link")
+        p.click("#details-close")
+        via = os.path.join(WORK, "via-link.txt")
+        with open(via, "wb") as f:
+            f.write(b"sent through an upload link")
+        anon = browser()  # no session: someone without an account
+        try:
+            anon.get(url)
+            WebDriverWait(anon, 30).until(lambda d: d.execute_script("return document.getElementById('form').hidden") is False)
+            anon.find_element(By.ID, "file").send_keys(via)
+            WebDriverWait(anon, 30).until(lambda d: d.execute_script(
+                "const n = document.querySelector('#list li div:last-child'); return n && n.className === 'done'"))
+        finally:
+            anon.quit()
+        assert root.get_object(Bucket=BUCKET, Key="inbox/via-link.txt")["Body"].read() == b"sent through an upload link"
+        p.click("#links summary")
+        upload_row = "//details[@id='links']//tr[td[1]='upload']"
+        p.xpath(upload_row + "//button").click()
+        states = ("return [...document.querySelectorAll('#links tbody tr')]"
+                  ".filter(r => r.cells[0].textContent === 'upload').map(r => r.cells[3].textContent)")
+        p.wait(lambda d: d.execute_script(states) == ["revoked"], what="upload link revoked")
+        p.shot("07-links")
+        try:
+            urllib.request.urlopen(urllib.request.Request(
+                url, method="POST", data=b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"late.txt\"\r\n\r\nlate\r\n--x--\r\n",
+                headers={"content-type": "multipart/form-data; boundary=x"}))
+            raise AssertionError("a revoked upload link took a file")
+        except urllib.error.HTTPError as e:
+            body = e.read().decode()
+            assert e.code == 403 and "LinkRevoked" in body, (e.code, body)
+        # A fresh visit moves root's "changes since the last visit" past the link's upload.
+        d.refresh()
+        p.open_bucket(BUCKET)
+        p.find(".changes details")
+        log("share links made, used signed out and revoked from the console")
+
         # --- Operator: a partner key limited to one folder ------------------
         p.click("#nav-operator")
         p.find("#key-name").send_keys("acme partner")
@@ -303,7 +355,7 @@ def main():
         secret = p.find("#new-key-secret").text
         p.find(f'tr[data-key-id="{key_id}"]')
         p.wait(lambda d: d.find_elements(By.CSS_SELECTOR, ".audit tbody tr"), what="audit rows")
-        p.shot("06-operator")
+        p.shot("08-operator")
         log(f"operator created {key_id}")
         p.sign_out()
         p.sign_in(key_id, secret)
@@ -320,7 +372,7 @@ def main():
         assert r["status"] == 403, r
         d.find_element(By.ID, "file-input").send_keys(os.path.join(WORK, "partner.txt"))
         p.row("acme/partner.txt")
-        p.shot("07-partner")
+        p.shot("09-partner")
         log("partner sees only its folder")
         p.sign_out()
 
@@ -336,7 +388,7 @@ def main():
         p.row("inbox/big-20MiB.bin")
         width = d.execute_script("return document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways on a phone: {width}px"
-        p.shot("08-phone")
+        p.shot("10-phone")
     finally:
         d.quit()
 
@@ -352,7 +404,7 @@ def main():
         signed_in = time.monotonic()
         session_id = d.get_cookie("kura_console")["value"]
         p.open_bucket(BUCKET)
-        p.shot("09-japanese")
+        p.shot("11-japanese")
         # The lifetime is absolute: being busy does not extend it.
         time.sleep(max(0.0, SHORT_LIFETIME + 0.5 - (time.monotonic() - signed_in)))
         # The browser drops the cookie at its Max-Age; the server refuses it anyway.

@@ -2,7 +2,7 @@
 // uploads, downloads, the trash, details (metadata, tags, public link),
 // search and the changes since the last visit.
 
-import { request, s3Path, query, xml, field } from './api.js';
+import { request, s3Path, query, xml, field, json } from './api.js';
 import { t } from './i18n.js';
 import { h, size, when, notice } from './ui.js';
 import { uploadFiles } from './upload.js';
@@ -69,14 +69,22 @@ export class Browser {
       h('table', {}, h('caption', { class: 'visually-hidden' }, t('trash')),
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('name')), h('th', { scope: 'col' }, t('size')), h('th', { scope: 'col' }, t('modified')), h('th', { scope: 'col' }, t('actions')))),
         this.trashRows));
+    this.linkRows = h('tbody');
+    this.links = h('details', { class: 'trash', id: 'links', ontoggle: () => this.links.open && this.loadLinks() },
+      h('summary', {}, t('links')),
+      h('table', {}, h('caption', { class: 'visually-hidden' }, t('links')),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('linkKind')), h('th', { scope: 'col' }, t('linkTarget')),
+          h('th', { scope: 'col' }, t('linkExpires')), h('th', { scope: 'col' }, t('linkState')), h('th', { scope: 'col' }, t('actions')))),
+        this.linkRows));
+    const shareUpload = h('button', { type: 'button', id: 'upload-link', onclick: () => this.uploadLinkForm() }, t('uploadLink'));
     this.pane = h('div', { class: 'pane', hidden: true },
       h('nav', { 'aria-label': 'Breadcrumb' }, this.crumbs),
-      this.changes, search, this.drop, this.uploads,
+      this.changes, search, this.drop, h('div', { class: 'row share' }, shareUpload), this.uploads,
       h('table', { class: 'listing' },
         h('caption', { class: 'visually-hidden' }, t('files')),
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('name')), h('th', { scope: 'col', class: 'num' }, t('size')), h('th', { scope: 'col' }, t('modified')), h('th', { scope: 'col' }, t('actions')))),
         this.rows),
-      this.emptyNote, this.more, this.trash);
+      this.emptyNote, this.more, this.trash, this.links);
     this.dialog = h('dialog', { class: 'details', 'aria-labelledby': 'details-title' });
     return h('div', { class: 'files' },
       h('aside', { class: 'buckets' }, h('h2', {}, t('buckets')), this.bucketList),
@@ -247,12 +255,14 @@ export class Browser {
         h('button', { type: 'button', onclick: () => navigator.clipboard.writeText(link).then(() => notice(t('copied'))) }, t('copyLink')))
       : h('p', { class: 'muted' }, t('notPublished'));
     const toggle = h('button', { type: 'button', id: 'publish-toggle', onclick: () => this.publish(key, !link) }, link ? t('unpublish') : t('publish'));
+    this.linkOut = h('div', { class: 'link-out' });
+    const share = h('button', { type: 'button', id: 'download-link', onclick: () => this.makeLink({ key, expires_seconds: 7 * 86400 }) }, t('downloadLink'));
     this.dialog.replaceChildren(
       h('h2', { id: 'details-title' }, key.split('/').pop()),
       h('h3', {}, t('metadata')), dl(meta),
       h('h3', {}, t('tags')), tags.length ? dl(tags) : h('p', { class: 'muted' }, t('noTags')),
       this.tagEditor(key, tags),
-      h('h3', {}, t('publicLink')), linkBox, toggle,
+      h('h3', {}, t('publicLink')), linkBox, toggle, share, this.linkOut,
       h('form', { method: 'dialog' }, h('button', { class: 'primary', id: 'details-close' }, t('close'))));
     if (!this.dialog.open) this.dialog.showModal();
   }
@@ -277,6 +287,74 @@ export class Browser {
     } },
     h('label', { for: 'tag-edit' }, t('editTags')), area,
     h('button', { type: 'submit' }, t('saveTags')));
+  }
+
+  /** The dialog that makes an upload link for the folder on view. */
+  uploadLinkForm() {
+    const labelled = (id, label, attrs) => [h('label', { for: id }, label), h('input', { id, ...attrs })];
+    this.linkOut = h('div', { class: 'link-out' });
+    const form = h('form', { class: 'link-form', onsubmit: (e) => {
+      e.preventDefault();
+      const v = (id) => form.querySelector(`#${id}`).value.trim();
+      const mib = Number(v('link-max-size'));
+      const files = Number(v('link-max-files'));
+      this.makeLink({
+        prefix: this.prefix,
+        expires_seconds: Math.round(Number(v('link-days')) * 86400),
+        max_file_size: mib > 0 ? Math.round(mib * 1048576) : undefined,
+        max_files: files > 0 ? files : undefined,
+        label: v('link-label'),
+      });
+    } },
+    ...labelled('link-days', t('linkDays'), { type: 'number', min: '1', max: '365', step: 'any', value: '7', required: true }),
+    ...labelled('link-max-size', t('linkMaxSize'), { type: 'number', min: '1', step: 'any' }),
+    ...labelled('link-max-files', t('linkMaxFiles'), { type: 'number', min: '1', step: '1' }),
+    ...labelled('link-label', t('linkLabel'), { type: 'text', maxlength: '500' }),
+    h('button', { type: 'submit', id: 'link-create', class: 'primary' }, t('createLink')));
+    this.dialog.replaceChildren(
+      h('h2', { id: 'details-title' }, t('uploadLinkTitle', `${this.bucket}/${this.prefix}`)),
+      h('p', {}, t('uploadLinkIntro')), form, this.linkOut,
+      h('form', { method: 'dialog' }, h('button', { id: 'details-close' }, t('close'))));
+    if (!this.dialog.open) this.dialog.showModal();
+  }
+
+  /** Makes a share link in this bucket and shows its URL (given only now). */
+  async makeLink(spec) {
+    try {
+      const info = await json('POST', 'api/links', { bucket: this.bucket, ...spec });
+      const out = h('input', { readonly: true, value: info.url, id: 'link-url', 'aria-label': t('linkCreated') });
+      this.linkOut.replaceChildren(h('p', {}, t('linkCreated')), h('div', { class: 'row' }, out,
+        h('button', { type: 'button', onclick: () => navigator.clipboard.writeText(info.url).then(() => notice(t('copied'))) }, t('copyLink'))));
+      if (this.links.open) await this.loadLinks();
+    } catch (e) {
+      notice(t('error', e.message), true);
+    }
+  }
+
+  /** The bucket's share links this key may manage, with a revoke button. */
+  async loadLinks() {
+    let all = [];
+    try { all = await json('GET', 'api/links'); } catch (e) { notice(t('error', e.message), true); }
+    const rows = all.filter((l) => l.bucket === this.bucket).reverse().map((l) => h('tr', { 'data-link-id': l.id },
+      h('td', {}, l.kind),
+      h('td', {}, l.kind === 'upload' ? `${l.prefix}` : l.key),
+      h('td', {}, when(l.expires)),
+      h('td', { class: 'link-state' }, l.state),
+      h('td', {}, l.state === 'active'
+        ? h('button', { type: 'button', class: 'danger', 'aria-label': `${t('revoke')}: ${l.id}`, onclick: () => this.revokeLink(l.id) }, t('revoke'))
+        : '')));
+    this.linkRows.replaceChildren(...rows);
+    if (!rows.length) this.linkRows.append(h('tr', {}, h('td', { colspan: '5', class: 'muted' }, t('noLinks'))));
+  }
+
+  async revokeLink(id) {
+    try {
+      await json('DELETE', `api/links/${encodeURIComponent(id)}`);
+      notice(t('revoked'));
+    } catch (e) {
+      notice(t('error', e.message), true);
+    }
+    await this.loadLinks();
   }
 
   async publish(key, on) {

@@ -7,6 +7,7 @@
 //! | `/_kura/console/` , `assets/*` | the page, its modules and styles ([`assets`]) |
 //! | `api/session` | POST sign in, GET who am I, DELETE sign out ([`signin`]) |
 //! | `api/audit` | recent audit entries (`*:admin`) ([`audit_tail`]) |
+//! | `api/links`, `api/links/{id}` | the key's share links: list, make, revoke ([`links`]) |
 //! | `s3/{bucket}/{key}?…` | any S3 request, as that key ([`s3`]) |
 //! | `admin/v1/…` | the admin API, for `*:admin` keys ([`crate::admin`]) |
 //!
@@ -17,6 +18,7 @@
 
 pub mod assets;
 pub mod audit_tail;
+mod links;
 mod s3;
 pub mod session;
 mod signin;
@@ -138,6 +140,12 @@ pub async fn handle(
             "ConsoleAudit",
             Ok(no_store(r.unwrap_or_else(|e| api_error(&e)))),
         );
+    }
+    if rest == "api/links" || rest.starts_with("api/links/") {
+        let id = rest.trim_start_matches("api/links").trim_matches('/');
+        let op = links::op_name(&parts.method, id);
+        let r = links::serve(state, &parts, body, &principal, id, record).await;
+        return (op, Ok(no_store(r.unwrap_or_else(|e| api_error(&e)))));
     }
     if let Some(admin_rest) = rest.strip_prefix("admin/v1/") {
         let r = match admin_only(&principal) {

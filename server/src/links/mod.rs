@@ -309,7 +309,7 @@ fn check_creator(
 }
 
 /// `scheme://host` of the request, for the URLs handed out.
-fn origin(state: &AppState, parts: &Parts) -> String {
+pub(crate) fn origin(state: &AppState, parts: &Parts) -> String {
     let host = parts
         .headers
         .get(http::header::HOST)
