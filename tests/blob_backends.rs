@@ -213,4 +213,20 @@ async fn a_damaged_backend_object_answers_an_error_not_wrong_bytes() {
         err.contains("holds its chunks in s3://chunks/front@"),
         "{err}"
     );
+
+    // The offline check finds the backend from the data directory and
+    // reads every chunk there: the damaged one is reported.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kura"))
+        .arg("fsck")
+        .arg(front.data_dir())
+        .env("KURA_BLOBS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("KURA_BLOBS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    assert!(report.contains("checked 3 chunks"), "{report}");
+    let damaged = damaged.unwrap();
+    let id = damaged.trim_start_matches(PREFIX);
+    assert!(report.contains(&format!("corrupted  {id}")), "{report}");
 }
