@@ -230,3 +230,131 @@ async fn a_damaged_backend_object_answers_an_error_not_wrong_bytes() {
     let id = damaged.trim_start_matches(PREFIX);
     assert!(report.contains(&format!("corrupted  {id}")), "{report}");
 }
+
+/// A one-node Ceph cluster (`scripts/ceph-cluster`), stopped on drop.
+struct Ceph {
+    dir: tempfile::TempDir,
+}
+
+impl Ceph {
+    /// Starts one, or `None` (the test is skipped, saying why) where the
+    /// Ceph packages are not installed.
+    fn start() -> Option<Ceph> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/ceph-cluster"
+        ))
+        .arg("start")
+        .arg(dir.path().join("c"))
+        .output()
+        .unwrap();
+        if out.status.code() == Some(3) {
+            eprintln!(
+                "SKIPPED: {} (the Ceph RADOS backend test needs ceph-mon and ceph-osd)",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        let ceph = Ceph { dir };
+        assert!(
+            out.status.success(),
+            "starting Ceph: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(ceph)
+    }
+
+    fn conf(&self) -> String {
+        self.dir.path().join("c/ceph.conf").display().to_string()
+    }
+
+    /// `rados -p kura -N NS ARGS…`, its standard output.
+    fn rados(&self, ns: &str, args: &[&str]) -> String {
+        let out = std::process::Command::new("rados")
+            .args(["-c", &self.conf(), "-p", "kura", "-N", ns])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Ceph {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/ceph-cluster"
+        ))
+        .arg("stop")
+        .arg(self.dir.path().join("c"))
+        .status();
+    }
+}
+
+#[tokio::test]
+async fn objects_round_trip_through_ceph_rados() {
+    let Some(ceph) = Ceph::start() else {
+        return;
+    };
+    let url = format!("rados://kura?conf={}&namespace=front", ceph.conf());
+    let front = Server::start_with(&["--blobs", &url, "--chunk-size", "1MiB", "--retention", "0s"]);
+    let s3 = front.client_no_retry().await;
+    s3.create_bucket().bucket("data").send().await.unwrap();
+    let body = pattern(2 * (1 << 20) + 4321, 7);
+    put(&s3, "k", &body).await;
+    put(&s3, "gone", &body).await;
+    assert_eq!(get(&s3, "k", None).await.unwrap(), body);
+    let (from, to) = ((1 << 20) - 10, (1 << 20) + 10);
+    assert_eq!(
+        get(&s3, "k", Some(format!("bytes={from}-{to}")))
+            .await
+            .unwrap(),
+        body[from..=to]
+    );
+    let objects = |ceph: &Ceph| ceph.rados("front", &["ls"]).lines().count();
+    assert_eq!(objects(&ceph), 6, "one RADOS object per chunk");
+    assert_eq!(front.chunk_files(), 0);
+
+    // Deleted (retention 0): the purger removes its RADOS objects.
+    s3.delete_object()
+        .bucket("data")
+        .key("gone")
+        .send()
+        .await
+        .unwrap();
+    let mut left = 0;
+    for _ in 0..100 {
+        left = objects(&ceph);
+        if left == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 3);
+
+    // A RADOS object rewritten behind kura's back is an error, not wrong bytes.
+    let mut damaged = 0;
+    for name in ceph.rados("front", &["ls"]).lines() {
+        let file = ceph.dir.path().join("obj");
+        ceph.rados("front", &["get", name, file.to_str().unwrap()]);
+        let mut bytes = std::fs::read(&file).unwrap();
+        if bytes[..] == body[1 << 20..2 << 20] {
+            bytes[77] ^= 1;
+            std::fs::write(&file, bytes).unwrap();
+            ceph.rados("front", &["put", name, file.to_str().unwrap()]);
+            damaged += 1;
+        }
+    }
+    assert_eq!(damaged, 1);
+    assert!(get(&s3, "k", None).await.is_err());
+    assert_eq!(
+        get(&s3, "k", Some("bytes=0-99".into())).await.unwrap(),
+        body[..100]
+    );
+}

@@ -25,9 +25,10 @@ pub struct ServeArgs {
     #[arg(long, env = "KURA_DATA_DIR", default_value = "./kura-data")]
     pub data_dir: PathBuf,
     /// Where chunk bytes go: local files under the data directory (default),
-    /// or `s3://BUCKET[/PREFIX]@http(s)://HOST[:PORT]` (any S3-compatible
-    /// endpoint, one object per chunk). A data directory keeps the backend it
-    /// was first started on.
+    /// `s3://BUCKET[/PREFIX]@http(s)://HOST[:PORT]` (any S3-compatible
+    /// endpoint), or `rados://POOL?conf=/etc/ceph/ceph.conf[&namespace=NS]`
+    /// (Ceph RADOS); one object per chunk. A data directory keeps the backend
+    /// it was first started on.
     #[arg(long, env = "KURA_BLOBS", value_name = "URL")]
     pub blobs: Option<String>,
     /// Access key id for an `s3://` `--blobs` endpoint.

@@ -6,12 +6,17 @@
 //!   in hex; credentials from `--blobs-access-key-id` /
 //!   `--blobs-secret-access-key` (or `KURA_BLOBS_ACCESS_KEY_ID` /
 //!   `KURA_BLOBS_SECRET_ACCESS_KEY`), region from `--blobs-region`.
+//! * `rados://POOL?conf=/etc/ceph/ceph.conf[&namespace=NS][&user=ID]` — a
+//!   Ceph RADOS pool ([`rados`], built with the default `rados` feature),
+//!   one RADOS object per chunk named by the id in hex.
 //!
 //! The data directory records the backend it was first started on
 //! (`blobs` file, the URL without credentials), and a later start on
 //! another one is refused: the metadata names chunks by id only, so
 //! switching would strand every chunk written before.
 
+#[cfg(feature = "rados")]
+pub mod rados;
 pub mod s3;
 
 use std::path::Path;
@@ -103,7 +108,18 @@ pub fn parse(url: &str, creds: &BlobCredentials) -> anyhow::Result<Arc<dyn Chunk
             creds,
         )?));
     }
-    bail!("unknown chunk backend {url:?}: expected s3://BUCKET[/PREFIX]@http(s)://HOST:PORT")
+    if let Some(rest) = url.strip_prefix("rados://") {
+        #[cfg(feature = "rados")]
+        return Ok(Arc::new(rados::RadosChunks::connect(
+            rados::RadosTarget::parse(rest)?,
+        )?));
+        #[cfg(not(feature = "rados"))]
+        bail!("rados://{rest}: this kura was built without the `rados` feature");
+    }
+    bail!(
+        "unknown chunk backend {url:?}: expected s3://BUCKET[/PREFIX]@http(s)://HOST:PORT \
+         or rados://POOL?conf=FILE"
+    )
 }
 
 /// Writes the `blobs` file durably (temporary name, fsync, rename, fsync the directory).
