@@ -9,6 +9,7 @@ mod admin;
 mod backup;
 mod bad_input;
 mod bench_tool;
+mod blob_backends;
 mod bucket_queries;
 mod buckets;
 mod changes;

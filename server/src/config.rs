@@ -24,6 +24,22 @@ pub struct ServeArgs {
     /// Data directory (metadata and chunk files).
     #[arg(long, env = "KURA_DATA_DIR", default_value = "./kura-data")]
     pub data_dir: PathBuf,
+    /// Where chunk bytes go: local files under the data directory (default),
+    /// `s3://BUCKET[/PREFIX]@http(s)://HOST[:PORT]` (any S3-compatible
+    /// endpoint), or `rados://POOL?conf=/etc/ceph/ceph.conf[&namespace=NS]`
+    /// (Ceph RADOS); one object per chunk. A data directory keeps the backend
+    /// it was first started on.
+    #[arg(long, env = "KURA_BLOBS", value_name = "URL")]
+    pub blobs: Option<String>,
+    /// Access key id for an `s3://` `--blobs` endpoint.
+    #[arg(long, env = "KURA_BLOBS_ACCESS_KEY_ID", hide_env_values = true)]
+    pub blobs_access_key_id: Option<String>,
+    /// Its secret (prefer the environment variable: flags show in `ps`).
+    #[arg(long, env = "KURA_BLOBS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub blobs_secret_access_key: Option<String>,
+    /// Region the `--blobs` endpoint expects in signatures.
+    #[arg(long, env = "KURA_BLOBS_REGION", default_value = "us-east-1")]
+    pub blobs_region: String,
     /// Domain for virtual-host-style requests (`<bucket>.<domain>`).
     #[arg(long, env = "KURA_DOMAIN")]
     pub domain: Option<String>,
@@ -140,6 +156,15 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// Credentials and region of a remote `--blobs` backend.
+    pub fn blob_credentials(&self) -> crate::blobs::BlobCredentials {
+        crate::blobs::BlobCredentials {
+            access_key_id: self.blobs_access_key_id.clone(),
+            secret_access_key: self.blobs_secret_access_key.clone(),
+            region: self.blobs_region.clone(),
+        }
+    }
+
     /// RocksDB's memory bounds from the `--rocksdb-*` options.
     pub fn store_tuning(&self) -> kura_storage::StoreTuning {
         kura_storage::StoreTuning {

@@ -49,7 +49,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("  KURA_ACCESS_KEY_ID={}", root.access_key_id);
         println!("  KURA_SECRET_ACCESS_KEY={}", root.secret.expose());
     }
-    let store = Store::open_with(
+    let blobs = crate::blobs::open(
+        &args.data_dir,
+        args.blobs.as_deref(),
+        &args.blob_credentials(),
+    )?;
+    let store = Store::open_on(
         StoreConfig {
             data_dir: args.data_dir.clone(),
             chunk_size: args.chunk_size,
@@ -57,6 +62,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             retention: args.retention,
         },
         args.store_tuning(),
+        blobs,
     )
     .context("opening the store")?;
     if let Some(secs) = args.lifecycle_day_secs {

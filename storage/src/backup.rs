@@ -105,12 +105,38 @@ impl Store {
         // write acknowledged before this call.
         rocksdb::checkpoint::Checkpoint::new(&self.inner.db)?
             .create_checkpoint(dir.join("meta"))?;
-        let chunks_dir = dir.join("chunks");
         let mut stats = BackupStats::default();
-        let root = self.inner.chunks.root().to_path_buf();
-        let mut shards: Vec<_> = fs::read_dir(&root)?.collect::<Result<_, _>>()?;
+        // Chunks in a remote backend stay there (the backend keeps its own
+        // copies): the backup holds the metadata, which names them, and
+        // restores by starting kura on it with the same `--blobs`.
+        if let Some(local) = self.inner.chunks.local_files() {
+            self.copy_chunk_files(local.root(), &dir.join("chunks"), &mut stats)?;
+        }
+        // The key file that opens the sealed access keys, the root
+        // credentials: every plain file of the data directory.
+        for entry in fs::read_dir(&self.inner.config.data_dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                let to = dir.join(entry.file_name());
+                fs::copy(entry.path(), &to)?;
+                fs::File::open(&to)?.sync_all()?;
+            }
+        }
+        sync_dir(dir)?;
+        crate::file_modes::restrict(dir)?;
+        Ok(stats)
+    }
+
+    /// Links or copies every file of the chunk tree `root` into `chunks_dir`.
+    fn copy_chunk_files(
+        &self,
+        root: &Path,
+        chunks_dir: &Path,
+        stats: &mut BackupStats,
+    ) -> StorageResult<()> {
+        let mut shards: Vec<_> = fs::read_dir(root)?.collect::<Result<_, _>>()?;
         shards.sort_by_key(|e| e.file_name());
-        fs::create_dir(&chunks_dir)?;
+        fs::create_dir(chunks_dir)?;
         for shard in shards {
             if !shard.file_type()?.is_dir() {
                 continue;
@@ -132,20 +158,8 @@ impl Store {
             }
             sync_dir(&to_shard)?;
         }
-        sync_dir(&chunks_dir)?;
-        // The key file that opens the sealed access keys, the root
-        // credentials: every plain file of the data directory.
-        for entry in fs::read_dir(&self.inner.config.data_dir)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                let to = dir.join(entry.file_name());
-                fs::copy(entry.path(), &to)?;
-                fs::File::open(&to)?.sync_all()?;
-            }
-        }
-        sync_dir(dir)?;
-        crate::file_modes::restrict(dir)?;
-        Ok(stats)
+        sync_dir(chunks_dir)?;
+        Ok(())
     }
 }
 

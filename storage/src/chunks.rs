@@ -1,4 +1,5 @@
-//! Chunk files: an object's bytes, split into files named by random ids.
+//! Local chunk files: the embedded default of the chunk store
+//! (`chunk_store.rs`), an object's bytes split into files named by random ids.
 //!
 //! Layout: `<data>/chunks/<first two hex digits>/<32 hex digits>`. Names never
 //! derive from bucket or key names. A file is only reachable once a committed
@@ -9,22 +10,17 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use rand::RngCore;
-
-/// A chunk id: 128 random bits.
-pub type ChunkId = [u8; 16];
+pub use crate::chunk_store::ChunkId;
 
 /// The directory tree holding chunk files.
 #[derive(Debug, Clone)]
-pub struct ChunkStore {
+pub(crate) struct LocalChunks {
     root: PathBuf,
-    /// Removals held back while a backup copies files (see `backup.rs`).
-    pub(crate) deferred: std::sync::Arc<crate::backup::DeferredRemovals>,
 }
 
-impl ChunkStore {
+impl LocalChunks {
     /// Opens (creating) the chunk tree under `root` with its 256 shard directories.
-    pub fn open(root: PathBuf) -> io::Result<ChunkStore> {
+    pub fn open(root: PathBuf) -> io::Result<LocalChunks> {
         fs::create_dir_all(&root)?;
         for shard in 0..=255u8 {
             let dir = root.join(format!("{shard:02x}"));
@@ -33,17 +29,7 @@ impl ChunkStore {
             }
         }
         sync_dir(&root)?;
-        Ok(ChunkStore {
-            root,
-            deferred: Default::default(),
-        })
-    }
-
-    /// A fresh random id.
-    pub fn new_id() -> ChunkId {
-        let mut id = [0u8; 16];
-        rand::thread_rng().fill_bytes(&mut id);
-        id
+        Ok(LocalChunks { root })
     }
 
     fn shard_dir(&self, id: &ChunkId) -> PathBuf {
@@ -83,28 +69,20 @@ impl ChunkStore {
     }
 
     /// Removes a chunk file; a missing file is fine (purges are idempotent).
-    pub fn remove(&self, id: &ChunkId) -> io::Result<()> {
-        if self.deferred.defer(id) {
-            return Ok(());
-        }
-        self.remove_now(id)
-    }
-
-    /// Removes a chunk file even while a backup runs.
-    pub(crate) fn remove_now(&self, id: &ChunkId) -> io::Result<()> {
+    pub(crate) fn remove(&self, id: &ChunkId) -> io::Result<()> {
         match fs::remove_file(self.path(id)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
     }
 
-    /// Every chunk file on disk, with files whose names are not chunk ids
-    /// reported separately (they are removed too: nothing else lives here).
     /// The directory of the chunk tree.
     pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
+    /// Every chunk file on disk, with files whose names are not chunk ids
+    /// reported separately (they are removed too: nothing else lives here).
     pub fn walk(&self, mut visit: impl FnMut(Option<ChunkId>, &Path)) -> io::Result<()> {
         for shard in fs::read_dir(&self.root)? {
             let shard = shard?;
@@ -139,8 +117,8 @@ mod tests {
     #[test]
     fn create_walk_remove() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = ChunkStore::open(tmp.path().join("chunks")).unwrap();
-        let id = ChunkStore::new_id();
+        let store = LocalChunks::open(tmp.path().join("chunks")).unwrap();
+        let id = crate::chunk_store::ChunkStore::new_id();
         store.create(&id).unwrap().write_all(b"hello").unwrap();
         assert!(store.create(&id).is_err(), "ids are never reused");
         fs::write(store.shard_dir(&id).join("junk"), b"x").unwrap();

@@ -21,6 +21,9 @@ use crate::store::{now_ms, Store};
 const PURGE_WINDOW: usize = 1000;
 /// Due purge entries one call of `purge_due` goes through at most.
 const PURGE_PASS: usize = 10 * PURGE_WINDOW;
+/// How old an unreferenced chunk in a remote backend must be before the
+/// start-up sweep removes it (see `sweep_orphan_chunks`).
+const REMOTE_SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Store {
     /// Purges the versions due by now, up to 10,000 of them per call
@@ -183,13 +186,26 @@ impl Store {
         Ok(Some(files))
     }
 
-    /// Removes chunk files that no committed row refers to. Run at start-up,
-    /// before any request, when no upload can be in progress.
+    /// Removes chunks that no committed row refers to. Run at start-up,
+    /// before any request, when no upload of this process can be in
+    /// progress. A remote backend may be shared with other front ends whose
+    /// uploads are in progress, so there only chunks older than
+    /// [`REMOTE_SWEEP_GRACE`] go (younger ones wait for the next start, or
+    /// `kura fsck --repair`).
     pub(crate) fn sweep_orphan_chunks(&self) -> StorageResult<usize> {
         let mut orphans = Vec::new();
         let mut lookup_error = None;
-        self.inner.chunks.walk(|id, path| {
-            let referenced = match id {
+        let remote = self.inner.chunks.is_remote();
+        let now = std::time::SystemTime::now();
+        self.inner.chunks.list(|listed| {
+            if remote
+                && listed
+                    .modified()
+                    .is_none_or(|t| now.duration_since(t).unwrap_or_default() < REMOTE_SWEEP_GRACE)
+            {
+                return;
+            }
+            let referenced = match listed.id {
                 Some(id) => match self.inner.db.get_pinned_cf(self.cf(CF_CHUNKS), id) {
                     Ok(v) => v.is_some(),
                     Err(e) => {
@@ -200,14 +216,14 @@ impl Store {
                 None => false,
             };
             if !referenced {
-                orphans.push(path.to_path_buf());
+                orphans.push(listed);
             }
         })?;
         if let Some(e) = lookup_error {
             return Err(e.into());
         }
-        for path in &orphans {
-            std::fs::remove_file(path)?;
+        for listed in &orphans {
+            self.inner.chunks.remove_listed(listed)?;
         }
         Ok(orphans.len())
     }

@@ -13,12 +13,11 @@
 //! verification reads every byte anyway, the copy costs little (see the
 //! README's durability section for the measurements).
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 
 use bytes::Bytes;
 
-use crate::chunks::ChunkStore;
+use crate::chunk_store::{ChunkStore, OpenChunk};
 use crate::integrity::{damaged, verify_blocks};
 use crate::locks::ReadGuard;
 use crate::rows::{ChunkRef, DataLocation, CHECKSUM_BLOCK};
@@ -38,8 +37,8 @@ enum Source {
     Chunks {
         store: ChunkStore,
         chunks: Vec<ChunkRef>,
-        /// The chunk file last used: its index in `chunks`, and the file.
-        open: Option<(usize, File)>,
+        /// The chunk last used: its index in `chunks`, and the open chunk.
+        open: Option<(usize, OpenChunk)>,
         /// Bytes read and verified but not handed out yet.
         verified: Option<Verified>,
     },
@@ -155,7 +154,7 @@ impl ObjectReader {
 fn read_verified(
     store: &ChunkStore,
     chunks: &[ChunkRef],
-    open: &mut Option<(usize, File)>,
+    open: &mut Option<(usize, OpenChunk)>,
     index: usize,
     offset: u64,
     want: usize,
@@ -171,13 +170,8 @@ fn read_verified(
     };
     let file = open_chunk(store, chunk, open, index)?;
     let len = (end - start) as usize;
-    // `read_to_end` fills the spare capacity without zeroing it first (a
-    // `vec![0; len]` cost a whole extra pass over every byte served).
     let mut buf = pooled_buffer(len);
-    let read = file
-        .seek(SeekFrom::Start(start))
-        .and_then(|_| Read::by_ref(file).take(len as u64).read_to_end(&mut buf));
-    match read {
+    match file.read_into(start, len, &mut buf) {
         Ok(n) if n == len => {}
         Ok(_) => return Err(damaged(chunk, short_file())),
         Err(e) => return Err(damaged(chunk, e)),
@@ -228,15 +222,15 @@ impl Drop for PooledBuf {
     }
 }
 
-/// Chunk `index`'s file: the one already open, else opened now.
+/// Chunk `index`: the one already open, else opened now.
 fn open_chunk<'a>(
     store: &ChunkStore,
     chunk: &ChunkRef,
-    open: &'a mut Option<(usize, File)>,
+    open: &'a mut Option<(usize, OpenChunk)>,
     index: usize,
-) -> io::Result<&'a mut File> {
+) -> io::Result<&'a mut OpenChunk> {
     if !matches!(open, Some((i, _)) if *i == index) {
-        let file = store.open_read(&chunk.id).map_err(|e| damaged(chunk, e))?;
+        let file = store.open(&chunk.id).map_err(|e| damaged(chunk, e))?;
         *open = Some((index, file));
     }
     Ok(&mut open.as_mut().expect("chunk file open").1)
@@ -268,7 +262,6 @@ fn locate(chunks: &[ChunkRef], pos: u64) -> io::Result<(usize, u64)> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
     use std::sync::Arc;
 
     use super::*;
@@ -287,7 +280,9 @@ mod tests {
             .iter()
             .map(|data| {
                 let id = ChunkStore::new_id();
-                store.create(&id).unwrap().write_all(data).unwrap();
+                let mut sink = store.create(&id, data.len() as u64).unwrap();
+                sink.write_all(data).unwrap();
+                sink.commit().unwrap();
                 let mut sums = BlockSums::default();
                 sums.update(data);
                 ChunkRef {
@@ -306,7 +301,7 @@ mod tests {
     }
 
     fn reader_over(tmp: &tempfile::TempDir, parts: &[&[u8]], recorded_extra: u64) -> ObjectReader {
-        let store = ChunkStore::open(tmp.path().join("chunks")).unwrap();
+        let store = ChunkStore::local(tmp.path().join("chunks")).unwrap();
         let chunks = chunks_of(&store, parts, recorded_extra, true);
         reader_of(&store, chunks)
     }
@@ -336,7 +331,7 @@ mod tests {
         let (a, b) = (pattern(block + 10_000, 1), pattern(2 * block + 7_001, 2));
         let whole = [a.clone(), b.clone()].concat();
         for summed in [true, false] {
-            let store = ChunkStore::open(tmp.path().join(format!("c{summed}"))).unwrap();
+            let store = ChunkStore::local(tmp.path().join(format!("c{summed}"))).unwrap();
             for (start, end, max) in [
                 (4_097, block + 15_000, 4_000),
                 (0, whole.len(), 1 << 20),
@@ -371,9 +366,9 @@ mod tests {
     fn a_corrupted_byte_fails_the_read_before_any_byte_of_its_block() {
         let tmp = tempfile::tempdir().unwrap();
         let data = pattern(3 * CHECKSUM_BLOCK as usize, 4);
-        let store = ChunkStore::open(tmp.path().join("chunks")).unwrap();
+        let store = ChunkStore::local(tmp.path().join("chunks")).unwrap();
         let chunks = chunks_of(&store, &[&data], 0, true);
-        let path = store.path(&chunks[0].id);
+        let path = store.local_files().unwrap().path(&chunks[0].id);
         let mut on_disk = std::fs::read(&path).unwrap();
         on_disk[CHECKSUM_BLOCK as usize + 77] ^= 0x20;
         std::fs::write(&path, on_disk).unwrap();
@@ -401,9 +396,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let data = pattern(3 * CHECKSUM_BLOCK as usize, 5);
         for summed in [true, false] {
-            let store = ChunkStore::open(tmp.path().join(format!("c{summed}"))).unwrap();
+            let store = ChunkStore::local(tmp.path().join(format!("c{summed}"))).unwrap();
             let chunks = chunks_of(&store, &[&data], 0, summed);
-            let path = store.path(&chunks[0].id);
+            let path = store.local_files().unwrap().path(&chunks[0].id);
             let mut reader = reader_of(&store, chunks);
             assert_eq!(reader.next_frame(4_096).unwrap()[..], data[..4_096]);
             std::fs::OpenOptions::new()

@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 
-use std::io::{self, Read};
+use std::io;
 use std::time::{Duration, Instant, SystemTime};
 
 use rocksdb::{Direction, IteratorMode};
@@ -179,14 +179,17 @@ impl Store {
         started: Instant,
         done_before: u64,
     ) -> StorageResult<(u64, Option<(bool, String)>)> {
-        let mut file = match self.inner.chunks.open_read(&chunk.id) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok((0, Some((true, "file missing".into()))))
-            }
+        let missing = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
+        let opened = self
+            .inner
+            .chunks
+            .open(&chunk.id)
+            .and_then(|f| Ok((f.stored_len()?, f)));
+        let (len, mut file) = match opened {
+            Ok(found) => found,
+            Err(e) if missing(&e) => return Ok((0, Some((true, "file missing".into())))),
             Err(e) => return Ok((0, Some((false, format!("unreadable: {e}"))))),
         };
-        let len = file.metadata()?.len();
         if len != chunk.len {
             return Ok((
                 0,
@@ -196,15 +199,23 @@ impl Store {
         if !chunk.is_checksummed() {
             return Ok((0, None));
         }
-        let mut buf = vec![0u8; CHECKSUM_BLOCK as usize];
+        let mut buf = Vec::with_capacity(CHECKSUM_BLOCK as usize);
         let mut offset = 0u64;
         while offset < len {
             let n = (len - offset).min(CHECKSUM_BLOCK) as usize;
-            if let Err(e) = file.read_exact(&mut buf[..n]) {
-                return Ok((
-                    offset,
-                    Some((false, format!("unreadable at {offset}: {e}"))),
-                ));
+            buf.clear();
+            match file.read_into(offset, n, &mut buf) {
+                Ok(got) if got == n => {}
+                Ok(got) => {
+                    let problem = format!("unreadable at {offset}: {got} of {n} bytes");
+                    return Ok((offset, Some((false, problem))));
+                }
+                Err(e) => {
+                    return Ok((
+                        offset,
+                        Some((false, format!("unreadable at {offset}: {e}"))),
+                    ))
+                }
             }
             if verify_blocks(chunk, offset, &buf[..n]).is_err() {
                 let problem = format!(
@@ -239,8 +250,8 @@ impl Store {
         let now = SystemTime::now();
         let mut orphans = Vec::new();
         let mut failed = None;
-        self.inner.chunks.walk(|id, path| {
-            let listed = match id {
+        self.inner.chunks.list(|found| {
+            let listed = match found.id {
                 Some(id) => {
                     referenced.is_some_and(|r| r.contains(&id))
                         || match self.inner.db.get_pinned_cf(self.cf(CF_CHUNKS), id) {
@@ -253,13 +264,15 @@ impl Store {
                 }
                 None => false,
             };
-            let old_enough = std::fs::metadata(path)
-                .and_then(|m| m.modified())
-                .map(|t| now.duration_since(t).unwrap_or_default() >= grace)
-                .unwrap_or(false);
-            if !listed && old_enough {
-                let name = path.file_name().unwrap_or_default().to_string_lossy();
-                orphans.push(name.into_owned());
+            // Only judged for what no row lists: a `stat` per chunk is not free.
+            let old_enough = || {
+                found
+                    .modified()
+                    .map(|t| now.duration_since(t).unwrap_or_default() >= grace)
+                    .unwrap_or(false)
+            };
+            if !listed && old_enough() {
+                orphans.push(found.name);
             }
         })?;
         if let Some(e) = failed {
@@ -441,7 +454,8 @@ mod tests {
         let rows: Vec<ObjectRow> = (0..4).map(|i| put(&s, &format!("k{i}"), &body)).collect();
         // A replaced version: noncurrent rows are checked too.
         put(&s, "k0", &body);
-        let path = |row: &ObjectRow, i: usize| s.inner.chunks.path(&row.chunks()[i].id);
+        let local = s.inner.chunks.local_files().unwrap();
+        let path = |row: &ObjectRow, i: usize| local.path(&row.chunks()[i].id);
         let mut bytes = std::fs::read(path(&rows[0], 1)).unwrap();
         bytes[10] ^= 1;
         std::fs::write(path(&rows[0], 1), bytes).unwrap();
@@ -452,8 +466,8 @@ mod tests {
             .set_len(10)
             .unwrap();
         std::fs::remove_file(path(&rows[2], 2)).unwrap();
-        let orphan = crate::chunks::ChunkStore::new_id();
-        std::fs::write(s.inner.chunks.path(&orphan), b"stray").unwrap();
+        let orphan = crate::chunk_store::ChunkStore::new_id();
+        std::fs::write(local.path(&orphan), b"stray").unwrap();
 
         // Online, in steps of 3 chunks: it resumes where it stopped.
         let step = ScrubOptions {
@@ -507,13 +521,13 @@ mod tests {
         assert_eq!(before.corrupted.len(), 2);
         assert_eq!(before.orphans, total.orphans);
         let mut files = 0;
-        s.inner.chunks.walk(|_, _| files += 1).unwrap();
+        s.inner.chunks.list(|_| files += 1).unwrap();
         let repaired = s.fsck(true).unwrap();
         assert_eq!(repaired.orphans, total.orphans);
         let mut after = 0;
-        s.inner.chunks.walk(|_, _| after += 1).unwrap();
+        s.inner.chunks.list(|_| after += 1).unwrap();
         assert_eq!(after, files - 1);
-        assert!(!s.inner.chunks.path(&orphan).exists());
+        assert!(!s.inner.chunks.local_files().unwrap().path(&orphan).exists());
         assert!(s.fsck(false).unwrap().orphans.is_empty());
     }
 }

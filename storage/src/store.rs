@@ -11,7 +11,7 @@ use rocksdb::{
     WriteOptions, DB,
 };
 
-use crate::chunks::ChunkStore;
+use crate::chunk_store::{ChunkBackend, ChunkStore};
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, ALL_CFS, CF_BUCKETS, CF_META, CF_OBJECTS};
 use crate::latches::Latches;
@@ -166,11 +166,22 @@ impl Store {
 
     /// [`Store::open`] with RocksDB memory bounds of its own.
     pub fn open_with(config: StoreConfig, tuning: StoreTuning) -> StorageResult<Store> {
-        let store = Store::open_unswept(config, tuning)?;
+        Store::open_on(config, tuning, None)
+    }
+
+    /// [`Store::open_with`], with the chunks in `blobs` instead of local
+    /// files under the data directory when given.
+    pub fn open_on(
+        config: StoreConfig,
+        tuning: StoreTuning,
+        blobs: Option<Arc<dyn ChunkBackend>>,
+    ) -> StorageResult<Store> {
+        let store = Store::open_unswept_on(config, tuning, blobs)?;
         let removed = store.sweep_orphan_chunks()?;
         if removed > 0 {
             tracing::info!(
                 removed,
+                chunks = %store.inner.chunks.describe(),
                 "removed orphan chunk files left by interrupted uploads"
             );
         }
@@ -180,6 +191,15 @@ impl Store {
     /// Opens the store but leaves orphan chunk files where they are, for
     /// `kura fsck` to report (and remove only when asked to).
     pub fn open_unswept(config: StoreConfig, tuning: StoreTuning) -> StorageResult<Store> {
+        Store::open_unswept_on(config, tuning, None)
+    }
+
+    /// [`Store::open_unswept`], with the chunks in `blobs` when given.
+    pub fn open_unswept_on(
+        config: StoreConfig,
+        tuning: StoreTuning,
+        blobs: Option<Arc<dyn ChunkBackend>>,
+    ) -> StorageResult<Store> {
         std::fs::create_dir_all(&config.data_dir)?;
         let mut opts = Options::default();
         opts.create_if_missing(true);
@@ -199,7 +219,10 @@ impl Store {
             ColumnFamilyDescriptor::new(*name, cf_opts)
         });
         let db = DB::open_cf_descriptors(&opts, config.data_dir.join("meta"), cfs)?;
-        let chunks = ChunkStore::open(config.data_dir.join("chunks"))?;
+        let chunks = match blobs {
+            Some(backend) => ChunkStore::remote(backend),
+            None => ChunkStore::local(config.data_dir.join("chunks"))?,
+        };
         let sealed = db.get_cf(cf(&db, CF_META), META_KEYS_SEALED)?.is_some();
         // Once rows are sealed, only the key that sealed them will do.
         let secrets = SecretBox::open(&config.data_dir, !sealed)?;

@@ -7,18 +7,20 @@
 //! them on drop — an aborted upload (client gone, bad checksum, server
 //! error) leaves nothing behind.
 
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 
-use crate::chunks::{ChunkId, ChunkStore};
+use crate::chunk_store::{ChunkId, ChunkSink, ChunkStore};
 use crate::integrity::BlockSums;
 use crate::rows::{ChunkRef, DataLocation};
 
-/// Removes chunk files on drop unless disarmed by a successful commit.
+/// Removes chunks on drop unless disarmed by a successful commit.
 #[derive(Debug)]
 pub(crate) struct ChunkCleanup {
     store: ChunkStore,
     ids: Vec<ChunkId>,
+    /// The commit of the last full chunk, if still running when the
+    /// upload was dropped (a remote chunk is removed only after it).
+    pending: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
 impl ChunkCleanup {
@@ -29,10 +31,9 @@ impl ChunkCleanup {
 
 impl Drop for ChunkCleanup {
     fn drop(&mut self) {
-        for id in &self.ids {
-            if let Err(e) = self.store.remove(id) {
-                tracing::warn!(chunk = %hex::encode(id), error = %e, "could not remove chunk of aborted upload");
-            }
+        if !self.ids.is_empty() {
+            let ids = std::mem::take(&mut self.ids);
+            self.store.remove_abandoned(ids, self.pending.take());
         }
     }
 }
@@ -43,11 +44,12 @@ pub struct ObjectWriter {
     chunk_size: u64,
     inline_max: usize,
     inline: Vec<u8>,
-    /// The chunk being written: its file, bytes so far, and block checksums.
-    current: Option<(File, u64, BlockSums)>,
-    /// The fsync of the previous full chunk, running while the next one is
-    /// written: a synchronous fsync per chunk left the disk idle while the
-    /// next chunk was hashed and copied (PUT 1 GiB at half the disk's rate).
+    /// The chunk being written: its sink, bytes so far, and block checksums.
+    current: Option<(ChunkSink, u64, BlockSums)>,
+    /// The commit (fsync, or a remote put) of the previous full chunk,
+    /// running while the next one is written: a synchronous fsync per chunk
+    /// left the disk idle while the next chunk was hashed and copied (PUT
+    /// 1 GiB at half the disk's rate).
     syncing: Option<std::thread::JoinHandle<io::Result<()>>>,
     chunks: Vec<ChunkRef>,
     cleanup: ChunkCleanup,
@@ -81,6 +83,7 @@ impl ObjectWriter {
             cleanup: ChunkCleanup {
                 store,
                 ids: Vec::new(),
+                pending: None,
             },
             size: 0,
         }
@@ -125,7 +128,7 @@ impl ObjectWriter {
             let id = ChunkStore::new_id();
             // Registered for cleanup before the file exists, so no window leaks it.
             self.cleanup.ids.push(id);
-            let file = self.cleanup.store.create(&id)?;
+            let file = self.cleanup.store.create(&id, self.chunk_size)?;
             self.chunks.push(ChunkRef {
                 id,
                 len: 0,
@@ -152,7 +155,7 @@ impl ObjectWriter {
         self.wait_for_sync()?;
         if let Some((file, _, sums)) = self.current.take() {
             self.seal_sums(sums);
-            self.syncing = Some(std::thread::spawn(move || sync_chunk(&file)));
+            self.syncing = Some(std::thread::spawn(move || file.commit()));
         }
         Ok(())
     }
@@ -176,7 +179,7 @@ impl ObjectWriter {
         self.wait_for_sync()?;
         if let Some((file, _, sums)) = self.current.take() {
             self.seal_sums(sums);
-            sync_chunk(&file)?;
+            file.commit()?;
         }
         let location = if self.chunks.is_empty() {
             DataLocation::Inline(std::mem::take(&mut self.inline))
@@ -187,6 +190,7 @@ impl ObjectWriter {
         let cleanup = ChunkCleanup {
             store: self.cleanup.store.clone(),
             ids: std::mem::take(&mut self.cleanup.ids),
+            pending: None,
         };
         Ok(WrittenData {
             location,
@@ -196,12 +200,12 @@ impl ObjectWriter {
     }
 }
 
-/// fsyncs a chunk file's data (skippable only by the test-only fault switch).
-fn sync_chunk(file: &std::fs::File) -> io::Result<()> {
-    if crate::test_faults::skip_fsync("chunk-data") {
-        return Ok(());
+impl Drop for ObjectWriter {
+    fn drop(&mut self) {
+        // An upload dropped while a chunk commit runs: its clean-up waits
+        // for that commit (see `ChunkStore::remove_abandoned`).
+        self.cleanup.pending = self.syncing.take();
     }
-    file.sync_data()
 }
 
 #[cfg(test)]
@@ -210,13 +214,13 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, ChunkStore) {
         let tmp = tempfile::tempdir().unwrap();
-        let s = ChunkStore::open(tmp.path().join("c")).unwrap();
+        let s = ChunkStore::local(tmp.path().join("c")).unwrap();
         (tmp, s)
     }
 
     fn files(s: &ChunkStore) -> usize {
         let mut n = 0;
-        s.walk(|_, _| n += 1).unwrap();
+        s.list(|_| n += 1).unwrap();
         n
     }
 
@@ -246,7 +250,7 @@ mod tests {
             panic!()
         };
         assert_eq!(c.iter().map(|c| c.len).collect::<Vec<_>>(), vec![10, 10, 8]);
-        let first = std::fs::read(s.path(&c[0].id)).unwrap();
+        let first = std::fs::read(s.local_files().unwrap().path(&c[0].id)).unwrap();
         assert_eq!(&first[..3], b"abc");
         assert_eq!(files(&s), 3);
         drop(d);

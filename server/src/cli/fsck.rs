@@ -33,7 +33,20 @@ pub fn run(args: FsckArgs) -> anyhow::Result<()> {
     }
     // Sizes and retention do not matter to a check; opening fails while a
     // server holds the directory (RocksDB's lock).
-    let store = Store::open_unswept(
+    // Chunks in a remote backend: the one the data directory records, with
+    // credentials from the same environment variables as `kura serve`.
+    let blobs = match crate::blobs::recorded(&args.data_dir)? {
+        Some(url) => Some(crate::blobs::parse(
+            &url,
+            &crate::blobs::BlobCredentials {
+                access_key_id: std::env::var("KURA_BLOBS_ACCESS_KEY_ID").ok(),
+                secret_access_key: std::env::var("KURA_BLOBS_SECRET_ACCESS_KEY").ok(),
+                region: std::env::var("KURA_BLOBS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+            },
+        )?),
+        None => None,
+    };
+    let store = Store::open_unswept_on(
         StoreConfig {
             data_dir: args.data_dir.clone(),
             chunk_size: 8 << 20,
@@ -41,6 +54,7 @@ pub fn run(args: FsckArgs) -> anyhow::Result<()> {
             retention: Duration::from_secs(86_400),
         },
         kura_storage::StoreTuning::default(),
+        blobs,
     )
     .with_context(|| {
         format!(

@@ -1,0 +1,202 @@
+//! Chunks as objects in a Ceph RADOS pool: one RADOS object per chunk,
+//! named by the chunk id in hex, in the pool and namespace of the URL
+//! `rados://POOL?conf=/etc/ceph/ceph.conf&namespace=NS&user=admin`.
+//!
+//! Through the official `ceph` crate (blocking librados calls, made on the
+//! storage's blocking threads). librados acknowledges a `write_full` once
+//! every replica of the object's placement group has it, which is what a
+//! `200` rests on. The cluster handle is created once and never shut down:
+//! the crate's explicit disconnect followed by its drop frees twice, and an
+//! I/O context must not outlive its cluster handle.
+
+use std::io;
+use std::time::SystemTime;
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use ceph::ceph::{connect_to_ceph, IoCtx, Pool, Rados};
+use ceph::error::RadosError;
+use kura_storage::{ChunkBackend, ChunkId};
+
+/// Where the chunks go: `POOL?conf=…&namespace=…&user=…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RadosTarget {
+    /// The pool.
+    pub pool: String,
+    /// The cluster's configuration file.
+    pub conf: String,
+    /// The namespace within the pool (empty: the default one).
+    pub namespace: String,
+    /// The client's id (`admin` is `client.admin`).
+    pub user: String,
+}
+
+impl RadosTarget {
+    /// Parses what follows `rados://`.
+    pub fn parse(rest: &str) -> anyhow::Result<RadosTarget> {
+        let (pool, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if pool.is_empty() || pool.contains('/') {
+            bail!("expected rados://POOL?conf=/etc/ceph/ceph.conf[&namespace=NS][&user=ID]");
+        }
+        let mut target = RadosTarget {
+            pool: pool.to_string(),
+            conf: "/etc/ceph/ceph.conf".into(),
+            namespace: String::new(),
+            user: "admin".into(),
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = percent_encoding::percent_decode_str(v)
+                .decode_utf8()
+                .context("a rados:// parameter is not UTF-8")?
+                .into_owned();
+            match k {
+                "conf" => target.conf = v,
+                "namespace" => target.namespace = v,
+                "user" => target.user = v,
+                _ => bail!("unknown rados:// parameter {k:?} (conf, namespace, user)"),
+            }
+        }
+        Ok(target)
+    }
+
+    /// The URL form.
+    pub fn url(&self) -> String {
+        let mut url = format!("rados://{}?conf={}", self.pool, self.conf);
+        if !self.namespace.is_empty() {
+            url.push_str(&format!("&namespace={}", self.namespace));
+        }
+        if self.user != "admin" {
+            url.push_str(&format!("&user={}", self.user));
+        }
+        url
+    }
+}
+
+/// Chunks in a RADOS pool.
+pub struct RadosChunks {
+    target: RadosTarget,
+    ioctx: IoCtx,
+    /// Kept for the life of the process (see the module docs).
+    _cluster: &'static Rados,
+}
+
+impl std::fmt::Debug for RadosChunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RadosChunks")
+            .field("target", &self.target.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RadosChunks {
+    /// Connects to the cluster and opens the pool.
+    pub fn connect(target: RadosTarget) -> anyhow::Result<RadosChunks> {
+        let cluster = connect_to_ceph(&target.user, &target.conf)
+            .map_err(|e| anyhow::anyhow!("connecting to Ceph with {}: {e}", target.conf))?;
+        let cluster: &'static Rados = Box::leak(Box::new(cluster));
+        let ioctx = cluster
+            .get_rados_ioctx(&target.pool)
+            .map_err(|e| anyhow::anyhow!("opening the pool {:?}: {e}", target.pool))?;
+        if !target.namespace.is_empty() {
+            ioctx
+                .rados_set_namespace(&target.namespace)
+                .map_err(|e| anyhow::anyhow!("setting the namespace: {e}"))?;
+        }
+        Ok(RadosChunks {
+            target,
+            ioctx,
+            _cluster: cluster,
+        })
+    }
+
+    fn fail(&self, what: &str, e: RadosError) -> io::Error {
+        let kind = match &e {
+            RadosError::ApiError(nix::errno::Errno::ENOENT) => io::ErrorKind::NotFound,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, format!("{what} in {}: {e}", self.target.url()))
+    }
+}
+
+impl ChunkBackend for RadosChunks {
+    fn describe(&self) -> String {
+        self.target.url()
+    }
+
+    fn put(&self, id: &ChunkId, data: Bytes) -> io::Result<()> {
+        self.ioctx
+            .rados_object_write_full(&hex::encode(id), &data)
+            .map_err(|e| self.fail("storing a chunk", e))
+    }
+
+    fn read(&self, id: &ChunkId, offset: u64, len: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+        // The crate reads up to the buffer's capacity into its start.
+        let mut got = Vec::with_capacity(len as usize);
+        self.ioctx
+            .rados_object_read(&hex::encode(id), &mut got, offset)
+            .map_err(|e| self.fail("reading a chunk", e))?;
+        got.truncate(len as usize);
+        buf.extend_from_slice(&got);
+        Ok(())
+    }
+
+    fn stored_len(&self, id: &ChunkId) -> io::Result<u64> {
+        self.ioctx
+            .rados_object_stat(&hex::encode(id))
+            .map(|(size, _)| size)
+            .map_err(|e| self.fail("looking up a chunk", e))
+    }
+
+    fn delete(&self, id: &ChunkId) -> io::Result<()> {
+        match self.ioctx.rados_object_remove(&hex::encode(id)) {
+            Err(RadosError::ApiError(nix::errno::Errno::ENOENT)) => Ok(()),
+            other => other.map_err(|e| self.fail("deleting a chunk", e)),
+        }
+    }
+
+    fn list(&self, visit: &mut dyn FnMut(ChunkId, Option<SystemTime>)) -> io::Result<()> {
+        let ctx = self
+            .ioctx
+            .rados_list_pool_objects()
+            .map_err(|e| self.fail("listing chunks", e))?;
+        for object in (Pool { ctx }) {
+            let id = hex::decode(&object.name)
+                .ok()
+                .and_then(|v| ChunkId::try_from(v.as_slice()).ok());
+            if let Some(id) = id {
+                let modified = self
+                    .ioctx
+                    .rados_object_stat(&object.name)
+                    .ok()
+                    .map(|(_, t)| t);
+                visit(id, modified);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_print_back() {
+        let t = RadosTarget::parse("kura?conf=/tmp/c/ceph.conf&namespace=site-a").unwrap();
+        assert_eq!(t.pool, "kura");
+        assert_eq!(t.conf, "/tmp/c/ceph.conf");
+        assert_eq!(t.namespace, "site-a");
+        assert_eq!(t.user, "admin");
+        assert_eq!(
+            t.url(),
+            "rados://kura?conf=/tmp/c/ceph.conf&namespace=site-a"
+        );
+        assert_eq!(
+            RadosTarget::parse("p").unwrap().url(),
+            "rados://p?conf=/etc/ceph/ceph.conf"
+        );
+        assert!(RadosTarget::parse("").is_err());
+        assert!(RadosTarget::parse("p?color=red").is_err());
+    }
+}
