@@ -36,6 +36,7 @@ mod changes;
 mod chunk_owners;
 mod chunks;
 mod completed;
+mod engine;
 mod error;
 mod file_modes;
 mod integrity;

@@ -5,15 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
-use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBIteratorWithThreadMode,
-    DBRawIteratorWithThreadMode, Direction, IteratorMode, Options, ReadOptions, WriteBatch,
-    WriteOptions, DB,
-};
 
 use crate::chunks::ChunkStore;
+use crate::engine::{Batch, Cf, Cursor, Durability, Engine, Entries, Expect, ReadBounds};
 use crate::error::{StorageError, StorageResult};
-use crate::keys::{self, ALL_CFS, CF_BUCKETS, CF_META, CF_OBJECTS};
+use crate::keys::{self, CF_BUCKETS, CF_META, CF_OBJECTS};
 use crate::latches::Latches;
 use crate::locks::{LockTable, Readers};
 use crate::rows::{self, BucketRow, Versioning};
@@ -66,7 +62,8 @@ pub struct Store {
 }
 
 pub(crate) struct Inner {
-    pub(crate) db: DB,
+    /// The metadata engine (see `engine/`).
+    pub(crate) db: Engine,
     pub(crate) chunks: ChunkStore,
     pub(crate) locks: Arc<LockTable>,
     pub(crate) readers: Arc<Readers>,
@@ -110,20 +107,6 @@ struct SeqState {
 
 const SEQ_BLOCK: u64 = 1 << 20;
 
-/// A raw RocksDB iterator (seek, then step).
-pub(crate) type RawIter<'a> = DBRawIteratorWithThreadMode<'a, DB>;
-/// A RocksDB iterator of (key, value) entries.
-pub(crate) type EntryIter<'a> = DBIteratorWithThreadMode<'a, DB>;
-
-/// Read options whose upper bound ends the keys starting with `prefix`.
-fn prefix_bound(prefix: &[u8]) -> ReadOptions {
-    let mut opts = ReadOptions::default();
-    if let Some(upper) = keys::prefix_successor(prefix) {
-        opts.set_iterate_upper_bound(upper);
-    }
-    opts
-}
-
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -136,25 +119,6 @@ fn now_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
-}
-
-/// Options of every column family. Bloom filters let a point lookup
-/// (every GET and PUT reads the object row) skip the SST files that cannot
-/// hold the key: without them, RocksDB searched the index of every L0 file,
-/// 18% of the CPU of serving 4 KiB objects.
-fn cf_options(tuning: &StoreTuning, cache: &Cache) -> Options {
-    let mut table = BlockBasedOptions::default();
-    table.set_bloom_filter(10.0, false);
-    table.set_block_cache(cache);
-    // Index and filter blocks count against the cache instead of growing
-    // outside it with the data; pinning L0's keeps point lookups fast.
-    table.set_cache_index_and_filter_blocks(true);
-    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
-    let mut opts = Options::default();
-    opts.set_block_based_table_factory(&table);
-    opts.set_write_buffer_size(tuning.write_buffer_size);
-    opts.set_max_write_buffer_number(tuning.max_write_buffers.max(2) as i32);
-    opts
 }
 
 impl Store {
@@ -181,26 +145,12 @@ impl Store {
     /// `kura fsck` to report (and remove only when asked to).
     pub fn open_unswept(config: StoreConfig, tuning: StoreTuning) -> StorageResult<Store> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        opts.increase_parallelism(2);
-        opts.set_db_write_buffer_size(tuning.total_write_buffers);
-        let cache = Cache::new_lru_cache(tuning.block_cache)?;
-        let cfs = ALL_CFS.iter().map(|name| {
-            let mut cf_opts = cf_options(&tuning, &cache);
-            if *name == keys::CF_USAGE {
-                cf_opts.set_merge_operator_associative("kura-usage-sum", crate::usage::merge_usage);
-                // A busy bucket's operands are folded in the memtable as they
-                // come, so reading its counters (every PUT into a bucket with
-                // a quota) never sums thousands of them.
-                cf_opts.set_max_successive_merges(16);
-            }
-            ColumnFamilyDescriptor::new(*name, cf_opts)
-        });
-        let db = DB::open_cf_descriptors(&opts, config.data_dir.join("meta"), cfs)?;
+        let db = Engine::Rocks(crate::engine::rocks::RocksEngine::open(
+            &config.data_dir.join("meta"),
+            &tuning,
+        )?);
         let chunks = ChunkStore::open(config.data_dir.join("chunks"))?;
-        let sealed = db.get_cf(cf(&db, CF_META), META_KEYS_SEALED)?.is_some();
+        let sealed = db.get(Cf(CF_META), META_KEYS_SEALED)?.is_some();
         // Once rows are sealed, only the key that sealed them will do.
         let secrets = SecretBox::open(&config.data_dir, !sealed)?;
         // `meta/` and `chunks/` are entries of the data directory: without
@@ -216,10 +166,9 @@ impl Store {
         {
             let _ = crate::chunks::sync_dir(parent);
         }
-        let stored = match db.get_cf(cf(&db, CF_META), keys::META_LAST_SEQ)? {
+        let stored = match db.get(Cf(CF_META), keys::META_LAST_SEQ)? {
             Some(v) => u64::from_be_bytes(
-                v.as_slice()
-                    .try_into()
+                (*v).try_into()
                     .map_err(|_| StorageError::Corrupt("bad sequence counter".into()))?,
             ),
             None => 0,
@@ -262,36 +211,38 @@ impl Store {
         &self.inner.config
     }
 
-    pub(crate) fn cf(&self, name: &str) -> &ColumnFamily {
-        cf(&self.inner.db, name)
+    /// The column family `name` (one of `keys::ALL_CFS`).
+    #[inline]
+    pub(crate) fn cf(&self, name: &'static str) -> Cf {
+        Cf(name)
     }
 
     /// A raw iterator over the keys of `cf` that start with `prefix`: the
     /// upper bound is set in RocksDB, so the iterator stops at the end of
     /// the prefix without reading (or skipping tombstones) past it.
-    pub(crate) fn bounded(&self, cf: &str, prefix: Vec<u8>) -> RawIter<'_> {
+    pub(crate) fn bounded(&self, cf: &'static str, prefix: Vec<u8>) -> Cursor<'_> {
         self.inner
             .db
-            .raw_iterator_cf_opt(self.cf(cf), prefix_bound(&prefix))
+            .cursor(self.cf(cf), ReadBounds::prefix(&prefix))
     }
 
     /// The entries of `cf` under `prefix`, forward from `start` (at or after
     /// the prefix); bounded as [`Store::bounded`] is.
-    pub(crate) fn bounded_from(&self, cf: &str, prefix: &[u8], start: &[u8]) -> EntryIter<'_> {
-        self.inner.db.iterator_cf_opt(
-            self.cf(cf),
-            prefix_bound(prefix),
-            IteratorMode::From(start, Direction::Forward),
-        )
+    pub(crate) fn bounded_from(
+        &self,
+        cf: &'static str,
+        prefix: &[u8],
+        start: &[u8],
+    ) -> Entries<'_> {
+        self.inner
+            .db
+            .entries(self.cf(cf), ReadBounds::prefix(prefix), Some(start))
     }
 
     /// Commits a batch durably (WAL fsync'd before returning). RocksDB groups
     /// concurrent synced writes into one fsync, so parallel small PUTs share syncs.
-    pub(crate) fn write_synced(&self, batch: WriteBatch) -> StorageResult<()> {
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        self.inner.db.write_opt(batch, &wo)?;
-        Ok(())
+    pub(crate) fn write_synced(&self, batch: Batch) -> StorageResult<()> {
+        self.inner.db.commit(batch, Durability::Synced)
     }
 
     /// A new, unique, increasing sequence number.
@@ -300,14 +251,9 @@ impl Store {
         s.next += 1;
         if s.next >= s.reserved_end {
             let end = s.next + SEQ_BLOCK;
-            let mut wo = WriteOptions::default();
-            wo.set_sync(true);
-            self.inner.db.put_cf_opt(
-                self.cf(CF_META),
-                keys::META_LAST_SEQ,
-                end.to_be_bytes(),
-                &wo,
-            )?;
+            let mut batch = Batch::default();
+            batch.put_cf(self.cf(CF_META), keys::META_LAST_SEQ, end.to_be_bytes());
+            self.write_synced(batch)?;
             s.reserved_end = end;
         }
         Ok(s.next)
@@ -335,10 +281,16 @@ impl Store {
             retention_secs: None,
             versioning: Versioning::Unversioned,
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(self.cf(CF_BUCKETS), name.as_bytes(), rows::encode(&row));
-        self.write_synced(batch)?;
-        Ok(row)
+        // The lock above covers this process; the guard covers every front
+        // end sharing a distributed engine (and costs a rare bucket creation
+        // one exclusive commit on RocksDB).
+        batch.expect(self.cf(CF_BUCKETS), name.as_bytes(), Expect::Absent);
+        match self.write_synced(batch) {
+            Err(StorageError::Conflict) => Err(StorageError::BucketExists),
+            r => r.map(|()| row),
+        }
     }
 
     pub(crate) fn bucket_lock(&self, name: &str) -> StorageResult<crate::locks::WriteLock> {
@@ -349,11 +301,7 @@ impl Store {
 
     /// A bucket's row, if it exists.
     pub fn bucket(&self, name: &str) -> StorageResult<Option<BucketRow>> {
-        match self
-            .inner
-            .db
-            .get_pinned_cf(self.cf(CF_BUCKETS), name.as_bytes())?
-        {
+        match self.inner.db.get(self.cf(CF_BUCKETS), name.as_bytes())? {
             Some(raw) => Ok(Some(rows::decode(&raw)?)),
             None => Ok(None),
         }
@@ -372,11 +320,11 @@ impl Store {
     /// corruption error), in key order.
     pub(crate) fn named_rows<T: rows::Row>(
         &self,
-        cf: &str,
+        cf: &'static str,
         what: &str,
     ) -> StorageResult<Vec<(String, T)>> {
         let mut out = Vec::new();
-        for item in self.inner.db.iterator_cf(self.cf(cf), IteratorMode::Start) {
+        for item in self.inner.db.entries(self.cf(cf), ReadBounds::all(), None) {
             let (k, v) = item?;
             let name =
                 String::from_utf8(k.to_vec()).map_err(|_| StorageError::Corrupt(what.into()))?;
@@ -404,13 +352,13 @@ impl Store {
         let _no_commits = self.inner.bucket_commits.write();
         self.require_bucket(name)?;
         let prefix = keys::bucket_prefix(name)?;
-        let mut it = self.inner.db.raw_iterator_cf(self.cf(CF_OBJECTS));
+        let mut it = self.inner.db.cursor(self.cf(CF_OBJECTS), ReadBounds::all());
         it.seek(&prefix);
         if it.valid() && it.key().is_some_and(|k| k.starts_with(&prefix)) {
             return Err(StorageError::BucketNotEmpty);
         }
         it.status()?;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
         // Empty already if maintained right; dropped anyway, so a bucket
         // created later under the name can never inherit stray entries.
@@ -426,10 +374,4 @@ impl Store {
         self.write_synced(batch)?;
         Ok(())
     }
-}
-
-fn cf<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
-    // Every CF in ALL_CFS is created at open; a missing one is a programming error.
-    db.cf_handle(name)
-        .expect("column family opened at start-up")
 }
