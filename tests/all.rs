@@ -22,6 +22,7 @@ mod delete_objects;
 mod disk_full;
 mod durability;
 mod edge;
+mod etcd;
 mod folders;
 mod history;
 mod integrity;

@@ -24,6 +24,11 @@ pub struct ServeArgs {
     /// Data directory (metadata and chunk files).
     #[arg(long, env = "KURA_DATA_DIR", default_value = "./kura-data")]
     pub data_dir: PathBuf,
+    /// Metadata engine: `embedded` (RocksDB in the data directory) or an etcd
+    /// cluster, `etcd://host:2379[,host:2379...]/prefix` (every key kura
+    /// writes starts with `prefix/`; chunk files stay in the data directory).
+    #[arg(long, default_value = "embedded")]
+    pub meta: kura_storage::MetaUrl,
     /// Domain for virtual-host-style requests (`<bucket>.<domain>`).
     #[arg(long, env = "KURA_DOMAIN")]
     pub domain: Option<String>,

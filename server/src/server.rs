@@ -49,7 +49,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("  KURA_ACCESS_KEY_ID={}", root.access_key_id);
         println!("  KURA_SECRET_ACCESS_KEY={}", root.secret.expose());
     }
-    let store = Store::open_with(
+    let store = Store::open_on(
         StoreConfig {
             data_dir: args.data_dir.clone(),
             chunk_size: args.chunk_size,
@@ -57,6 +57,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             retention: args.retention,
         },
         args.store_tuning(),
+        &args.meta,
     )
     .context("opening the store")?;
     if let Some(secs) = args.lifecycle_day_secs {

@@ -76,6 +76,7 @@ pub use backup::BackupStats;
 pub use bucket_configs::BucketConfig;
 pub use changes::{ChangeEntry, ChangeEvent, ChangePage, ChangeQuery, ChangeRead};
 pub use completed::CompletedUpload;
+pub use engine::{EtcdUrl, MetaUrl};
 pub use error::{StorageError, StorageResult};
 pub use integrity::corrupt_chunk_reads;
 pub use lifecycle::{LifecycleConfig, LifecycleRule, RuleFilter};

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::chunks::ChunkStore;
-use crate::engine::{Batch, Cf, Cursor, Durability, Engine, Entries, Expect, ReadBounds};
+use crate::engine::{Batch, Cf, Cursor, Durability, Engine, Entries, Expect, MetaUrl, ReadBounds};
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_BUCKETS, CF_META, CF_OBJECTS};
 use crate::latches::Latches;
@@ -130,7 +130,17 @@ impl Store {
 
     /// [`Store::open`] with RocksDB memory bounds of its own.
     pub fn open_with(config: StoreConfig, tuning: StoreTuning) -> StorageResult<Store> {
-        let store = Store::open_unswept(config, tuning)?;
+        Self::open_on(config, tuning, &MetaUrl::Embedded)
+    }
+
+    /// [`Store::open_with`] on the metadata engine `meta` (chunk files stay
+    /// in the data directory).
+    pub fn open_on(
+        config: StoreConfig,
+        tuning: StoreTuning,
+        meta: &MetaUrl,
+    ) -> StorageResult<Store> {
+        let store = Store::open_unswept_on(config, tuning, meta)?;
         let removed = store.sweep_orphan_chunks()?;
         if removed > 0 {
             tracing::info!(
@@ -144,11 +154,17 @@ impl Store {
     /// Opens the store but leaves orphan chunk files where they are, for
     /// `kura fsck` to report (and remove only when asked to).
     pub fn open_unswept(config: StoreConfig, tuning: StoreTuning) -> StorageResult<Store> {
+        Self::open_unswept_on(config, tuning, &MetaUrl::Embedded)
+    }
+
+    /// [`Store::open_unswept`] on the metadata engine `meta`.
+    pub fn open_unswept_on(
+        config: StoreConfig,
+        tuning: StoreTuning,
+        meta: &MetaUrl,
+    ) -> StorageResult<Store> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let db = Engine::Rocks(crate::engine::rocks::RocksEngine::open(
-            &config.data_dir.join("meta"),
-            &tuning,
-        )?);
+        let db = Engine::open(meta, &config.data_dir.join("meta"), &tuning)?;
         let chunks = ChunkStore::open(config.data_dir.join("chunks"))?;
         let sealed = db.get(Cf(CF_META), META_KEYS_SEALED)?.is_some();
         // Once rows are sealed, only the key that sealed them will do.
@@ -167,10 +183,7 @@ impl Store {
             let _ = crate::chunks::sync_dir(parent);
         }
         let stored = match db.get(Cf(CF_META), keys::META_LAST_SEQ)? {
-            Some(v) => u64::from_be_bytes(
-                (*v).try_into()
-                    .map_err(|_| StorageError::Corrupt("bad sequence counter".into()))?,
-            ),
+            Some(v) => decode_seq(&v)?,
             None => 0,
         };
         let changes = crate::change_log::ChangeLog::recover(&db)?;
@@ -249,12 +262,35 @@ impl Store {
     pub(crate) fn next_seq(&self) -> StorageResult<u64> {
         let mut s = self.inner.seq.lock();
         s.next += 1;
-        if s.next >= s.reserved_end {
-            let end = s.next + SEQ_BLOCK;
+        while s.next >= s.reserved_end {
+            // Reserve the block above the last one any front end sharing
+            // the engine reserved, guarded by the value read: a concurrent
+            // reservation makes this one fail and retry above it.
+            let stored = self
+                .inner
+                .db
+                .get_owned(self.cf(CF_META), keys::META_LAST_SEQ)?;
+            let last = match &stored {
+                Some(v) => decode_seq(v)?,
+                None => 0,
+            };
+            let start = s.next.max(last + 1);
+            let end = start + SEQ_BLOCK;
             let mut batch = Batch::default();
             batch.put_cf(self.cf(CF_META), keys::META_LAST_SEQ, end.to_be_bytes());
-            self.write_synced(batch)?;
-            s.reserved_end = end;
+            let expect = match stored {
+                Some(v) => Expect::Value(v),
+                None => Expect::Absent,
+            };
+            batch.expect(self.cf(CF_META), keys::META_LAST_SEQ, expect);
+            match self.write_synced(batch) {
+                Ok(()) => {
+                    s.next = start;
+                    s.reserved_end = end;
+                }
+                Err(StorageError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
         }
         Ok(s.next)
     }
@@ -374,4 +410,10 @@ impl Store {
         self.write_synced(batch)?;
         Ok(())
     }
+}
+
+fn decode_seq(raw: &[u8]) -> StorageResult<u64> {
+    Ok(u64::from_be_bytes(raw.try_into().map_err(|_| {
+        StorageError::Corrupt("bad sequence counter".into())
+    })?))
 }

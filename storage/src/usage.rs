@@ -171,7 +171,7 @@ impl Store {
     /// Scans `bucket`'s object and version rows and returns what the
     /// counters should say.
     pub fn scan_usage(&self, bucket: &str) -> StorageResult<Usage> {
-        let snapshot = self.inner.db.snapshot();
+        let snapshot = self.inner.db.snapshot()?;
         self.scan_usage_at(bucket, &snapshot)
     }
 
@@ -203,7 +203,7 @@ impl Store {
     /// add after the snapshot is kept.
     pub fn recompute_usage(&self, bucket: &str) -> StorageResult<(Usage, Usage)> {
         self.require_bucket(bucket)?;
-        let snapshot = self.inner.db.snapshot();
+        let snapshot = self.inner.db.snapshot()?;
         let before = match self
             .inner
             .db

@@ -34,7 +34,6 @@ pub(crate) enum Expect {
     #[allow(dead_code)] // in-process locks guard these today; other engines need them
     Present,
     /// The key holds exactly this value (what the caller read).
-    #[allow(dead_code)]
     Value(Vec<u8>),
 }
 

@@ -16,6 +16,7 @@
 //! operation maps to RocksDB, etcd, TiKV and FoundationDB.
 
 mod batch;
+pub(crate) mod etcd;
 pub(crate) mod rocks;
 
 use std::ops::Deref;
@@ -95,12 +96,16 @@ impl<'a> ReadBounds<'a> {
 pub(crate) enum Engine {
     /// Embedded RocksDB in the data directory (the default).
     Rocks(rocks::RocksEngine),
+    /// An etcd cluster shared by several front ends.
+    /// (Boxed: the embedded variant stays small and inline.)
+    Etcd(Box<etcd::EtcdEngine>),
 }
 
 /// A value read by [`Engine::get`]; RocksDB's is pinned in its block cache
 /// (no copy).
 pub(crate) enum Value<'a> {
     Rocks(rocksdb::DBPinnableSlice<'a>),
+    Owned(Vec<u8>),
 }
 
 impl Deref for Value<'_> {
@@ -109,6 +114,7 @@ impl Deref for Value<'_> {
     fn deref(&self) -> &[u8] {
         match self {
             Value::Rocks(v) => v,
+            Value::Owned(v) => v,
         }
     }
 }
@@ -124,12 +130,16 @@ impl AsRef<[u8]> for Value<'_> {
 /// before it was taken and none after.
 pub(crate) enum Snapshot<'a> {
     Rocks(rocksdb::Snapshot<'a>),
+    /// An etcd revision: reads at it see the store as it was then (until
+    /// compaction removes it).
+    Etcd(i64),
 }
 
 /// A positioned scan over one column family: seek, then step forward or
 /// backward in key order. Stops at its [`ReadBounds`].
 pub(crate) enum Cursor<'a> {
     Rocks(rocks::RawIter<'a>),
+    Etcd(Box<etcd::EtcdCursor<'a>>),
 }
 
 impl Cursor<'_> {
@@ -138,6 +148,7 @@ impl Cursor<'_> {
     pub(crate) fn seek(&mut self, key: impl AsRef<[u8]>) {
         match self {
             Cursor::Rocks(it) => it.seek(key),
+            Cursor::Etcd(it) => it.seek(key.as_ref()),
         }
     }
 
@@ -146,6 +157,7 @@ impl Cursor<'_> {
     pub(crate) fn seek_for_prev(&mut self, key: impl AsRef<[u8]>) {
         match self {
             Cursor::Rocks(it) => it.seek_for_prev(key),
+            Cursor::Etcd(it) => it.seek_for_prev(key.as_ref()),
         }
     }
 
@@ -154,6 +166,7 @@ impl Cursor<'_> {
     pub(crate) fn seek_to_first(&mut self) {
         match self {
             Cursor::Rocks(it) => it.seek_to_first(),
+            Cursor::Etcd(it) => it.seek_to_first(),
         }
     }
 
@@ -163,6 +176,7 @@ impl Cursor<'_> {
     pub(crate) fn valid(&self) -> bool {
         match self {
             Cursor::Rocks(it) => it.valid(),
+            Cursor::Etcd(it) => it.valid(),
         }
     }
 
@@ -171,6 +185,7 @@ impl Cursor<'_> {
     pub(crate) fn key(&self) -> Option<&[u8]> {
         match self {
             Cursor::Rocks(it) => it.key(),
+            Cursor::Etcd(it) => it.key(),
         }
     }
 
@@ -179,6 +194,7 @@ impl Cursor<'_> {
     pub(crate) fn value(&self) -> Option<&[u8]> {
         match self {
             Cursor::Rocks(it) => it.value(),
+            Cursor::Etcd(it) => it.value(),
         }
     }
 
@@ -187,6 +203,7 @@ impl Cursor<'_> {
     pub(crate) fn next(&mut self) {
         match self {
             Cursor::Rocks(it) => it.next(),
+            Cursor::Etcd(it) => it.next(),
         }
     }
 
@@ -195,6 +212,7 @@ impl Cursor<'_> {
     pub(crate) fn prev(&mut self) {
         match self {
             Cursor::Rocks(it) => it.prev(),
+            Cursor::Etcd(it) => it.prev(),
         }
     }
 
@@ -203,6 +221,7 @@ impl Cursor<'_> {
     pub(crate) fn status(&self) -> StorageResult<()> {
         match self {
             Cursor::Rocks(it) => Ok(it.status()?),
+            Cursor::Etcd(it) => it.status(),
         }
     }
 }
@@ -241,6 +260,7 @@ impl Engine {
     pub(crate) fn get(&self, cf: Cf, key: impl AsRef<[u8]>) -> StorageResult<Option<Value<'_>>> {
         match self {
             Engine::Rocks(e) => Ok(e.get(cf, key)?.map(Value::Rocks)),
+            Engine::Etcd(e) => Ok(e.get(cf, key.as_ref(), 0)?.map(Value::Owned)),
         }
     }
 
@@ -262,6 +282,10 @@ impl Engine {
     ) -> StorageResult<Option<Value<'a>>> {
         match (self, snapshot) {
             (Engine::Rocks(e), Snapshot::Rocks(s)) => Ok(e.get_at(s, cf, key)?.map(Value::Rocks)),
+            (Engine::Etcd(e), Snapshot::Etcd(rev)) => {
+                Ok(e.get(cf, key.as_ref(), *rev)?.map(Value::Owned))
+            }
+            _ => unreachable!("a snapshot of another engine"),
         }
     }
 
@@ -277,6 +301,10 @@ impl Engine {
                 .into_iter()
                 .map(|r| Ok(r?.map(Value::Rocks)))
                 .collect(),
+            Engine::Etcd(e) => keys
+                .iter()
+                .map(|k| Ok(e.get(cf, k.as_ref(), 0)?.map(Value::Owned)))
+                .collect(),
         }
     }
 
@@ -285,6 +313,7 @@ impl Engine {
     pub(crate) fn cursor<'a>(&'a self, cf: Cf, bounds: ReadBounds<'a>) -> Cursor<'a> {
         match self {
             Engine::Rocks(e) => Cursor::Rocks(e.cursor(cf, bounds)),
+            Engine::Etcd(e) => Cursor::Etcd(Box::new(e.cursor(cf, bounds))),
         }
     }
 
@@ -309,9 +338,10 @@ impl Engine {
     }
 
     /// A consistent read view of every column family.
-    pub(crate) fn snapshot(&self) -> Snapshot<'_> {
+    pub(crate) fn snapshot(&self) -> StorageResult<Snapshot<'_>> {
         match self {
-            Engine::Rocks(e) => Snapshot::Rocks(e.snapshot()),
+            Engine::Rocks(e) => Ok(Snapshot::Rocks(e.snapshot())),
+            Engine::Etcd(e) => Ok(Snapshot::Etcd(e.snapshot()?)),
         }
     }
 
@@ -321,6 +351,8 @@ impl Engine {
     pub(crate) fn commit(&self, batch: Batch, durability: Durability) -> StorageResult<()> {
         match self {
             Engine::Rocks(e) => e.commit(batch, durability),
+            // Every etcd commit is a quorum write, synced by each member.
+            Engine::Etcd(e) => e.commit(batch),
         }
     }
 
@@ -330,6 +362,7 @@ impl Engine {
     pub(crate) fn erase_history(&self, cf: Cf) -> StorageResult<()> {
         match self {
             Engine::Rocks(e) => e.erase_history(cf),
+            Engine::Etcd(e) => e.erase_history(),
         }
     }
 
@@ -337,6 +370,9 @@ impl Engine {
     pub(crate) fn checkpoint(&self, dir: &Path) -> StorageResult<()> {
         match self {
             Engine::Rocks(e) => e.checkpoint(dir),
+            Engine::Etcd(_) => Err(crate::StorageError::Io(std::io::Error::other(
+                "backups of metadata on etcd are taken with `etcdctl snapshot save`",
+            ))),
         }
     }
 
@@ -345,6 +381,7 @@ impl Engine {
     pub(crate) fn property_int(&self, cf: Cf, name: &str) -> StorageResult<Option<u64>> {
         match self {
             Engine::Rocks(e) => e.property_int(cf, name),
+            Engine::Etcd(_) => Ok(None),
         }
     }
 
@@ -353,6 +390,59 @@ impl Engine {
     pub(crate) fn flush(&self, cf: Cf) -> StorageResult<()> {
         match self {
             Engine::Rocks(e) => e.flush(cf),
+            Engine::Etcd(_) => Ok(()),
         }
+    }
+}
+
+pub use etcd::EtcdUrl;
+
+/// Which metadata engine a store opens (`kura serve --meta`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MetaUrl {
+    /// RocksDB in `meta/` of the data directory (`embedded`, the default).
+    #[default]
+    Embedded,
+    /// An etcd cluster (`etcd://h1:2379,h2:2379/prefix`); boxed to keep
+    /// the server's arguments small.
+    Etcd(Box<EtcdUrl>),
+}
+
+impl std::str::FromStr for MetaUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "embedded" {
+            Ok(MetaUrl::Embedded)
+        } else if s.starts_with("etcd://") {
+            Ok(MetaUrl::Etcd(Box::new(s.parse()?)))
+        } else {
+            Err(format!(
+                "{s:?}: expected `embedded` or etcd://host:port[,host:port...]/prefix"
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for MetaUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetaUrl::Embedded => f.write_str("embedded"),
+            MetaUrl::Etcd(u) => u.fmt(f),
+        }
+    }
+}
+
+impl Engine {
+    /// Opens the engine `meta` names; the embedded one lives at `path`.
+    pub(crate) fn open(
+        meta: &MetaUrl,
+        path: &Path,
+        tuning: &crate::store::StoreTuning,
+    ) -> StorageResult<Engine> {
+        Ok(match meta {
+            MetaUrl::Embedded => Engine::Rocks(rocks::RocksEngine::open(path, tuning)?),
+            MetaUrl::Etcd(url) => Engine::Etcd(Box::new(etcd::EtcdEngine::connect(url)?)),
+        })
     }
 }

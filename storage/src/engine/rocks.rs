@@ -267,7 +267,7 @@ mod tests {
             b.put_cf(meta, k, k);
         }
         e.commit(b, Durability::Synced).unwrap();
-        let snap = e.snapshot();
+        let snap = e.snapshot().unwrap();
         let mut b = Batch::default();
         b.delete_range_cf(meta, b"a2", b"b1");
         b.delete_cf(meta, b"c1");
