@@ -23,6 +23,7 @@ mod delete_objects;
 mod disk_full;
 mod durability;
 mod edge;
+mod etcd;
 mod folders;
 mod history;
 mod integrity;

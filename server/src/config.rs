@@ -24,6 +24,11 @@ pub struct ServeArgs {
     /// Data directory (metadata and chunk files).
     #[arg(long, env = "KURA_DATA_DIR", default_value = "./kura-data")]
     pub data_dir: PathBuf,
+    /// Metadata engine: `embedded` (RocksDB in the data directory) or an etcd
+    /// cluster, `etcd://host:2379[,host:2379...]/prefix` (every key kura
+    /// writes starts with `prefix/`; chunk bytes go where `--blobs` says).
+    #[arg(long, default_value = "embedded")]
+    pub meta: kura_storage::MetaUrl,
     /// Where chunk bytes go: local files under the data directory (default),
     /// `s3://BUCKET[/PREFIX]@http(s)://HOST[:PORT]` (any S3-compatible
     /// endpoint), or `rados://POOL?conf=/etc/ceph/ceph.conf[&namespace=NS]`

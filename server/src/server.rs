@@ -62,6 +62,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             retention: args.retention,
         },
         args.store_tuning(),
+        &args.meta,
         blobs,
     )
     .context("opening the store")?;

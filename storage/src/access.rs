@@ -14,13 +14,11 @@
 
 use std::collections::HashMap;
 
-use rocksdb::{
-    BottommostLevelCompaction, CompactOptions, FlushOptions, IteratorMode, WriteBatch, WriteOptions,
-};
+use crate::engine::{Batch, Durability, ReadBounds};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StorageError, StorageResult};
-use crate::keys::{ALL_CFS, CF_ACCESS_KEYS, CF_KEY_USAGE, CF_META};
+use crate::keys::{CF_ACCESS_KEYS, CF_KEY_USAGE, CF_META};
 use crate::rows;
 use crate::secrets::META_KEYS_SEALED;
 use crate::store::Store;
@@ -133,7 +131,7 @@ impl Store {
     /// secret scrubs the old one from the disk before returning.
     pub fn put_access_key(&self, id: &str, row: &AccessKeyRow) -> StorageResult<()> {
         let old_secret = self.access_key(id)?.map(|old| old.secret);
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(
             self.cf(CF_ACCESS_KEYS),
             id.as_bytes(),
@@ -156,11 +154,7 @@ impl Store {
 
     /// One access key, if it exists.
     pub fn access_key(&self, id: &str) -> StorageResult<Option<AccessKeyRow>> {
-        match self
-            .inner
-            .db
-            .get_pinned_cf(self.cf(CF_ACCESS_KEYS), id.as_bytes())?
-        {
+        match self.inner.db.get(self.cf(CF_ACCESS_KEYS), id.as_bytes())? {
             Some(raw) => Ok(Some(self.unseal_row(id, &raw)?)),
             None => Ok(None),
         }
@@ -172,7 +166,7 @@ impl Store {
         for item in self
             .inner
             .db
-            .iterator_cf(self.cf(CF_ACCESS_KEYS), IteratorMode::Start)
+            .entries(self.cf(CF_ACCESS_KEYS), ReadBounds::all(), None)
         {
             let (k, v) = item?;
             let id = String::from_utf8(k.to_vec())
@@ -188,12 +182,12 @@ impl Store {
     /// the disk. Run at open while the marker is absent; a crash before the
     /// batch leaves everything plaintext and unmarked, so it simply runs again.
     pub(crate) fn seal_plaintext_keys(&self) -> StorageResult<()> {
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let mut sealed = 0usize;
         for item in self
             .inner
             .db
-            .iterator_cf(self.cf(CF_ACCESS_KEYS), IteratorMode::Start)
+            .entries(self.cf(CF_ACCESS_KEYS), ReadBounds::all(), None)
         {
             let (k, v) = item?;
             let id = String::from_utf8(k.to_vec())
@@ -222,28 +216,13 @@ impl Store {
     /// which drops the old values. Admin changes are rare; the cost is a
     /// few small files.
     pub fn scrub_access_keys(&self) -> StorageResult<()> {
-        let db = &self.inner.db;
-        let mut flush = FlushOptions::default();
-        flush.set_wait(true);
-        for name in ALL_CFS {
-            db.flush_cf_opt(self.cf(name), &flush)?;
-        }
-        let mut compact = CompactOptions::default();
-        compact.set_exclusive_manual_compaction(true);
-        compact.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
-        db.compact_range_cf_opt(
-            self.cf(CF_ACCESS_KEYS),
-            None::<&[u8]>,
-            None::<&[u8]>,
-            &compact,
-        );
-        Ok(())
+        self.inner.db.erase_history(self.cf(CF_ACCESS_KEYS))
     }
 
     /// Deletes an access key and its usage record (one synced write), and
     /// scrubs its secret from the disk.
     pub fn delete_access_key(&self, id: &str) -> StorageResult<()> {
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.delete_cf(self.cf(CF_ACCESS_KEYS), id.as_bytes());
         batch.delete_cf(self.cf(CF_KEY_USAGE), id.as_bytes());
         self.write_synced(batch)?;
@@ -254,21 +233,18 @@ impl Store {
     /// without fsync (see the module docs). Usage of keys deleted meanwhile
     /// is dropped.
     pub fn record_key_usage(&self, usage: &[(String, u64)]) -> StorageResult<()> {
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         for (id, ms) in usage {
             let exists = self
                 .inner
                 .db
-                .get_pinned_cf(self.cf(CF_ACCESS_KEYS), id.as_bytes())?
+                .get(self.cf(CF_ACCESS_KEYS), id.as_bytes())?
                 .is_some();
             if exists {
                 batch.put_cf(self.cf(CF_KEY_USAGE), id.as_bytes(), ms.to_be_bytes());
             }
         }
-        let mut wo = WriteOptions::default();
-        wo.set_sync(false);
-        self.inner.db.write_opt(batch, &wo)?;
-        Ok(())
+        self.inner.db.commit(batch, Durability::Buffered)
     }
 
     /// When each key was last used (keys never used are absent).
@@ -277,7 +253,7 @@ impl Store {
         for item in self
             .inner
             .db
-            .iterator_cf(self.cf(CF_KEY_USAGE), IteratorMode::Start)
+            .entries(self.cf(CF_KEY_USAGE), ReadBounds::all(), None)
         {
             let (k, v) = item?;
             let id = String::from_utf8(k.to_vec())
@@ -354,13 +330,13 @@ mod tests {
         let stored = |id: &str| {
             s.inner
                 .db
-                .get_cf(s.cf(CF_ACCESS_KEYS), id.as_bytes())
+                .get_owned(s.cf(CF_ACCESS_KEYS), id.as_bytes())
                 .unwrap()
                 .unwrap()
         };
         let sealed_first = stored("AKID");
         let sealed_second = stored("GONE");
-        s.inner.db.flush_cf(s.cf(CF_ACCESS_KEYS)).unwrap();
+        s.inner.db.flush(s.cf(CF_ACCESS_KEYS)).unwrap();
         assert!(!on_disk(tmp.path(), &sealed_first).is_empty());
 
         // Rotation and deletion scrub the old sealed values too: with the key
@@ -387,11 +363,11 @@ mod tests {
         {
             // What a build before encryption wrote: plain rows, no marker, no key file.
             let s = store(tmp.path());
-            let mut batch = WriteBatch::default();
+            let mut batch = Batch::default();
             batch.put_cf(s.cf(CF_ACCESS_KEYS), b"OLDKEY", rows::encode(&row(old)));
             batch.delete_cf(s.cf(CF_META), META_KEYS_SEALED);
             s.write_synced(batch).unwrap();
-            s.inner.db.flush_cf(s.cf(CF_ACCESS_KEYS)).unwrap();
+            s.inner.db.flush(s.cf(CF_ACCESS_KEYS)).unwrap();
         }
         std::fs::remove_file(tmp.path().join(crate::secrets::KEY_FILE)).unwrap();
         assert!(!on_disk(tmp.path(), old.as_bytes()).is_empty());
@@ -460,7 +436,7 @@ mod tests {
         raw.extend(postcard::to_allocvec(&old).unwrap());
         let tmp = tempfile::tempdir().unwrap();
         let s = store(tmp.path());
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(
             s.cf(CF_ACCESS_KEYS),
             b"OLDKEY",

@@ -103,8 +103,7 @@ impl Store {
         // RocksDB flushes the memtables first, so the checkpoint is SST
         // files (hard-linked when on the same file system) and holds every
         // write acknowledged before this call.
-        rocksdb::checkpoint::Checkpoint::new(&self.inner.db)?
-            .create_checkpoint(dir.join("meta"))?;
+        self.inner.db.checkpoint(&dir.join("meta"))?;
         let mut stats = BackupStats::default();
         // Chunks in a remote backend stay there (the backend keeps its own
         // copies): the backup holds the metadata, which names them, and

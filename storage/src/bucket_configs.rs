@@ -3,7 +3,7 @@
 //! kept as the protocol layer rendered them; storage keeps them with the
 //! bucket and drops them with it.
 
-use rocksdb::WriteBatch;
+use crate::engine::Batch;
 
 use crate::error::StorageResult;
 use crate::keys::{self, CF_BUCKET_CONFIGS};
@@ -41,10 +41,9 @@ impl Store {
         bucket: &str,
         kind: BucketConfig,
     ) -> StorageResult<Option<Vec<u8>>> {
-        Ok(self
-            .inner
+        self.inner
             .db
-            .get_cf(self.cf(CF_BUCKET_CONFIGS), config_key(bucket, kind)?)?)
+            .get_owned(self.cf(CF_BUCKET_CONFIGS), config_key(bucket, kind)?)
     }
 
     /// Sets (`Some`) or removes (`None`) the bucket's `kind` document,
@@ -59,7 +58,7 @@ impl Store {
         // and the write and leave a document behind.
         let _guard = self.bucket_lock(bucket)?;
         self.require_bucket(bucket)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let key = config_key(bucket, kind)?;
         match doc {
             Some(d) => batch.put_cf(self.cf(CF_BUCKET_CONFIGS), key, d),
@@ -69,11 +68,7 @@ impl Store {
     }
 
     /// Adds to `batch` the removal of every document of `bucket`.
-    pub(crate) fn drop_bucket_configs(
-        &self,
-        batch: &mut WriteBatch,
-        bucket: &str,
-    ) -> StorageResult<()> {
+    pub(crate) fn drop_bucket_configs(&self, batch: &mut Batch, bucket: &str) -> StorageResult<()> {
         let prefix = keys::bucket_prefix(bucket)?;
         let mut end = prefix.clone();
         // The prefix is length byte + name: every config key of this bucket

@@ -1,6 +1,6 @@
 //! Per-bucket settings changed at run time (through the admin API).
 
-use rocksdb::WriteBatch;
+use crate::engine::Batch;
 
 use crate::error::StorageResult;
 use crate::keys::CF_BUCKETS;
@@ -14,7 +14,7 @@ impl Store {
         let _guard = self.bucket_lock(bucket)?;
         let mut row = self.require_bucket(bucket)?;
         row.max_object_size = max;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(self.cf(CF_BUCKETS), bucket.as_bytes(), rows::encode(&row));
         self.write_synced(batch)
     }
@@ -35,7 +35,7 @@ impl Store {
             return Ok(());
         }
         row.versioning = state;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(self.cf(CF_BUCKETS), bucket.as_bytes(), rows::encode(&row));
         self.write_synced(batch)
     }

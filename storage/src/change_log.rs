@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::engine::{Cf, Engine, ReadBounds};
 use parking_lot::{Mutex, RwLock};
-use rocksdb::DB;
 
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHANGES};
@@ -39,12 +39,9 @@ impl LogState {
 
 impl ChangeLog {
     /// A counter resuming after the largest sequence found in `db`'s log.
-    pub(crate) fn recover(db: &DB) -> StorageResult<ChangeLog> {
-        let cf = db
-            .cf_handle(CF_CHANGES)
-            .expect("column family opened at start-up");
+    pub(crate) fn recover(db: &Engine) -> StorageResult<ChangeLog> {
         let mut last = 0u64;
-        let mut it = db.raw_iterator_cf(cf);
+        let mut it = db.cursor(Cf(CF_CHANGES), ReadBounds::all());
         it.seek_to_first();
         // One seek per bucket: its trim mark (sequence 0) comes first, its
         // newest entry last.

@@ -29,7 +29,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rocksdb::{ReadOptions, WriteBatch};
+use crate::engine::{Batch, ReadBounds};
 use serde::{Deserialize, Serialize};
 
 use crate::bucket_configs::BucketConfig;
@@ -203,7 +203,7 @@ impl Store {
     /// `bucket`'s change log: the one call every object change goes through.
     pub(crate) fn write_logged(
         &self,
-        mut batch: WriteBatch,
+        mut batch: Batch,
         bucket: &str,
         entries: &[ChangeEntry],
     ) -> StorageResult<()> {
@@ -245,7 +245,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_CHANGES), keys::change_key(bucket, 0)?)?
+            .get(self.cf(CF_CHANGES), keys::change_key(bucket, 0)?)?
         {
             Some(raw) => decode_mark(&raw),
             None => Ok(0),
@@ -271,9 +271,8 @@ impl Store {
         let mut more = false;
         let mut last_scanned = start_after;
         if start_after < horizon {
-            let mut opts = ReadOptions::default();
-            opts.set_iterate_upper_bound(keys::change_key(bucket, horizon + 1)?);
-            let mut it = self.inner.db.raw_iterator_cf_opt(self.cf(CF_CHANGES), opts);
+            let bounds = ReadBounds::below(keys::change_key(bucket, horizon + 1)?);
+            let mut it = self.inner.db.cursor(self.cf(CF_CHANGES), bounds);
             it.seek(keys::change_key(bucket, start_after + 1)?);
             let plen = keys::bucket_prefix(bucket)?.len();
             let mut scanned = 0;
@@ -374,12 +373,11 @@ impl Store {
     /// One batch of [`Store::trim_changes`]: entries below `cutoff` go, and
     /// the trim mark moves to the last of them, atomically.
     fn trim_batch(&self, bucket: &str, cutoff: u64) -> StorageResult<usize> {
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(keys::change_key(bucket, cutoff)?);
-        let mut it = self.inner.db.raw_iterator_cf_opt(self.cf(CF_CHANGES), opts);
+        let bounds = ReadBounds::below(keys::change_key(bucket, cutoff)?);
+        let mut it = self.inner.db.cursor(self.cf(CF_CHANGES), bounds);
         it.seek(keys::change_key(bucket, 1)?);
         let plen = keys::bucket_prefix(bucket)?.len();
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let mut n = 0;
         let mut last = None;
         while it.valid() && n < TRIM_BATCH {
@@ -404,11 +402,7 @@ impl Store {
     /// Adds to `batch`: `bucket`'s log is dropped (the bucket is being
     /// deleted), and its trim mark set to the horizon, so a cursor of the
     /// old bucket is refused by a new bucket of the same name.
-    pub(crate) fn drop_bucket_changes(
-        &self,
-        batch: &mut WriteBatch,
-        bucket: &str,
-    ) -> StorageResult<()> {
+    pub(crate) fn drop_bucket_changes(&self, batch: &mut Batch, bucket: &str) -> StorageResult<()> {
         let cf = self.cf(CF_CHANGES);
         batch.delete_range_cf(
             cf,

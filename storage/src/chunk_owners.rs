@@ -35,7 +35,7 @@ pub(crate) fn encode(owners: &[u64]) -> Vec<u8> {
 impl Store {
     /// The versions owning chunk `id`, `None` if no entry exists.
     pub(crate) fn chunk_owners(&self, id: &[u8; 16]) -> StorageResult<Option<Vec<u64>>> {
-        match self.inner.db.get_pinned_cf(self.cf(CF_CHUNKS), id)? {
+        match self.inner.db.get(self.cf(CF_CHUNKS), id)? {
             Some(raw) => Ok(Some(decode(&raw)?)),
             None => Ok(None),
         }
@@ -47,7 +47,7 @@ impl Store {
     pub(crate) fn chunk_owners_of(&self, ids: &[[u8; 16]]) -> StorageResult<Vec<Vec<u64>>> {
         self.inner
             .db
-            .batched_multi_get_cf(self.cf(CF_CHUNKS), ids, false)
+            .multi_get(self.cf(CF_CHUNKS), ids)
             .into_iter()
             .map(|r| match r? {
                 Some(raw) => decode(&raw),

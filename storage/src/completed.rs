@@ -8,7 +8,7 @@
 //! `upload_expiry` entry at its own deadline; the expiry sweep removes it
 //! then, like an unfinished upload.
 
-use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
+use crate::engine::{Batch, ReadBounds};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StorageResult;
@@ -52,7 +52,7 @@ impl Store {
     /// its deadline in the expiry queue.
     pub(crate) fn stage_completed(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch,
         upload: &UploadRef,
         ukey: &[u8],
         record: &CompletedUpload,
@@ -74,11 +74,7 @@ impl Store {
         upload_id: &str,
     ) -> StorageResult<Option<CompletedUpload>> {
         let ukey = keys::upload_key(bucket, key, upload_id)?;
-        let Some(v) = self
-            .inner
-            .db
-            .get_pinned_cf(self.cf(CF_COMPLETED_UPLOADS), &ukey)?
-        else {
+        let Some(v) = self.inner.db.get(self.cf(CF_COMPLETED_UPLOADS), &ukey)? else {
             return Ok(None);
         };
         let record: CompletedUpload = rows::decode(&v)?;
@@ -91,16 +87,12 @@ impl Store {
     /// remove nothing.
     pub(crate) fn forget_completed_uploads(&self, bucket: &str) -> StorageResult<usize> {
         let bprefix = keys::bucket_prefix(bucket)?;
-        let mut opts = ReadOptions::default();
-        if let Some(end) = keys::prefix_successor(&bprefix) {
-            opts.set_iterate_upper_bound(end);
-        }
-        let iter = self.inner.db.iterator_cf_opt(
+        let iter = self.inner.db.entries(
             self.cf(CF_COMPLETED_UPLOADS),
-            opts,
-            IteratorMode::From(&bprefix, Direction::Forward),
+            ReadBounds::prefix(&bprefix),
+            Some(&bprefix),
         );
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let mut n = 0;
         for item in iter {
             let (k, _) = item?;

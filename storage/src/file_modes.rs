@@ -41,6 +41,10 @@ pub(crate) fn restrict(data_dir: &Path) -> StorageResult<()> {
     set_mode(&data_dir.join("chunks"), 0o700)?;
     set_mode(&data_dir.join(crate::secrets::KEY_FILE), 0o600)?;
     let meta = data_dir.join("meta");
+    if !meta.exists() {
+        // Metadata on another engine (`--meta etcd://…`).
+        return Ok(());
+    }
     set_mode(&meta, 0o700)?;
     for entry in fs::read_dir(&meta)? {
         let entry = entry?;

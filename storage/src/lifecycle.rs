@@ -20,7 +20,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rocksdb::WriteBatch;
+use crate::engine::Batch;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StorageResult;
@@ -213,7 +213,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_LIFECYCLE), config_key(bucket))?
+            .get(self.cf(CF_LIFECYCLE), config_key(bucket))?
         {
             Some(raw) => Ok(Some(rows::decode(&raw)?)),
             None => Ok(None),
@@ -252,7 +252,7 @@ impl Store {
     ) -> StorageResult<()> {
         let _guard = self.bucket_lock(bucket)?;
         self.require_bucket(bucket)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         match config {
             Some(c) => {
                 batch.put_cf(self.cf(CF_LIFECYCLE), config_key(bucket), rows::encode(c));
@@ -290,7 +290,7 @@ impl Store {
     /// Every write that makes a version current calls this.
     pub(crate) fn stage_expiry(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch,
         config: Option<&LifecycleConfig>,
         bucket: &str,
         key: &str,
@@ -350,7 +350,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_META), upload_expiry_key(bucket))?
+            .get(self.cf(CF_META), upload_expiry_key(bucket))?
         {
             Some(raw) => Ok(Some(Duration::from_secs(
                 rows::decode::<UploadExpiryRow>(&raw)?.secs,
@@ -368,7 +368,7 @@ impl Store {
     ) -> StorageResult<()> {
         let _guard = self.bucket_lock(bucket)?;
         self.require_bucket(bucket)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         match expiry {
             Some(d) => batch.put_cf(
                 self.cf(CF_META),
@@ -382,7 +382,7 @@ impl Store {
 
     /// Adds to `batch`: `bucket`'s lifecycle rows and settings go with it
     /// (queued expiries find no bucket and are dropped when due).
-    pub(crate) fn drop_bucket_lifecycle(&self, batch: &mut WriteBatch, bucket: &str) {
+    pub(crate) fn drop_bucket_lifecycle(&self, batch: &mut Batch, bucket: &str) {
         batch.delete_cf(self.cf(CF_LIFECYCLE), config_key(bucket));
         batch.delete_cf(self.cf(CF_LIFECYCLE), scan_key(bucket));
         batch.delete_cf(self.cf(CF_META), upload_expiry_key(bucket));

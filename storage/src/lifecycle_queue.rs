@@ -13,7 +13,7 @@
 //! the same batch. Stale entries (overwritten, deleted, rules changed or
 //! removed) are dropped or moved to their new due time.
 
-use rocksdb::WriteBatch;
+use crate::engine::Batch;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StorageError, StorageResult};
@@ -74,7 +74,7 @@ impl Store {
     /// Adds to `batch`: version `seq` of `bucket`/`key` expires at `due_ms`.
     pub(crate) fn enqueue_expiry(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch,
         bucket: &str,
         key: &str,
         seq: u64,
@@ -138,7 +138,7 @@ impl Store {
     /// `from` (a `CF_OBJECTS` key) in one batch with the moved cursor.
     /// Returns how many were read and where the next window starts.
     fn scan_window(&self, bucket: &str, from: &[u8]) -> StorageResult<(usize, Option<Vec<u8>>)> {
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let config = match self.bucket(bucket)? {
             Some(_) => self.bucket_lifecycle(bucket)?,
             None => None,
@@ -214,7 +214,7 @@ impl Store {
             now,
             self.lifecycle_day_ms(),
         );
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.delete_cf(self.cf(CF_LIFECYCLE), qkey);
         match verdict {
             Verdict::Drop => {

@@ -14,8 +14,8 @@
 //! mutex: concurrent uploads can never take more than the link allows, and a
 //! link revoked while a file streamed refuses that file.
 
+use crate::engine::{Batch, ReadBounds};
 use parking_lot::Mutex;
-use rocksdb::{IteratorMode, WriteBatch};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StorageError, StorageResult};
@@ -176,7 +176,7 @@ impl Store {
         if self.link(id)?.is_some() {
             return Ok(false);
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(self.cf(CF_LINKS), link_key(id), rows::encode(row));
         self.write_synced(batch)?;
         Ok(true)
@@ -184,11 +184,7 @@ impl Store {
 
     /// The link `id`, if it exists (revoked and expired links too).
     pub fn link(&self, id: &str) -> StorageResult<Option<LinkRow>> {
-        match self
-            .inner
-            .db
-            .get_pinned_cf(self.cf(CF_LINKS), link_key(id))?
-        {
+        match self.inner.db.get(self.cf(CF_LINKS), link_key(id))? {
             Some(raw) => Ok(Some(rows::decode(&raw)?)),
             None => Ok(None),
         }
@@ -197,10 +193,10 @@ impl Store {
     /// Every link, by id.
     pub fn links(&self) -> StorageResult<Vec<(String, LinkRow)>> {
         let mut out = Vec::new();
-        let it = self.inner.db.iterator_cf(
-            self.cf(CF_LINKS),
-            IteratorMode::From(b"l", rocksdb::Direction::Forward),
-        );
+        let it = self
+            .inner
+            .db
+            .entries(self.cf(CF_LINKS), ReadBounds::prefix(b"l"), None);
         for item in it {
             let (k, v) = item?;
             let Some(id) = k.strip_prefix(b"l") else {
@@ -223,7 +219,7 @@ impl Store {
         };
         if row.revoked_ms.is_none() {
             row.revoked_ms = Some(now_ms);
-            let mut batch = WriteBatch::default();
+            let mut batch = Batch::default();
             batch.put_cf(self.cf(CF_LINKS), link_key(id), rows::encode(&row));
             self.write_synced(batch)?;
         }

@@ -6,7 +6,7 @@
 //! The files then have two owners (see `chunk_owners.rs`): purging either
 //! version leaves them to the other, and the last one to go removes them.
 
-use rocksdb::WriteBatch;
+use crate::engine::Batch;
 
 use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::chunk_owners;
@@ -66,7 +66,7 @@ impl Store {
             ..previous.clone()
         };
         let change = ChangeEntry::of(ChangeEvent::Metadata, key, &row);
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         self.stage_current(
             &mut batch,
             bucket,

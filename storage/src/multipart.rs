@@ -15,8 +15,8 @@
 //! one store-wide mutex, so a part can never land in an upload that is being
 //! completed or removed. Data is never written under it.
 
+use crate::engine::Batch;
 use rand::RngCore;
-use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::changes::ChangeEntry;
@@ -213,7 +213,7 @@ impl Store {
             key: key.into(),
             upload_id: upload_id.clone(),
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(self.cf(CF_UPLOADS), &ukey, rows::encode(&row));
         batch.put_cf(
             self.cf(CF_UPLOAD_EXPIRY),
@@ -230,7 +230,7 @@ impl Store {
             return Err(StorageError::NoSuchUpload);
         }
         let ukey = keys::upload_key(bucket, key, upload_id)?;
-        match self.inner.db.get_pinned_cf(self.cf(CF_UPLOADS), &ukey)? {
+        match self.inner.db.get(self.cf(CF_UPLOADS), &ukey)? {
             Some(raw) => {
                 let row: UploadRow = rows::decode(&raw)?;
                 if row.expires_ms <= now_ms() {
@@ -305,12 +305,11 @@ impl Store {
         let replaced = {
             let _mp = self.inner.multipart.lock();
             let upload = self.upload(bucket, key, upload_id)?;
-            let previous: Option<PartRow> =
-                match self.inner.db.get_pinned_cf(self.cf(CF_PARTS), &pkey)? {
-                    Some(raw) => Some(rows::decode(&raw)?),
-                    None => None,
-                };
-            let mut batch = WriteBatch::default();
+            let previous: Option<PartRow> = match self.inner.db.get(self.cf(CF_PARTS), &pkey)? {
+                Some(raw) => Some(rows::decode(&raw)?),
+                None => None,
+            };
+            let mut batch = Batch::default();
             batch.put_cf(self.cf(CF_PARTS), &pkey, rows::encode(&row));
             for c in &row.chunks {
                 batch.put_cf(self.cf(CF_CHUNKS), c.id, upload.seq.to_be_bytes());
@@ -405,7 +404,7 @@ impl Store {
                 },
             };
             let change = ChangeEntry::put(key, &row, previous.as_ref());
-            let mut batch = WriteBatch::default();
+            let mut batch = Batch::default();
             self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
             // After staging: the record answers with what the object became.
             let record = CompletedUpload {
@@ -466,7 +465,7 @@ impl Store {
         expires_ms: u64,
     ) -> StorageResult<Vec<ChunkId>> {
         let ukey = keys::upload_key(bucket, key, upload_id)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let mut removed = Vec::new();
         for item in self.bounded_from(CF_PARTS, &ukey, &ukey) {
             let (k, v) = item?;

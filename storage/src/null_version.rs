@@ -12,7 +12,7 @@
 //! A replaced `null` delete marker has no bytes to keep and would only show
 //! up as an extra marker, so it is dropped when its successor is written.
 
-use rocksdb::{ReadOptions, WriteBatch};
+use crate::engine::{Batch, ReadBounds};
 
 use crate::error::StorageResult;
 use crate::keys::{self, CF_VERSIONS};
@@ -47,7 +47,7 @@ impl Store {
     /// written when the current version is not the `null` one.
     pub(crate) fn drop_replaced_null_marker(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch,
         bucket: &str,
         key: &str,
     ) -> StorageResult<()> {
@@ -71,14 +71,10 @@ impl Store {
         wanted: impl Fn(&ObjectRow) -> bool,
     ) -> StorageResult<Option<ObjectRow>> {
         let prefix = keys::version_key_prefix(bucket, key)?;
-        let mut opts = ReadOptions::default();
-        if let Some(upper) = keys::prefix_successor(&prefix) {
-            opts.set_iterate_upper_bound(upper);
-        }
         let mut it = self
             .inner
             .db
-            .raw_iterator_cf_opt(self.cf(CF_VERSIONS), opts);
+            .cursor(self.cf(CF_VERSIONS), ReadBounds::prefix(&prefix));
         it.seek(&prefix);
         while it.valid() {
             let Some(v) = it.value() else { break };

@@ -1,10 +1,10 @@
 //! Object versions: commit, lookup, delete.
 //!
-//! Every change is one synced `WriteBatch`: the new current row, the chunk
+//! Every change is one synced write batch: the new current row, the chunk
 //! references, and the previous version moved to `CF_VERSIONS` with its
 //! purge-queue entry all land together or not at all.
 
-use rocksdb::WriteBatch;
+use crate::engine::Batch;
 
 use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::{StorageError, StorageResult};
@@ -57,7 +57,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
+            .get(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
         {
             Some(raw) => Ok(Some(rows::decode(&raw)?)),
             None => {
@@ -93,7 +93,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq)?)?
+            .get(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq)?)?
         {
             Some(raw) => Ok(rows::decode(&raw)?),
             None => Err(StorageError::NoSuchVersion),
@@ -151,7 +151,7 @@ impl Store {
         key: &str,
         data: WrittenData,
         new: NewObject,
-        also: impl FnOnce(&mut WriteBatch),
+        also: impl FnOnce(&mut Batch),
     ) -> StorageResult<ObjectRow> {
         let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
@@ -177,7 +177,7 @@ impl Store {
             part_checksums: Vec::new(),
         };
         let change = ChangeEntry::put(key, &row, previous.as_ref());
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
         also(&mut batch);
         self.write_logged(batch, bucket, &[change])?;
@@ -193,7 +193,7 @@ impl Store {
     /// state changed if `public` says so.
     pub(crate) fn stage_current(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch,
         bucket: &str,
         key: &str,
         row: &mut ObjectRow,
@@ -251,7 +251,7 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> StorageResult<Option<ObjectRow>> {
-        self.delete_object_in(lock, bucket, key, WriteBatch::default())
+        self.delete_object_in(lock, bucket, key, Batch::default())
     }
 
     /// [`Store::delete_object`], committing `batch` (already holding other
@@ -262,7 +262,7 @@ impl Store {
         lock: &WriteLock,
         bucket: &str,
         key: &str,
-        mut batch: WriteBatch,
+        mut batch: Batch,
     ) -> StorageResult<Option<ObjectRow>> {
         let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
@@ -329,7 +329,7 @@ impl Store {
     /// at `due` (ms since the epoch).
     pub(crate) fn retire(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch,
         bucket: &str,
         key: &str,
         mut row: ObjectRow,

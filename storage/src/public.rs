@@ -9,9 +9,9 @@
 //! update keeps it, a delete removes it, and publishing again after
 //! unpublishing draws a new token so old links stay dead.
 
+use crate::engine::Batch;
 use rand::rngs::OsRng;
 use rand::RngCore;
-use rocksdb::WriteBatch;
 
 use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::{StorageError, StorageResult};
@@ -36,7 +36,7 @@ impl Store {
         self.check_lock(lock, bucket, key);
         let row = self.get_object(bucket, key, None)?;
         let was_public = self.public_token(bucket, key)?.is_some();
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let token = self.publish_in(&mut batch, bucket, key)?;
         if !was_public {
             let change = ChangeEntry::of(ChangeEvent::Publish, key, &row);
@@ -53,7 +53,7 @@ impl Store {
         if self.public_token(bucket, key)?.is_none() {
             return Ok(());
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         self.unpublish_in(&mut batch, bucket, key)?;
         let change = ChangeEntry::of(ChangeEvent::Unpublish, key, &row);
         self.write_logged(batch, bucket, &[change])
@@ -64,7 +64,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_PUBLIC), keys::public_object_key(bucket, key)?)?
+            .get(self.cf(CF_PUBLIC), keys::public_object_key(bucket, key)?)?
         {
             Some(raw) => {
                 Ok(Some(String::from_utf8(raw.to_vec()).map_err(|_| {
@@ -80,7 +80,7 @@ impl Store {
         let Some(raw) = self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_PUBLIC), keys::public_token_key(token))?
+            .get(self.cf(CF_PUBLIC), keys::public_token_key(token))?
         else {
             return Ok(None);
         };
@@ -105,7 +105,7 @@ impl Store {
     /// existing token) and returns the token.
     pub(crate) fn publish_in(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch,
         bucket: &str,
         key: &str,
     ) -> StorageResult<String> {
@@ -129,7 +129,7 @@ impl Store {
     /// Adds the removal of `bucket`/`key`'s public entries to `batch`.
     pub(crate) fn unpublish_in(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch,
         bucket: &str,
         key: &str,
     ) -> StorageResult<()> {

@@ -8,7 +8,7 @@
 //! removing a missing file is not an error — idempotent. No row ever points
 //! at a removed file.
 
-use rocksdb::{Direction, IteratorMode, WriteBatch};
+use crate::engine::{Batch, Durability, ReadBounds};
 
 use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::chunk_owners;
@@ -38,12 +38,13 @@ impl Store {
         // in memory at once; each window starts after the previous one.
         let mut after: Option<Vec<u8>> = None;
         while seen < PURGE_PASS {
-            let mode = match &after {
-                Some(k) => IteratorMode::From(k, Direction::Forward),
-                None => IteratorMode::Start,
-            };
+            let mode = after.as_deref();
             let mut due = Vec::new();
-            for item in self.inner.db.iterator_cf(self.cf(CF_PURGE), mode) {
+            for item in self
+                .inner
+                .db
+                .entries(self.cf(CF_PURGE), ReadBounds::all(), mode)
+            {
                 let (k, v) = item?;
                 if after.as_deref() == Some(&k[..]) {
                     continue;
@@ -101,15 +102,14 @@ impl Store {
                 return Err(std::io::Error::other("simulated crash").into());
             }
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         for id in &files {
             batch.delete_cf(self.cf(CF_CHUNKS), id);
         }
         batch.delete_cf(self.cf(CF_PURGE), purge_key);
         // Not synced: if this is lost, the entry runs again after a restart,
         // and removing what is already gone is harmless.
-        self.inner.db.write(batch)?;
-        Ok(())
+        self.inner.db.commit(batch, Durability::Buffered)
     }
 
     /// Step one of a purge, under the key's latch, so no restore (which
@@ -128,11 +128,7 @@ impl Store {
             .latches
             .key(&keys::object_key(&entry.bucket, &entry.key)?);
         let version_key = keys::version_key(&entry.bucket, &entry.key, entry.seq)?;
-        let row: Option<ObjectRow> = match self
-            .inner
-            .db
-            .get_pinned_cf(self.cf(CF_VERSIONS), &version_key)?
-        {
+        let row: Option<ObjectRow> = match self.inner.db.get(self.cf(CF_VERSIONS), &version_key)? {
             Some(raw) => Some(rows::decode(&raw)?),
             None => None,
         };
@@ -143,7 +139,7 @@ impl Store {
         let due = keys::purge_key_due(purge_key).unwrap_or(0);
         let row = row.filter(|r| r.expires_ms <= due);
         let mut candidates = entry.chunks.clone();
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         if let Some(row) = &row {
             candidates.extend(row.chunks().iter().map(|c| c.id));
             batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
@@ -206,7 +202,7 @@ impl Store {
                 return;
             }
             let referenced = match listed.id {
-                Some(id) => match self.inner.db.get_pinned_cf(self.cf(CF_CHUNKS), id) {
+                Some(id) => match self.inner.db.get(self.cf(CF_CHUNKS), id) {
                     Ok(v) => v.is_some(),
                     Err(e) => {
                         lookup_error.get_or_insert(e);
@@ -220,7 +216,7 @@ impl Store {
             }
         })?;
         if let Some(e) = lookup_error {
-            return Err(e.into());
+            return Err(e);
         }
         for listed in &orphans {
             self.inner.chunks.remove_listed(listed)?;

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use rocksdb::{Direction, IteratorMode, WriteBatch};
+use crate::engine::{Batch, ReadBounds};
 
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_BUCKETS, CF_META, CF_PURGE, CF_VERSIONS};
@@ -33,7 +33,7 @@ impl Store {
         let _guard = self.bucket_lock(bucket)?;
         let mut row = self.require_bucket(bucket)?;
         row.retention_secs = retention.map(|d| d.as_secs());
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(self.cf(CF_BUCKETS), bucket.as_bytes(), rows::encode(&row));
         // The kept versions are re-scheduled in windows after this batch;
         // the marker says how far that got, so a crash midway resumes it at
@@ -51,8 +51,11 @@ impl Store {
     pub(crate) fn resume_reschedules(&self) -> StorageResult<()> {
         let mut pending = Vec::new();
         let prefix = keys::RESCHEDULE_PREFIX;
-        let mode = IteratorMode::From(prefix, Direction::Forward);
-        for item in self.inner.db.iterator_cf(self.cf(CF_META), mode) {
+        for item in self
+            .inner
+            .db
+            .entries(self.cf(CF_META), ReadBounds::all(), Some(prefix))
+        {
             let (k, _) = item?;
             let Some(bucket) = k.strip_prefix(prefix) else {
                 break;
@@ -61,7 +64,7 @@ impl Store {
         }
         for bucket in pending {
             if self.bucket(&bucket)?.is_none() {
-                let mut batch = WriteBatch::default();
+                let mut batch = Batch::default();
                 batch.delete_cf(self.cf(CF_META), keys::reschedule_key(&bucket));
                 self.write_synced(batch)?;
                 continue;
@@ -77,7 +80,7 @@ impl Store {
     pub(crate) fn reschedule(&self, bucket: &str) -> StorageResult<()> {
         let retention = self.retention_ms(bucket)?;
         let marker = keys::reschedule_key(bucket);
-        while let Some(from) = self.inner.db.get_cf(self.cf(CF_META), &marker)? {
+        while let Some(from) = self.inner.db.get_owned(self.cf(CF_META), &marker)? {
             self.reschedule_window(bucket, retention, &from)?;
         }
         Ok(())
@@ -100,8 +103,11 @@ impl Store {
             .keys(object_keys.iter().map(Vec::as_slice));
 
         let lifecycle = self.bucket_lifecycle(bucket)?;
-        let mut batch = WriteBatch::default();
-        let mut it = self.inner.db.raw_iterator_cf(self.cf(CF_VERSIONS));
+        let mut batch = Batch::default();
+        let mut it = self
+            .inner
+            .db
+            .cursor(self.cf(CF_VERSIONS), ReadBounds::all());
         // (key, when the next-newer version of it was written)
         let mut successor = self.newer_version_before(&prefix, from)?;
         it.seek(from);
@@ -158,7 +164,7 @@ impl Store {
     /// its own time.
     fn reschedule_row(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch,
         bucket: &str,
         key: String,
         version_key: &[u8],
@@ -187,7 +193,10 @@ impl Store {
     /// The object keys of the (at most [`RESCHEDULE_WINDOW`]) version rows
     /// of the bucket with `prefix` from `from` on.
     fn window_keys(&self, prefix: &[u8], from: &[u8]) -> StorageResult<Vec<String>> {
-        let mut it = self.inner.db.raw_iterator_cf(self.cf(CF_VERSIONS));
+        let mut it = self
+            .inner
+            .db
+            .cursor(self.cf(CF_VERSIONS), ReadBounds::all());
         it.seek(from);
         let mut names: Vec<String> = Vec::new();
         for _ in 0..RESCHEDULE_WINDOW {
@@ -213,7 +222,10 @@ impl Store {
         prefix: &[u8],
         from: &[u8],
     ) -> StorageResult<Option<(String, u64)>> {
-        let mut it = self.inner.db.raw_iterator_cf(self.cf(CF_VERSIONS));
+        let mut it = self
+            .inner
+            .db
+            .cursor(self.cf(CF_VERSIONS), ReadBounds::all());
         it.seek_for_prev(from);
         if it.valid() && it.key() == Some(from) {
             it.prev();
@@ -266,7 +278,7 @@ impl Store {
 mod tests {
     use std::time::Duration;
 
-    use rocksdb::WriteBatch;
+    use crate::engine::Batch;
 
     use crate::keys::{self, CF_BUCKETS, CF_META};
     use crate::objects::NewObject;
@@ -311,7 +323,10 @@ mod tests {
         assert_eq!(s.purge_due().unwrap(), 0);
         s.set_bucket_retention("b", Some(Duration::ZERO)).unwrap();
         assert_eq!(s.purge_due().unwrap(), 7 + 3 + 1, "a's, c's and the marker");
-        let meta = s.inner.db.get_cf(s.cf(CF_META), keys::reschedule_key("b"));
+        let meta = s
+            .inner
+            .db
+            .get_owned(s.cf(CF_META), keys::reschedule_key("b"));
         assert_eq!(meta.unwrap(), None, "the marker is gone once done");
     }
 
@@ -329,7 +344,7 @@ mod tests {
             // What `set_bucket_retention` commits first, then "crash".
             let mut row = s.require_bucket("b").unwrap();
             row.retention_secs = Some(0);
-            let mut batch = WriteBatch::default();
+            let mut batch = Batch::default();
             batch.put_cf(s.cf(CF_BUCKETS), b"b", rows::encode(&row));
             batch.put_cf(
                 s.cf(CF_META),

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::io;
 use std::time::{Duration, Instant, SystemTime};
 
-use rocksdb::{Direction, IteratorMode};
+use crate::engine::{Batch, Durability, ReadBounds};
 use serde::{Deserialize, Serialize};
 
 use crate::chunks::ChunkId;
@@ -100,11 +100,8 @@ impl Store {
         };
         while phase < PHASES.len() {
             let cf = PHASES[phase];
-            let mode = match &after {
-                Some(k) => IteratorMode::From(k, Direction::Forward),
-                None => IteratorMode::Start,
-            };
-            for item in self.inner.db.iterator_cf(self.cf(cf), mode) {
+            let mode = after.as_deref();
+            for item in self.inner.db.entries(self.cf(cf), ReadBounds::all(), mode) {
                 let (k, v) = item?;
                 if after.as_deref() == Some(&k[..]) {
                     continue;
@@ -233,7 +230,7 @@ impl Store {
 
     /// Whether `owner`'s row still exists and still lists chunk `id`.
     fn still_lists(&self, owner: &Owner, id: &ChunkId) -> StorageResult<bool> {
-        let Some(raw) = self.inner.db.get_cf(self.cf(owner.cf), &owner.key)? else {
+        let Some(raw) = self.inner.db.get_owned(self.cf(owner.cf), &owner.key)? else {
             return Ok(false);
         };
         let again = owner_of(owner.cf, &owner.key, &raw)?;
@@ -254,7 +251,7 @@ impl Store {
             let listed = match found.id {
                 Some(id) => {
                     referenced.is_some_and(|r| r.contains(&id))
-                        || match self.inner.db.get_pinned_cf(self.cf(CF_CHUNKS), id) {
+                        || match self.inner.db.get(self.cf(CF_CHUNKS), id) {
                             Ok(v) => v.is_some(),
                             Err(e) => {
                                 failed.get_or_insert(e);
@@ -276,14 +273,18 @@ impl Store {
             }
         })?;
         if let Some(e) = failed {
-            return Err(e.into());
+            return Err(e);
         }
         orphans.sort();
         Ok(orphans)
     }
 
     fn scrub_cursor(&self) -> StorageResult<(usize, Option<Vec<u8>>)> {
-        let Some(raw) = self.inner.db.get_cf(self.cf(CF_META), META_SCRUB_CURSOR)? else {
+        let Some(raw) = self
+            .inner
+            .db
+            .get_owned(self.cf(CF_META), META_SCRUB_CURSOR)?
+        else {
             return Ok((0, None));
         };
         match raw.split_first() {
@@ -302,11 +303,16 @@ impl Store {
             Some(key) => {
                 let mut raw = vec![phase as u8];
                 raw.extend_from_slice(key);
-                self.inner.db.put_cf(cf, META_SCRUB_CURSOR, raw)?
+                let mut batch = Batch::default();
+                batch.put_cf(cf, META_SCRUB_CURSOR, raw);
+                self.inner.db.commit(batch, Durability::Buffered)
             }
-            None => self.inner.db.delete_cf(cf, META_SCRUB_CURSOR)?,
+            None => {
+                let mut batch = Batch::default();
+                batch.delete_cf(cf, META_SCRUB_CURSOR);
+                self.inner.db.commit(batch, Durability::Buffered)
+            }
         }
-        Ok(())
     }
 
     /// The offline check (`kura fsck`): a complete scrub from the start,
@@ -341,7 +347,7 @@ impl Store {
     fn every_listed_chunk(&self) -> StorageResult<HashSet<ChunkId>> {
         let mut ids = HashSet::new();
         for cf in PHASES {
-            for item in self.inner.db.iterator_cf(self.cf(cf), IteratorMode::Start) {
+            for item in self.inner.db.entries(self.cf(cf), ReadBounds::all(), None) {
                 let (k, v) = item?;
                 if let Some(owner) = owner_of(cf, &k, &v)? {
                     ids.extend(owner.chunks.iter().map(|c| c.id));
@@ -351,7 +357,7 @@ impl Store {
         for item in self
             .inner
             .db
-            .iterator_cf(self.cf(CF_PURGE), IteratorMode::Start)
+            .entries(self.cf(CF_PURGE), ReadBounds::all(), None)
         {
             let (_, v) = item?;
             let entry: PurgeEntry = rows::decode(&v)?;

@@ -9,7 +9,7 @@
 //! changed since the index was read is judged as it is now). A page thus
 //! costs the entries of the driving range it reads, not the bucket's size.
 
-use rocksdb::ReadOptions;
+use crate::engine::ReadBounds;
 
 use crate::error::StorageResult;
 use crate::keys::{self, CF_OBJECTS, CF_SEARCH};
@@ -245,20 +245,16 @@ fn escaped(s: &str) -> Vec<u8> {
     out
 }
 
-fn bounds(lo: &[u8], hi: &[u8]) -> ReadOptions {
-    let mut opts = ReadOptions::default();
-    opts.set_iterate_lower_bound(lo.to_vec());
-    opts.set_iterate_upper_bound(hi.to_vec());
-    opts
-}
-
 impl Store {
     /// The entries in `[lo, hi)` of `cf`, counted up to `cap`.
-    fn count_range(&self, cf: &str, lo: &[u8], hi: &[u8], cap: usize) -> StorageResult<usize> {
-        let mut it = self
-            .inner
-            .db
-            .raw_iterator_cf_opt(self.cf(cf), bounds(lo, hi));
+    fn count_range(
+        &self,
+        cf: &'static str,
+        lo: &[u8],
+        hi: &[u8],
+        cap: usize,
+    ) -> StorageResult<usize> {
+        let mut it = self.inner.db.cursor(self.cf(cf), ReadBounds::range(lo, hi));
         it.seek(lo);
         let mut n = 0;
         while it.valid() && n < cap {
@@ -327,7 +323,7 @@ impl Store {
         let mut it = self
             .inner
             .db
-            .raw_iterator_cf_opt(self.cf(cf), bounds(&lo, &hi));
+            .cursor(self.cf(cf), ReadBounds::range(&lo, &hi));
         match after {
             Some(pos) => {
                 it.seek(pos);
@@ -379,7 +375,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
+            .get(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
         {
             Some(raw) => Ok(Some(rows::decode(&raw)?)),
             None => Ok(None),
@@ -584,7 +580,7 @@ mod tests {
         check(&s, "after restart");
         // A damaged index is repaired to the same entries.
         let good = s.search_index_entries("b").unwrap();
-        let mut batch = rocksdb::WriteBatch::default();
+        let mut batch = crate::engine::Batch::default();
         batch.delete_cf(s.cf(CF_SEARCH), &good[3]);
         batch.put_cf(s.cf(CF_SEARCH), [&good[5][..], b"stray"].concat(), []);
         s.write_synced(batch).unwrap();
@@ -653,7 +649,7 @@ mod tests {
         s.create_bucket("bench").unwrap();
         let started = std::time::Instant::now();
         for first in (0..n).step_by(1000) {
-            let mut batch = rocksdb::WriteBatch::default();
+            let mut batch = crate::engine::Batch::default();
             let mut changes = Vec::new();
             for i in first..(first + 1000).min(n) {
                 let key = format!("obj/{i:07}");

@@ -22,7 +22,7 @@
 
 use std::collections::BTreeSet;
 
-use rocksdb::WriteBatch;
+use crate::engine::Batch;
 
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_OBJECTS, CF_SEARCH};
@@ -200,7 +200,7 @@ fn skip_terminated(raw: &[u8]) -> Option<usize> {
 /// metadata in place, calls it in the batch that makes the change.
 pub(crate) fn stage(
     store: &Store,
-    batch: &mut WriteBatch,
+    batch: &mut Batch,
     bucket: &str,
     key: &str,
     old: Option<&ObjectRow>,
@@ -276,7 +276,7 @@ impl Store {
             entries: wanted.len() as u64,
             ..Default::default()
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let cf = self.cf(CF_SEARCH);
         for gone in existing.difference(&wanted) {
             batch.delete_cf(cf, gone);

@@ -2,7 +2,7 @@
 //! backlog. Read at scrape time by the server's `/metrics`, never on the
 //! request path.
 
-use rocksdb::IteratorMode;
+use crate::engine::ReadBounds;
 
 use crate::keys::{self, ALL_CFS, CF_META, CF_PURGE};
 use crate::store::{now_ms, Store};
@@ -45,8 +45,8 @@ impl Store {
     /// RocksDB's figures (a handful of in-memory property reads per family).
     pub fn db_stats(&self) -> DbStats {
         let db = &self.inner.db;
-        let int = |cf: &str, name: &str| {
-            db.property_int_value_cf(self.cf(cf), name)
+        let int = |cf: &'static str, name: &str| {
+            db.property_int(self.cf(cf), name)
                 .ok()
                 .flatten()
                 .unwrap_or(0)
@@ -77,7 +77,7 @@ impl Store {
         for item in self
             .inner
             .db
-            .iterator_cf(self.cf(CF_PURGE), IteratorMode::Start)
+            .entries(self.cf(CF_PURGE), ReadBounds::all(), None)
         {
             let (k, _) = item?;
             if due >= cap || keys::purge_key_due(&k).is_none_or(|d| d > now) {
@@ -88,7 +88,7 @@ impl Store {
         let queued_estimate = self
             .inner
             .db
-            .property_int_value_cf(self.cf(CF_PURGE), "rocksdb.estimate-num-keys")?
+            .property_int(self.cf(CF_PURGE), "rocksdb.estimate-num-keys")?
             .unwrap_or(0);
         Ok(PurgeBacklog {
             due,
@@ -99,13 +99,11 @@ impl Store {
     /// A cheap liveness probe of the metadata store for `/health/ready`: a
     /// point read answers, and RocksDB does not stop writes.
     pub fn health_check(&self) -> StorageResult<()> {
-        self.inner
-            .db
-            .get_pinned_cf(self.cf(CF_META), b"health-probe")?;
+        self.inner.db.get(self.cf(CF_META), b"health-probe")?;
         let stopped = self
             .inner
             .db
-            .property_int_value_cf(self.cf(CF_META), "rocksdb.is-write-stopped")?
+            .property_int(self.cf(CF_META), "rocksdb.is-write-stopped")?
             .unwrap_or(0);
         if stopped != 0 {
             return Err(StorageError::Io(std::io::Error::other(

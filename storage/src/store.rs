@@ -5,15 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
-use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBIteratorWithThreadMode,
-    DBRawIteratorWithThreadMode, Direction, IteratorMode, Options, ReadOptions, WriteBatch,
-    WriteOptions, DB,
-};
 
 use crate::chunk_store::{ChunkBackend, ChunkStore};
+use crate::engine::{Batch, Cf, Cursor, Durability, Engine, Entries, Expect, MetaUrl, ReadBounds};
 use crate::error::{StorageError, StorageResult};
-use crate::keys::{self, ALL_CFS, CF_BUCKETS, CF_META, CF_OBJECTS};
+use crate::keys::{self, CF_BUCKETS, CF_META, CF_OBJECTS};
 use crate::latches::Latches;
 use crate::locks::{LockTable, Readers};
 use crate::rows::{self, BucketRow, Versioning};
@@ -66,7 +62,8 @@ pub struct Store {
 }
 
 pub(crate) struct Inner {
-    pub(crate) db: DB,
+    /// The metadata engine (see `engine/`).
+    pub(crate) db: Engine,
     pub(crate) chunks: ChunkStore,
     pub(crate) locks: Arc<LockTable>,
     pub(crate) readers: Arc<Readers>,
@@ -110,20 +107,6 @@ struct SeqState {
 
 const SEQ_BLOCK: u64 = 1 << 20;
 
-/// A raw RocksDB iterator (seek, then step).
-pub(crate) type RawIter<'a> = DBRawIteratorWithThreadMode<'a, DB>;
-/// A RocksDB iterator of (key, value) entries.
-pub(crate) type EntryIter<'a> = DBIteratorWithThreadMode<'a, DB>;
-
-/// Read options whose upper bound ends the keys starting with `prefix`.
-fn prefix_bound(prefix: &[u8]) -> ReadOptions {
-    let mut opts = ReadOptions::default();
-    if let Some(upper) = keys::prefix_successor(prefix) {
-        opts.set_iterate_upper_bound(upper);
-    }
-    opts
-}
-
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -138,25 +121,6 @@ fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
-/// Options of every column family. Bloom filters let a point lookup
-/// (every GET and PUT reads the object row) skip the SST files that cannot
-/// hold the key: without them, RocksDB searched the index of every L0 file,
-/// 18% of the CPU of serving 4 KiB objects.
-fn cf_options(tuning: &StoreTuning, cache: &Cache) -> Options {
-    let mut table = BlockBasedOptions::default();
-    table.set_bloom_filter(10.0, false);
-    table.set_block_cache(cache);
-    // Index and filter blocks count against the cache instead of growing
-    // outside it with the data; pinning L0's keeps point lookups fast.
-    table.set_cache_index_and_filter_blocks(true);
-    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
-    let mut opts = Options::default();
-    opts.set_block_based_table_factory(&table);
-    opts.set_write_buffer_size(tuning.write_buffer_size);
-    opts.set_max_write_buffer_number(tuning.max_write_buffers.max(2) as i32);
-    opts
-}
-
 impl Store {
     /// Opens (creating if needed) the store, then removes chunk files that no
     /// committed metadata refers to (uploads a crash cut off).
@@ -166,17 +130,18 @@ impl Store {
 
     /// [`Store::open`] with RocksDB memory bounds of its own.
     pub fn open_with(config: StoreConfig, tuning: StoreTuning) -> StorageResult<Store> {
-        Store::open_on(config, tuning, None)
+        Store::open_on(config, tuning, &MetaUrl::Embedded, None)
     }
 
-    /// [`Store::open_with`], with the chunks in `blobs` instead of local
-    /// files under the data directory when given.
+    /// [`Store::open_with`] on the metadata engine `meta`, with the chunks
+    /// in `blobs` instead of local files under the data directory when given.
     pub fn open_on(
         config: StoreConfig,
         tuning: StoreTuning,
+        meta: &MetaUrl,
         blobs: Option<Arc<dyn ChunkBackend>>,
     ) -> StorageResult<Store> {
-        let store = Store::open_unswept_on(config, tuning, blobs)?;
+        let store = Store::open_unswept_on(config, tuning, meta, blobs)?;
         let removed = store.sweep_orphan_chunks()?;
         if removed > 0 {
             tracing::info!(
@@ -191,39 +156,24 @@ impl Store {
     /// Opens the store but leaves orphan chunk files where they are, for
     /// `kura fsck` to report (and remove only when asked to).
     pub fn open_unswept(config: StoreConfig, tuning: StoreTuning) -> StorageResult<Store> {
-        Store::open_unswept_on(config, tuning, None)
+        Store::open_unswept_on(config, tuning, &MetaUrl::Embedded, None)
     }
 
-    /// [`Store::open_unswept`], with the chunks in `blobs` when given.
+    /// [`Store::open_unswept`] on the metadata engine `meta`, with the
+    /// chunks in `blobs` when given.
     pub fn open_unswept_on(
         config: StoreConfig,
         tuning: StoreTuning,
+        meta: &MetaUrl,
         blobs: Option<Arc<dyn ChunkBackend>>,
     ) -> StorageResult<Store> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        opts.increase_parallelism(2);
-        opts.set_db_write_buffer_size(tuning.total_write_buffers);
-        let cache = Cache::new_lru_cache(tuning.block_cache)?;
-        let cfs = ALL_CFS.iter().map(|name| {
-            let mut cf_opts = cf_options(&tuning, &cache);
-            if *name == keys::CF_USAGE {
-                cf_opts.set_merge_operator_associative("kura-usage-sum", crate::usage::merge_usage);
-                // A busy bucket's operands are folded in the memtable as they
-                // come, so reading its counters (every PUT into a bucket with
-                // a quota) never sums thousands of them.
-                cf_opts.set_max_successive_merges(16);
-            }
-            ColumnFamilyDescriptor::new(*name, cf_opts)
-        });
-        let db = DB::open_cf_descriptors(&opts, config.data_dir.join("meta"), cfs)?;
+        let db = Engine::open(meta, &config.data_dir.join("meta"), &tuning)?;
         let chunks = match blobs {
             Some(backend) => ChunkStore::remote(backend),
             None => ChunkStore::local(config.data_dir.join("chunks"))?,
         };
-        let sealed = db.get_cf(cf(&db, CF_META), META_KEYS_SEALED)?.is_some();
+        let sealed = db.get(Cf(CF_META), META_KEYS_SEALED)?.is_some();
         // Once rows are sealed, only the key that sealed them will do.
         let secrets = SecretBox::open(&config.data_dir, !sealed)?;
         // `meta/` and `chunks/` are entries of the data directory: without
@@ -239,12 +189,8 @@ impl Store {
         {
             let _ = crate::chunks::sync_dir(parent);
         }
-        let stored = match db.get_cf(cf(&db, CF_META), keys::META_LAST_SEQ)? {
-            Some(v) => u64::from_be_bytes(
-                v.as_slice()
-                    .try_into()
-                    .map_err(|_| StorageError::Corrupt("bad sequence counter".into()))?,
-            ),
+        let stored = match db.get(Cf(CF_META), keys::META_LAST_SEQ)? {
+            Some(v) => decode_seq(&v)?,
             None => 0,
         };
         let changes = crate::change_log::ChangeLog::recover(&db)?;
@@ -285,53 +231,73 @@ impl Store {
         &self.inner.config
     }
 
-    pub(crate) fn cf(&self, name: &str) -> &ColumnFamily {
-        cf(&self.inner.db, name)
+    /// The column family `name` (one of `keys::ALL_CFS`).
+    #[inline]
+    pub(crate) fn cf(&self, name: &'static str) -> Cf {
+        Cf(name)
     }
 
     /// A raw iterator over the keys of `cf` that start with `prefix`: the
     /// upper bound is set in RocksDB, so the iterator stops at the end of
     /// the prefix without reading (or skipping tombstones) past it.
-    pub(crate) fn bounded(&self, cf: &str, prefix: Vec<u8>) -> RawIter<'_> {
+    pub(crate) fn bounded(&self, cf: &'static str, prefix: Vec<u8>) -> Cursor<'_> {
         self.inner
             .db
-            .raw_iterator_cf_opt(self.cf(cf), prefix_bound(&prefix))
+            .cursor(self.cf(cf), ReadBounds::prefix(&prefix))
     }
 
     /// The entries of `cf` under `prefix`, forward from `start` (at or after
     /// the prefix); bounded as [`Store::bounded`] is.
-    pub(crate) fn bounded_from(&self, cf: &str, prefix: &[u8], start: &[u8]) -> EntryIter<'_> {
-        self.inner.db.iterator_cf_opt(
-            self.cf(cf),
-            prefix_bound(prefix),
-            IteratorMode::From(start, Direction::Forward),
-        )
+    pub(crate) fn bounded_from(
+        &self,
+        cf: &'static str,
+        prefix: &[u8],
+        start: &[u8],
+    ) -> Entries<'_> {
+        self.inner
+            .db
+            .entries(self.cf(cf), ReadBounds::prefix(prefix), Some(start))
     }
 
     /// Commits a batch durably (WAL fsync'd before returning). RocksDB groups
     /// concurrent synced writes into one fsync, so parallel small PUTs share syncs.
-    pub(crate) fn write_synced(&self, batch: WriteBatch) -> StorageResult<()> {
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        self.inner.db.write_opt(batch, &wo)?;
-        Ok(())
+    pub(crate) fn write_synced(&self, batch: Batch) -> StorageResult<()> {
+        self.inner.db.commit(batch, Durability::Synced)
     }
 
     /// A new, unique, increasing sequence number.
     pub(crate) fn next_seq(&self) -> StorageResult<u64> {
         let mut s = self.inner.seq.lock();
         s.next += 1;
-        if s.next >= s.reserved_end {
-            let end = s.next + SEQ_BLOCK;
-            let mut wo = WriteOptions::default();
-            wo.set_sync(true);
-            self.inner.db.put_cf_opt(
-                self.cf(CF_META),
-                keys::META_LAST_SEQ,
-                end.to_be_bytes(),
-                &wo,
-            )?;
-            s.reserved_end = end;
+        while s.next >= s.reserved_end {
+            // Reserve the block above the last one any front end sharing
+            // the engine reserved, guarded by the value read: a concurrent
+            // reservation makes this one fail and retry above it.
+            let stored = self
+                .inner
+                .db
+                .get_owned(self.cf(CF_META), keys::META_LAST_SEQ)?;
+            let last = match &stored {
+                Some(v) => decode_seq(v)?,
+                None => 0,
+            };
+            let start = s.next.max(last + 1);
+            let end = start + SEQ_BLOCK;
+            let mut batch = Batch::default();
+            batch.put_cf(self.cf(CF_META), keys::META_LAST_SEQ, end.to_be_bytes());
+            let expect = match stored {
+                Some(v) => Expect::Value(v),
+                None => Expect::Absent,
+            };
+            batch.expect(self.cf(CF_META), keys::META_LAST_SEQ, expect);
+            match self.write_synced(batch) {
+                Ok(()) => {
+                    s.next = start;
+                    s.reserved_end = end;
+                }
+                Err(StorageError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
         }
         Ok(s.next)
     }
@@ -358,10 +324,16 @@ impl Store {
             retention_secs: None,
             versioning: Versioning::Unversioned,
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(self.cf(CF_BUCKETS), name.as_bytes(), rows::encode(&row));
-        self.write_synced(batch)?;
-        Ok(row)
+        // The lock above covers this process; the guard covers every front
+        // end sharing a distributed engine (and costs a rare bucket creation
+        // one exclusive commit on RocksDB).
+        batch.expect(self.cf(CF_BUCKETS), name.as_bytes(), Expect::Absent);
+        match self.write_synced(batch) {
+            Err(StorageError::Conflict) => Err(StorageError::BucketExists),
+            r => r.map(|()| row),
+        }
     }
 
     pub(crate) fn bucket_lock(&self, name: &str) -> StorageResult<crate::locks::WriteLock> {
@@ -372,11 +344,7 @@ impl Store {
 
     /// A bucket's row, if it exists.
     pub fn bucket(&self, name: &str) -> StorageResult<Option<BucketRow>> {
-        match self
-            .inner
-            .db
-            .get_pinned_cf(self.cf(CF_BUCKETS), name.as_bytes())?
-        {
+        match self.inner.db.get(self.cf(CF_BUCKETS), name.as_bytes())? {
             Some(raw) => Ok(Some(rows::decode(&raw)?)),
             None => Ok(None),
         }
@@ -395,11 +363,11 @@ impl Store {
     /// corruption error), in key order.
     pub(crate) fn named_rows<T: rows::Row>(
         &self,
-        cf: &str,
+        cf: &'static str,
         what: &str,
     ) -> StorageResult<Vec<(String, T)>> {
         let mut out = Vec::new();
-        for item in self.inner.db.iterator_cf(self.cf(cf), IteratorMode::Start) {
+        for item in self.inner.db.entries(self.cf(cf), ReadBounds::all(), None) {
             let (k, v) = item?;
             let name =
                 String::from_utf8(k.to_vec()).map_err(|_| StorageError::Corrupt(what.into()))?;
@@ -427,13 +395,13 @@ impl Store {
         let _no_commits = self.inner.bucket_commits.write();
         self.require_bucket(name)?;
         let prefix = keys::bucket_prefix(name)?;
-        let mut it = self.inner.db.raw_iterator_cf(self.cf(CF_OBJECTS));
+        let mut it = self.inner.db.cursor(self.cf(CF_OBJECTS), ReadBounds::all());
         it.seek(&prefix);
         if it.valid() && it.key().is_some_and(|k| k.starts_with(&prefix)) {
             return Err(StorageError::BucketNotEmpty);
         }
         it.status()?;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
         // Empty already if maintained right; dropped anyway, so a bucket
         // created later under the name can never inherit stray entries.
@@ -451,8 +419,8 @@ impl Store {
     }
 }
 
-fn cf<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
-    // Every CF in ALL_CFS is created at open; a missing one is a programming error.
-    db.cf_handle(name)
-        .expect("column family opened at start-up")
+fn decode_seq(raw: &[u8]) -> StorageResult<u64> {
+    Ok(u64::from_be_bytes(raw.try_into().map_err(|_| {
+        StorageError::Corrupt("bad sequence counter".into())
+    })?))
 }

@@ -1,7 +1,7 @@
 //! Tags: an object version's tags changed in place (S3 PutObjectTagging /
 //! DeleteObjectTagging), and a bucket's own tag set.
 
-use rocksdb::WriteBatch;
+use crate::engine::Batch;
 use serde::{Deserialize, Serialize};
 
 use crate::changes::{ChangeEntry, ChangeEvent};
@@ -56,7 +56,7 @@ impl Store {
                 let raw = self
                     .inner
                     .db
-                    .get_pinned_cf(self.cf(CF_VERSIONS), &vkey)?
+                    .get(self.cf(CF_VERSIONS), &vkey)?
                     .ok_or(StorageError::NoSuchVersion)?;
                 (rows::decode::<ObjectRow>(&raw)?, vkey, CF_VERSIONS)
             }
@@ -66,7 +66,7 @@ impl Store {
         }
         let before = row.clone();
         row.tags = tags;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(self.cf(cf), &row_key, rows::encode(&row));
         if cf == CF_OBJECTS {
             // Only current versions are searchable: their index entries
@@ -89,7 +89,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_META), keys::bucket_tags_key(bucket))?
+            .get(self.cf(CF_META), keys::bucket_tags_key(bucket))?
         {
             Some(raw) => Ok(Some(rows::decode::<BucketTags>(&raw)?.tags)),
             None => Ok(None),
@@ -105,7 +105,7 @@ impl Store {
         // The bucket lock keeps this from racing a deletion of the bucket.
         let _guard = self.bucket_lock(bucket)?;
         self.require_bucket(bucket)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let k = keys::bucket_tags_key(bucket);
         match tags {
             Some(tags) => batch.put_cf(self.cf(CF_META), k, rows::encode(&BucketTags { tags })),

@@ -3,7 +3,7 @@
 //! Deadlines are rows in `upload_expiry`, written with the upload, so a
 //! restart resumes them; each discard is one batch (rows), then the files.
 
-use rocksdb::{IteratorMode, WriteBatch};
+use crate::engine::{Batch, ReadBounds};
 
 use crate::error::StorageResult;
 use crate::keys::{self, CF_COMPLETED_UPLOADS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
@@ -20,7 +20,7 @@ impl Store {
         for item in self
             .inner
             .db
-            .iterator_cf(self.cf(CF_UPLOAD_EXPIRY), IteratorMode::Start)
+            .entries(self.cf(CF_UPLOAD_EXPIRY), ReadBounds::all(), None)
         {
             let (k, v) = item?;
             let at = k
@@ -40,14 +40,14 @@ impl Store {
             let removed = {
                 let _mp = self.inner.multipart.lock();
                 let ukey = keys::upload_key(&r.bucket, &r.key, &r.upload_id)?;
-                let exists = self.inner.db.get_pinned_cf(self.cf(CF_UPLOADS), &ukey)?;
+                let exists = self.inner.db.get(self.cf(CF_UPLOADS), &ukey)?;
                 if exists.is_some() {
                     let at = u64::from_be_bytes(expiry_key[..8].try_into().expect("8 bytes"));
                     self.remove_upload_rows(&r.bucket, &r.key, &r.upload_id, at)?
                 } else {
                     // Completed or aborted: only the queue entry is left, and
                     // the record of a completion (remembered until now).
-                    let mut batch = WriteBatch::default();
+                    let mut batch = Batch::default();
                     batch.delete_cf(self.cf(CF_UPLOAD_EXPIRY), &expiry_key);
                     batch.delete_cf(self.cf(CF_COMPLETED_UPLOADS), &ukey);
                     self.write_synced(batch)?;

@@ -13,7 +13,7 @@
 //! Quotas live in their own rows (`CF_META`, `quota/<bucket>`), not in the
 //! bucket row.
 
-use rocksdb::{IteratorMode, MergeOperands, ReadOptions, WriteBatch};
+use crate::engine::{Batch, ReadBounds, Snapshot};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StorageError, StorageResult};
@@ -37,7 +37,7 @@ pub struct Usage {
 const USAGE_LEN: usize = 32;
 
 impl Usage {
-    fn encode(&self) -> [u8; USAGE_LEN] {
+    pub(crate) fn encode(&self) -> [u8; USAGE_LEN] {
         let mut out = [0u8; USAGE_LEN];
         for (i, v) in [
             self.objects,
@@ -53,7 +53,7 @@ impl Usage {
         out
     }
 
-    fn decode(raw: &[u8]) -> Option<Usage> {
+    pub(crate) fn decode(raw: &[u8]) -> Option<Usage> {
         if raw.len() != USAGE_LEN {
             return None;
         }
@@ -111,18 +111,17 @@ impl Usage {
 /// The merge operator of `CF_USAGE`: sums the counters (associative, so
 /// RocksDB may combine operands in any grouping). A malformed operand is
 /// skipped rather than poisoning every later read of the row.
-pub(crate) fn merge_usage(
-    _key: &[u8],
+pub(crate) fn fold_usage<'a>(
     existing: Option<&[u8]>,
-    operands: &MergeOperands,
-) -> Option<Vec<u8>> {
+    operands: impl IntoIterator<Item = &'a [u8]>,
+) -> Vec<u8> {
     let mut total = existing.and_then(Usage::decode).unwrap_or_default();
     for op in operands {
         if let Some(d) = Usage::decode(op) {
             total.add(&d);
         }
     }
-    Some(total.encode().to_vec())
+    total.encode().to_vec()
 }
 
 /// A bucket's quota: limits on its current bytes and objects.
@@ -153,7 +152,7 @@ pub enum QuotaLimit {
 
 impl Store {
     /// Adds `delta` to `bucket`'s usage counters within `batch`.
-    pub(crate) fn add_usage(&self, batch: &mut WriteBatch, bucket: &str, delta: Usage) {
+    pub(crate) fn add_usage(&self, batch: &mut Batch, bucket: &str, delta: Usage) {
         if !delta.is_zero() {
             batch.merge_cf(self.cf(CF_USAGE), bucket.as_bytes(), delta.encode());
         }
@@ -161,11 +160,7 @@ impl Store {
 
     /// `bucket`'s usage counters (zero for a bucket without objects).
     pub fn usage(&self, bucket: &str) -> StorageResult<Usage> {
-        match self
-            .inner
-            .db
-            .get_pinned_cf(self.cf(CF_USAGE), bucket.as_bytes())?
-        {
+        match self.inner.db.get(self.cf(CF_USAGE), bucket.as_bytes())? {
             Some(raw) => {
                 Usage::decode(&raw).ok_or_else(|| StorageError::Corrupt("usage counters".into()))
             }
@@ -176,24 +171,16 @@ impl Store {
     /// Scans `bucket`'s object and version rows and returns what the
     /// counters should say.
     pub fn scan_usage(&self, bucket: &str) -> StorageResult<Usage> {
-        let snapshot = self.inner.db.snapshot();
+        let snapshot = self.inner.db.snapshot()?;
         self.scan_usage_at(bucket, &snapshot)
     }
 
-    fn scan_usage_at(
-        &self,
-        bucket: &str,
-        snapshot: &rocksdb::Snapshot<'_>,
-    ) -> StorageResult<Usage> {
+    fn scan_usage_at(&self, bucket: &str, snapshot: &Snapshot<'_>) -> StorageResult<Usage> {
         let prefix = keys::bucket_prefix(bucket)?;
         let mut total = Usage::default();
         for (cf, as_trash) in [(CF_OBJECTS, false), (CF_VERSIONS, true)] {
-            let mut opts = ReadOptions::default();
-            opts.set_snapshot(snapshot);
-            if let Some(upper) = keys::prefix_successor(&prefix) {
-                opts.set_iterate_upper_bound(upper);
-            }
-            let mut it = self.inner.db.raw_iterator_cf_opt(self.cf(cf), opts);
+            let bounds = ReadBounds::prefix(&prefix).at(snapshot);
+            let mut it = self.inner.db.cursor(self.cf(cf), bounds);
             it.seek(&prefix);
             while let Some(v) = it.value() {
                 let row: ObjectRow = rows::decode(v)?;
@@ -216,19 +203,17 @@ impl Store {
     /// add after the snapshot is kept.
     pub fn recompute_usage(&self, bucket: &str) -> StorageResult<(Usage, Usage)> {
         self.require_bucket(bucket)?;
-        let snapshot = self.inner.db.snapshot();
-        let mut opts = ReadOptions::default();
-        opts.set_snapshot(&snapshot);
-        let before =
-            match self
-                .inner
-                .db
-                .get_pinned_cf_opt(self.cf(CF_USAGE), bucket.as_bytes(), &opts)?
-            {
-                Some(raw) => Usage::decode(&raw)
-                    .ok_or_else(|| StorageError::Corrupt("usage counters".into()))?,
-                None => Usage::default(),
-            };
+        let snapshot = self.inner.db.snapshot()?;
+        let before = match self
+            .inner
+            .db
+            .get_at(&snapshot, self.cf(CF_USAGE), bucket.as_bytes())?
+        {
+            Some(raw) => {
+                Usage::decode(&raw).ok_or_else(|| StorageError::Corrupt("usage counters".into()))?
+            }
+            None => Usage::default(),
+        };
         let scanned = self.scan_usage_at(bucket, &snapshot)?;
         if before != scanned {
             let diff = Usage {
@@ -237,7 +222,7 @@ impl Store {
                 trash_objects: scanned.trash_objects - before.trash_objects,
                 trash_bytes: scanned.trash_bytes - before.trash_bytes,
             };
-            let mut batch = WriteBatch::default();
+            let mut batch = Batch::default();
             self.add_usage(&mut batch, bucket, diff);
             self.write_synced(batch)?;
         }
@@ -250,7 +235,7 @@ impl Store {
         for item in self
             .inner
             .db
-            .iterator_cf(self.cf(CF_USAGE), IteratorMode::Start)
+            .entries(self.cf(CF_USAGE), ReadBounds::all(), None)
         {
             let (k, v) = item?;
             let name = String::from_utf8(k.to_vec())
@@ -264,11 +249,7 @@ impl Store {
 
     /// `bucket`'s quota, if it has one.
     pub fn quota(&self, bucket: &str) -> StorageResult<Option<QuotaRow>> {
-        match self
-            .inner
-            .db
-            .get_pinned_cf(self.cf(CF_META), quota_key(bucket))?
-        {
+        match self.inner.db.get(self.cf(CF_META), quota_key(bucket))? {
             Some(raw) => Ok(Some(rows::decode(&raw)?)),
             None => Ok(None),
         }
@@ -291,7 +272,7 @@ impl Store {
         if let Some(o) = max_objects {
             quota.max_objects = o;
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         if quota == QuotaRow::default() {
             batch.delete_cf(self.cf(CF_META), quota_key(bucket));
         } else {
@@ -301,7 +282,7 @@ impl Store {
     }
 
     /// Adds to `batch`: `bucket`'s quota and counters are gone (the bucket is deleted).
-    pub(crate) fn drop_bucket_usage(&self, batch: &mut WriteBatch, bucket: &str) {
+    pub(crate) fn drop_bucket_usage(&self, batch: &mut Batch, bucket: &str) {
         batch.delete_cf(self.cf(CF_META), quota_key(bucket));
         batch.delete_cf(self.cf(CF_USAGE), bucket.as_bytes());
     }
@@ -436,7 +417,7 @@ mod tests {
             Versioning::Enabled
         );
         // Counters that drifted are put right by a recompute.
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         s.add_usage(&mut batch, "b", u(5, 5, 5, 5));
         s.write_synced(batch).unwrap();
         let (before, scanned) = s.recompute_usage("b").unwrap();

@@ -9,7 +9,7 @@ use crate::keys::{self, CF_OBJECTS, CF_VERSIONS};
 use crate::rows::{self, ObjectRow};
 use crate::store::Store;
 
-type Iter<'a> = rocksdb::DBRawIteratorWithThreadMode<'a, rocksdb::DB>;
+type Iter<'a> = crate::engine::Cursor<'a>;
 
 /// Two iterators, over current rows and over noncurrent rows, both bounded
 /// to the listing's prefix and read in step.

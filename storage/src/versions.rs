@@ -5,7 +5,7 @@
 //! markers in `CF_VERSIONS` (newest first within a key). A key whose newest
 //! entry is a delete marker has no `CF_OBJECTS` row.
 
-use rocksdb::WriteBatch;
+use crate::engine::Batch;
 
 use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::error::{StorageError, StorageResult};
@@ -123,7 +123,7 @@ impl Store {
         if let Some(raw) = self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
+            .get(self.cf(CF_OBJECTS), keys::object_key(bucket, key)?)?
         {
             if rows::decode::<ObjectRow>(&raw)?.seq == seq {
                 return Ok(true);
@@ -132,7 +132,7 @@ impl Store {
         Ok(self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq)?)?
+            .get(self.cf(CF_VERSIONS), keys::version_key(bucket, key, seq)?)?
             .is_some())
     }
 
@@ -159,7 +159,7 @@ impl Store {
         // The version promoted below must not be one a purge is unlinking.
         let _latch = self.inner.latches.key(&object_key);
         let mut current = self.current(bucket, key)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let removed = match current.take_if(|r| r.seq == seq) {
             Some(row) => {
                 batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
@@ -171,7 +171,7 @@ impl Store {
             }
             None => {
                 let vkey = keys::version_key(bucket, key, seq)?;
-                let Some(raw) = self.inner.db.get_pinned_cf(self.cf(CF_VERSIONS), &vkey)? else {
+                let Some(raw) = self.inner.db.get(self.cf(CF_VERSIONS), &vkey)? else {
                     return Ok(None);
                 };
                 batch.delete_cf(self.cf(CF_VERSIONS), &vkey);
@@ -209,7 +209,7 @@ impl Store {
     /// same name starts empty and nothing of the old one leaks.
     pub(crate) fn drop_bucket_versions(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch,
         bucket: &str,
     ) -> StorageResult<()> {
         let prefix = keys::bucket_prefix(bucket)?;
@@ -246,7 +246,7 @@ impl Store {
     /// Returns the version made current.
     fn promote_newest(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch,
         bucket: &str,
         key: &str,
         except: u64,
@@ -686,7 +686,7 @@ mod tests {
             tags: Vec::new(),
             part_checksums: Vec::new(),
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         for seq in 1..=n {
             batch.put_cf(
                 s.cf(CF_VERSIONS),
@@ -699,7 +699,10 @@ mod tests {
             keys::object_key("b", key).unwrap(),
             rows::encode(&row(n + 1)),
         );
-        s.inner.db.write(batch).unwrap();
+        s.inner
+            .db
+            .commit(batch, crate::engine::Durability::Buffered)
+            .unwrap();
     }
 
     /// ListObjectVersions of a key with 20,000 versions reads about as many

@@ -5,7 +5,7 @@
 //! signing secret, so they are sealed like access keys (`secrets.rs`), bound
 //! to their bucket and id.
 
-use rocksdb::{IteratorMode, WriteBatch};
+use crate::engine::{Batch, ReadBounds};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StorageError, StorageResult};
@@ -52,7 +52,7 @@ impl Store {
         cursor: u64,
     ) -> StorageResult<()> {
         self.require_bucket(bucket)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(
             self.cf(CF_WEBHOOKS),
             key(b'w', bucket, id)?,
@@ -71,7 +71,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_WEBHOOKS), key(b'w', bucket, id)?)?
+            .get(self.cf(CF_WEBHOOKS), key(b'w', bucket, id)?)?
         {
             Some(raw) => Ok(Some(self.unseal_webhook(bucket, id, &raw)?)),
             None => Ok(None),
@@ -91,10 +91,10 @@ impl Store {
     /// Every webhook: (bucket, id, row).
     pub fn webhooks(&self) -> StorageResult<Vec<(String, String, WebhookRow)>> {
         let mut out = Vec::new();
-        let it = self.inner.db.iterator_cf(
-            self.cf(CF_WEBHOOKS),
-            IteratorMode::From(b"w", rocksdb::Direction::Forward),
-        );
+        let it = self
+            .inner
+            .db
+            .entries(self.cf(CF_WEBHOOKS), ReadBounds::all(), Some(b"w"));
         for item in it {
             let (k, v) = item?;
             if k.first() != Some(&b'w') {
@@ -116,7 +116,7 @@ impl Store {
         if self.webhook(bucket, id)?.is_none() {
             return Ok(false);
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.delete_cf(self.cf(CF_WEBHOOKS), key(b'w', bucket, id)?);
         batch.delete_cf(self.cf(CF_WEBHOOKS), key(b'c', bucket, id)?);
         self.write_synced(batch)?;
@@ -128,7 +128,7 @@ impl Store {
         match self
             .inner
             .db
-            .get_pinned_cf(self.cf(CF_WEBHOOKS), key(b'c', bucket, id)?)?
+            .get(self.cf(CF_WEBHOOKS), key(b'c', bucket, id)?)?
         {
             Some(raw) => {
                 Ok(u64::from_be_bytes(raw.as_ref().try_into().map_err(
@@ -142,7 +142,7 @@ impl Store {
     /// Records that a webhook delivered everything up to `cursor`. Synced:
     /// after a restart delivery resumes there (at least once, in order).
     pub fn set_webhook_cursor(&self, bucket: &str, id: &str, cursor: u64) -> StorageResult<()> {
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         batch.put_cf(
             self.cf(CF_WEBHOOKS),
             key(b'c', bucket, id)?,
@@ -185,7 +185,7 @@ mod tests {
         let raw = s
             .inner
             .db
-            .get_cf(s.cf(CF_WEBHOOKS), key(b'w', "b", "h1").unwrap())
+            .get_owned(s.cf(CF_WEBHOOKS), key(b'w', "b", "h1").unwrap())
             .unwrap()
             .unwrap();
         let needle = b"an-unmistakable-webhook-secret";

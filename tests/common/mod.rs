@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod boto_presign;
+pub mod etcd;
 pub mod form;
 pub mod multipart;
 pub mod on_mount;

@@ -54,6 +54,9 @@ pub fn run(args: FsckArgs) -> anyhow::Result<()> {
             retention: Duration::from_secs(86_400),
         },
         kura_storage::StoreTuning::default(),
+        // fsck checks an embedded data directory; a store on etcd is
+        // checked online (`kura admin scrub`).
+        &kura_storage::MetaUrl::Embedded,
         blobs,
     )
     .with_context(|| {

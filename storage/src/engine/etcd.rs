@@ -1,0 +1,502 @@
+//! The metadata engine on etcd v3 (3.4 and later): each column family is a
+//! key prefix `<root>/<cf>/` and each commit one `Txn` (see
+//! `docs/design.md`, "Metadata engine seam").
+//!
+//! `storage` is synchronous and is called from async threads too (point
+//! lookups), so the etcd client runs on a runtime of its own: a call
+//! spawns its request there and waits on a channel. It never enters the
+//! caller's runtime, so it cannot deadlock or panic in one.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::mpsc;
+
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KeyValue, SortOrder,
+    SortTarget, Txn, TxnOp,
+};
+
+use super::batch::{Batch, Expect, Op};
+use super::{Cf, ReadBounds};
+use crate::error::{StorageError, StorageResult};
+use crate::keys;
+
+/// One page of a scan: (full key, value) entries, whether the range has
+/// more, and the revision read at.
+type Page = (Vec<(Vec<u8>, Vec<u8>)>, bool, i64);
+
+/// Keys a scan reads per round trip.
+const PAGE: i64 = 512;
+/// Attempts of a commit whose usage counters moved under it.
+const MERGE_RETRIES: usize = 16;
+
+/// Where the metadata lives: `etcd://h1:2379,h2:2379/root`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdUrl {
+    /// `host:port` of each member.
+    pub endpoints: Vec<String>,
+    /// Every key kura writes starts with `<root>/`.
+    pub root: String,
+}
+
+impl std::str::FromStr for EtcdUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let rest = s
+            .strip_prefix("etcd://")
+            .ok_or_else(|| format!("{s:?}: expected etcd://host:port[,host:port...]/prefix"))?;
+        let (hosts, root) = rest.split_once('/').unwrap_or((rest, ""));
+        let endpoints: Vec<String> = hosts
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect();
+        if endpoints.is_empty() {
+            return Err(format!("{s:?}: no etcd endpoint"));
+        }
+        let root = root.trim_matches('/');
+        Ok(EtcdUrl {
+            endpoints,
+            root: if root.is_empty() { "kura" } else { root }.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for EtcdUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "etcd://{}/{}", self.endpoints.join(","), self.root)
+    }
+}
+
+fn etcd_err(e: etcd_client::Error) -> StorageError {
+    StorageError::Io(std::io::Error::other(format!("etcd: {e}")))
+}
+
+/// etcd as a [`super::Engine`].
+pub(crate) struct EtcdEngine {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    root: Vec<u8>,
+}
+
+impl EtcdEngine {
+    /// Connects to the cluster (and checks that it answers).
+    pub(crate) fn connect(url: &EtcdUrl) -> StorageResult<EtcdEngine> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("kura-etcd")
+            .enable_all()
+            .build()?;
+        let endpoints: Vec<String> = url
+            .endpoints
+            .iter()
+            .map(|e| {
+                if e.contains("://") {
+                    e.clone()
+                } else {
+                    format!("http://{e}")
+                }
+            })
+            .collect();
+        let opts = ConnectOptions::new()
+            .with_connect_timeout(std::time::Duration::from_secs(5))
+            .with_timeout(std::time::Duration::from_secs(10));
+        let client = rt
+            .block_on(Client::connect(endpoints, Some(opts)))
+            .map_err(etcd_err)?;
+        let mut root = url.root.as_bytes().to_vec();
+        root.push(b'/');
+        let engine = EtcdEngine { rt, client, root };
+        engine.revision()?;
+        Ok(engine)
+    }
+
+    /// Runs `f` with a client on the engine's runtime and waits for it.
+    fn run<T, F>(&self, f: impl FnOnce(Client) -> F) -> StorageResult<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, etcd_client::Error>> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let fut = f(self.client.clone());
+        self.rt.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv()
+            .map_err(|_| StorageError::Io(std::io::Error::other("etcd runtime stopped")))?
+            .map_err(etcd_err)
+    }
+
+    /// The full etcd key of `key` in `cf`.
+    fn key(&self, cf: Cf, key: &[u8]) -> Vec<u8> {
+        let mut k = self.cf_prefix(cf);
+        k.extend_from_slice(key);
+        k
+    }
+
+    fn cf_prefix(&self, cf: Cf) -> Vec<u8> {
+        let mut k = self.root.clone();
+        k.extend_from_slice(cf.0.as_bytes());
+        k.push(b'/');
+        k
+    }
+
+    /// The current revision of the store.
+    fn revision(&self) -> StorageResult<i64> {
+        let probe = self.root.clone();
+        self.run(move |mut c| async move {
+            let r = c
+                .get(probe, Some(GetOptions::new().with_count_only()))
+                .await?;
+            Ok(r.header().map(|h| h.revision()).unwrap_or(0))
+        })
+    }
+
+    fn get_kv(&self, cf: Cf, key: &[u8], rev: i64) -> StorageResult<Option<KeyValue>> {
+        let k = self.key(cf, key);
+        self.run(move |mut c| async move {
+            let mut r = c.get(k, Some(GetOptions::new().with_revision(rev))).await?;
+            Ok(r.take_kvs().into_iter().next())
+        })
+    }
+
+    pub(crate) fn get(&self, cf: Cf, key: &[u8], rev: i64) -> StorageResult<Option<Vec<u8>>> {
+        Ok(self.get_kv(cf, key, rev)?.map(|kv| kv.into_key_value().1))
+    }
+
+    pub(crate) fn snapshot(&self) -> StorageResult<i64> {
+        self.revision()
+    }
+
+    pub(crate) fn cursor<'a>(&'a self, cf: Cf, bounds: ReadBounds<'_>) -> EtcdCursor<'a> {
+        let prefix = self.cf_prefix(cf);
+        let lower = {
+            let mut k = prefix.clone();
+            k.extend_from_slice(bounds.lower.as_deref().unwrap_or_default());
+            k
+        };
+        let upper = match &bounds.upper {
+            Some(u) => {
+                let mut k = prefix.clone();
+                k.extend_from_slice(u);
+                k
+            }
+            None => keys::prefix_successor(&prefix).expect("a cf prefix ends in '/'"),
+        };
+        let rev = match bounds.snapshot {
+            Some(super::Snapshot::Etcd(rev)) => *rev,
+            _ => 0,
+        };
+        EtcdCursor {
+            engine: self,
+            plen: prefix.len(),
+            lower,
+            upper,
+            rev,
+            page: Vec::new(),
+            pos: 0,
+            forward: true,
+            more: false,
+            error: None,
+        }
+    }
+
+    /// Reads one page: forward from `from` (inclusive) or backward from
+    /// below `to` (exclusive), within the cursor's bounds.
+    fn page(&self, lo: Vec<u8>, hi: Vec<u8>, forward: bool, rev: i64) -> StorageResult<Page> {
+        if lo >= hi {
+            return Ok((Vec::new(), false, rev));
+        }
+        self.run(move |mut c| async move {
+            let mut opts = GetOptions::new()
+                .with_range(hi)
+                .with_limit(PAGE)
+                .with_revision(rev);
+            if !forward {
+                // etcd 3.4 sorts the whole range before the limit for a
+                // descending read; kura's reverse scans are within one
+                // key's versions, so the range is small.
+                opts = opts.with_sort(SortTarget::Key, SortOrder::Descend);
+            }
+            let mut r = c.get(lo, Some(opts)).await?;
+            let rev = r.header().map(|h| h.revision()).unwrap_or(rev);
+            let more = r.more();
+            let kvs = r
+                .take_kvs()
+                .into_iter()
+                .map(|kv| kv.into_key_value())
+                .collect();
+            Ok((kvs, more, rev))
+        })
+    }
+
+    /// Applies `batch` as one `Txn`: its guards as compares; usage merges as
+    /// read-modify-write guarded by the revision read, retried when a
+    /// concurrent commit moved a counter.
+    pub(crate) fn commit(&self, batch: Batch) -> StorageResult<()> {
+        let merges = batch.ops.iter().any(|op| matches!(op, Op::Merge { .. }));
+        for _ in 0..MERGE_RETRIES {
+            let mut compares = Vec::new();
+            for g in &batch.guards {
+                let k = self.key(g.cf, &g.key);
+                compares.push(match &g.expect {
+                    Expect::Absent => Compare::create_revision(k, CompareOp::Equal, 0),
+                    Expect::Present => Compare::create_revision(k, CompareOp::Greater, 0),
+                    Expect::Value(v) => Compare::value(k, CompareOp::Equal, v.clone()),
+                });
+            }
+            let ops = self.txn_ops(&batch, &mut compares)?;
+            let txn = Txn::new().when(compares).and_then(ops);
+            let ok = self.run(move |mut c| async move { Ok(c.txn(txn).await?.succeeded()) })?;
+            if ok {
+                return Ok(());
+            }
+            if !merges || !self.guards_hold(&batch)? {
+                return Err(StorageError::Conflict);
+            }
+        }
+        Err(StorageError::Conflict)
+    }
+
+    fn guards_hold(&self, batch: &Batch) -> StorageResult<bool> {
+        for g in &batch.guards {
+            let now = self.get(g.cf, &g.key, 0)?;
+            let holds = match &g.expect {
+                Expect::Absent => now.is_none(),
+                Expect::Present => now.is_some(),
+                Expect::Value(v) => now.as_ref() == Some(v),
+            };
+            if !holds {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The batch's writes as txn operations. etcd refuses a txn that writes
+    /// one key twice, or a key inside a range it also deletes: the last
+    /// write of a key wins (as in a RocksDB batch), and a range deletion is
+    /// cut around keys written after it.
+    fn txn_ops(&self, batch: &Batch, compares: &mut Vec<Compare>) -> StorageResult<Vec<TxnOp>> {
+        // Full key -> final value (None: deleted).
+        let mut points: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        // Range deletions, and the point keys written after each.
+        let mut ranges: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for op in &batch.ops {
+            match op {
+                Op::Put { cf, key, value } => {
+                    points.insert(self.key(*cf, key), Some(value.clone()));
+                }
+                Op::Delete { cf, key } => {
+                    points.insert(self.key(*cf, key), None);
+                }
+                Op::DeleteRange { cf, from, to } => {
+                    let (from, to) = (self.key(*cf, from), self.key(*cf, to));
+                    points.retain(|k, _| !(from <= *k && *k < to));
+                    merged.retain(|k, _| !(from <= *k && *k < to));
+                    ranges.push((from, to));
+                }
+                Op::Merge { cf, key, operand } => {
+                    let full = self.key(*cf, key);
+                    let base = match points.get(&full) {
+                        Some(v) => v.clone(),
+                        None => match merged.get(&full) {
+                            Some(v) => Some(v.clone()),
+                            None => {
+                                let kv = self.get_kv(*cf, key, 0)?;
+                                let rev = kv.as_ref().map(|kv| kv.mod_revision()).unwrap_or(0);
+                                compares.push(Compare::mod_revision(
+                                    full.clone(),
+                                    CompareOp::Equal,
+                                    rev,
+                                ));
+                                kv.map(|kv| kv.into_key_value().1)
+                            }
+                        },
+                    };
+                    let folded = crate::usage::fold_usage(base.as_deref(), [operand.as_slice()]);
+                    match points.get_mut(&full) {
+                        Some(slot) => *slot = Some(folded),
+                        None => {
+                            merged.insert(full, folded);
+                        }
+                    }
+                }
+            }
+        }
+        for (k, v) in merged {
+            points.insert(k, Some(v));
+        }
+        let mut ops = Vec::new();
+        for (from, to) in ranges {
+            // Cut the range around the point writes inside it.
+            let mut start = from;
+            for k in points.range(start.clone()..to.clone()).map(|(k, _)| k) {
+                if start < *k {
+                    ops.push(TxnOp::delete(
+                        start.clone(),
+                        Some(DeleteOptions::new().with_range(k.clone())),
+                    ));
+                }
+                start = k.clone();
+                start.push(0);
+            }
+            if start < to {
+                ops.push(TxnOp::delete(
+                    start,
+                    Some(DeleteOptions::new().with_range(to)),
+                ));
+            }
+        }
+        for (k, v) in points {
+            ops.push(match v {
+                Some(v) => TxnOp::put(k, v, None),
+                None => TxnOp::delete(k, None),
+            });
+        }
+        Ok(ops)
+    }
+
+    /// Compacts the history up to now, physically, so overwritten values
+    /// leave the members' databases (a defragmentation returns the pages).
+    pub(crate) fn erase_history(&self) -> StorageResult<()> {
+        let rev = self.revision()?;
+        self.run(move |mut c| async move {
+            c.compact(
+                rev,
+                Some(etcd_client::CompactionOptions::new().with_physical()),
+            )
+            .await?;
+            Ok(())
+        })
+    }
+}
+
+/// A cursor over one column family: pages of [`PAGE`] keys read at one
+/// revision (the first page's, unless a snapshot fixed it), so a scan
+/// sees one consistent state as a RocksDB iterator does.
+pub(crate) struct EtcdCursor<'a> {
+    engine: &'a EtcdEngine,
+    /// Length of `<root>/<cf>/`, cut from returned keys.
+    plen: usize,
+    lower: Vec<u8>,
+    upper: Vec<u8>,
+    rev: i64,
+    /// Full keys and values, in the direction of travel.
+    page: Vec<(Vec<u8>, Vec<u8>)>,
+    pos: usize,
+    forward: bool,
+    /// Whether the range has keys beyond this page.
+    more: bool,
+    error: Option<StorageError>,
+}
+
+impl EtcdCursor<'_> {
+    fn load(&mut self, lo: Vec<u8>, hi: Vec<u8>, forward: bool) {
+        self.forward = forward;
+        self.pos = 0;
+        match self.engine.page(lo, hi, forward, self.rev) {
+            Ok((page, more, rev)) => {
+                self.page = page;
+                self.more = more;
+                self.rev = rev;
+            }
+            Err(e) => {
+                self.page.clear();
+                self.more = false;
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn full(&self, key: &[u8]) -> Vec<u8> {
+        let mut k = self.upper[..self.plen].to_vec();
+        k.extend_from_slice(key);
+        k
+    }
+
+    pub(crate) fn seek(&mut self, key: &[u8]) {
+        let lo = self.full(key).max(self.lower.clone());
+        self.load(lo, self.upper.clone(), true);
+    }
+
+    pub(crate) fn seek_for_prev(&mut self, key: &[u8]) {
+        let mut hi = self.full(key);
+        hi.push(0);
+        let hi = hi.min(self.upper.clone());
+        self.load(self.lower.clone(), hi, false);
+    }
+
+    pub(crate) fn seek_to_first(&mut self) {
+        self.load(self.lower.clone(), self.upper.clone(), true);
+    }
+
+    pub(crate) fn valid(&self) -> bool {
+        self.pos < self.page.len()
+    }
+
+    pub(crate) fn key(&self) -> Option<&[u8]> {
+        self.page.get(self.pos).map(|(k, _)| &k[self.plen..])
+    }
+
+    pub(crate) fn value(&self) -> Option<&[u8]> {
+        self.page.get(self.pos).map(|(_, v)| v.as_slice())
+    }
+
+    pub(crate) fn next(&mut self) {
+        let Some((cur, _)) = self.page.get(self.pos) else {
+            return;
+        };
+        let mut after = cur.clone();
+        after.push(0);
+        if !self.forward {
+            self.load(after, self.upper.clone(), true);
+            return;
+        }
+        self.pos += 1;
+        if self.pos == self.page.len() && self.more {
+            self.load(after, self.upper.clone(), true);
+        }
+    }
+
+    pub(crate) fn prev(&mut self) {
+        let Some((cur, _)) = self.page.get(self.pos) else {
+            return;
+        };
+        let before = cur.clone();
+        if self.forward {
+            self.load(self.lower.clone(), before, false);
+            return;
+        }
+        self.pos += 1;
+        if self.pos == self.page.len() && self.more {
+            self.load(self.lower.clone(), before, false);
+        }
+    }
+
+    pub(crate) fn status(&self) -> StorageResult<()> {
+        match &self.error {
+            None => Ok(()),
+            Some(e) => Err(StorageError::Io(std::io::Error::other(e.to_string()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_endpoints_and_a_root() {
+        let u: EtcdUrl = "etcd://h1:2379,h2:2379/tenant/a".parse().unwrap();
+        assert_eq!(u.endpoints, ["h1:2379", "h2:2379"]);
+        assert_eq!(u.root, "tenant/a");
+        assert_eq!(u.to_string(), "etcd://h1:2379,h2:2379/tenant/a");
+        let u: EtcdUrl = "etcd://127.0.0.1:2379".parse().unwrap();
+        assert_eq!(u.root, "kura");
+        assert!("http://h1:2379/x".parse::<EtcdUrl>().is_err());
+        assert!("etcd:///x".parse::<EtcdUrl>().is_err());
+    }
+}

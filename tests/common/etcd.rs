@@ -1,0 +1,115 @@
+//! A throw-away single-member etcd on free loopback ports, for the tests of
+//! `kura serve --meta etcd://…`. Debian's `etcd-server` and `etcd-client`
+//! (installed by `scripts/install-deps --test`) provide `etcd` and `etcdctl`.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running etcd; killed (and its data removed) on drop.
+pub struct Etcd {
+    child: Child,
+    /// `127.0.0.1:PORT` of its client listener.
+    pub endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+fn installed(bin: &str, arg: &str) -> bool {
+    Command::new(bin)
+        .env("ETCDCTL_API", "3")
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl Etcd {
+    /// Starts etcd and waits until it reports healthy; `None` (with a
+    /// message on stderr) if etcd is not installed.
+    pub fn start() -> Option<Etcd> {
+        if !installed("etcd", "--version") || !installed("etcdctl", "version") {
+            eprintln!(
+                "SKIPPED: etcd is not installed (Debian: apt-get install etcd-server etcd-client, \
+                 or scripts/install-deps --test)"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (client, peer) = (free_port(), free_port());
+        let client_url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let log = std::fs::File::create(dir.path().join("etcd.log")).expect("etcd log");
+        let child = Command::new("etcd")
+            .args(["--name", "one", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("one={peer_url}")])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawning etcd");
+        let etcd = Etcd {
+            child,
+            endpoint: format!("127.0.0.1:{client}"),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let healthy = Command::new("etcdctl")
+                .env("ETCDCTL_API", "3")
+                .args(["--endpoints", &client_url, "--dial-timeout=500ms"])
+                .args(["endpoint", "health"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if healthy {
+                return Some(etcd);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "etcd did not become healthy within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The `--meta` value for a kura whose keys live under `root/`.
+    pub fn meta(&self, root: &str) -> String {
+        format!("etcd://{}/{root}", self.endpoint)
+    }
+
+    /// Every key under `prefix`, as `etcdctl get --prefix --keys-only` lists them.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &format!("http://{}", self.endpoint)])
+            .args(["get", "--prefix", "--keys-only", prefix])
+            .output()
+            .expect("etcdctl");
+        assert!(out.status.success(), "etcdctl get failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
