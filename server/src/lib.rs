@@ -23,6 +23,7 @@ pub mod download;
 pub mod errors;
 pub mod frames;
 pub mod handlers;
+pub mod malloc_tuning;
 pub mod metrics;
 pub mod operator_endpoints;
 pub mod response;

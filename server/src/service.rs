@@ -31,7 +31,7 @@ pub async fn handle(
     mut req: Request<Incoming>,
 ) -> Result<Response<Observed>, std::convert::Infallible> {
     let started = Instant::now();
-    state.metrics.in_flight.inc();
+    state.metrics.request_started();
     let request_id = new_request_id();
     let method = req.method().clone();
     let resource = req.uri().path().to_string();
