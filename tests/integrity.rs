@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
-use crate::common::raw::Raw;
+use crate::common::raw::{Raw, RawResponse};
 use crate::common::{self, admin, pattern, Server};
 
 const CHUNK: usize = 64 << 10;
@@ -120,7 +120,7 @@ async fn a_damaged_chunk_fails_its_download_and_nothing_else() {
     // used to raise SIGBUS on this).
     // Not the object's first chunk: the download has started (status and
     // head sent) when the damage is met. (Damage in the very first block is
-    // met before the head: then the connection closes with no answer.)
+    // met before the head: that answers 500, see the next test.)
     let short_victim = short
         .iter()
         .find(|p| {
@@ -141,6 +141,130 @@ async fn a_damaged_chunk_fails_its_download_and_nothing_else() {
     let log = server.log();
     assert!(log.contains("does not match its checksum"), "{log}");
     assert!(log.contains("chunk file damaged"), "{log}");
+}
+
+/// PUTs `body` published (`x-amz-acl: public-read`) over raw HTTP: returns
+/// the chunk files it added and the public link's path.
+fn put_published(server: &Server, key: &str, body: &[u8]) -> (Vec<PathBuf>, String) {
+    let before = chunk_files(&server.data_dir());
+    let r = Raw::new("PUT", &format!("/bkt/{key}"))
+        .header("x-amz-acl", "public-read")
+        .body(body.to_vec())
+        .send(&server.addr);
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let url = r.header("x-kura-public-url").expect("public URL");
+    let path = url
+        .strip_prefix(&format!("http://{}", server.addr))
+        .expect("link on this server")
+        .to_string();
+    let added = chunk_files(&server.data_dir())
+        .difference(&before)
+        .cloned()
+        .collect();
+    (added, path)
+}
+
+/// The chunk file among `files` that holds the object's first bytes.
+fn first_chunk<'a>(files: &'a [PathBuf], body: &[u8]) -> &'a PathBuf {
+    files
+        .iter()
+        .find(|p| std::fs::read(p).unwrap()[..100] == body[..100])
+        .expect("the object's first chunk")
+}
+
+/// Damage in an object's first block is met before the response head is
+/// sent: the client gets a 500 InternalError (plain, ranged, and through a
+/// public link), the log and the audit file say so, and a range that
+/// avoids the damage still reads. (The server used to close the connection
+/// without any answer.)
+#[tokio::test]
+async fn damage_in_the_first_block_answers_500_before_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.log");
+    let server = Server::start_with(&[
+        "--chunk-size",
+        "64KiB",
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ]);
+    let s3 = server.client_no_retry().await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let body = pattern(3 * CHUNK + 1000, 11);
+    let (flipped, flipped_link) = put_published(&server, "flipped", &body);
+    let (cut, cut_link) = put_published(&server, "cut", &body);
+    assert_eq!(flipped.len(), 4);
+    flip_byte(first_chunk(&flipped, &body), 10);
+    truncate(first_chunk(&cut, &body), 100);
+
+    let internal_error = |r: &RawResponse, what: &str| {
+        assert_eq!(r.status, 500, "{what}: {}", r.body_text());
+        assert_eq!(r.code(), "InternalError", "{what}");
+        assert!(!r.body.windows(100).any(|w| w == &body[..100]), "{what}");
+    };
+    // (request, public link path if it came through one)
+    let mut failed: Vec<(RawResponse, Option<&str>)> = Vec::new();
+    for (key, link) in [("flipped", &flipped_link), ("cut", &cut_link)] {
+        let r = Raw::new("GET", &format!("/bkt/{key}")).send(&server.addr);
+        internal_error(&r, key);
+        failed.push((r, None));
+        let r = Raw::new("GET", &format!("/bkt/{key}"))
+            .header("range", "bytes=5-99")
+            .send(&server.addr);
+        internal_error(&r, &format!("{key}, ranged"));
+        failed.push((r, None));
+        let mut anonymous = Raw::new("GET", link);
+        anonymous.signed = false;
+        let r = anonymous.send(&server.addr);
+        internal_error(&r, &format!("{key}, public link"));
+        failed.push((r, Some(link)));
+        // HEAD reads no data: it still answers.
+        assert_eq!(
+            Raw::new("HEAD", &format!("/bkt/{key}"))
+                .send(&server.addr)
+                .status,
+            200
+        );
+    }
+    // A range in a later, undamaged chunk reads.
+    let from = 2 * CHUNK + 17;
+    let ranged = Raw::new("GET", "/bkt/flipped")
+        .header("range", &format!("bytes={from}-{}", from + 99))
+        .send(&server.addr);
+    assert_eq!(ranged.status, 206);
+    assert_eq!(ranged.body[..], body[from..from + 100]);
+    assert!(get(&s3, "flipped").await.is_err());
+
+    let log = server.log();
+    assert!(log.contains("does not match its checksum"), "{log}");
+    assert!(log.contains("chunk file damaged"), "{log}");
+    assert!(log.contains("answered 500 before the body"), "{log}");
+    let id = |r: &RawResponse| r.header("x-amz-request-id").unwrap().to_string();
+    let mut records = Vec::new();
+    common::eventually("audit records written", Duration::from_secs(10), || {
+        records = std::fs::read_to_string(&audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect();
+        failed.iter().all(|(r, _)| {
+            records
+                .iter()
+                .any(|rec| rec["request_id"] == id(r).as_str())
+        })
+    })
+    .await;
+    for (r, link) in &failed {
+        let rec = records
+            .iter()
+            .find(|rec| rec["request_id"] == id(r).as_str())
+            .unwrap();
+        assert_eq!(rec["status"], 500, "{rec}");
+        assert_eq!(rec["error"], "InternalError", "{rec}");
+        match link {
+            Some(link) => assert_eq!(rec["public_link"], *link, "{rec}"),
+            None => assert_eq!(rec["bucket"], "bkt", "{rec}"),
+        }
+    }
 }
 
 #[tokio::test]

@@ -196,7 +196,6 @@ impl Drop for Observed {
             return;
         };
         let metrics = &f.state.metrics;
-        metrics.in_flight.dec();
         let elapsed = f.started.elapsed();
         let bytes_in = f
             .bytes_in

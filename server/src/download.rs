@@ -12,6 +12,12 @@
 //! hyper is writing, one frame mapped ahead, and its version's read guard,
 //! until `--send-timeout` cuts it off (see `send_timeout`).
 //!
+//! The first frame is read and verified before the response head exists
+//! ([`stream_body`] waits for it): damage in an object's first block then
+//! answers a 500 InternalError, which a client sees and an audit line
+//! records, instead of a connection closed after a 200 head. Damage met
+//! later can only abort the transfer, as the head is gone by then.
+//!
 //! One frame mapped ahead keeps disk and socket overlapped: the next frame is
 //! being mapped while hyper writes the current one. Frames are mapped by a
 //! pool of its own, [`MAPPERS`] threads, whatever the number of downloads:
@@ -71,16 +77,27 @@ fn mappers() -> &'static Mutex<mpsc::Sender<Job>> {
     })
 }
 
-/// Streams `len` bytes of `reader` (already narrowed to its range).
-pub fn stream_body(reader: ObjectReader, len: u64) -> Body {
+/// Streams `len` (> 0) bytes of `reader` (already narrowed to its range).
+/// Reads and verifies the first frame before returning: an error here
+/// (damaged or missing chunk data) comes before any byte of the response,
+/// so the caller can still answer it with an error status.
+pub async fn stream_body(reader: ObjectReader, len: u64) -> io::Result<Body> {
     let download = Download::start();
-    let next = Some(map_next(reader, download.frame_size()));
-    DownloadBody {
-        next,
+    let (reader, first) = map_next(reader, download.frame_size())
+        .await
+        .map_err(|_| mapping_failed())?;
+    let first = first?;
+    if first.is_empty() {
+        return Err(ended_early());
+    }
+    let mut body = DownloadBody {
+        ready: None,
+        next: None,
         remaining: len,
         download,
-    }
-    .boxed()
+    };
+    body.queue(first, reader);
+    Ok(body.boxed())
 }
 
 /// Queues the mapping of the reader's next frame; it runs ahead of hyper's polls.
@@ -97,12 +114,31 @@ fn map_next(mut reader: ObjectReader, frame_size: usize) -> Mapping {
 }
 
 struct DownloadBody {
+    /// A frame read and not yet handed to hyper (the first one).
+    ready: Option<Bytes>,
     /// The frame being mapped (none once the last one was handed out).
     next: Option<Mapping>,
     /// Bytes not yet handed to hyper.
     remaining: u64,
     /// Counts this download while it lives (frames shrink as downloads multiply).
     download: Download,
+}
+
+impl DownloadBody {
+    /// Holds `first` for hyper's first poll and maps the frame after it.
+    fn queue(&mut self, first: Bytes, reader: ObjectReader) {
+        let left = self.remaining.saturating_sub(first.len() as u64);
+        self.ready = Some(first);
+        self.map_ahead(left, reader);
+    }
+
+    /// Maps the next frame while hyper writes the current one, unless
+    /// nothing is `left` after it.
+    fn map_ahead(&mut self, left: u64, reader: ObjectReader) {
+        if left > 0 && reader.remaining() > 0 {
+            self.next = Some(map_next(reader, self.download.frame_size()));
+        }
+    }
 }
 
 impl http_body::Body for DownloadBody {
@@ -116,6 +152,10 @@ impl http_body::Body for DownloadBody {
         if self.remaining == 0 {
             return Poll::Ready(None);
         }
+        if let Some(data) = self.ready.take() {
+            self.remaining = self.remaining.saturating_sub(data.len() as u64);
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
         let Some(mapping) = self.next.as_mut() else {
             return Poll::Ready(Some(Err(ended_early())));
         };
@@ -123,7 +163,7 @@ impl http_body::Body for DownloadBody {
         self.next = None;
         let (reader, frame) = match joined {
             Ok(done) => done,
-            Err(_) => return Poll::Ready(Some(Err(io::Error::other("frame mapping failed")))),
+            Err(_) => return Poll::Ready(Some(Err(mapping_failed()))),
         };
         let data = match frame {
             Ok(data) if data.is_empty() => return Poll::Ready(Some(Err(ended_early()))),
@@ -136,11 +176,8 @@ impl http_body::Body for DownloadBody {
             }
         };
         self.remaining = self.remaining.saturating_sub(data.len() as u64);
-        if self.remaining > 0 && reader.remaining() > 0 {
-            // Map the next frame while hyper writes this one.
-            let size = self.download.frame_size();
-            self.next = Some(map_next(reader, size));
-        }
+        let left = self.remaining;
+        self.map_ahead(left, reader);
         Poll::Ready(Some(Ok(Frame::data(data))))
     }
 
@@ -151,6 +188,10 @@ impl http_body::Body for DownloadBody {
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.remaining)
     }
+}
+
+fn mapping_failed() -> io::Error {
+    io::Error::other("frame mapping failed")
 }
 
 fn ended_early() -> io::Error {

@@ -31,7 +31,7 @@ pub async fn handle(
     mut req: Request<Incoming>,
 ) -> Result<Response<Observed>, std::convert::Infallible> {
     let started = Instant::now();
-    state.metrics.in_flight.inc();
+    state.metrics.request_started();
     let request_id = new_request_id();
     let method = req.method().clone();
     let resource = req.uri().path().to_string();
@@ -232,7 +232,7 @@ async fn dispatch(
     if parts.method == Method::OPTIONS {
         return ("PreflightCors", crate::cors::preflight(state, &parts));
     }
-    if let Some(r) = handlers::public::intercept(state, &parts) {
+    if let Some(r) = handlers::public::intercept(state, &parts).await {
         if let Some(rec) = record.as_mut() {
             rec.public_link = Some(parts.uri.path().to_string());
         }
@@ -257,7 +257,7 @@ async fn dispatch(
     let (verified, principal) = match authenticate(state, &parts) {
         Ok(v) => v,
         Err(e) => {
-            let result = handlers::public::anonymous_or(state, &parts, &op, e);
+            let result = handlers::public::anonymous_or(state, &parts, &op, e).await;
             if let Some(r) = record.as_mut() {
                 if result.is_ok() {
                     // A published object read without credentials.

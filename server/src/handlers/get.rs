@@ -41,7 +41,7 @@ pub async fn get_object(
             return Err(S3Error::new(S3ErrorCode::NoSuchVersion));
         }
     }
-    let (mut r, row) = match serve_object(&ctx.state, &ctx.parts, &read) {
+    let (mut r, row) = match serve_object(&ctx.state, &ctx.parts, &read).await {
         Ok(served) => served,
         Err(mut e) => {
             if e.code == S3ErrorCode::NoSuchKey && unversioned()? {

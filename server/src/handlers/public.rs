@@ -36,7 +36,7 @@ pub struct PublicObject {
 }
 
 /// Serves `/p/<token>/<filename>` if the request is one; `None` otherwise.
-pub fn intercept(state: &AppState, parts: &Parts) -> Option<S3Result<Response<Body>>> {
+pub async fn intercept(state: &AppState, parts: &Parts) -> Option<S3Result<Response<Body>>> {
     let rest = parts.uri.path().strip_prefix(PUBLIC_PREFIX)?;
     // With a virtual-host-style bucket the path belongs to the bucket.
     if let Some(domain) = state.domain.as_deref() {
@@ -46,10 +46,10 @@ pub fn intercept(state: &AppState, parts: &Parts) -> Option<S3Result<Response<Bo
             return None;
         }
     }
-    Some(serve_token(state, parts, rest))
+    Some(serve_token(state, parts, rest).await)
 }
 
-fn serve_token(state: &AppState, parts: &Parts, rest: &str) -> S3Result<Response<Body>> {
+async fn serve_token(state: &AppState, parts: &Parts, rest: &str) -> S3Result<Response<Body>> {
     let head = match parts.method {
         Method::GET => false,
         Method::HEAD => true,
@@ -64,12 +64,12 @@ fn serve_token(state: &AppState, parts: &Parts, rest: &str) -> S3Result<Response
         .resolve_public(token)
         .s3()?
         .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey))?;
-    serve_public(state, parts, bucket, key, head)
+    serve_public(state, parts, bucket, key, head).await
 }
 
 /// For a request without credentials: serves GET/HEAD of a published object,
 /// or returns `denied` (the authentication error) for anything else.
-pub fn anonymous_or(
+pub async fn anonymous_or(
     state: &AppState,
     parts: &Parts,
     op: &Operation,
@@ -100,12 +100,12 @@ pub fn anonymous_or(
         _ => return Err(denied),
     };
     match state.store.public_token(bucket, key) {
-        Ok(Some(_)) => serve_public(state, parts, bucket.clone(), key.clone(), head),
+        Ok(Some(_)) => serve_public(state, parts, bucket.clone(), key.clone(), head).await,
         _ => Err(denied),
     }
 }
 
-fn serve_public(
+async fn serve_public(
     state: &AppState,
     parts: &Parts,
     bucket: String,
@@ -120,7 +120,7 @@ fn serve_public(
         head,
         overrides: false,
     };
-    let (mut r, row) = serve_object(state, parts, &read)?;
+    let (mut r, row) = serve_object(state, parts, &read).await?;
     if row.header("content-disposition").is_none() {
         response::set_header(&mut r, "content-disposition", &disposition(&read.key));
     }

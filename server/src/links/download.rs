@@ -20,7 +20,7 @@ use crate::response::{self, Body};
 use crate::state::AppState;
 
 /// Serves a download link.
-pub fn download(
+pub async fn download(
     state: &AppState,
     parts: &Parts,
     token: &str,
@@ -58,7 +58,7 @@ pub fn download(
         head: parts.method == Method::HEAD,
         overrides: false,
     };
-    let (mut r, object) = match serve_object(state, parts, &read) {
+    let (mut r, object) = match serve_object(state, parts, &read).await {
         Err(e) if e.code == S3ErrorCode::NoSuchVersion => {
             // The shared version left the trash: the file is gone.
             return Err(S3Error::new(S3ErrorCode::NoSuchKey));

@@ -174,7 +174,7 @@ pub async fn serve(
         Route::Asset(file) => page::asset(&file),
         Route::Info(token) => upload::info(state, &token),
         Route::Upload(token) => upload::upload(state, parts, body, &token, record).await,
-        Route::Download(token) => download::download(state, &parts, &token, record),
+        Route::Download(token) => download::download(state, &parts, &token, record).await,
         Route::WrongMethod => Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
     };
     (name, result)

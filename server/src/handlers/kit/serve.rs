@@ -36,7 +36,9 @@ pub struct ObjectRead {
 /// Serves one version under the per-key policy (refused while a write of
 /// the key is in progress unless `--reads-during-write=previous`), with
 /// conditional requests and ranges. Returns the response and the version.
-pub fn serve_object(
+/// The body's first block is read and verified before the response exists,
+/// so damage there answers 500 instead of breaking a 200 (see `download.rs`).
+pub async fn serve_object(
     state: &AppState,
     parts: &http::request::Parts,
     read: &ObjectRead,
@@ -108,6 +110,8 @@ pub fn serve_object(
     } else {
         reader.set_range(start, end);
         crate::download::stream_body(reader, len)
+            .await
+            .map_err(|e| unreadable(bucket, key, &row, e))?
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;
@@ -135,6 +139,20 @@ pub fn serve_object(
         }
     }
     Ok((r, row))
+}
+
+/// The first block of a version could not be read or failed its checksum
+/// (the chunk store has logged and counted which chunk): nothing was sent
+/// yet, so the client gets a 500 and the access log and audit record it.
+fn unreadable(bucket: &str, key: &str, row: &ObjectRow, error: std::io::Error) -> S3Error {
+    tracing::error!(
+        bucket,
+        key,
+        version_id = %row.version_id(),
+        error = %error,
+        "object data unreadable: answered 500 before the body"
+    );
+    S3Error::new(S3ErrorCode::InternalError)
 }
 
 /// The headers describing a stored object.
