@@ -26,7 +26,6 @@ pub mod errors;
 pub mod frames;
 pub mod handlers;
 pub mod links;
-pub mod malloc_tuning;
 pub mod metrics;
 pub mod operator_endpoints;
 pub mod response;

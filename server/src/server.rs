@@ -28,7 +28,6 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Runs `kura serve` until SIGINT/SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    crate::malloc_tuning::tune();
     // Everything kura creates is for its own user only. RocksDB creates its
     // files 0666 less the umask, at any time (flushes, compactions, new
     // WALs), so only a umask covers them all; set before any thread exists.
