@@ -159,6 +159,12 @@ async fn writes_stop_at_the_mark_and_resume_when_space_returns() {
     r.payload_hash = Some("UNSIGNED-PAYLOAD".into());
     let r = r.send(&server.addr);
     assert_eq!(r.status, 507, "{}", r.body_text());
+    // The 507 can go out before the upload's writer is dropped on its
+    // blocking thread, which is where its chunks are removed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.chunk_files() != acked.len() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(
         server.chunk_files(),
         acked.len(),
