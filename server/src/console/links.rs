@@ -21,11 +21,7 @@ const MAX_BODY: usize = 16 << 10;
 
 /// The operation an `api/links…` request is recorded under.
 pub fn op_name(method: &Method, id: &str) -> &'static str {
-    match (method, id.is_empty()) {
-        (&Method::POST, true) => "CreateLink",
-        (&Method::DELETE, false) => "RevokeLink",
-        _ => "ListLinks",
-    }
+    api::op_name_of(method, !id.is_empty())
 }
 
 /// `GET api/links` (the key's links), `POST api/links` (make one, answering

@@ -177,7 +177,12 @@ impl LinkInfo {
 
 /// The operation a links API request is.
 pub fn op_name(method: &Method, path: &str) -> &'static str {
-    let one = path.len() > API_PATH.len() + 1;
+    op_name_of(method, path.len() > API_PATH.len() + 1)
+}
+
+/// The operation a links request is recorded under: `one` when it names a
+/// single link (`…/links/{id}`). The console's gateway shares it.
+pub fn op_name_of(method: &Method, one: bool) -> &'static str {
     match (method, one) {
         (&Method::POST, false) => "CreateLink",
         (&Method::DELETE, true) => "RevokeLink",
