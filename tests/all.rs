@@ -50,5 +50,6 @@ mod search;
 mod streaming;
 mod tagging;
 mod tls;
+mod two_front_ends;
 mod versioning;
 mod versions;

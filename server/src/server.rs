@@ -23,6 +23,10 @@ use crate::state::AppState;
 
 /// How often access keys' last-used times are written.
 const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+/// How often a front end sharing its metadata engine checks whether the
+/// access keys changed elsewhere: a key revoked on one front end is refused
+/// by the others within this (plus one etcd read).
+pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// How long in-flight requests get to finish on shutdown.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -148,6 +152,9 @@ async fn serve(args: ServeArgs, state: Arc<AppState>) -> anyhow::Result<()> {
     tokio::spawn(purge_loop(Arc::clone(&state)));
     crate::webhooks::start_all(&state);
     tokio::spawn(usage_flush_loop(Arc::clone(&state)));
+    if state.store.is_shared() {
+        tokio::spawn(key_refresh_loop(Arc::clone(&state)));
+    }
 
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -331,6 +338,24 @@ async fn serve_metrics(listener: TcpListener, state: Arc<AppState>) {
                 tracing::debug!(error = %e, "metrics connection ended with an error");
             }
         });
+    }
+}
+
+/// Reloads the access keys when another front end changed them (shared
+/// metadata engines only; on the embedded one every change goes through
+/// this process and is applied at once).
+async fn key_refresh_loop(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(KEY_REFRESH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let st = Arc::clone(&state);
+        match tokio::task::spawn_blocking(move || st.keys.refresh(&st.store)).await {
+            Ok(Ok(true)) => tracing::debug!("access keys changed elsewhere: reloaded"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "checking the access keys failed; will retry"),
+            Err(e) => tracing::error!(error = %e, "access key refresh task panicked"),
+        }
     }
 }
 

@@ -23,6 +23,9 @@ use crate::rows;
 use crate::secrets::META_KEYS_SEALED;
 use crate::store::Store;
 
+/// Meta key of the access keys' generation (see [`Store::access_keys_generation`]).
+const META_KEYS_GENERATION: &[u8] = b"access_keys_generation";
+
 /// What a key may do in the buckets a grant names: in the whole bucket, or
 /// only on the keys under one prefix (a "folder", e.g. `incoming/`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -137,11 +140,79 @@ impl Store {
             id.as_bytes(),
             self.seal_row(id, row),
         );
+        self.bump_keys_generation(&mut batch);
         self.write_synced(batch)?;
         if old_secret.is_some_and(|old| old != row.secret) {
             self.scrub_access_keys()?;
         }
         Ok(())
+    }
+
+    /// Changes access key `id` with `change` (read-modify-write, one synced
+    /// write; the secret scrubbed as by [`Store::put_access_key`] if it
+    /// changed). On a shared engine the commit requires the row as read, so
+    /// an admin change on another front end (a key disabled there) is never
+    /// overwritten with a stale copy: it reads again. `None` if no such key.
+    pub fn update_access_key(
+        &self,
+        id: &str,
+        change: impl Fn(&mut AccessKeyRow),
+    ) -> StorageResult<Option<AccessKeyRow>> {
+        let updated = self.retry_guarded(|| {
+            let Some(raw) = self
+                .inner
+                .db
+                .get_owned(self.cf(CF_ACCESS_KEYS), id.as_bytes())?
+            else {
+                return Ok(None);
+            };
+            let old = self.unseal_row(id, &raw)?;
+            let mut row = old.clone();
+            change(&mut row);
+            let mut batch = Batch::default();
+            self.expect_read(&mut batch, CF_ACCESS_KEYS, id.as_bytes(), Some(&raw));
+            batch.put_cf(
+                self.cf(CF_ACCESS_KEYS),
+                id.as_bytes(),
+                self.seal_row(id, &row),
+            );
+            self.bump_keys_generation(&mut batch);
+            self.write_synced(batch)?;
+            Ok(Some((old.secret != row.secret, row)))
+        })?;
+        match updated {
+            Some((rotated, row)) => {
+                if rotated {
+                    self.scrub_access_keys()?;
+                }
+                Ok(Some(row))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Adds to `batch` a new value of the access keys' generation, which
+    /// front ends sharing the engine poll to reload their key caches.
+    fn bump_keys_generation(&self, batch: &mut Batch) {
+        let mut g = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut g);
+        batch.put_cf(self.cf(CF_META), META_KEYS_GENERATION, g);
+    }
+
+    /// The access keys' generation: it changes with every change of any
+    /// access key (`None` before the first). A front end caching the keys
+    /// reloads them when it sees it change.
+    pub fn access_keys_generation(&self) -> StorageResult<Option<Vec<u8>>> {
+        self.inner
+            .db
+            .get_owned(self.cf(CF_META), META_KEYS_GENERATION)
+    }
+
+    /// Whether other front ends share this store's metadata engine (then
+    /// in-memory caches of its rows must be refreshed; see
+    /// `docs/design.md`, "Read-modify-write across front ends").
+    pub fn is_shared(&self) -> bool {
+        self.shared()
     }
 
     fn seal_row(&self, id: &str, row: &AccessKeyRow) -> Vec<u8> {
@@ -225,6 +296,7 @@ impl Store {
         let mut batch = Batch::default();
         batch.delete_cf(self.cf(CF_ACCESS_KEYS), id.as_bytes());
         batch.delete_cf(self.cf(CF_KEY_USAGE), id.as_bytes());
+        self.bump_keys_generation(&mut batch);
         self.write_synced(batch)?;
         self.scrub_access_keys()
     }
@@ -241,10 +313,16 @@ impl Store {
                 .get(self.cf(CF_ACCESS_KEYS), id.as_bytes())?
                 .is_some();
             if exists {
+                // Not for a key another front end deletes meanwhile.
+                self.expect_present(&mut batch, CF_ACCESS_KEYS, id.as_bytes());
                 batch.put_cf(self.cf(CF_KEY_USAGE), id.as_bytes(), ms.to_be_bytes());
             }
         }
-        self.inner.db.commit(batch, Durability::Buffered)
+        match self.inner.db.commit(batch, Durability::Buffered) {
+            // Usage times are best effort: the next flush records them.
+            Err(StorageError::Conflict) => Ok(()),
+            r => r,
+        }
     }
 
     /// When each key was last used (keys never used are absent).

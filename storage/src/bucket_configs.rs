@@ -57,14 +57,17 @@ impl Store {
         // Under the bucket lock: a deletion cannot slip in between the check
         // and the write and leave a document behind.
         let _guard = self.bucket_lock(bucket)?;
-        self.require_bucket(bucket)?;
-        let mut batch = Batch::default();
-        let key = config_key(bucket, kind)?;
-        match doc {
-            Some(d) => batch.put_cf(self.cf(CF_BUCKET_CONFIGS), key, d),
-            None => batch.delete_cf(self.cf(CF_BUCKET_CONFIGS), key),
-        }
-        self.write_synced(batch)
+        self.retry_guarded(|| {
+            let mut batch = Batch::default();
+            // On a shared engine: not while the bucket is being deleted.
+            self.bucket_for_update(&mut batch, bucket)?;
+            let key = config_key(bucket, kind)?;
+            match doc {
+                Some(d) => batch.put_cf(self.cf(CF_BUCKET_CONFIGS), key, d),
+                None => batch.delete_cf(self.cf(CF_BUCKET_CONFIGS), key),
+            }
+            self.write_synced(batch)
+        })
     }
 
     /// Adds to `batch` the removal of every document of `bucket`.

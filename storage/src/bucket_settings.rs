@@ -12,11 +12,15 @@ impl Store {
     pub fn set_bucket_max_object_size(&self, bucket: &str, max: Option<u64>) -> StorageResult<()> {
         // The bucket lock keeps this read-modify-write from racing a deletion.
         let _guard = self.bucket_lock(bucket)?;
-        let mut row = self.require_bucket(bucket)?;
-        row.max_object_size = max;
-        let mut batch = Batch::default();
-        batch.put_cf(self.cf(CF_BUCKETS), bucket.as_bytes(), rows::encode(&row));
-        self.write_synced(batch)
+        self.retry_guarded(|| {
+            let mut batch = Batch::default();
+            // Guarded on a shared engine: another front end's change of
+            // the row (or deletion of the bucket) makes this read again.
+            let mut row = self.bucket_for_update(&mut batch, bucket)?;
+            row.max_object_size = max;
+            batch.put_cf(self.cf(CF_BUCKETS), bucket.as_bytes(), rows::encode(&row));
+            self.write_synced(batch)
+        })
     }
 
     /// Sets the bucket's S3 versioning state (PutBucketVersioning):
@@ -30,13 +34,15 @@ impl Store {
             Versioning::Suspended
         };
         let _guard = self.bucket_lock(bucket)?;
-        let mut row = self.require_bucket(bucket)?;
-        if row.versioning == state {
-            return Ok(());
-        }
-        row.versioning = state;
-        let mut batch = Batch::default();
-        batch.put_cf(self.cf(CF_BUCKETS), bucket.as_bytes(), rows::encode(&row));
-        self.write_synced(batch)
+        self.retry_guarded(|| {
+            let mut batch = Batch::default();
+            let mut row = self.bucket_for_update(&mut batch, bucket)?;
+            if row.versioning == state {
+                return Ok(());
+            }
+            row.versioning = state;
+            batch.put_cf(self.cf(CF_BUCKETS), bucket.as_bytes(), rows::encode(&row));
+            self.write_synced(batch)
+        })
     }
 }

@@ -40,6 +40,7 @@ mod completed;
 mod engine;
 mod error;
 mod file_modes;
+mod guards;
 mod integrity;
 mod keys;
 mod latches;

@@ -178,8 +178,12 @@ impl Store {
         }
         let mut batch = Batch::default();
         batch.put_cf(self.cf(CF_LINKS), link_key(id), rows::encode(row));
-        self.write_synced(batch)?;
-        Ok(true)
+        // Another front end may create the same id meanwhile.
+        self.expect_read(&mut batch, CF_LINKS, link_key(id), None);
+        match self.write_synced(batch) {
+            Err(StorageError::Conflict) => Ok(false),
+            r => r.map(|()| true),
+        }
     }
 
     /// The link `id`, if it exists (revoked and expired links too).
@@ -214,16 +218,21 @@ impl Store {
     /// row as it is now, or `None` if there is no such link.
     pub fn revoke_link(&self, id: &str, now_ms: u64) -> StorageResult<Option<LinkRow>> {
         let _guard = LINK_COUNTERS.lock();
-        let Some(mut row) = self.link(id)? else {
-            return Ok(None);
-        };
-        if row.revoked_ms.is_none() {
-            row.revoked_ms = Some(now_ms);
-            let mut batch = Batch::default();
-            batch.put_cf(self.cf(CF_LINKS), link_key(id), rows::encode(&row));
-            self.write_synced(batch)?;
-        }
-        Ok(Some(row))
+        self.retry_guarded(|| {
+            let Some(raw) = self.inner.db.get_owned(self.cf(CF_LINKS), link_key(id))? else {
+                return Ok(None);
+            };
+            let mut row: LinkRow = rows::decode(&raw)?;
+            if row.revoked_ms.is_none() {
+                row.revoked_ms = Some(now_ms);
+                let mut batch = Batch::default();
+                // Counters another front end adds meanwhile are kept.
+                self.expect_read(&mut batch, CF_LINKS, link_key(id), Some(&raw));
+                batch.put_cf(self.cf(CF_LINKS), link_key(id), rows::encode(&row));
+                self.write_synced(batch)?;
+            }
+            Ok(Some(row))
+        })
     }
 
     /// Commits a file uploaded through upload link `id` as `bucket`/`key`
@@ -244,16 +253,28 @@ impl Store {
         now_ms: u64,
     ) -> StorageResult<(ObjectRow, LinkRow)> {
         let _guard = LINK_COUNTERS.lock();
-        let mut link = self.link(id)?.ok_or(StorageError::NoSuchLink)?;
-        link.admits(data.size, now_ms).map_err(StorageError::Link)?;
-        link.files += 1;
-        link.bytes += data.size;
-        let encoded = rows::encode(&link);
-        let cf = self.cf(CF_LINKS);
+        let size = data.size;
+        let mut counted = None;
+        // Read again on each attempt: on a shared engine another front end
+        // may count a file against the link meanwhile, and the guard on the
+        // row read makes this commit see it.
         let row = self.commit_object_with(lock, bucket, key, data, new, |batch| {
-            batch.put_cf(cf, link_key(id), &encoded);
+            let lkey = link_key(id);
+            let raw = self
+                .inner
+                .db
+                .get_owned(self.cf(CF_LINKS), &lkey)?
+                .ok_or(StorageError::NoSuchLink)?;
+            let mut link: LinkRow = rows::decode(&raw)?;
+            link.admits(size, now_ms).map_err(StorageError::Link)?;
+            link.files += 1;
+            link.bytes += size;
+            self.expect_read(batch, CF_LINKS, &lkey, Some(&raw));
+            batch.put_cf(self.cf(CF_LINKS), lkey, rows::encode(&link));
+            counted = Some(link);
+            Ok(())
         })?;
-        Ok((row, link))
+        Ok((row, counted.expect("counted in the committed attempt")))
     }
 }
 

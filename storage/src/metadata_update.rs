@@ -11,7 +11,7 @@ use crate::engine::Batch;
 use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::chunk_owners;
 use crate::error::{StorageError, StorageResult};
-use crate::keys::{self, CF_CHUNKS};
+use crate::keys::{self, CF_CHUNKS, CF_OBJECTS};
 use crate::locks::WriteLock;
 use crate::rows::ObjectRow;
 use crate::store::{now_ms, Store};
@@ -53,12 +53,30 @@ impl Store {
         // Owner lists of the shared files are read and rewritten under the
         // latch a purge of an older version holds while it edits them.
         let _latch = self.inner.latches.key(&object_key);
-        let previous = self
-            .current(bucket, key)?
+        self.retry_guarded(|| {
+            self.try_update_metadata(&object_key, bucket, key, source_seq, update.clone())
+        })
+    }
+
+    /// One attempt of [`Store::update_metadata`]; on a shared engine the
+    /// current row and the shared files' owner lists it read guard its
+    /// commit.
+    fn try_update_metadata(
+        &self,
+        object_key: &[u8],
+        bucket: &str,
+        key: &str,
+        source_seq: u64,
+        update: MetadataUpdate,
+    ) -> StorageResult<ObjectRow> {
+        let (current, raw) = self.current_for_update(bucket, key)?;
+        let previous = current
             .filter(|p| p.seq == source_seq && !p.delete_marker)
             .ok_or(StorageError::NoSuchKey)?;
+        let mut batch = Batch::default();
+        self.expect_read(&mut batch, CF_OBJECTS, object_key, raw.as_deref());
         let mut row = ObjectRow {
-            seq: self.next_seq()?,
+            seq: self.next_seq_from(previous.seq + 1)?,
             modified_ms: now_ms(),
             headers: update.headers,
             tags: update.tags,
@@ -66,7 +84,6 @@ impl Store {
             ..previous.clone()
         };
         let change = ChangeEntry::of(ChangeEvent::Metadata, key, &row);
-        let mut batch = Batch::default();
         self.stage_current(
             &mut batch,
             bucket,
@@ -81,6 +98,14 @@ impl Store {
         let ids: Vec<[u8; 16]> = row.chunks().iter().map(|c| c.id).collect();
         let owners = self.chunk_owners_of(&ids)?;
         for (id, mut owners) in ids.iter().zip(owners) {
+            if self.shared() && ids.len() <= crate::guards::MAX_OWNER_GUARDS {
+                // A purge of an older version on another front end edits
+                // these lists too. (Beyond the bound the purge's own guard
+                // on the list keeps the files; a lost edit here can only
+                // keep a file longer, see `guards.rs`.)
+                let read = (!owners.is_empty()).then(|| chunk_owners::encode(&owners));
+                self.expect_read(&mut batch, CF_CHUNKS, id, read.as_deref());
+            }
             if !owners.contains(&row.seq) {
                 owners.push(row.seq);
             }

@@ -23,7 +23,7 @@ use crate::changes::ChangeEntry;
 use crate::chunks::ChunkId;
 use crate::completed::CompletedUpload;
 use crate::error::{StorageError, StorageResult};
-use crate::keys::{self, CF_CHUNKS, CF_PARTS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
+use crate::keys::{self, CF_CHUNKS, CF_OBJECTS, CF_PARTS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
 use crate::locks::WriteLock;
 use crate::objects::NewObject;
 use crate::rows::{self, ChunkRef, DataLocation, ObjectRow, UploadRef};
@@ -193,7 +193,9 @@ impl Store {
         key: &str,
         new: NewUpload,
     ) -> StorageResult<(String, UploadRow)> {
-        self.require_bucket(bucket)?;
+        let mut batch = Batch::default();
+        // On a shared engine: not into a bucket being deleted.
+        self.bucket_for_update(&mut batch, bucket)?;
         let seq = self.next_seq()?;
         let upload_id = format!("{seq:016x}{:016x}", rand::thread_rng().next_u64());
         let expires_ms = new.expires_ms;
@@ -213,7 +215,6 @@ impl Store {
             key: key.into(),
             upload_id: upload_id.clone(),
         };
-        let mut batch = Batch::default();
         batch.put_cf(self.cf(CF_UPLOADS), &ukey, rows::encode(&row));
         batch.put_cf(
             self.cf(CF_UPLOAD_EXPIRY),
@@ -304,13 +305,42 @@ impl Store {
         };
         let replaced = {
             let _mp = self.inner.multipart.lock();
-            let upload = self.upload(bucket, key, upload_id)?;
-            let previous: Option<PartRow> = match self.inner.db.get(self.cf(CF_PARTS), &pkey)? {
-                Some(raw) => Some(rows::decode(&raw)?),
-                None => None,
-            };
-            let mut batch = Batch::default();
-            batch.put_cf(self.cf(CF_PARTS), &pkey, rows::encode(&row));
+            self.retry_guarded(|| {
+                self.try_commit_part(&ukey, &pkey, (bucket, key, upload_id), &row)
+            })?
+        };
+        data.cleanup.disarm();
+        self.remove_chunk_files(&replaced);
+        Ok(row)
+    }
+
+    /// One attempt of [`Store::commit_part`]'s metadata step. On a shared
+    /// engine it requires the upload's row unchanged, no Complete, Abort or
+    /// expiry of it under way (their claim absent), and the part's previous
+    /// row as read; returns the replaced part's chunks.
+    fn try_commit_part(
+        &self,
+        ukey: &[u8],
+        pkey: &[u8],
+        (bucket, key, upload_id): (&str, &str, &str),
+        row: &PartRow,
+    ) -> StorageResult<Vec<ChunkId>> {
+        let mut batch = Batch::default();
+        let upload = self.upload(bucket, key, upload_id)?;
+        if self.shared() {
+            self.expect_unclaimed(&mut batch, &crate::guards::closing_key(ukey))?;
+            let raw = self.inner.db.get_owned(self.cf(CF_UPLOADS), ukey)?;
+            let raw = raw.ok_or(StorageError::NoSuchUpload)?;
+            self.expect_read(&mut batch, CF_UPLOADS, ukey, Some(&raw));
+        }
+        let previous_raw = self.inner.db.get_owned(self.cf(CF_PARTS), pkey)?;
+        self.expect_read(&mut batch, CF_PARTS, pkey, previous_raw.as_deref());
+        let previous: Option<PartRow> = match &previous_raw {
+            Some(raw) => Some(rows::decode(raw)?),
+            None => None,
+        };
+        {
+            batch.put_cf(self.cf(CF_PARTS), pkey, rows::encode(row));
             for c in &row.chunks {
                 batch.put_cf(self.cf(CF_CHUNKS), c.id, upload.seq.to_be_bytes());
             }
@@ -321,11 +351,8 @@ impl Store {
                 batch.delete_cf(self.cf(CF_CHUNKS), id);
             }
             self.write_synced(batch)?;
-            data.cleanup.disarm();
-            replaced
-        };
-        self.remove_chunk_files(&replaced);
-        Ok(row)
+            Ok(replaced)
+        }
     }
 
     /// Completes an upload: the parts `chosen` (number and the ETag the
@@ -354,10 +381,76 @@ impl Store {
         let ukey = keys::upload_key(bucket, key, upload_id)?;
         let (row, dropped) = {
             let _mp = self.inner.multipart.lock();
+            // On a shared engine: no part may land once the parts are read
+            // below, so the upload is claimed first (see `guards.rs`).
+            let claim = self.claim_upload(bucket, key, upload_id, &ukey)?;
+            let _bucket = self.commit_guard();
+            let done = self.retry_guarded(|| {
+                self.try_complete_upload(
+                    (&object_key, &ukey),
+                    (bucket, key, upload_id),
+                    chosen,
+                    new.clone(),
+                    remember_until_ms,
+                    &claim,
+                )
+            });
+            if done.is_err() {
+                self.drop_claim(claim);
+            }
+            done?
+        };
+        self.remove_chunk_files(&dropped);
+        Ok(row)
+    }
+
+    /// Claims upload `ukey` for closing (on a shared engine; `None`
+    /// elsewhere): `NoSuchUpload` if it is gone, `Conflict` while another
+    /// front end closes it.
+    fn claim_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        ukey: &[u8],
+    ) -> StorageResult<Option<crate::guards::Claim>> {
+        if !self.shared() {
+            return Ok(None);
+        }
+        self.retry_guarded(|| {
+            self.upload(bucket, key, upload_id)?;
+            let raw = self
+                .inner
+                .db
+                .get_owned(self.cf(CF_UPLOADS), ukey)?
+                .ok_or(StorageError::NoSuchUpload)?;
+            self.take_claim(
+                crate::guards::closing_key(ukey),
+                CF_UPLOADS,
+                ukey,
+                Some(&raw),
+            )
+        })
+    }
+
+    /// One attempt of [`Store::complete_upload`]'s commit.
+    fn try_complete_upload(
+        &self,
+        (object_key, ukey): (&[u8], &[u8]),
+        (bucket, key, upload_id): (&str, &str, &str),
+        chosen: &[(u32, String)],
+        new: NewObject,
+        remember_until_ms: u64,
+        claim: &Option<crate::guards::Claim>,
+    ) -> StorageResult<(ObjectRow, Vec<ChunkId>)> {
+        {
             let upload = self.upload(bucket, key, upload_id)?;
             let (parts, _) = self.list_parts(bucket, key, upload_id, 0, usize::MAX)?;
-            let _bucket = self.commit_guard();
-            let previous = self.current(bucket, key)?;
+            let (previous, previous_raw) = self.current_for_update(bucket, key)?;
+            let mut batch = Batch::default();
+            self.finish_claim(&mut batch, claim);
+            self.expect_read(&mut batch, CF_OBJECTS, object_key, previous_raw.as_deref());
+            let floor = self.version_floor(&mut batch, bucket, key, previous.as_ref())?;
             let mut chunks = Vec::new();
             let mut part_sizes = Vec::with_capacity(chosen.len());
             let mut used = std::collections::HashSet::new();
@@ -377,7 +470,7 @@ impl Store {
             let size = part_sizes.iter().sum();
             let has_checksum = !new.checksums.is_empty();
             let mut row = ObjectRow {
-                seq: self.next_seq()?,
+                seq: self.next_seq_from(floor)?,
                 delete_marker: false,
                 size,
                 etag: new.etag,
@@ -404,7 +497,6 @@ impl Store {
                 },
             };
             let change = ChangeEntry::put(key, &row, previous.as_ref());
-            let mut batch = Batch::default();
             self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
             // After staging: the record answers with what the object became.
             let record = CompletedUpload {
@@ -421,7 +513,7 @@ impl Store {
                 key: key.to_string(),
                 upload_id: upload_id.to_string(),
             };
-            self.stage_completed(&mut batch, &upload_ref, &ukey, &record);
+            self.stage_completed(&mut batch, &upload_ref, ukey, &record);
             let mut dropped = Vec::new();
             for (number, part) in &parts {
                 if !used.contains(number) {
@@ -430,18 +522,16 @@ impl Store {
                         dropped.push(c.id);
                     }
                 }
-                batch.delete_cf(self.cf(CF_PARTS), keys::part_key(&ukey, *number));
+                batch.delete_cf(self.cf(CF_PARTS), keys::part_key(ukey, *number));
             }
-            batch.delete_cf(self.cf(CF_UPLOADS), &ukey);
+            batch.delete_cf(self.cf(CF_UPLOADS), ukey);
             batch.delete_cf(
                 self.cf(CF_UPLOAD_EXPIRY),
-                keys::upload_expiry_key(upload.expires_ms, &ukey),
+                keys::upload_expiry_key(upload.expires_ms, ukey),
             );
             self.write_logged(batch, bucket, &[change])?;
-            (row, dropped)
-        };
-        self.remove_chunk_files(&dropped);
-        Ok(row)
+            Ok((row, dropped))
+        }
     }
 
     /// Discards an upload and every part uploaded to it.
@@ -455,8 +545,9 @@ impl Store {
         Ok(())
     }
 
-    /// One batch removing an upload, its parts, their chunk rows and its
-    /// deadline; returns the chunk files to remove afterwards.
+    /// [`Store::remove_upload_rows`], on a shared engine under a claim of
+    /// the upload taken first, so that no part lands between the reading
+    /// of its parts and their removal. `NoSuchUpload` if it is gone.
     pub(crate) fn remove_upload_rows(
         &self,
         bucket: &str,
@@ -465,9 +556,43 @@ impl Store {
         expires_ms: u64,
     ) -> StorageResult<Vec<ChunkId>> {
         let ukey = keys::upload_key(bucket, key, upload_id)?;
+        let claim = if self.shared() {
+            self.retry_guarded(|| {
+                let raw = self
+                    .inner
+                    .db
+                    .get_owned(self.cf(CF_UPLOADS), &ukey)?
+                    .ok_or(StorageError::NoSuchUpload)?;
+                self.take_claim(
+                    crate::guards::closing_key(&ukey),
+                    CF_UPLOADS,
+                    &ukey,
+                    Some(&raw),
+                )
+            })?
+        } else {
+            None
+        };
+        let removed = self.remove_upload_rows_claimed(&ukey, expires_ms, &claim);
+        if removed.is_err() {
+            self.drop_claim(claim);
+        }
+        removed
+    }
+
+    /// One batch removing an upload, its parts, their chunk rows and its
+    /// deadline (and ending `claim`); returns the chunk files to remove
+    /// afterwards.
+    fn remove_upload_rows_claimed(
+        &self,
+        ukey: &[u8],
+        expires_ms: u64,
+        claim: &Option<crate::guards::Claim>,
+    ) -> StorageResult<Vec<ChunkId>> {
         let mut batch = Batch::default();
+        self.finish_claim(&mut batch, claim);
         let mut removed = Vec::new();
-        for item in self.bounded_from(CF_PARTS, &ukey, &ukey) {
+        for item in self.bounded_from(CF_PARTS, ukey, ukey) {
             let (k, v) = item?;
             let part: PartRow = rows::decode(&v)?;
             for c in &part.chunks {
@@ -476,10 +601,10 @@ impl Store {
             }
             batch.delete_cf(self.cf(CF_PARTS), &k);
         }
-        batch.delete_cf(self.cf(CF_UPLOADS), &ukey);
+        batch.delete_cf(self.cf(CF_UPLOADS), ukey);
         batch.delete_cf(
             self.cf(CF_UPLOAD_EXPIRY),
-            keys::upload_expiry_key(expires_ms, &ukey),
+            keys::upload_expiry_key(expires_ms, ukey),
         );
         self.write_synced(batch)?;
         Ok(removed)

@@ -54,10 +54,10 @@ impl Store {
         if let Some(row) = self.newest_noncurrent(bucket, key, |r| r.null_version)? {
             if row.delete_marker {
                 // Its purge entry then finds no row and only removes itself.
-                batch.delete_cf(
-                    self.cf(CF_VERSIONS),
-                    keys::version_key(bucket, key, row.seq)?,
-                );
+                let vkey = keys::version_key(bucket, key, row.seq)?;
+                // Not deleted by another front end meanwhile.
+                self.expect_present(batch, CF_VERSIONS, &vkey);
+                batch.delete_cf(self.cf(CF_VERSIONS), vkey);
             }
         }
         Ok(())

@@ -139,11 +139,12 @@ impl Store {
         data: WrittenData,
         new: NewObject,
     ) -> StorageResult<ObjectRow> {
-        self.commit_object_with(lock, bucket, key, data, new, |_| {})
+        self.commit_object_with(lock, bucket, key, data, new, |_| Ok(()))
     }
 
     /// [`Store::commit_object`], with `also` adding rows of its own to the
     /// commit's batch (an upload link's counters): one batch, one change.
+    /// `also` runs again for each attempt (see [`Store::retry_guarded`]).
     pub(crate) fn commit_object_with(
         &self,
         lock: &WriteLock,
@@ -151,7 +152,7 @@ impl Store {
         key: &str,
         data: WrittenData,
         new: NewObject,
-        also: impl FnOnce(&mut Batch),
+        mut also: impl FnMut(&mut Batch) -> StorageResult<()>,
     ) -> StorageResult<ObjectRow> {
         let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
@@ -160,13 +161,12 @@ impl Store {
             "write lock of another key"
         );
         let _bucket = self.commit_guard();
-        let previous = self.current(bucket, key)?;
-        let mut row = ObjectRow {
-            seq: self.next_seq()?,
+        let template = ObjectRow {
+            seq: 0,
             delete_marker: false,
             size: data.size,
             etag: new.etag,
-            modified_ms: now_ms(),
+            modified_ms: 0,
             headers: new.headers,
             checksums: new.checksums,
             part_sizes: new.part_sizes,
@@ -176,11 +176,25 @@ impl Store {
             tags: new.tags,
             part_checksums: Vec::new(),
         };
-        let change = ChangeEntry::put(key, &row, previous.as_ref());
-        let mut batch = Batch::default();
-        self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
-        also(&mut batch);
-        self.write_logged(batch, bucket, &[change])?;
+        let row = self.retry_guarded(|| {
+            // The key's current row must still be the one replaced here
+            // when the batch commits (another front end may delete or
+            // restore a version of the key meanwhile).
+            let (previous, raw) = self.current_for_update(bucket, key)?;
+            let mut batch = Batch::default();
+            let floor = self.version_floor(&mut batch, bucket, key, previous.as_ref())?;
+            let mut row = ObjectRow {
+                seq: self.next_seq_from(floor)?,
+                modified_ms: now_ms(),
+                ..template.clone()
+            };
+            let change = ChangeEntry::put(key, &row, previous.as_ref());
+            self.expect_read(&mut batch, CF_OBJECTS, &object_key, raw.as_deref());
+            self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
+            also(&mut batch)?;
+            self.write_logged(batch, bucket, &[change])?;
+            Ok(row)
+        })?;
         data.cleanup.disarm();
         Ok(row)
     }
@@ -200,8 +214,9 @@ impl Store {
         previous: Option<ObjectRow>,
         public: Option<bool>,
     ) -> StorageResult<()> {
-        // One read of the bucket's row serves its versioning and retention.
-        let bucket_row = self.require_bucket(bucket)?;
+        // One read of the bucket's row serves its versioning and retention
+        // (and, on a shared engine, guards that both still hold).
+        let bucket_row = self.bucket_for_update(batch, bucket)?;
         row.null_version = bucket_row.versioning != Versioning::Enabled;
         // A current `null` version is replaced by being retired below.
         if row.null_version && !previous.as_ref().is_some_and(|p| p.null_version) {
@@ -262,7 +277,7 @@ impl Store {
         lock: &WriteLock,
         bucket: &str,
         key: &str,
-        mut batch: Batch,
+        batch: Batch,
     ) -> StorageResult<Option<ObjectRow>> {
         let object_key = keys::object_key(bucket, key)?;
         assert_eq!(
@@ -271,19 +286,31 @@ impl Store {
             "write lock of another key"
         );
         let _bucket = self.commit_guard();
-        let bucket_row = self.require_bucket(bucket)?;
+        self.retry_guarded(|| self.try_delete_object(&object_key, bucket, key, batch.clone()))
+    }
+
+    /// One attempt of [`Store::delete_object_in`].
+    fn try_delete_object(
+        &self,
+        object_key: &[u8],
+        bucket: &str,
+        key: &str,
+        mut batch: Batch,
+    ) -> StorageResult<Option<ObjectRow>> {
+        let bucket_row = self.bucket_for_update(&mut batch, bucket)?;
         let versioning = bucket_row.versioning;
-        let current = self.current(bucket, key)?;
+        let (current, raw) = self.current_for_update(bucket, key)?;
+        self.expect_read(&mut batch, CF_OBJECTS, object_key, raw.as_deref());
         let null_marker = versioning != Versioning::Enabled;
+        let mut floor = self.version_floor(&mut batch, bucket, key, current.as_ref())?;
         if current.is_none() {
             match versioning {
                 Versioning::Enabled => {}
                 Versioning::Unversioned => return Ok(None),
                 Versioning::Suspended => {
-                    if let Some(latest) = self
-                        .newest_version_row(bucket, key)?
-                        .filter(|r| r.delete_marker && r.null_version)
-                    {
+                    let latest = self.newest_version_row(bucket, key)?;
+                    floor = floor.max(latest.as_ref().map_or(0, |r| r.seq + 1));
+                    if let Some(latest) = latest.filter(|r| r.delete_marker && r.null_version) {
                         return Ok(Some(latest));
                     }
                 }
@@ -292,7 +319,7 @@ impl Store {
         let now = now_ms();
         let lifecycle = self.bucket_lifecycle(bucket)?;
         let marker = ObjectRow {
-            seq: self.next_seq()?,
+            seq: self.next_seq_from(floor)?,
             delete_marker: true,
             size: 0,
             etag: String::new(),
@@ -310,7 +337,7 @@ impl Store {
             self.drop_replaced_null_marker(&mut batch, bucket, key)?;
         }
         if let Some(prev) = current {
-            batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
+            batch.delete_cf(self.cf(CF_OBJECTS), object_key);
             search_index::stage(self, &mut batch, bucket, key, Some(&prev), None)?;
             self.add_usage(&mut batch, bucket, Usage::live(&prev, -1));
             let due = self.trash_due(lifecycle.as_ref(), &bucket_row, key, &prev, now);

@@ -34,15 +34,27 @@ impl Store {
     /// [`StorageError::NoSuchKey`] if there is no current object.
     pub fn publish(&self, lock: &WriteLock, bucket: &str, key: &str) -> StorageResult<String> {
         self.check_lock(lock, bucket, key);
-        let row = self.get_object(bucket, key, None)?;
-        let was_public = self.public_token(bucket, key)?.is_some();
-        let mut batch = Batch::default();
-        let token = self.publish_in(&mut batch, bucket, key)?;
-        if !was_public {
-            let change = ChangeEntry::of(ChangeEvent::Publish, key, &row);
-            self.write_logged(batch, bucket, &[change])?;
-        }
-        Ok(token)
+        self.retry_guarded(|| {
+            let (row, raw) = self.current_for_update(bucket, key)?;
+            let row = row
+                .filter(|r| !r.delete_marker)
+                .ok_or(StorageError::NoSuchKey)?;
+            let was_public = self.public_token(bucket, key)?.is_some();
+            let mut batch = Batch::default();
+            // The object is not deleted by another front end meanwhile.
+            self.expect_read(
+                &mut batch,
+                crate::keys::CF_OBJECTS,
+                keys::object_key(bucket, key)?,
+                raw.as_deref(),
+            );
+            let token = self.publish_in(&mut batch, bucket, key)?;
+            if !was_public {
+                let change = ChangeEntry::of(ChangeEvent::Publish, key, &row);
+                self.write_logged(batch, bucket, &[change])?;
+            }
+            Ok(token)
+        })
     }
 
     /// Unpublishes `bucket`/`key`: its URL answers 404 from now on.
@@ -53,10 +65,12 @@ impl Store {
         if self.public_token(bucket, key)?.is_none() {
             return Ok(());
         }
-        let mut batch = Batch::default();
-        self.unpublish_in(&mut batch, bucket, key)?;
-        let change = ChangeEntry::of(ChangeEvent::Unpublish, key, &row);
-        self.write_logged(batch, bucket, &[change])
+        self.retry_guarded(|| {
+            let mut batch = Batch::default();
+            self.unpublish_in(&mut batch, bucket, key)?;
+            let change = ChangeEntry::of(ChangeEvent::Unpublish, key, &row);
+            self.write_logged(batch, bucket, &[change])
+        })
     }
 
     /// The public token of `bucket`/`key`, if it is published.
@@ -110,8 +124,23 @@ impl Store {
         key: &str,
     ) -> StorageResult<String> {
         if let Some(token) = self.public_token(bucket, key)? {
+            // Still this token when the batch commits (shared engine).
+            self.expect_read(
+                batch,
+                CF_PUBLIC,
+                keys::public_object_key(bucket, key)?,
+                Some(token.as_bytes()),
+            );
             return Ok(token);
         }
+        // Two front ends publishing at once must not both mint a token:
+        // the loser's would stay valid after an unpublish removed the other.
+        self.expect_read(
+            batch,
+            CF_PUBLIC,
+            keys::public_object_key(bucket, key)?,
+            None,
+        );
         let token = new_token();
         batch.put_cf(
             self.cf(CF_PUBLIC),
@@ -134,6 +163,12 @@ impl Store {
         key: &str,
     ) -> StorageResult<()> {
         if let Some(token) = self.public_token(bucket, key)? {
+            self.expect_read(
+                batch,
+                CF_PUBLIC,
+                keys::public_object_key(bucket, key)?,
+                Some(token.as_bytes()),
+            );
             batch.delete_cf(self.cf(CF_PUBLIC), keys::public_token_key(&token));
             batch.delete_cf(self.cf(CF_PUBLIC), keys::public_object_key(bucket, key)?);
         }

@@ -127,11 +127,30 @@ impl Store {
             .inner
             .latches
             .key(&keys::object_key(&entry.bucket, &entry.key)?);
+        self.retry_guarded(|| self.try_unlink_due_version(purge_key, entry))
+    }
+
+    /// One attempt of [`Store::unlink_due_version`]. On a shared engine the
+    /// version row and the owner lists it read guard the commit: a restore
+    /// (promotion) or a tagging of the row on another front end, or a
+    /// metadata-only update adding an owner, makes it read again.
+    fn try_unlink_due_version(
+        &self,
+        purge_key: &[u8],
+        entry: &PurgeEntry,
+    ) -> StorageResult<Option<Vec<[u8; 16]>>> {
         let version_key = keys::version_key(&entry.bucket, &entry.key, entry.seq)?;
+        let mut batch = Batch::default();
         let row: Option<ObjectRow> = match self.inner.db.get(self.cf(CF_VERSIONS), &version_key)? {
-            Some(raw) => Some(rows::decode(&raw)?),
+            Some(raw) => {
+                self.expect_read(&mut batch, CF_VERSIONS, &version_key, Some(&raw));
+                Some(rows::decode(&raw)?)
+            }
             None => None,
         };
+        // The entry itself: another front end's purger (before the purger
+        // became a leased singleton) may have taken this step already.
+        self.expect_present(&mut batch, CF_PURGE, purge_key);
         let mut changes = Vec::new();
         // A version restored and retired again has a later due time and its
         // own, later purge entry: this stale one only removes itself. A
@@ -139,7 +158,6 @@ impl Store {
         let due = keys::purge_key_due(purge_key).unwrap_or(0);
         let row = row.filter(|r| r.expires_ms <= due);
         let mut candidates = entry.chunks.clone();
-        let mut batch = Batch::default();
         if let Some(row) = &row {
             candidates.extend(row.chunks().iter().map(|c| c.id));
             batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
@@ -154,13 +172,27 @@ impl Store {
         // them) only loses this version from its owners, in this batch.
         let mut files = Vec::with_capacity(candidates.len());
         for id in candidates {
-            let others: Vec<u64> = match self.chunk_owners(&id)? {
-                Some(owners) => owners.into_iter().filter(|&s| s != entry.seq).collect(),
+            let owners = self.chunk_owners(&id)?;
+            let others: Vec<u64> = match &owners {
+                Some(owners) => owners.iter().copied().filter(|&s| s != entry.seq).collect(),
                 None => Vec::new(),
             };
             if others.is_empty() {
+                // No live version owns it (a metadata-only update only
+                // adds owners to the current version's files, which list
+                // that version): no guard needed.
                 files.push(id);
             } else {
+                // A metadata-only update on another front end may add an
+                // owner meanwhile: it must not be lost.
+                if let Some(owners) = &owners {
+                    self.expect_read(
+                        &mut batch,
+                        CF_CHUNKS,
+                        id,
+                        Some(&chunk_owners::encode(owners)),
+                    );
+                }
                 batch.put_cf(self.cf(CF_CHUNKS), id, chunk_owners::encode(&others));
             }
         }

@@ -81,7 +81,9 @@ impl Store {
         let retention = self.retention_ms(bucket)?;
         let marker = keys::reschedule_key(bucket);
         while let Some(from) = self.inner.db.get_owned(self.cf(CF_META), &marker)? {
-            self.reschedule_window(bucket, retention, &from)?;
+            // On a shared engine a row another front end purges, restores
+            // or retags meanwhile fails the window's guard: read again.
+            self.retry_guarded(|| self.reschedule_window(bucket, retention, &from))?;
         }
         Ok(())
     }
@@ -145,6 +147,7 @@ impl Store {
                 next_newer
             };
             if let Some(due) = retired.map(due) {
+                self.expect_read(&mut batch, CF_VERSIONS, k, Some(v));
                 self.reschedule_row(&mut batch, bucket, key, k, row, due);
             }
             done += 1;

@@ -267,8 +267,17 @@ impl Store {
 
     /// A new, unique, increasing sequence number.
     pub(crate) fn next_seq(&self) -> StorageResult<u64> {
+        self.next_seq_from(0)
+    }
+
+    /// [`Store::next_seq`], at least `floor`: a new version of a key takes
+    /// one above the key's newest version, which another front end (with
+    /// its own block of numbers, lower than this one's) may have written.
+    /// A `floor` beyond this front end's block reserves a fresh block above
+    /// every block reserved so far, so numbers stay unique.
+    pub(crate) fn next_seq_from(&self, floor: u64) -> StorageResult<u64> {
         let mut s = self.inner.seq.lock();
-        s.next += 1;
+        s.next = (s.next + 1).max(floor);
         while s.next >= s.reserved_end {
             // Reserve the block above the last one any front end sharing
             // the engine reserved, guarded by the value read: a concurrent
@@ -393,6 +402,38 @@ impl Store {
     pub fn delete_bucket(&self, name: &str) -> StorageResult<()> {
         let _guard = self.bucket_lock(name)?;
         let _no_commits = self.inner.bucket_commits.write();
+        // On a shared engine the bucket is claimed first: from then on no
+        // front end commits into it (see `guards.rs`), so what is read
+        // below is all there is.
+        let claim = match self.shared() {
+            true => self.retry_guarded(|| {
+                let raw = self
+                    .inner
+                    .db
+                    .get_owned(self.cf(CF_BUCKETS), name.as_bytes())?
+                    .ok_or(StorageError::NoSuchBucket)?;
+                self.take_claim(
+                    crate::guards::deleting_key(name),
+                    CF_BUCKETS,
+                    name.as_bytes(),
+                    Some(&raw),
+                )
+            })?,
+            false => None,
+        };
+        let done = self.delete_claimed_bucket(name, &claim);
+        if done.is_err() {
+            self.drop_claim(claim);
+        }
+        done
+    }
+
+    /// [`Store::delete_bucket`] once claimed.
+    fn delete_claimed_bucket(
+        &self,
+        name: &str,
+        claim: &Option<crate::guards::Claim>,
+    ) -> StorageResult<()> {
         self.require_bucket(name)?;
         let prefix = keys::bucket_prefix(name)?;
         let mut it = self.inner.db.cursor(self.cf(CF_OBJECTS), ReadBounds::all());
@@ -414,6 +455,8 @@ impl Store {
         batch.delete_cf(self.cf(CF_META), keys::bucket_tags_key(name));
         self.drop_bucket_lifecycle(&mut batch, name);
         self.drop_bucket_usage(&mut batch, name);
+        self.finish_claim(&mut batch, claim);
+        self.expect_present(&mut batch, CF_BUCKETS, name.as_bytes());
         self.write_synced(batch)?;
         Ok(())
     }

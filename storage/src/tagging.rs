@@ -46,19 +46,41 @@ impl Store {
         // under this latch) must not remove it between this read and the
         // write, or the write would bring back a row whose files are gone.
         let _latch = self.inner.latches.key(&object_key);
-        let current = self.current(bucket, key)?;
-        let (mut row, row_key, cf) = match (seq, current) {
-            (None, Some(c)) if !c.delete_marker => (c, object_key, CF_OBJECTS),
+        self.retry_guarded(|| self.try_set_tags(&object_key, bucket, key, seq, tags.clone()))
+    }
+
+    /// One attempt of [`Store::set_tags`]; on a shared engine the row it
+    /// rewrites must be the one it read when the batch commits.
+    fn try_set_tags(
+        &self,
+        object_key: &[u8],
+        bucket: &str,
+        key: &str,
+        seq: Option<u64>,
+        tags: Vec<(String, String)>,
+    ) -> StorageResult<ObjectRow> {
+        let (current, current_raw) = self.current_for_update(bucket, key)?;
+        let (mut row, row_key, cf, raw) = match (seq, current) {
+            (None, Some(c)) if !c.delete_marker => {
+                (c, object_key.to_vec(), CF_OBJECTS, current_raw)
+            }
             (None, _) => return Err(StorageError::NoSuchKey),
-            (Some(seq), Some(c)) if c.seq == seq => (c, object_key, CF_OBJECTS),
+            (Some(seq), Some(c)) if c.seq == seq => {
+                (c, object_key.to_vec(), CF_OBJECTS, current_raw)
+            }
             (Some(seq), _) => {
                 let vkey = keys::version_key(bucket, key, seq)?;
                 let raw = self
                     .inner
                     .db
-                    .get(self.cf(CF_VERSIONS), &vkey)?
+                    .get_owned(self.cf(CF_VERSIONS), &vkey)?
                     .ok_or(StorageError::NoSuchVersion)?;
-                (rows::decode::<ObjectRow>(&raw)?, vkey, CF_VERSIONS)
+                (
+                    rows::decode::<ObjectRow>(&raw)?,
+                    vkey,
+                    CF_VERSIONS,
+                    Some(raw),
+                )
             }
         };
         if row.delete_marker {
@@ -67,6 +89,7 @@ impl Store {
         let before = row.clone();
         row.tags = tags;
         let mut batch = Batch::default();
+        self.expect_read(&mut batch, cf, &row_key, raw.as_deref());
         batch.put_cf(self.cf(cf), &row_key, rows::encode(&row));
         if cf == CF_OBJECTS {
             // Only current versions are searchable: their index entries
@@ -104,13 +127,20 @@ impl Store {
     ) -> StorageResult<()> {
         // The bucket lock keeps this from racing a deletion of the bucket.
         let _guard = self.bucket_lock(bucket)?;
-        self.require_bucket(bucket)?;
-        let mut batch = Batch::default();
-        let k = keys::bucket_tags_key(bucket);
-        match tags {
-            Some(tags) => batch.put_cf(self.cf(CF_META), k, rows::encode(&BucketTags { tags })),
-            None => batch.delete_cf(self.cf(CF_META), k),
-        }
-        self.write_synced(batch)
+        self.retry_guarded(|| {
+            let mut batch = Batch::default();
+            // On a shared engine: not while the bucket is being deleted.
+            self.bucket_for_update(&mut batch, bucket)?;
+            let k = keys::bucket_tags_key(bucket);
+            match &tags {
+                Some(tags) => batch.put_cf(
+                    self.cf(CF_META),
+                    k,
+                    rows::encode(&BucketTags { tags: tags.clone() }),
+                ),
+                None => batch.delete_cf(self.cf(CF_META), k),
+            }
+            self.write_synced(batch)
+        })
     }
 }

@@ -43,7 +43,16 @@ impl Store {
                 let exists = self.inner.db.get(self.cf(CF_UPLOADS), &ukey)?;
                 if exists.is_some() {
                     let at = u64::from_be_bytes(expiry_key[..8].try_into().expect("8 bytes"));
-                    self.remove_upload_rows(&r.bucket, &r.key, &r.upload_id, at)?
+                    match self.remove_upload_rows(&r.bucket, &r.key, &r.upload_id, at) {
+                        Ok(removed) => removed,
+                        // Closed (or being closed) by another front end
+                        // meanwhile; a claim left by a dead one goes stale
+                        // and the next pass takes it over.
+                        Err(crate::StorageError::NoSuchUpload | crate::StorageError::Conflict) => {
+                            continue
+                        }
+                        Err(e) => return Err(e),
+                    }
                 } else {
                     // Completed or aborted: only the queue entry is left, and
                     // the record of a completion (remembered until now).
@@ -74,7 +83,13 @@ impl Store {
         for (key, upload_id, expires_ms) in &found {
             let removed = {
                 let _mp = self.inner.multipart.lock();
-                self.remove_upload_rows(bucket, key, upload_id, *expires_ms)?
+                match self.remove_upload_rows(bucket, key, upload_id, *expires_ms) {
+                    Ok(removed) => removed,
+                    Err(crate::StorageError::NoSuchUpload | crate::StorageError::Conflict) => {
+                        continue
+                    }
+                    Err(e) => return Err(e),
+                }
             };
             self.remove_chunk_files(&removed);
         }

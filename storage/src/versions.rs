@@ -158,11 +158,26 @@ impl Store {
         let object_key = keys::object_key(bucket, key)?;
         // The version promoted below must not be one a purge is unlinking.
         let _latch = self.inner.latches.key(&object_key);
-        let mut current = self.current(bucket, key)?;
+        self.retry_guarded(|| self.try_delete_version(&object_key, bucket, key, seq))
+    }
+
+    /// One attempt of [`Store::delete_version`]. On a shared engine every
+    /// row it read guards its commit: the current row, the deleted row, and
+    /// the row it promotes (so a concurrent delete, restore, tagging or
+    /// purge on another front end makes it read again).
+    fn try_delete_version(
+        &self,
+        object_key: &[u8],
+        bucket: &str,
+        key: &str,
+        seq: u64,
+    ) -> StorageResult<Option<DeletedVersion>> {
+        let (mut current, raw) = self.current_for_update(bucket, key)?;
         let mut batch = Batch::default();
+        self.expect_read(&mut batch, CF_OBJECTS, object_key, raw.as_deref());
         let removed = match current.take_if(|r| r.seq == seq) {
             Some(row) => {
-                batch.delete_cf(self.cf(CF_OBJECTS), &object_key);
+                batch.delete_cf(self.cf(CF_OBJECTS), object_key);
                 crate::search_index::stage(self, &mut batch, bucket, key, Some(&row), None)?;
                 self.add_usage(&mut batch, bucket, Usage::live(&row, -1));
                 // The key loses its current version: its URL dies.
@@ -171,9 +186,10 @@ impl Store {
             }
             None => {
                 let vkey = keys::version_key(bucket, key, seq)?;
-                let Some(raw) = self.inner.db.get(self.cf(CF_VERSIONS), &vkey)? else {
+                let Some(raw) = self.inner.db.get_owned(self.cf(CF_VERSIONS), &vkey)? else {
                     return Ok(None);
                 };
+                self.expect_read(&mut batch, CF_VERSIONS, &vkey, Some(&raw));
                 batch.delete_cf(self.cf(CF_VERSIONS), &vkey);
                 let row: ObjectRow = rows::decode(&raw)?;
                 self.add_usage(&mut batch, bucket, Usage::trash(&row, -1));
@@ -253,15 +269,27 @@ impl Store {
     ) -> StorageResult<Option<ObjectRow>> {
         let mut it = self.bounded(CF_VERSIONS, keys::version_key_prefix(bucket, key)?);
         it.seek(keys::version_key_prefix(bucket, key)?);
+        // Newer versions sort first: the rows before the promoted one must
+        // stay the ones seen (only `except`), so that a marker another
+        // front end stacks meanwhile is never hidden behind a restore.
+        let mut from = keys::version_key_prefix(bucket, key)?;
         while it.valid() {
             let (Some(k), Some(v)) = (it.key(), it.value()) else {
                 break;
             };
             let mut row: ObjectRow = rows::decode(v)?;
             if row.seq == except {
+                self.expect_none_in(batch, CF_VERSIONS, &from, k);
+                from = k.to_vec();
+                from.push(0);
                 it.next();
                 continue;
             }
+            // Still the newest, unchanged, when the batch commits (on a
+            // shared engine): a purge or a delete of it on another front
+            // end must not be undone by this promotion.
+            self.expect_none_in(batch, CF_VERSIONS, &from, k);
+            self.expect_read(batch, CF_VERSIONS, k, Some(v));
             if !row.delete_marker {
                 // Its pending purge entry finds no version row (or a later
                 // due time) and so leaves it alone.

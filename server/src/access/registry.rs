@@ -63,19 +63,46 @@ pub struct KeyRegistry {
     usage: Mutex<HashMap<String, u64>>,
     /// Serialises administrative read-modify-write cycles.
     admin: Mutex<()>,
+    /// The store's access-key generation the map was loaded at (front ends
+    /// sharing the engine poll it, see [`KeyRegistry::refresh`]).
+    generation: Mutex<Option<Vec<u8>>>,
 }
 
 impl KeyRegistry {
     /// Loads every key from the store.
     pub fn load(store: &Store) -> StorageResult<KeyRegistry> {
         let reg = KeyRegistry::default();
-        {
-            let mut keys = reg.keys.write();
-            for (id, row) in store.access_keys()? {
-                keys.insert(id.clone(), Arc::new(KeyEntry::from_row(&id, &row)));
-            }
-        }
+        reg.reload(store)?;
         Ok(reg)
+    }
+
+    /// Replaces the map with the keys as stored now.
+    fn reload(&self, store: &Store) -> StorageResult<()> {
+        // Read before the keys: a change committed after this read bumps
+        // it again, and the next refresh loads it.
+        let generation = store.access_keys_generation()?;
+        let mut fresh = HashMap::new();
+        for (id, row) in store.access_keys()? {
+            fresh.insert(id.clone(), Arc::new(KeyEntry::from_row(&id, &row)));
+        }
+        *self.keys.write() = fresh;
+        *self.generation.lock() = generation;
+        Ok(())
+    }
+
+    /// Reloads every key if the store's access-key generation moved since
+    /// the last load: another front end sharing the metadata engine created,
+    /// changed or deleted one. The server calls this every
+    /// `KEY_REFRESH_INTERVAL` on a shared engine, which bounds how long a
+    /// key revoked elsewhere still works here. `true` if it reloaded.
+    pub fn refresh(&self, store: &Store) -> StorageResult<bool> {
+        let now = store.access_keys_generation()?;
+        if *self.generation.lock() == now {
+            return Ok(false);
+        }
+        let _admin = self.admin.lock();
+        self.reload(store)?;
+        Ok(true)
     }
 
     /// The key with this id.

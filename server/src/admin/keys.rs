@@ -124,18 +124,22 @@ pub async fn create(state: &Arc<AppState>, new: NewKey) -> S3Result<Response<Bod
 }
 
 /// Read-modify-write of one key under the admin lock.
+/// (The store re-reads and retries when another front end changed the key
+/// meanwhile, so `change` may run more than once.)
 async fn modify(
     state: &Arc<AppState>,
     id: &str,
-    change: impl FnOnce(&mut AccessKeyRow) + Send + 'static,
+    change: impl Fn(&mut AccessKeyRow) + Send + 'static,
 ) -> S3Result<AccessKeyRow> {
     let st = Arc::clone(state);
     let id = id.to_string();
     blocking(move || {
         let _admin = st.keys.admin_lock();
-        let mut row = st.store.access_key(&id).s3()?.ok_or_else(no_such_key)?;
-        change(&mut row);
-        st.store.put_access_key(&id, &row).s3()?;
+        let row = st
+            .store
+            .update_access_key(&id, change)
+            .s3()?
+            .ok_or_else(no_such_key)?;
         st.keys.apply(&id, Some(&row));
         Ok(row)
     })
@@ -149,17 +153,17 @@ pub async fn update(state: &Arc<AppState>, id: &str, u: KeyUpdate) -> S3Result<R
     let grants = u.permissions.as_deref().map(parse_grants).transpose()?;
     let ips = u.allow_ips.as_deref().map(parse_ips).transpose()?;
     let row = modify(state, id, move |row| {
-        if let Some(name) = u.name {
-            row.name = name;
+        if let Some(name) = &u.name {
+            row.name = name.clone();
         }
         if let Some(enabled) = u.enabled {
             row.enabled = enabled;
         }
-        if let Some(grants) = grants {
-            row.grants = grants;
+        if let Some(grants) = &grants {
+            row.grants = grants.clone();
         }
-        if let Some(ips) = ips {
-            row.allow_ips = ips;
+        if let Some(ips) = &ips {
+            row.allow_ips = ips.clone();
         }
     })
     .await?;
@@ -171,7 +175,7 @@ pub async fn update(state: &Arc<AppState>, id: &str, u: KeyUpdate) -> S3Result<R
 pub async fn rotate(state: &Arc<AppState>, id: &str) -> S3Result<Response<Body>> {
     let secret = generate_secret();
     let new = secret.clone();
-    modify(state, id, move |row| row.secret = new).await?;
+    modify(state, id, move |row| row.secret = new.clone()).await?;
     tracing::info!(access_key_id = %id, "access key secret rotated");
     Ok(json(&KeySecret {
         access_key_id: id.to_string(),

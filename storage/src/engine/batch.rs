@@ -31,10 +31,13 @@ pub(crate) enum Expect {
     /// The key does not exist.
     Absent,
     /// The key exists, whatever its value.
-    #[allow(dead_code)] // in-process locks guard these today; other engines need them
     Present,
     /// The key holds exactly this value (what the caller read).
     Value(Vec<u8>),
+    /// No key exists in `[key, end)` (a range the caller found empty, or
+    /// found to end where it read; etcd: `create_revision == 0` over the
+    /// range).
+    NoneIn(Vec<u8>),
 }
 
 /// A precondition of a [`Batch`]: `key` of `cf` is as `expect` says.

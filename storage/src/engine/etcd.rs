@@ -244,6 +244,10 @@ impl EtcdEngine {
                     Expect::Absent => Compare::create_revision(k, CompareOp::Equal, 0),
                     Expect::Present => Compare::create_revision(k, CompareOp::Greater, 0),
                     Expect::Value(v) => Compare::value(k, CompareOp::Equal, v.clone()),
+                    // Over a range etcd compares every key in it, and an
+                    // empty range as one absent key.
+                    Expect::NoneIn(end) => Compare::create_revision(k, CompareOp::Equal, 0)
+                        .with_range(self.key(g.cf, end)),
                 });
             }
             let ops = self.txn_ops(&batch, &mut compares)?;
@@ -261,11 +265,22 @@ impl EtcdEngine {
 
     fn guards_hold(&self, batch: &Batch) -> StorageResult<bool> {
         for g in &batch.guards {
+            if let Expect::NoneIn(end) = &g.expect {
+                let mut it = self.cursor(g.cf, ReadBounds::range(&g.key, end));
+                it.seek(&g.key);
+                let empty = !it.valid();
+                it.status()?;
+                if !empty {
+                    return Ok(false);
+                }
+                continue;
+            }
             let now = self.get(g.cf, &g.key, 0)?;
             let holds = match &g.expect {
                 Expect::Absent => now.is_none(),
                 Expect::Present => now.is_some(),
                 Expect::Value(v) => now.as_ref() == Some(v),
+                Expect::NoneIn(_) => unreachable!("checked above"),
             };
             if !holds {
                 return Ok(false);
@@ -412,7 +427,9 @@ impl EtcdCursor<'_> {
     }
 
     fn full(&self, key: &[u8]) -> Vec<u8> {
-        let mut k = self.upper[..self.plen].to_vec();
+        // `lower` starts with `<root>/<cf>/` (`upper` does not when the
+        // scan is unbounded above: it is then the prefix's successor).
+        let mut k = self.lower[..self.plen].to_vec();
         k.extend_from_slice(key);
         k
     }

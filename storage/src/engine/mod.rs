@@ -255,6 +255,14 @@ impl Iterator for Entries<'_> {
 }
 
 impl Engine {
+    /// Whether other processes may commit to this engine (etcd): then every
+    /// read-modify-write needs its guards, which in-process locks make
+    /// redundant on an engine only this process writes (RocksDB).
+    #[inline]
+    pub(crate) fn is_shared(&self) -> bool {
+        matches!(self, Engine::Etcd(_))
+    }
+
     /// The value of `key` in `cf`, if any.
     #[inline]
     pub(crate) fn get(&self, cf: Cf, key: impl AsRef<[u8]>) -> StorageResult<Option<Value<'_>>> {

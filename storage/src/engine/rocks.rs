@@ -144,11 +144,19 @@ impl RocksEngine {
 
     /// Does the guard hold now?
     fn holds(&self, cf: Cf, key: &[u8], expect: &Expect) -> StorageResult<bool> {
+        if let Expect::NoneIn(end) = expect {
+            let mut it = self.cursor(cf, ReadBounds::range(key, end));
+            it.seek(key);
+            let empty = !it.valid();
+            it.status()?;
+            return Ok(empty);
+        }
         let now = self.get(cf, key)?;
         Ok(match expect {
             Expect::Absent => now.is_none(),
             Expect::Present => now.is_some(),
             Expect::Value(v) => now.is_some_and(|n| *n == **v),
+            Expect::NoneIn(_) => unreachable!("checked above"),
         })
     }
 
