@@ -83,7 +83,7 @@ pub enum AdminCommand {
     },
     /// Copy a stopped server's embedded data directory into etcd and a
     /// chunk backend (RADOS, S3), then verify it row by row and chunk by
-    /// chunk (offline; no server, no credentials).
+    /// chunk (offline: the server stopped; no admin credentials needed).
     Migrate(migrate::MigrateArgs),
 }
 
