@@ -35,6 +35,7 @@ mod listing;
 mod listing_v1;
 mod memory;
 mod metadata_update;
+mod migrate;
 mod multipart;
 mod object_attributes;
 mod objects;

@@ -119,6 +119,7 @@ mod tests {
             id: [7; 16],
             len: data.len() as u64,
             crcs: sums.finish(),
+            backend: crate::rows::SERVER_BACKEND,
         }
     }
 

@@ -134,10 +134,32 @@ struct PartRowV1 {
     crc64nvme: Option<String>,
 }
 
+/// `PartRow` in format 4 (chunks without a backend number).
+#[derive(Deserialize)]
+struct PartRowV4 {
+    etag: String,
+    size: u64,
+    modified_ms: u64,
+    chunks: Vec<rows::ChunkRefV4>,
+    checksum: Option<(String, String)>,
+    crc64nvme: Option<String>,
+}
+
 impl crate::rows::Row for PartRow {
-    const FORMAT: u8 = rows::FORMAT_V4;
+    const FORMAT: u8 = rows::FORMAT_V5;
 
     fn upgrade(format: u8, raw: &[u8]) -> StorageResult<Self> {
+        if format == rows::FORMAT_V4 {
+            let old: PartRowV4 = rows::postcard_decode(raw)?;
+            return Ok(PartRow {
+                etag: old.etag,
+                size: old.size,
+                modified_ms: old.modified_ms,
+                chunks: rows::upgrade_chunks_v4(old.chunks),
+                checksum: old.checksum,
+                crc64nvme: old.crc64nvme,
+            });
+        }
         if format >= rows::FORMAT_V4 {
             return Err(StorageError::Corrupt(format!(
                 "unknown part row format {format}"

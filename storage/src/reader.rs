@@ -289,6 +289,7 @@ mod tests {
                     id,
                     len: data.len() as u64 + recorded_extra,
                     crcs: if summed { sums.finish() } else { Vec::new() },
+                    backend: crate::rows::SERVER_BACKEND,
                 }
             })
             .collect()

@@ -16,6 +16,9 @@ pub(crate) const FORMAT_V3: u8 = 3;
 /// Format 4: `ObjectRow::part_checksums` and `ChunkRef::crcs` (block checksums)
 /// added, in `ObjectRow` and `PartRow`.
 pub(crate) const FORMAT_V4: u8 = 4;
+/// Format 5: `ChunkRef::backend` (which chunk backend holds the chunk)
+/// added, in `ObjectRow` and `PartRow`; older chunks are the server's.
+pub(crate) const FORMAT_V5: u8 = 5;
 
 /// A persisted row type: the format it is written in, and how rows written
 /// in its older formats are read.
@@ -138,7 +141,16 @@ pub struct ChunkRef {
     /// served unverified.
     #[serde(with = "serde_bytes")]
     pub crcs: Vec<u8>,
+    /// The chunk backend holding it: [`SERVER_BACKEND`] (0) for the
+    /// server's own (`--blobs`, or local chunk files), another number for
+    /// a backend registered for a bucket (issue 15, per-bucket backends).
+    /// One byte in the row for 0 (postcard varint).
+    pub backend: u16,
 }
+
+/// [`ChunkRef::backend`] of the server's own chunk backend; every chunk
+/// written before format 5 is there.
+pub const SERVER_BACKEND: u16 = 0;
 
 /// Bytes covered by one checksum of a chunk. A read verifies whole blocks,
 /// so a 1-byte range GET reads and checksums at most one block (256 KiB,
@@ -189,6 +201,44 @@ pub(crate) fn upgrade_chunks(old: Vec<ChunkRefV1>) -> Vec<ChunkRef> {
             id: c.id,
             len: c.len,
             crcs: Vec::new(),
+            backend: SERVER_BACKEND,
+        })
+        .collect()
+}
+
+/// `ChunkRef` in format 4 (no backend: the server's).
+#[derive(Deserialize)]
+pub(crate) struct ChunkRefV4 {
+    id: [u8; 16],
+    len: u64,
+    #[serde(with = "serde_bytes")]
+    crcs: Vec<u8>,
+}
+
+/// `DataLocation` in format 4.
+#[derive(Deserialize)]
+pub(crate) enum DataLocationV4 {
+    Inline(#[serde(with = "serde_bytes")] Vec<u8>),
+    Chunks(Vec<ChunkRefV4>),
+}
+
+impl From<DataLocationV4> for DataLocation {
+    fn from(old: DataLocationV4) -> Self {
+        match old {
+            DataLocationV4::Inline(v) => DataLocation::Inline(v),
+            DataLocationV4::Chunks(c) => DataLocation::Chunks(upgrade_chunks_v4(c)),
+        }
+    }
+}
+
+/// Chunk references written in format 4: on the server's backend.
+pub(crate) fn upgrade_chunks_v4(old: Vec<ChunkRefV4>) -> Vec<ChunkRef> {
+    old.into_iter()
+        .map(|c| ChunkRef {
+            id: c.id,
+            len: c.len,
+            crcs: c.crcs,
+            backend: SERVER_BACKEND,
         })
         .collect()
 }
@@ -277,10 +327,46 @@ struct ObjectRowV3 {
     tags: Vec<(String, String)>,
 }
 
+/// `ObjectRow` as format 4 wrote it (chunks without a backend number).
+#[derive(Deserialize)]
+struct ObjectRowV4 {
+    seq: u64,
+    delete_marker: bool,
+    size: u64,
+    etag: String,
+    modified_ms: u64,
+    headers: Vec<(String, String)>,
+    checksums: Vec<(String, String)>,
+    part_sizes: Vec<u64>,
+    data: DataLocationV4,
+    expires_ms: u64,
+    null_version: bool,
+    tags: Vec<(String, String)>,
+    part_checksums: Vec<String>,
+}
+
 impl Row for ObjectRow {
-    const FORMAT: u8 = FORMAT_V4;
+    const FORMAT: u8 = FORMAT_V5;
 
     fn upgrade(format: u8, raw: &[u8]) -> StorageResult<Self> {
+        if format == FORMAT_V4 {
+            let v4: ObjectRowV4 = postcard_decode(raw)?;
+            return Ok(ObjectRow {
+                seq: v4.seq,
+                delete_marker: v4.delete_marker,
+                size: v4.size,
+                etag: v4.etag,
+                modified_ms: v4.modified_ms,
+                headers: v4.headers,
+                checksums: v4.checksums,
+                part_sizes: v4.part_sizes,
+                data: v4.data.into(),
+                expires_ms: v4.expires_ms,
+                null_version: v4.null_version,
+                tags: v4.tags,
+                part_checksums: v4.part_checksums,
+            });
+        }
         if format == FORMAT_V3 {
             let v3: ObjectRowV3 = postcard_decode(raw)?;
             return Ok(ObjectRow {
@@ -428,7 +514,7 @@ mod tests {
             part_checksums: vec!["AAAAAA==".into()],
         };
         let raw = encode(&row);
-        assert_eq!(raw[0], FORMAT_V4);
+        assert_eq!(raw[0], FORMAT_V5);
         assert_eq!(decode::<ObjectRow>(&raw).unwrap(), row);
         assert!(decode::<ObjectRow>(&[9, 1, 2]).is_err());
         assert!(decode::<ObjectRow>(&[]).is_err());
@@ -570,10 +656,83 @@ mod tests {
         assert_eq!(chunks.len(), 2);
         assert_eq!((chunks[1].id, chunks[1].len), ([2; 16], 6));
         assert!(!chunks[0].is_checksummed());
-        // Written again, the row is format 4 and reads back the same.
+        // Written again, the row is format 5 and reads back the same.
         let again = encode(&row);
-        assert_eq!(again[0], FORMAT_V4);
+        assert_eq!(again[0], FORMAT_V5);
         assert_eq!(decode::<ObjectRow>(&again).unwrap(), row);
+    }
+
+    /// Format-4 rows (chunks without a backend number) read as chunks on
+    /// the server's backend; format 5 keeps a bucket backend's number.
+    #[test]
+    fn format_4_chunks_upgrade_to_the_servers_backend() {
+        #[derive(Serialize)]
+        struct ChunkV4 {
+            id: [u8; 16],
+            len: u64,
+            #[serde(with = "serde_bytes")]
+            crcs: Vec<u8>,
+        }
+        #[derive(Serialize)]
+        enum DataV4 {
+            #[allow(dead_code)]
+            Inline(Vec<u8>),
+            Chunks(Vec<ChunkV4>),
+        }
+        let mut raw = vec![FORMAT_V4];
+        raw.extend(
+            postcard::to_allocvec(&(
+                (7u64, false, 10u64, "\"e\"".to_string(), 5u64),
+                (
+                    Vec::<(String, String)>::new(),
+                    Vec::<(String, String)>::new(),
+                    Vec::<u64>::new(),
+                ),
+                DataV4::Chunks(vec![ChunkV4 {
+                    id: [3; 16],
+                    len: 10,
+                    crcs: vec![1, 2, 3, 4],
+                }]),
+                (0u64, false, Vec::<(String, String)>::new()),
+                vec!["AAAAAA==".to_string()],
+            ))
+            .unwrap(),
+        );
+        let mut row: ObjectRow = decode(&raw).unwrap();
+        assert_eq!(row.part_checksums, ["AAAAAA=="]);
+        let chunk = &row.chunks()[0];
+        assert_eq!((chunk.id, chunk.len), ([3; 16], 10));
+        assert_eq!(chunk.crcs, [1, 2, 3, 4]);
+        assert_eq!(chunk.backend, SERVER_BACKEND);
+        if let DataLocation::Chunks(c) = &mut row.data {
+            c[0].backend = 3;
+        }
+        let again = encode(&row);
+        assert_eq!(again[0], FORMAT_V5);
+        assert_eq!(decode::<ObjectRow>(&again).unwrap().chunks()[0].backend, 3);
+
+        // Parts of uploads in progress likewise.
+        let mut raw = vec![FORMAT_V4];
+        raw.extend(
+            postcard::to_allocvec(&(
+                "\"p\"".to_string(),
+                10u64,
+                5u64,
+                vec![ChunkV4 {
+                    id: [4; 16],
+                    len: 10,
+                    crcs: vec![9; 4],
+                }],
+                None::<(String, String)>,
+                Some("crc".to_string()),
+            ))
+            .unwrap(),
+        );
+        let part: crate::multipart::PartRow = decode(&raw).unwrap();
+        assert_eq!(part.crc64nvme.as_deref(), Some("crc"));
+        assert_eq!((part.chunks[0].id, part.chunks[0].backend), ([4; 16], 0));
+        assert_eq!(part.chunks[0].crcs, [9; 4]);
+        assert_eq!(encode(&part)[0], FORMAT_V5);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::engine::{Batch, Durability, ReadBounds};
 use serde::{Deserialize, Serialize};
 
+use crate::chunk_store::ChunkStore;
 use crate::chunks::ChunkId;
 use crate::error::{StorageError, StorageResult};
 use crate::integrity::verify_blocks;
@@ -78,11 +79,11 @@ pub struct ScrubReport {
 }
 
 /// A row and the chunks it lists, as the walk meets it.
-struct Owner {
+pub(crate) struct Owner {
     cf: &'static str,
     key: Vec<u8>,
-    name: String,
-    chunks: Vec<ChunkRef>,
+    pub(crate) name: String,
+    pub(crate) chunks: Vec<ChunkRef>,
     /// The version to hold a read guard on (parts: none, no purge touches them).
     seq: Option<u64>,
 }
@@ -176,56 +177,13 @@ impl Store {
         started: Instant,
         done_before: u64,
     ) -> StorageResult<(u64, Option<(bool, String)>)> {
-        let missing = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
-        let opened = self
-            .inner
-            .chunks
-            .open(&chunk.id)
-            .and_then(|f| Ok((f.stored_len()?, f)));
-        let (len, mut file) = match opened {
-            Ok(found) => found,
-            Err(e) if missing(&e) => return Ok((0, Some((true, "file missing".into())))),
-            Err(e) => return Ok((0, Some((false, format!("unreadable: {e}"))))),
-        };
-        if len != chunk.len {
-            return Ok((
-                0,
-                Some((false, format!("{len} bytes, {} recorded", chunk.len))),
-            ));
-        }
-        if !chunk.is_checksummed() {
-            return Ok((0, None));
-        }
-        let mut buf = Vec::with_capacity(CHECKSUM_BLOCK as usize);
-        let mut offset = 0u64;
-        while offset < len {
-            let n = (len - offset).min(CHECKSUM_BLOCK) as usize;
-            buf.clear();
-            match file.read_into(offset, n, &mut buf) {
-                Ok(got) if got == n => {}
-                Ok(got) => {
-                    let problem = format!("unreadable at {offset}: {got} of {n} bytes");
-                    return Ok((offset, Some((false, problem))));
-                }
-                Err(e) => {
-                    return Ok((
-                        offset,
-                        Some((false, format!("unreadable at {offset}: {e}"))),
-                    ))
-                }
-            }
-            if verify_blocks(chunk, offset, &buf[..n]).is_err() {
-                let problem = format!(
-                    "checksum mismatch in block {} (bytes {offset}..{})",
-                    offset / CHECKSUM_BLOCK,
-                    offset + n as u64
-                );
-                return Ok((offset + n as u64, Some((false, problem))));
-            }
-            offset += n as u64;
-            throttle(opts.rate_bytes_per_sec, started, done_before + offset);
-        }
-        Ok((offset, None))
+        Ok(check_chunk_in(
+            &self.inner.chunks,
+            chunk,
+            opts.rate_bytes_per_sec,
+            started,
+            done_before,
+        ))
     }
 
     /// Whether `owner`'s row still exists and still lists chunk `id`.
@@ -367,6 +325,65 @@ impl Store {
     }
 }
 
+/// Reads one chunk of `chunks`; returns the bytes read and, if damaged, whether it
+/// is missing and what is wrong.
+pub(crate) fn check_chunk_in(
+    chunks: &ChunkStore,
+    chunk: &ChunkRef,
+    rate: Option<u64>,
+    started: Instant,
+    done_before: u64,
+) -> (u64, Option<(bool, String)>) {
+    let missing = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
+    let opened = chunks
+        .open(&chunk.id)
+        .and_then(|f| Ok((f.stored_len()?, f)));
+    let (len, mut file) = match opened {
+        Ok(found) => found,
+        Err(e) if missing(&e) => return (0, Some((true, "file missing".into()))),
+        Err(e) => return (0, Some((false, format!("unreadable: {e}")))),
+    };
+    if len != chunk.len {
+        return (
+            0,
+            Some((false, format!("{len} bytes, {} recorded", chunk.len))),
+        );
+    }
+    if !chunk.is_checksummed() {
+        return (0, None);
+    }
+    let mut buf = Vec::with_capacity(CHECKSUM_BLOCK as usize);
+    let mut offset = 0u64;
+    while offset < len {
+        let n = (len - offset).min(CHECKSUM_BLOCK) as usize;
+        buf.clear();
+        match file.read_into(offset, n, &mut buf) {
+            Ok(got) if got == n => {}
+            Ok(got) => {
+                let problem = format!("unreadable at {offset}: {got} of {n} bytes");
+                return (offset, Some((false, problem)));
+            }
+            Err(e) => {
+                return (
+                    offset,
+                    Some((false, format!("unreadable at {offset}: {e}"))),
+                )
+            }
+        }
+        if verify_blocks(chunk, offset, &buf[..n]).is_err() {
+            let problem = format!(
+                "checksum mismatch in block {} (bytes {offset}..{})",
+                offset / CHECKSUM_BLOCK,
+                offset + n as u64
+            );
+            return (offset + n as u64, Some((false, problem)));
+        }
+        offset += n as u64;
+        throttle(rate, started, done_before + offset);
+    }
+    (offset, None)
+}
+
 /// Sleeps as long as reading `done` bytes since `started` outran `rate`.
 fn throttle(rate: Option<u64>, started: Instant, done: u64) {
     let Some(rate) = rate.filter(|r| *r > 0) else {
@@ -379,7 +396,7 @@ fn throttle(rate: Option<u64>, started: Instant, done: u64) {
 }
 
 /// The chunks a row of `cf` lists, and a name for its owner.
-fn owner_of(cf: &'static str, key: &[u8], value: &[u8]) -> StorageResult<Option<Owner>> {
+pub(crate) fn owner_of(cf: &'static str, key: &[u8], value: &[u8]) -> StorageResult<Option<Owner>> {
     let bucket_len = *key
         .first()
         .ok_or_else(|| StorageError::Corrupt("empty key".into()))? as usize;

@@ -133,6 +133,7 @@ impl ObjectWriter {
                 id,
                 len: 0,
                 crcs: Vec::new(),
+                backend: crate::rows::SERVER_BACKEND,
             });
             self.current = Some((file, 0, BlockSums::default()));
         }

@@ -10,6 +10,7 @@ pub mod changes;
 pub(crate) mod client;
 pub mod config;
 pub mod fsck;
+pub mod migrate;
 mod pool;
 mod print;
 pub mod publish;
@@ -80,6 +81,10 @@ pub enum AdminCommand {
         /// The new directory.
         dir: String,
     },
+    /// Copy a stopped server's embedded data directory into etcd and a
+    /// chunk backend (RADOS, S3), then verify it row by row and chunk by
+    /// chunk (offline: the server stopped; no admin credentials needed).
+    Migrate(migrate::MigrateArgs),
 }
 
 /// `kura admin usage …`
@@ -225,7 +230,12 @@ pub fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> a
 
 /// Runs `kura admin …`.
 pub fn run(args: AdminArgs) -> anyhow::Result<()> {
-    block_on(run_async(args))
+    match args.command {
+        // Offline, and blocking (the etcd engine and chunk backends run
+        // runtimes of their own): outside this command's runtime.
+        AdminCommand::Migrate(m) => migrate::run(m, args.json),
+        command => block_on(run_async(AdminArgs { command, ..args })),
+    }
 }
 
 fn none_or<T>(
@@ -245,6 +255,7 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
     let (answer, shape) = match args.command {
         // Local files only: no server, no credentials.
         AdminCommand::Audit(audit) => return audit::run(audit, json_out),
+        AdminCommand::Migrate(_) => unreachable!("run outside the runtime"),
         AdminCommand::Scrub {
             rate,
             max_chunks,
