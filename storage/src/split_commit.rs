@@ -344,7 +344,12 @@ impl Store {
         if self.inner.db.max_ops_per_commit().is_none() {
             return Ok(0);
         }
-        let grace = crate::test_faults::split_sweep_grace_ms().unwrap_or(SWEEP_GRACE_MS);
+        self.sweep_split_commits_older_than(
+            crate::test_faults::split_sweep_grace_ms().unwrap_or(SWEEP_GRACE_MS),
+        )
+    }
+
+    fn sweep_split_commits_older_than(&self, grace: u64) -> StorageResult<usize> {
         let now = now_ms();
         let mut heads = Vec::new();
         let mut orphan_pages = Vec::new();
@@ -394,6 +399,138 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::StoreConfig;
+
+    // The split itself runs only on etcd; its logic is engine-neutral, so
+    // these drive it on RocksDB with a small limit.
+    fn store(dir: &std::path::Path) -> Store {
+        Store::open(StoreConfig {
+            data_dir: dir.to_path_buf(),
+            chunk_size: 16,
+            inline_threshold: 4,
+            retention: std::time::Duration::from_secs(3600),
+        })
+        .unwrap()
+    }
+
+    fn id(i: u16) -> Vec<u8> {
+        let mut k = vec![0xAB; 16];
+        k[..2].copy_from_slice(&i.to_be_bytes());
+        k
+    }
+
+    fn row(s: &Store, i: u16) -> Option<Vec<u8>> {
+        s.inner.db.get_owned(s.cf(CF_CHUNKS), id(i)).unwrap()
+    }
+
+    fn split_keys(s: &Store) -> usize {
+        s.inner
+            .db
+            .entries(
+                s.cf(CF_META),
+                ReadBounds::prefix(SPLIT_PREFIX),
+                Some(SPLIT_PREFIX),
+            )
+            .count()
+    }
+
+    /// 250 owner rows: 200 new files, 50 shared with version 1 (gaining
+    /// version 9), and the commit point `meta/marker`.
+    fn large_batch(s: &Store) -> Batch {
+        let mut b = Batch::default();
+        for i in 0..250 {
+            let owners: &[u64] = if i < 200 { &[9] } else { &[1, 9] };
+            b.put_cf(s.cf(CF_CHUNKS), id(i), chunk_owners::encode(owners));
+        }
+        b.put_cf(s.cf(CF_META), b"marker", b"v9");
+        b
+    }
+
+    fn shared_rows(s: &Store) {
+        let mut b = Batch::default();
+        for i in 200..250 {
+            b.put_cf(s.cf(CF_CHUNKS), id(i), chunk_owners::encode(&[1]));
+        }
+        s.inner.db.commit(b, Durability::Synced).unwrap();
+    }
+
+    #[test]
+    fn a_split_commit_lands_whole_and_leaves_no_undo_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        shared_rows(&s);
+        s.commit_split(large_batch(&s), 20).unwrap();
+        assert_eq!(row(&s, 0), owners(&[9]));
+        assert_eq!(row(&s, 249), owners(&[1, 9]));
+        assert_eq!(
+            s.inner
+                .db
+                .get_owned(s.cf(CF_META), b"marker")
+                .unwrap()
+                .unwrap(),
+            b"v9"
+        );
+        assert_eq!(split_keys(&s), 0);
+    }
+
+    #[test]
+    fn a_failed_commit_point_undoes_the_early_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        shared_rows(&s);
+        let mut batch = large_batch(&s);
+        // The commit point's own guard fails.
+        batch.expect(s.cf(CF_META), b"never-written", Expect::Present);
+        assert!(matches!(
+            s.commit_split(batch, 20),
+            Err(StorageError::Conflict)
+        ));
+        assert_eq!(row(&s, 0), None, "new files' rows undone");
+        assert_eq!(
+            row(&s, 249),
+            owners(&[1]),
+            "shared files back to their owner"
+        );
+        assert_eq!(
+            s.inner.db.get_owned(s.cf(CF_META), b"marker").unwrap(),
+            None
+        );
+        assert_eq!(split_keys(&s), 0);
+    }
+
+    #[test]
+    fn the_sweep_undoes_a_cut_off_commit_and_keeps_later_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        shared_rows(&s);
+        // Two early pages land, then the "crash": no commit point.
+        let token = [3u8; 16];
+        let pending = head_value(now_ms(), PENDING);
+        let rows: Vec<(Vec<u8>, Option<Vec<u8>>)> = (190..250)
+            .map(|i| (id(i), owners(if i < 200 { &[9] } else { &[1, 9] })))
+            .collect();
+        let mut guards = BTreeMap::new();
+        s.write_page(&token, 0, &pending, &rows[..30], &mut guards)
+            .unwrap();
+        s.write_page(&token, 1, &pending, &rows[30..], &mut guards)
+            .unwrap();
+        // Meanwhile version 1 was purged from one shared file.
+        let mut b = Batch::default();
+        b.put_cf(s.cf(CF_CHUNKS), id(249), chunk_owners::encode(&[9]));
+        s.inner.db.commit(b, Durability::Synced).unwrap();
+        assert_eq!(split_keys(&s), 3);
+        // Too young for a sweep (another front end may be committing it).
+        assert_eq!(s.sweep_split_commits_older_than(60_000).unwrap(), 0);
+        assert_eq!(row(&s, 190), owners(&[9]));
+        assert_eq!(s.sweep_split_commits_older_than(0).unwrap(), 1);
+        assert_eq!(row(&s, 190), None);
+        assert_eq!(row(&s, 200), owners(&[1]));
+        assert_eq!(row(&s, 249), None, "the purge of 1 stays done; 9 never was");
+        assert_eq!(split_keys(&s), 0);
+        // A later page of the cut-off commit cannot land any more.
+        let late = s.write_page(&token, 2, &pending, &rows[..1], &mut guards);
+        assert!(matches!(late, Err(StorageError::Conflict)));
+    }
 
     fn owners(s: &[u64]) -> Option<Vec<u8>> {
         Some(chunk_owners::encode(s))
