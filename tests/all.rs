@@ -24,6 +24,7 @@ mod disk_full;
 mod durability;
 mod edge;
 mod etcd;
+mod etcd_limits;
 mod folders;
 mod history;
 mod integrity;

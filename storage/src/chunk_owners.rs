@@ -33,14 +33,6 @@ pub(crate) fn encode(owners: &[u64]) -> Vec<u8> {
 }
 
 impl Store {
-    /// The versions owning chunk `id`, `None` if no entry exists.
-    pub(crate) fn chunk_owners(&self, id: &[u8; 16]) -> StorageResult<Option<Vec<u64>>> {
-        match self.inner.db.get(self.cf(CF_CHUNKS), id)? {
-            Some(raw) => Ok(Some(decode(&raw)?)),
-            None => Ok(None),
-        }
-    }
-
     /// The owners of each of `ids` (empty where no entry exists), read in
     /// one batched lookup: a 5 GiB object has 640 chunks, and a metadata
     /// update must not pay 640 separate reads.

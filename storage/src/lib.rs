@@ -64,6 +64,7 @@ mod scrub;
 mod search;
 mod search_index;
 pub mod secrets;
+mod split_commit;
 pub mod stats;
 mod store;
 mod tagging;

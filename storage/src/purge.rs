@@ -102,14 +102,29 @@ impl Store {
                 return Err(std::io::Error::other("simulated crash").into());
             }
         }
-        let mut batch = Batch::default();
-        for id in &files {
-            batch.delete_cf(self.cf(CF_CHUNKS), id);
+        // On an engine that limits its commits (etcd) the owner rows go in
+        // pages first: each deletion is idempotent, and the entry, deleted
+        // last, keeps the purge running again until all are gone.
+        let page = self.inner.db.max_ops_per_commit().unwrap_or(usize::MAX);
+        let mut rows = files.chunks(page.saturating_sub(1).max(1)).peekable();
+        while let Some(group) = rows.next() {
+            let mut batch = Batch::default();
+            for id in group {
+                batch.delete_cf(self.cf(CF_CHUNKS), id);
+            }
+            if rows.peek().is_none() {
+                batch.delete_cf(self.cf(CF_PURGE), purge_key);
+            }
+            // Not synced: if this is lost, the entry runs again after a
+            // restart, and removing what is already gone is harmless.
+            self.inner.db.commit(batch, Durability::Buffered)?;
         }
-        batch.delete_cf(self.cf(CF_PURGE), purge_key);
-        // Not synced: if this is lost, the entry runs again after a restart,
-        // and removing what is already gone is harmless.
-        self.inner.db.commit(batch, Durability::Buffered)
+        if files.is_empty() {
+            let mut batch = Batch::default();
+            batch.delete_cf(self.cf(CF_PURGE), purge_key);
+            self.inner.db.commit(batch, Durability::Buffered)?;
+        }
+        Ok(())
     }
 
     /// Step one of a purge, under the key's latch, so no restore (which
@@ -171,12 +186,10 @@ impl Store {
         // A file another version still uses (a metadata-only update shares
         // them) only loses this version from its owners, in this batch.
         let mut files = Vec::with_capacity(candidates.len());
-        for id in candidates {
-            let owners = self.chunk_owners(&id)?;
-            let others: Vec<u64> = match &owners {
-                Some(owners) => owners.iter().copied().filter(|&s| s != entry.seq).collect(),
-                None => Vec::new(),
-            };
+        // One batched read (a round trip per page on etcd, not per file).
+        let owners = self.chunk_owners_of(&candidates)?;
+        for (id, owners) in candidates.into_iter().zip(owners) {
+            let others: Vec<u64> = owners.iter().copied().filter(|&s| s != entry.seq).collect();
             if others.is_empty() {
                 // No live version owns it (a metadata-only update only
                 // adds owners to the current version's files, which list
@@ -185,14 +198,12 @@ impl Store {
             } else {
                 // A metadata-only update on another front end may add an
                 // owner meanwhile: it must not be lost.
-                if let Some(owners) = &owners {
-                    self.expect_read(
-                        &mut batch,
-                        CF_CHUNKS,
-                        id,
-                        Some(&chunk_owners::encode(owners)),
-                    );
-                }
+                self.expect_read(
+                    &mut batch,
+                    CF_CHUNKS,
+                    id,
+                    Some(&chunk_owners::encode(&owners)),
+                );
                 batch.put_cf(self.cf(CF_CHUNKS), id, chunk_owners::encode(&others));
             }
         }

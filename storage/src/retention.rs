@@ -114,7 +114,13 @@ impl Store {
         let mut successor = self.newer_version_before(&prefix, from)?;
         it.seek(from);
         let mut done = 0;
-        while it.valid() && done < RESCHEDULE_WINDOW {
+        // Three rows per version: an engine that limits its commits (etcd)
+        // takes smaller windows.
+        let window = match self.inner.db.max_ops_per_commit() {
+            Some(limit) => RESCHEDULE_WINDOW.min(limit / 3 - 1),
+            None => RESCHEDULE_WINDOW,
+        };
+        while it.valid() && done < window {
             let (Some(k), Some(v)) = (it.key(), it.value()) else {
                 break;
             };

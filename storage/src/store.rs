@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::chunk_store::{ChunkBackend, ChunkStore};
-use crate::engine::{Batch, Cf, Cursor, Durability, Engine, Entries, Expect, MetaUrl, ReadBounds};
+use crate::engine::{Batch, Cf, Cursor, Engine, Entries, Expect, MetaUrl, ReadBounds};
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_BUCKETS, CF_META, CF_OBJECTS};
 use crate::latches::Latches;
@@ -142,6 +142,9 @@ impl Store {
         blobs: Option<Arc<dyn ChunkBackend>>,
     ) -> StorageResult<Store> {
         let store = Store::open_unswept_on(config, tuning, meta, blobs)?;
+        // Owner rows of commits a crash cut off first, so their files are
+        // orphans for the sweep below.
+        store.sweep_split_commits()?;
         let removed = store.sweep_orphan_chunks()?;
         if removed > 0 {
             tracing::info!(
@@ -261,8 +264,10 @@ impl Store {
 
     /// Commits a batch durably (WAL fsync'd before returning). RocksDB groups
     /// concurrent synced writes into one fsync, so parallel small PUTs share syncs.
+    /// A batch over an engine's size limit (etcd) commits in steps whose
+    /// last is the commit point (`split_commit.rs`).
     pub(crate) fn write_synced(&self, batch: Batch) -> StorageResult<()> {
-        self.inner.db.commit(batch, Durability::Synced)
+        self.commit_synced(batch)
     }
 
     /// A new, unique, increasing sequence number.
@@ -442,6 +447,20 @@ impl Store {
             return Err(StorageError::BucketNotEmpty);
         }
         it.status()?;
+        drop(it);
+        if let Some(limit) = self.inner.db.max_ops_per_commit() {
+            // etcd: the noncurrent versions go to the purge queue a page
+            // per commit first (two rows each). Each page stands alone: a
+            // version queued is purged whether or not the bucket goes; the
+            // last commit below deletes the bucket row.
+            loop {
+                let mut page = Batch::default();
+                if self.drop_bucket_versions(&mut page, name, limit / 2 - 1)? == 0 {
+                    break;
+                }
+                self.write_synced(page)?;
+            }
+        }
         let mut batch = Batch::default();
         batch.delete_cf(self.cf(CF_BUCKETS), name.as_bytes());
         // Empty already if maintained right; dropped anyway, so a bucket
@@ -449,7 +468,7 @@ impl Store {
         if let Some(end) = keys::prefix_successor(&prefix) {
             batch.delete_range_cf(self.cf(keys::CF_SEARCH), &prefix, &end);
         }
-        self.drop_bucket_versions(&mut batch, name)?;
+        self.drop_bucket_versions(&mut batch, name, usize::MAX)?;
         self.drop_bucket_changes(&mut batch, name)?;
         self.drop_bucket_configs(&mut batch, name)?;
         batch.delete_cf(self.cf(CF_META), keys::bucket_tags_key(name));

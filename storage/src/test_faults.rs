@@ -6,6 +6,12 @@
 //! - `chunk-dir`: the shard directories' fsync after new chunk files
 //!   (their names may vanish in a power cut while metadata lists them);
 //! - `chunk-data`: the chunk files' own fsync (their bytes may vanish).
+//!
+//! For the crash test of commits split into several steps (etcd; see
+//! `split_commit.rs`): `KURA_TEST_SPLIT_CRASH_AFTER=N` aborts the process
+//! right after the N-th early step of any split commit, and
+//! `KURA_TEST_SPLIT_SWEEP_GRACE_MS` shortens how old a cut-off commit must
+//! be before the start-up sweep undoes it.
 
 use std::sync::OnceLock;
 
@@ -31,4 +37,25 @@ fn skipped() -> &'static [String] {
 /// Whether the test-only switch says to skip the sync named `what`.
 pub(crate) fn skip_fsync(what: &str) -> bool {
     skipped().iter().any(|s| s == what)
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// Called after the `n`-th early step of a split commit: aborts the process
+/// if `KURA_TEST_SPLIT_CRASH_AFTER` says so (a crash between the steps).
+pub(crate) fn split_commit_page_written(n: u32) {
+    static AFTER: OnceLock<Option<u64>> = OnceLock::new();
+    if *AFTER.get_or_init(|| env_u64("KURA_TEST_SPLIT_CRASH_AFTER")) == Some(u64::from(n)) {
+        tracing::error!(
+            "KURA_TEST_SPLIT_CRASH_AFTER: TEST-ONLY crash between the steps of a commit"
+        );
+        std::process::abort();
+    }
+}
+
+/// `KURA_TEST_SPLIT_SWEEP_GRACE_MS`, if set.
+pub(crate) fn split_sweep_grace_ms() -> Option<u64> {
+    env_u64("KURA_TEST_SPLIT_SWEEP_GRACE_MS")
 }

@@ -223,16 +223,20 @@ impl Store {
     /// `bucket` is removed now and queued for immediate purging. Run when
     /// the bucket itself is deleted, so a bucket created later under the
     /// same name starts empty and nothing of the old one leaks.
+    /// At most `max` versions go into `batch` (an engine that limits its
+    /// commits takes them a page at a time); returns how many went.
     pub(crate) fn drop_bucket_versions(
         &self,
         batch: &mut Batch,
         bucket: &str,
-    ) -> StorageResult<()> {
+        max: usize,
+    ) -> StorageResult<usize> {
         let prefix = keys::bucket_prefix(bucket)?;
         let mut it = self.bounded(CF_VERSIONS, prefix.clone());
         it.seek(&prefix);
         let now = now_ms();
-        while it.valid() {
+        let mut dropped = 0;
+        while it.valid() && dropped < max {
             let (Some(k), Some(v)) = (it.key(), it.value()) else {
                 break;
             };
@@ -251,10 +255,11 @@ impl Store {
                 keys::purge_key(now, seq),
                 rows::encode(&entry),
             );
+            dropped += 1;
             it.next();
         }
         it.status()?;
-        Ok(())
+        Ok(dropped)
     }
 
     /// Adds to `batch`: the newest noncurrent version of `bucket`/`key`

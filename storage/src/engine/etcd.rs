@@ -7,13 +7,14 @@
 //! spawns its request there and waits on a channel. It never enters the
 //! caller's runtime, so it cannot deadlock or panic in one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KeyValue, SortOrder,
-    SortTarget, Txn, TxnOp,
+    SortTarget, Txn, TxnOp, TxnOpResponse,
 };
 
 use super::batch::{Batch, Expect, Op};
@@ -29,14 +30,47 @@ type Page = (Vec<(Vec<u8>, Vec<u8>)>, bool, i64);
 const PAGE: i64 = 512;
 /// Attempts of a commit whose usage counters moved under it.
 const MERGE_RETRIES: usize = 16;
+/// Operations kura puts in one `Txn`: etcd refuses more than
+/// `--max-txn-ops` (128 by default); the margin leaves room for the
+/// usage counters a commit adds. Larger changes are split by
+/// `split_commit.rs`.
+pub(crate) const MAX_OPS: usize = 100;
 
-/// Where the metadata lives: `etcd://h1:2379,h2:2379/root`.
+/// How far back a front end compacts etcd's history by default.
+const COMPACTION_WINDOW: Duration = Duration::from_secs(300);
+
+/// Where the metadata lives: `etcd://h1:2379,h2:2379/root[?compaction=5m]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EtcdUrl {
     /// `host:port` of each member.
     pub endpoints: Vec<String>,
     /// Every key kura writes starts with `<root>/`.
     pub root: String,
+    /// The engine compacts etcd's history to the revision it saw this long
+    /// ago (`?compaction=5m`, the default); `None` (`?compaction=off`)
+    /// leaves it to etcd's `--auto-compaction-*` flags.
+    pub compaction: Option<Duration>,
+}
+
+/// `30s`, `5m`, `1h` or `off`.
+fn parse_compaction(v: &str) -> Result<Option<Duration>, String> {
+    if v == "off" {
+        return Ok(None);
+    }
+    let (n, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("compaction={v:?}: expected e.g. 5m or off"))?;
+    let secs = match unit {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("compaction={v:?}: expected e.g. 5m or off")),
+    };
+    if secs == 0 {
+        return Err(format!("compaction={v:?}: use off, not 0"));
+    }
+    Ok(Some(Duration::from_secs(secs)))
 }
 
 impl std::str::FromStr for EtcdUrl {
@@ -46,6 +80,18 @@ impl std::str::FromStr for EtcdUrl {
         let rest = s
             .strip_prefix("etcd://")
             .ok_or_else(|| format!("{s:?}: expected etcd://host:port[,host:port...]/prefix"))?;
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut compaction = Some(COMPACTION_WINDOW);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("compaction", v)) => compaction = parse_compaction(v)?,
+                _ => {
+                    return Err(format!(
+                        "{s:?}: unknown option {pair:?} (known: compaction=5m|off)"
+                    ))
+                }
+            }
+        }
         let (hosts, root) = rest.split_once('/').unwrap_or((rest, ""));
         let endpoints: Vec<String> = hosts
             .split(',')
@@ -59,13 +105,19 @@ impl std::str::FromStr for EtcdUrl {
         Ok(EtcdUrl {
             endpoints,
             root: if root.is_empty() { "kura" } else { root }.to_string(),
+            compaction,
         })
     }
 }
 
 impl std::fmt::Display for EtcdUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "etcd://{}/{}", self.endpoints.join(","), self.root)
+        write!(f, "etcd://{}/{}", self.endpoints.join(","), self.root)?;
+        match self.compaction {
+            Some(w) if w == COMPACTION_WINDOW => Ok(()),
+            Some(w) => write!(f, "?compaction={}s", w.as_secs()),
+            None => f.write_str("?compaction=off"),
+        }
     }
 }
 
@@ -109,6 +161,13 @@ impl EtcdEngine {
         root.push(b'/');
         let engine = EtcdEngine { rt, client, root };
         engine.revision()?;
+        if let Some(window) = url.compaction {
+            engine.rt.spawn(compact_history(
+                engine.client.clone(),
+                engine.root.clone(),
+                window,
+            ));
+        }
         Ok(engine)
     }
 
@@ -163,6 +222,39 @@ impl EtcdEngine {
 
     pub(crate) fn get(&self, cf: Cf, key: &[u8], rev: i64) -> StorageResult<Option<Vec<u8>>> {
         Ok(self.get_kv(cf, key, rev)?.map(|kv| kv.into_key_value().1))
+    }
+
+    /// The values of `keys` of `cf`: one `Txn` of reads per [`MAX_OPS`]
+    /// keys (one round trip, not one per key), all at one revision each.
+    pub(crate) fn multi_get<K: AsRef<[u8]>>(
+        &self,
+        cf: Cf,
+        keys: &[K],
+    ) -> StorageResult<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for page in keys.chunks(MAX_OPS) {
+            let ops: Vec<TxnOp> = page
+                .iter()
+                .map(|k| TxnOp::get(self.key(cf, k.as_ref()), None))
+                .collect();
+            let txn = Txn::new().and_then(ops);
+            let values = self.run(move |mut c| async move {
+                let r = c.txn(txn).await?;
+                Ok(r.op_responses()
+                    .into_iter()
+                    .map(|op| match op {
+                        TxnOpResponse::Get(mut g) => g
+                            .take_kvs()
+                            .into_iter()
+                            .next()
+                            .map(|kv| kv.into_key_value().1),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>())
+            })?;
+            out.extend(values);
+        }
+        Ok(out)
     }
 
     pub(crate) fn snapshot(&self) -> StorageResult<i64> {
@@ -389,6 +481,53 @@ impl EtcdEngine {
     }
 }
 
+/// Compacts etcd's history, forever, to the revision seen `window` ago
+/// (sampled every fifth of it): kura overwrites rows all the time (usage
+/// counters, the sequence reservation, the purge queue), and etcd keeps
+/// every revision until compacted. Snapshot reads (a usage recompute, a
+/// long listing) must finish within the window; a read at a compacted
+/// revision fails rather than see another state. Several front ends
+/// compacting the same cluster is harmless: a revision already compacted
+/// is refused and skipped. The freed pages return to the disk only with a
+/// defragmentation (`etcdctl defrag`, per member, now and then).
+async fn compact_history(mut client: Client, probe: Vec<u8>, window: Duration) {
+    let mut seen: VecDeque<(tokio::time::Instant, i64)> = VecDeque::new();
+    let mut tick = tokio::time::interval((window / 5).max(Duration::from_millis(200)));
+    let mut compacted = 0;
+    loop {
+        tick.tick().await;
+        let now = tokio::time::Instant::now();
+        match client
+            .get(probe.clone(), Some(GetOptions::new().with_count_only()))
+            .await
+        {
+            Ok(r) => {
+                if let Some(h) = r.header() {
+                    seen.push_back((now, h.revision()));
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "etcd compaction: no revision"),
+        }
+        let mut target = None;
+        while seen
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) >= window)
+        {
+            target = seen.pop_front().map(|(_, rev)| rev);
+        }
+        if let Some(rev) = target.filter(|&r| r > compacted) {
+            match client.compact(rev, None).await {
+                Ok(_) => {
+                    compacted = rev;
+                    tracing::debug!(revision = rev, "etcd history compacted");
+                }
+                // Another front end compacted past it already.
+                Err(e) => tracing::debug!(error = %e, revision = rev, "etcd compaction skipped"),
+            }
+        }
+    }
+}
+
 /// A cursor over one column family: pages of [`PAGE`] keys read at one
 /// revision (the first page's, unless a snapshot fixed it), so a scan
 /// sees one consistent state as a RocksDB iterator does.
@@ -513,6 +652,18 @@ mod tests {
         assert_eq!(u.to_string(), "etcd://h1:2379,h2:2379/tenant/a");
         let u: EtcdUrl = "etcd://127.0.0.1:2379".parse().unwrap();
         assert_eq!(u.root, "kura");
+        assert_eq!(u.compaction, Some(COMPACTION_WINDOW));
+        let u: EtcdUrl = "etcd://h1:2379/t?compaction=2s".parse().unwrap();
+        assert_eq!(
+            (u.root.as_str(), u.compaction),
+            ("t", Some(Duration::from_secs(2)))
+        );
+        assert_eq!(u.to_string(), "etcd://h1:2379/t?compaction=2s");
+        let u: EtcdUrl = "etcd://h1:2379/t?compaction=off".parse().unwrap();
+        assert_eq!(u.compaction, None);
+        assert_eq!(u.to_string().parse::<EtcdUrl>().unwrap(), u);
+        assert!("etcd://h1:2379/t?compaction=0".parse::<EtcdUrl>().is_err());
+        assert!("etcd://h1:2379/t?other=1".parse::<EtcdUrl>().is_err());
         assert!("http://h1:2379/x".parse::<EtcdUrl>().is_err());
         assert!("etcd:///x".parse::<EtcdUrl>().is_err());
     }

@@ -22,7 +22,7 @@ pub(crate) mod rocks;
 use std::ops::Deref;
 use std::path::Path;
 
-pub(crate) use batch::{Batch, Expect};
+pub(crate) use batch::{Batch, Expect, Op};
 
 use crate::error::StorageResult;
 
@@ -309,10 +309,31 @@ impl Engine {
                 .into_iter()
                 .map(|r| Ok(r?.map(Value::Rocks)))
                 .collect(),
-            Engine::Etcd(e) => keys
-                .iter()
-                .map(|k| Ok(e.get(cf, k.as_ref(), 0)?.map(Value::Owned)))
-                .collect(),
+            Engine::Etcd(e) => match e.multi_get(cf, keys) {
+                Ok(values) => values
+                    .into_iter()
+                    .map(|v| Ok(v.map(Value::Owned)))
+                    .collect(),
+                Err(e) => {
+                    let msg = e.to_string();
+                    keys.iter()
+                        .map(|_| Err(crate::StorageError::Io(std::io::Error::other(msg.clone()))))
+                        .collect()
+                }
+            },
+        }
+    }
+
+    /// The most operations one [`Engine::commit`] may hold, for an engine
+    /// that limits its transactions (etcd: `--max-txn-ops`, 128 by
+    /// default); `None` for RocksDB, whose batches are unbounded. Larger
+    /// logical changes are committed in several steps whose last one is
+    /// the commit point (`split_commit.rs`, `docs/design.md` "### etcd").
+    #[inline]
+    pub(crate) fn max_ops_per_commit(&self) -> Option<usize> {
+        match self {
+            Engine::Rocks(_) => None,
+            Engine::Etcd(_) => Some(etcd::MAX_OPS),
         }
     }
 
