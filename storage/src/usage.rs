@@ -10,6 +10,13 @@
 //! can never leave counters and rows disagreeing.
 //! [`Store::recompute_usage`] rebuilds them from a scan of the rows.
 //!
+//! On a shared engine (etcd) a merge is a read-modify-write guarded by the
+//! counter's revision, so every commit into one bucket would contend on one
+//! key. There each delta goes to one of [`USAGE_SHARDS`] rows picked at
+//! random, `<bucket>\0<shard>` (no bucket name holds a NUL, so a bucket's
+//! shards sort right after its own row and before any other bucket), and a
+//! read sums the bucket's row and its shards in one range read.
+//!
 //! Quotas live in their own rows (`CF_META`, `quota/<bucket>`), not in the
 //! bucket row.
 
@@ -35,6 +42,26 @@ pub struct Usage {
 }
 
 const USAGE_LEN: usize = 32;
+
+/// Counter rows per bucket on a shared engine: concurrent commits into one
+/// bucket rarely pick the same one, so they seldom retry.
+pub(crate) const USAGE_SHARDS: u8 = 64;
+
+/// The range holding `bucket`'s counters: its own row and its shards.
+fn usage_range(bucket: &str) -> (Vec<u8>, Vec<u8>) {
+    let from = bucket.as_bytes().to_vec();
+    let mut to = from.clone();
+    to.push(1);
+    (from, to)
+}
+
+/// The bucket a usage row (or shard) counts for.
+fn usage_bucket(key: &[u8]) -> &[u8] {
+    match key.iter().position(|&b| b == 0) {
+        Some(i) => &key[..i],
+        None => key,
+    }
+}
 
 impl Usage {
     pub(crate) fn encode(&self) -> [u8; USAGE_LEN] {
@@ -153,19 +180,46 @@ pub enum QuotaLimit {
 impl Store {
     /// Adds `delta` to `bucket`'s usage counters within `batch`.
     pub(crate) fn add_usage(&self, batch: &mut Batch, bucket: &str, delta: Usage) {
-        if !delta.is_zero() {
+        if delta.is_zero() {
+            return;
+        }
+        if self.shared() {
+            let mut key = bucket.as_bytes().to_vec();
+            key.extend_from_slice(&[0, rand::random::<u8>() % USAGE_SHARDS]);
+            batch.merge_cf(self.cf(CF_USAGE), key, delta.encode());
+        } else {
             batch.merge_cf(self.cf(CF_USAGE), bucket.as_bytes(), delta.encode());
         }
     }
 
     /// `bucket`'s usage counters (zero for a bucket without objects).
     pub fn usage(&self, bucket: &str) -> StorageResult<Usage> {
+        if self.shared() {
+            return self.sharded_usage(bucket, None);
+        }
         match self.inner.db.get(self.cf(CF_USAGE), bucket.as_bytes())? {
             Some(raw) => {
                 Usage::decode(&raw).ok_or_else(|| StorageError::Corrupt("usage counters".into()))
             }
             None => Ok(Usage::default()),
         }
+    }
+
+    /// The sum of `bucket`'s counter row and shards (at `snapshot`).
+    fn sharded_usage(&self, bucket: &str, snapshot: Option<&Snapshot<'_>>) -> StorageResult<Usage> {
+        let (from, to) = usage_range(bucket);
+        let bounds = match snapshot {
+            Some(s) => ReadBounds::range(&from, &to).at(s),
+            None => ReadBounds::range(&from, &to),
+        };
+        let mut total = Usage::default();
+        for item in self.inner.db.entries(self.cf(CF_USAGE), bounds, None) {
+            let (_, v) = item?;
+            let part =
+                Usage::decode(&v).ok_or_else(|| StorageError::Corrupt("usage counters".into()))?;
+            total.add(&part);
+        }
+        Ok(total)
     }
 
     /// Scans `bucket`'s object and version rows and returns what the
@@ -204,15 +258,18 @@ impl Store {
     pub fn recompute_usage(&self, bucket: &str) -> StorageResult<(Usage, Usage)> {
         self.require_bucket(bucket)?;
         let snapshot = self.inner.db.snapshot()?;
-        let before = match self
-            .inner
-            .db
-            .get_at(&snapshot, self.cf(CF_USAGE), bucket.as_bytes())?
-        {
-            Some(raw) => {
-                Usage::decode(&raw).ok_or_else(|| StorageError::Corrupt("usage counters".into()))?
+        let before = if self.shared() {
+            self.sharded_usage(bucket, Some(&snapshot))?
+        } else {
+            match self
+                .inner
+                .db
+                .get_at(&snapshot, self.cf(CF_USAGE), bucket.as_bytes())?
+            {
+                Some(raw) => Usage::decode(&raw)
+                    .ok_or_else(|| StorageError::Corrupt("usage counters".into()))?,
+                None => Usage::default(),
             }
-            None => Usage::default(),
         };
         let scanned = self.scan_usage_at(bucket, &snapshot)?;
         if before != scanned {
@@ -231,18 +288,22 @@ impl Store {
 
     /// Every usage row's bucket and counters, by bucket name.
     pub fn all_usage(&self) -> StorageResult<Vec<(String, Usage)>> {
-        let mut out = Vec::new();
+        let mut out: Vec<(String, Usage)> = Vec::new();
         for item in self
             .inner
             .db
             .entries(self.cf(CF_USAGE), ReadBounds::all(), None)
         {
             let (k, v) = item?;
-            let name = String::from_utf8(k.to_vec())
+            let name = String::from_utf8(usage_bucket(&k).to_vec())
                 .map_err(|_| StorageError::Corrupt("usage bucket name".into()))?;
             let usage =
                 Usage::decode(&v).ok_or_else(|| StorageError::Corrupt("usage counters".into()))?;
-            out.push((name, usage));
+            // A bucket's shards follow its own row in key order.
+            match out.last_mut() {
+                Some((last, total)) if *last == name => total.add(&usage),
+                _ => out.push((name, usage)),
+            }
         }
         Ok(out)
     }
@@ -284,7 +345,12 @@ impl Store {
     /// Adds to `batch`: `bucket`'s quota and counters are gone (the bucket is deleted).
     pub(crate) fn drop_bucket_usage(&self, batch: &mut Batch, bucket: &str) {
         batch.delete_cf(self.cf(CF_META), quota_key(bucket));
-        batch.delete_cf(self.cf(CF_USAGE), bucket.as_bytes());
+        if self.shared() {
+            let (from, to) = usage_range(bucket);
+            batch.delete_range_cf(self.cf(CF_USAGE), from, to);
+        } else {
+            batch.delete_cf(self.cf(CF_USAGE), bucket.as_bytes());
+        }
     }
 
     /// Whether adding `objects` objects of `bytes` bytes in total to
