@@ -203,7 +203,7 @@ fn three_front_ends_share_locks_read_guards_and_the_purger() {
     // The purger is whichever front end took the record first.
     eventually(
         "a front end runs the purger",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || purger(&fronts).is_some(),
     );
     let p = purger(&fronts).unwrap();
@@ -226,7 +226,7 @@ fn three_front_ends_share_locks_read_guards_and_the_purger() {
     assert_eq!(r.status, 204, "{r:?}");
     eventually(
         "the purger defers the version a download on another front end reads",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || {
             fronts[p]
                 .as_ref()
@@ -238,14 +238,14 @@ fn three_front_ends_share_locks_read_guards_and_the_purger() {
     // The overwrite's own version (deleted too) goes; the old one stays.
     eventually(
         "the replaced version's chunks stay while it is read",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || blobs.count() == 24,
     );
     let got = download.finish();
     assert!(got == old, "the download got its version's bytes");
     eventually(
         "the version's chunks are purged once its download ended",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || blobs.count() == 0,
     );
 
@@ -281,7 +281,7 @@ fn three_front_ends_share_locks_read_guards_and_the_purger() {
     for i in 0..3 {
         eventually(
             "every front end's feed shows every write",
-            Duration::from_secs(5),
+            Duration::from_secs(30),
             || {
                 let r = Raw::new("GET", "/bkt?changes").send(&addr(&fronts, i));
                 assert_eq!(r.status, 200, "{r:?}");
@@ -300,7 +300,7 @@ fn three_front_ends_share_locks_read_guards_and_the_purger() {
     // The replaced 3-chunk version of "locked" is purged; the rest is inline.
     eventually(
         "the backend holds no chunk",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || blobs.count() == 0,
     );
 
@@ -321,7 +321,7 @@ fn three_front_ends_share_locks_read_guards_and_the_purger() {
     let mut last = None;
     eventually(
         "the killed front end's lock expires",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || {
             let r = put(&addr(&fronts_left, other), "cut", &replacement);
             let done = r.status == 200;
@@ -331,7 +331,7 @@ fn three_front_ends_share_locks_read_guards_and_the_purger() {
     );
     let waited = killed.elapsed();
     assert!(
-        waited < Duration::from_secs(10),
+        waited < Duration::from_secs(12),
         "the lock outlived its holder by {waited:?}: {last:?}"
     );
     for &i in &survivors {
@@ -343,7 +343,7 @@ fn three_front_ends_share_locks_read_guards_and_the_purger() {
     fronts_left[victim] = None;
     eventually(
         "another front end takes over purging",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || purger(&fronts_left).is_some(),
     );
     let before = blobs.count();
@@ -351,7 +351,7 @@ fn three_front_ends_share_locks_read_guards_and_the_purger() {
     assert_eq!(r.status, 204, "{r:?}");
     eventually(
         "the new purger removes a deleted version's chunks",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || blobs.count() + 2 == before,
     );
 
