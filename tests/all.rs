@@ -48,6 +48,7 @@ mod public;
 mod quotas;
 mod reads;
 mod replicate;
+mod scale_out;
 mod search;
 mod streaming;
 mod tagging;

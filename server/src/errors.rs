@@ -17,6 +17,10 @@ pub fn storage_to_s3(e: StorageError) -> S3Error {
         StorageError::BucketNameTooLong => S3Error::new(S3ErrorCode::InvalidBucketName),
         StorageError::NoSuchLink => S3Error::new(S3ErrorCode::NoSuchLink),
         StorageError::Link(refusal) => link_refused(refusal),
+        StorageError::Unavailable(why) => {
+            tracing::warn!(%why, "refused: coordination unavailable");
+            S3Error::new(S3ErrorCode::ServiceUnavailable).header("retry-after", "1")
+        }
         StorageError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => disk_full(&e),
         StorageError::Db(e) if e.to_string().contains("No space left") => disk_full(&e),
         e @ (StorageError::Db(_) | StorageError::Io(_) | StorageError::Corrupt(_)) => {

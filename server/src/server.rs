@@ -384,12 +384,21 @@ async fn shutdown_signal() {
 }
 
 /// Purges versions whose retention ended, applies lifecycle expiry, and
-/// discards multipart uploads past their deadline, once a second.
+/// discards multipart uploads past their deadline, once a second (on the
+/// one front end holding the purger role when several share an engine).
 async fn purge_loop(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        // Front ends sharing a metadata engine take turns: one runs these.
+        let store = state.store.clone();
+        if !matches!(
+            tokio::task::spawn_blocking(move || store.is_purger()).await,
+            Ok(true)
+        ) {
+            continue;
+        }
         let store = state.store.clone();
         match tokio::task::spawn_blocking(move || store.purge_due()).await {
             Ok(Ok(0)) => {}

@@ -5,7 +5,9 @@
 //! importing each other.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use crate::engine::{Cf, Engine, ReadBounds};
 use parking_lot::{Mutex, RwLock};
@@ -19,6 +21,9 @@ pub(crate) type Listener = Arc<dyn Fn(u64) + Send + Sync>;
 pub(crate) struct ChangeLog {
     pub(crate) state: Mutex<LogState>,
     pub(crate) listener: RwLock<Option<Listener>>,
+    /// On a shared engine, the smallest horizon the other live front ends
+    /// promise (`u64::MAX` when alone or embedded): readers see no further.
+    pub(crate) others: AtomicU64,
 }
 
 pub(crate) struct LogState {
@@ -71,8 +76,85 @@ impl ChangeLog {
                 in_flight: BTreeSet::new(),
             }),
             listener: RwLock::new(None),
+            others: AtomicU64::new(u64::MAX),
         })
     }
+
+    /// What readers of this process may see: its own horizon, and no
+    /// further than any other front end sharing the engine promises.
+    pub(crate) fn horizon(&self) -> u64 {
+        let own = self.state.lock().horizon();
+        own.min(self.others.load(Ordering::Acquire))
+    }
+
+    /// The horizon this front end promises the others: no number at or
+    /// below it will ever commit here. While nothing is in flight the
+    /// counter moves up to the clock (numbers start there anyway), so an
+    /// idle front end does not hold the others' readers back.
+    fn promise(&self) -> u64 {
+        let mut s = self.state.lock();
+        if s.in_flight.is_empty() {
+            s.last = s.last.max(now_us());
+        }
+        s.horizon()
+    }
+}
+
+/// How often a front end on a shared engine publishes its horizon and
+/// reads the others': how far a feed may lag a commit of another front end.
+const HORIZON_SYNC: Duration = Duration::from_millis(200);
+
+/// On a shared engine: joins the front ends' change-log horizons (each
+/// publishes the horizon it promises in a leased record; a reader's
+/// horizon is the smallest of them), first at once, then every
+/// [`HORIZON_SYNC`] from a thread that ends with the store.
+pub(crate) fn sync_horizons(inner: &Arc<crate::store::Inner>) -> StorageResult<()> {
+    let Some(coord) = inner.db.coord() else {
+        return Ok(());
+    };
+    // Number above every promise already made, so no reader has passed
+    // this front end's first numbers; then promise before serving.
+    let (_, max) = coord.horizons()?;
+    {
+        let mut s = inner.changes.state.lock();
+        s.last = s.last.max(max);
+    }
+    coord.publish_horizon(inner.changes.promise())?;
+    exchange(inner)?;
+    let weak = Arc::downgrade(inner);
+    std::thread::Builder::new()
+        .name("kura-horizon".into())
+        .spawn(move || horizon_loop(weak))?;
+    Ok(())
+}
+
+fn horizon_loop(weak: Weak<crate::store::Inner>) {
+    loop {
+        std::thread::sleep(HORIZON_SYNC);
+        let Some(inner) = weak.upgrade() else { return };
+        if let Err(e) = exchange(&inner) {
+            tracing::debug!(error = %e, "change-log horizon exchange failed; will retry");
+        }
+    }
+}
+
+/// Publishes this front end's promise, reads the others', and wakes the
+/// feed's listeners when the joint horizon moved.
+fn exchange(inner: &crate::store::Inner) -> StorageResult<()> {
+    let Some(coord) = inner.db.coord() else {
+        return Ok(());
+    };
+    let log = &inner.changes;
+    coord.publish_horizon(log.promise())?;
+    let (others, _) = coord.horizons()?;
+    let others = others.unwrap_or(u64::MAX);
+    if log.others.swap(others, Ordering::AcqRel) != others {
+        let horizon = log.horizon();
+        if let Some(f) = log.listener.read().as_ref() {
+            f(horizon);
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn decode_mark(raw: &[u8]) -> StorageResult<u64> {

@@ -29,7 +29,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::{Batch, ReadBounds};
+use crate::engine::{Batch, Expect, ReadBounds};
 use serde::{Deserialize, Serialize};
 
 use crate::bucket_configs::BucketConfig;
@@ -210,28 +210,57 @@ impl Store {
         if entries.is_empty() {
             return self.write_synced(batch);
         }
-        let first = {
-            let mut s = self.inner.changes.state.lock();
-            let first = (s.last + 1).max(now_us());
-            s.last = first + entries.len() as u64 - 1;
-            s.in_flight.insert(first);
-            first
-        };
-        let _in_flight = InFlight { store: self, first };
-        for (i, e) in entries.iter().enumerate() {
-            batch.put_cf(
-                self.cf(CF_CHANGES),
-                keys::change_key(bucket, first + i as u64)?,
-                rows::encode(e),
-            );
+        // Front ends sharing an engine take numbers from their own
+        // counters: two may pick the same one for the same bucket. There
+        // each entry is guarded `Absent`, and a commit that lost its numbers
+        // to another front end's takes new ones (the embedded engine has
+        // one counter: no guard, no copy of the batch).
+        let shared = self.inner.db.coord().is_some();
+        loop {
+            let first = {
+                let mut s = self.inner.changes.state.lock();
+                let first = (s.last + 1).max(now_us());
+                s.last = first + entries.len() as u64 - 1;
+                s.in_flight.insert(first);
+                first
+            };
+            let _in_flight = InFlight { store: self, first };
+            let mut logged = if shared {
+                batch.clone()
+            } else {
+                std::mem::take(&mut batch)
+            };
+            // Filled only when shared (an empty Vec does not allocate).
+            let mut keys = Vec::new();
+            for (i, e) in entries.iter().enumerate() {
+                let key = keys::change_key(bucket, first + i as u64)?;
+                logged.put_cf(self.cf(CF_CHANGES), &key, rows::encode(e));
+                if shared {
+                    logged.expect(self.cf(CF_CHANGES), &key, Expect::Absent);
+                    keys.push(key);
+                }
+            }
+            match self.write_synced(logged) {
+                Err(StorageError::Conflict) if shared && self.any_logged(&keys)? => continue,
+                r => return r,
+            }
         }
-        self.write_synced(batch)
+    }
+
+    /// Whether another commit holds one of these change-log keys.
+    fn any_logged(&self, keys: &[Vec<u8>]) -> StorageResult<bool> {
+        for k in keys {
+            if self.inner.db.get(self.cf(CF_CHANGES), k)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The sequence up to which every change is committed (or failed): what
     /// readers may see.
     pub fn change_horizon(&self) -> u64 {
-        self.inner.changes.state.lock().horizon()
+        self.inner.changes.horizon()
     }
 
     /// Calls `f` with the new horizon after every logged commit (used to

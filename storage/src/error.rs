@@ -41,6 +41,11 @@ pub enum StorageError {
     /// A share link refused to be used (expired, revoked, used up).
     #[error("link refused: {0:?}")]
     Link(crate::links::LinkRefusal),
+    /// This front end cannot act safely right now: its lease on the shared
+    /// metadata engine lapsed (its locks and read guards may be gone), or
+    /// the engine could not be reached to take a coordination record.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// Data on disk that cannot be decoded.
     #[error("corrupt metadata: {0}")]
     Corrupt(String),

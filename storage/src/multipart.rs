@@ -290,10 +290,7 @@ impl Store {
             &keys::upload_key(bucket, key, upload_id)?,
             part_number,
         ));
-        self.inner
-            .locks
-            .try_lock(lock_key)
-            .ok_or(StorageError::Conflict)
+        self.inner.locks.try_lock(lock_key)
     }
 
     /// Commits a part's synced data, replacing any earlier upload of the same number.

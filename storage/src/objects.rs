@@ -40,10 +40,7 @@ impl Store {
     /// Takes the write lock of `bucket`/`key`; [`StorageError::Conflict`] if
     /// another write of that key is in progress.
     pub fn lock_key(&self, bucket: &str, key: &str) -> StorageResult<WriteLock> {
-        self.inner
-            .locks
-            .try_lock(keys::object_key(bucket, key)?)
-            .ok_or(StorageError::Conflict)
+        self.inner.locks.try_lock(keys::object_key(bucket, key)?)
     }
 
     /// Whether a write of `bucket`/`key` is in progress.
@@ -114,7 +111,7 @@ impl Store {
             // registration; then the version is gone: look again. Once
             // registered no purge can begin, so if the version still exists
             // now its files stay until the reader is dropped.
-            if let Some(guard) = self.inner.readers.register(row.seq) {
+            if let Some(guard) = self.inner.readers.register(row.seq)? {
                 if !self.version_exists(bucket, key, row.seq)? {
                     continue;
                 }

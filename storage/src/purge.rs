@@ -26,6 +26,17 @@ const PURGE_PASS: usize = 10 * PURGE_WINDOW;
 const REMOTE_SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Store {
+    /// Whether this process runs the purge, lifecycle and expiry loops:
+    /// always on the embedded engine; on a shared one, only the front end
+    /// holding the leased `purger` record (taken here when no live front
+    /// end holds it, so another takes over within seconds of its death).
+    pub fn is_purger(&self) -> bool {
+        match self.inner.db.coord() {
+            None => true,
+            Some(coord) => coord.hold_purger(),
+        }
+    }
+
     /// Purges the versions due by now, up to 10,000 of them per call
     /// (a large backlog goes over several calls). Versions with active
     /// readers are skipped, and retried on a later call, without holding up
@@ -82,17 +93,29 @@ impl Store {
         }
         let result = self.purge_version_files(purge_key, entry);
         self.inner.readers.end_purge(entry.seq);
-        result.map(|_| true)
+        result
     }
 
     /// Purges one version in two steps, so that a version whose files are
     /// being removed can never become current again, not even after a crash
     /// in the middle: first its row goes (and its entry lists its files),
     /// then its files, then what is left of its metadata.
-    fn purge_version_files(&self, purge_key: &[u8], entry: &PurgeEntry) -> StorageResult<()> {
+    /// `false` when it waits for downloads on other front ends.
+    fn purge_version_files(&self, purge_key: &[u8], entry: &PurgeEntry) -> StorageResult<bool> {
         let Some(files) = self.unlink_due_version(purge_key, entry)? else {
-            return Ok(());
+            return Ok(true);
         };
+        // On a shared engine a download on another front end may hold the
+        // version: its row is gone now, so no new one can register (a
+        // reader re-checks the row after registering); wait for those that
+        // did. The entry lists the files, so a later pass resumes here.
+        if self.inner.readers.read_elsewhere(entry.seq)? {
+            tracing::info!(
+                version = %rows::version_id(entry.seq),
+                "purge deferred: a download on another front end is reading this version"
+            );
+            return Ok(false);
+        }
         for id in &files {
             self.inner.chunks.remove(id)?;
         }
@@ -124,7 +147,7 @@ impl Store {
             batch.delete_cf(self.cf(CF_PURGE), purge_key);
             self.inner.db.commit(batch, Durability::Buffered)?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Step one of a purge, under the key's latch, so no restore (which

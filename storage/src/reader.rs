@@ -297,7 +297,7 @@ mod tests {
 
     fn reader_of(store: &ChunkStore, chunks: Vec<ChunkRef>) -> ObjectReader {
         let total = chunks.iter().map(|c| c.len).sum();
-        let guard = Arc::new(Readers::default()).register(1).unwrap();
+        let guard = Arc::new(Readers::default()).register(1).unwrap().unwrap();
         ObjectReader::new(store.clone(), DataLocation::Chunks(chunks), 0, total, guard)
     }
 

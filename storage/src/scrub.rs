@@ -136,7 +136,7 @@ impl Store {
     ) -> StorageResult<()> {
         // Keeps the purger off this version's files while they are read.
         let _guard = match owner.seq {
-            Some(seq) => match self.inner.readers.register(seq) {
+            Some(seq) => match self.inner.readers.register(seq)? {
                 Some(g) => Some(g),
                 None => return Ok(()), // being purged right now
             },

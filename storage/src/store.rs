@@ -197,12 +197,13 @@ impl Store {
             None => 0,
         };
         let changes = crate::change_log::ChangeLog::recover(&db)?;
+        let coord = db.coord().cloned();
         let store = Store {
             inner: Arc::new(Inner {
                 db,
                 chunks,
-                locks: Arc::default(),
-                readers: Arc::default(),
+                locks: Arc::new(LockTable::new(coord.clone())),
+                readers: Arc::new(Readers::new(coord.clone())),
                 latches: Latches::default(),
                 config,
                 secrets,
@@ -221,6 +222,7 @@ impl Store {
                 lifecycle_day_ms: crate::lifecycle::DAY_MS.into(),
             }),
         };
+        crate::change_log::sync_horizons(&store.inner)?;
         store.resume_reschedules()?;
         if !sealed {
             store.seal_plaintext_keys()?;
@@ -353,7 +355,7 @@ impl Store {
     pub(crate) fn bucket_lock(&self, name: &str) -> StorageResult<crate::locks::WriteLock> {
         let mut key = vec![0u8];
         key.extend_from_slice(name.as_bytes());
-        self.inner.locks.try_lock(key).ok_or(StorageError::Conflict)
+        self.inner.locks.try_lock(key)
     }
 
     /// A bucket's row, if it exists.

@@ -121,6 +121,39 @@ impl std::fmt::Display for EtcdUrl {
     }
 }
 
+/// Attempts of a request that could not reach a member.
+const UNSENT_RETRIES: u32 = 8;
+
+/// Whether `e` says the request never reached a member (its connection
+/// could not be made): safe to send again, and the client's balancer
+/// then picks a member at random, so a dead member costs a retry, not a
+/// failed request.
+fn unsent(e: &etcd_client::Error) -> bool {
+    e.to_string().contains("tcp connect error")
+}
+
+/// Runs `f` until it succeeds or fails for another reason than an
+/// unreachable member (at most [`UNSENT_RETRIES`] times), then hands the
+/// result to `done`.
+pub(super) async fn retry_unsent<T, F>(
+    client: Client,
+    f: impl Fn(Client) -> F,
+    done: impl FnOnce(Result<T, etcd_client::Error>),
+) where
+    F: Future<Output = Result<T, etcd_client::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        match f(client.clone()).await {
+            Err(e) if attempt < UNSENT_RETRIES && unsent(&e) => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
+            }
+            r => return done(r),
+        }
+    }
+}
+
 fn etcd_err(e: etcd_client::Error) -> StorageError {
     StorageError::Io(std::io::Error::other(format!("etcd: {e}")))
 }
@@ -130,6 +163,8 @@ pub(crate) struct EtcdEngine {
     rt: tokio::runtime::Runtime,
     client: Client,
     root: Vec<u8>,
+    /// This front end's lease and coordination records (`leases.rs`).
+    pub(crate) coord: super::leases::Coord,
 }
 
 impl EtcdEngine {
@@ -159,7 +194,13 @@ impl EtcdEngine {
             .map_err(etcd_err)?;
         let mut root = url.root.as_bytes().to_vec();
         root.push(b'/');
-        let engine = EtcdEngine { rt, client, root };
+        let coord = super::leases::Coord::start(&rt, client.clone(), &root)?;
+        let engine = EtcdEngine {
+            rt,
+            client,
+            root,
+            coord,
+        };
         engine.revision()?;
         if let Some(window) = url.compaction {
             engine.rt.spawn(compact_history(
@@ -172,16 +213,16 @@ impl EtcdEngine {
     }
 
     /// Runs `f` with a client on the engine's runtime and waits for it.
-    fn run<T, F>(&self, f: impl FnOnce(Client) -> F) -> StorageResult<T>
+    fn run<T, F>(&self, f: impl Fn(Client) -> F + Send + 'static) -> StorageResult<T>
     where
         T: Send + 'static,
         F: Future<Output = Result<T, etcd_client::Error>> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel(1);
-        let fut = f(self.client.clone());
-        self.rt.spawn(async move {
-            let _ = tx.send(fut.await);
-        });
+        self.rt
+            .spawn(retry_unsent(self.client.clone(), f, move |r| {
+                let _ = tx.send(r);
+            }));
         rx.recv()
             .map_err(|_| StorageError::Io(std::io::Error::other("etcd runtime stopped")))?
             .map_err(etcd_err)
@@ -204,19 +245,25 @@ impl EtcdEngine {
     /// The current revision of the store.
     fn revision(&self) -> StorageResult<i64> {
         let probe = self.root.clone();
-        self.run(move |mut c| async move {
-            let r = c
-                .get(probe, Some(GetOptions::new().with_count_only()))
-                .await?;
-            Ok(r.header().map(|h| h.revision()).unwrap_or(0))
+        self.run(move |mut c| {
+            let probe = probe.clone();
+            async move {
+                let r = c
+                    .get(probe, Some(GetOptions::new().with_count_only()))
+                    .await?;
+                Ok(r.header().map(|h| h.revision()).unwrap_or(0))
+            }
         })
     }
 
     fn get_kv(&self, cf: Cf, key: &[u8], rev: i64) -> StorageResult<Option<KeyValue>> {
         let k = self.key(cf, key);
-        self.run(move |mut c| async move {
-            let mut r = c.get(k, Some(GetOptions::new().with_revision(rev))).await?;
-            Ok(r.take_kvs().into_iter().next())
+        self.run(move |mut c| {
+            let k = k.clone();
+            async move {
+                let mut r = c.get(k, Some(GetOptions::new().with_revision(rev))).await?;
+                Ok(r.take_kvs().into_iter().next())
+            }
         })
     }
 
@@ -238,19 +285,22 @@ impl EtcdEngine {
                 .map(|k| TxnOp::get(self.key(cf, k.as_ref()), None))
                 .collect();
             let txn = Txn::new().and_then(ops);
-            let values = self.run(move |mut c| async move {
-                let r = c.txn(txn).await?;
-                Ok(r.op_responses()
-                    .into_iter()
-                    .map(|op| match op {
-                        TxnOpResponse::Get(mut g) => g
-                            .take_kvs()
-                            .into_iter()
-                            .next()
-                            .map(|kv| kv.into_key_value().1),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>())
+            let values = self.run(move |mut c| {
+                let txn = txn.clone();
+                async move {
+                    let r = c.txn(txn).await?;
+                    Ok(r.op_responses()
+                        .into_iter()
+                        .map(|op| match op {
+                            TxnOpResponse::Get(mut g) => g
+                                .take_kvs()
+                                .into_iter()
+                                .next()
+                                .map(|kv| kv.into_key_value().1),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>())
+                }
             })?;
             out.extend(values);
         }
@@ -300,26 +350,29 @@ impl EtcdEngine {
         if lo >= hi {
             return Ok((Vec::new(), false, rev));
         }
-        self.run(move |mut c| async move {
-            let mut opts = GetOptions::new()
-                .with_range(hi)
-                .with_limit(PAGE)
-                .with_revision(rev);
-            if !forward {
-                // etcd 3.4 sorts the whole range before the limit for a
-                // descending read; kura's reverse scans are within one
-                // key's versions, so the range is small.
-                opts = opts.with_sort(SortTarget::Key, SortOrder::Descend);
+        self.run(move |mut c| {
+            let (lo, hi) = (lo.clone(), hi.clone());
+            async move {
+                let mut opts = GetOptions::new()
+                    .with_range(hi)
+                    .with_limit(PAGE)
+                    .with_revision(rev);
+                if !forward {
+                    // etcd 3.4 sorts the whole range before the limit for a
+                    // descending read; kura's reverse scans are within one
+                    // key's versions, so the range is small.
+                    opts = opts.with_sort(SortTarget::Key, SortOrder::Descend);
+                }
+                let mut r = c.get(lo, Some(opts)).await?;
+                let rev = r.header().map(|h| h.revision()).unwrap_or(rev);
+                let more = r.more();
+                let kvs = r
+                    .take_kvs()
+                    .into_iter()
+                    .map(|kv| kv.into_key_value())
+                    .collect();
+                Ok((kvs, more, rev))
             }
-            let mut r = c.get(lo, Some(opts)).await?;
-            let rev = r.header().map(|h| h.revision()).unwrap_or(rev);
-            let more = r.more();
-            let kvs = r
-                .take_kvs()
-                .into_iter()
-                .map(|kv| kv.into_key_value())
-                .collect();
-            Ok((kvs, more, rev))
         })
     }
 
@@ -327,6 +380,8 @@ impl EtcdEngine {
     /// read-modify-write guarded by the revision read, retried when a
     /// concurrent commit moved a counter.
     pub(crate) fn commit(&self, batch: Batch) -> StorageResult<()> {
+        // A front end whose lease lapsed may hold locks that are gone.
+        self.coord.usable()?;
         let merges = batch.ops.iter().any(|op| matches!(op, Op::Merge { .. }));
         for _ in 0..MERGE_RETRIES {
             let mut compares = Vec::new();
@@ -344,7 +399,10 @@ impl EtcdEngine {
             }
             let ops = self.txn_ops(&batch, &mut compares)?;
             let txn = Txn::new().when(compares).and_then(ops);
-            let ok = self.run(move |mut c| async move { Ok(c.txn(txn).await?.succeeded()) })?;
+            let ok = self.run(move |mut c| {
+                let txn = txn.clone();
+                async move { Ok(c.txn(txn).await?.succeeded()) }
+            })?;
             if ok {
                 return Ok(());
             }
@@ -525,6 +583,13 @@ async fn compact_history(mut client: Client, probe: Vec<u8>, window: Duration) {
                 Err(e) => tracing::debug!(error = %e, revision = rev, "etcd compaction skipped"),
             }
         }
+    }
+}
+
+impl Drop for EtcdEngine {
+    fn drop(&mut self) {
+        // A clean stop frees this front end's locks and purger role at once.
+        self.coord.revoke();
     }
 }
 

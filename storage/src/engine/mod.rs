@@ -17,6 +17,7 @@
 
 mod batch;
 pub(crate) mod etcd;
+pub(crate) mod leases;
 pub(crate) mod rocks;
 
 use std::ops::Deref;
@@ -99,6 +100,18 @@ pub(crate) enum Engine {
     /// An etcd cluster shared by several front ends.
     /// (Boxed: the embedded variant stays small and inline.)
     Etcd(Box<etcd::EtcdEngine>),
+}
+
+impl Engine {
+    /// This front end's coordination records on a shared engine; `None`
+    /// on the embedded one, whose in-memory tables are all there is.
+    #[inline]
+    pub(crate) fn coord(&self) -> Option<&leases::Coord> {
+        match self {
+            Engine::Rocks(_) => None,
+            Engine::Etcd(e) => Some(&e.coord),
+        }
+    }
 }
 
 /// A value read by [`Engine::get`]; RocksDB's is pinned in its block cache
