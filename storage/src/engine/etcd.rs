@@ -412,7 +412,9 @@ impl EtcdCursor<'_> {
     }
 
     fn full(&self, key: &[u8]) -> Vec<u8> {
-        let mut k = self.upper[..self.plen].to_vec();
+        // `lower` always starts with `<root>/<cf>/`; `upper` does not when
+        // it is the family's end (the prefix's successor).
+        let mut k = self.lower[..self.plen].to_vec();
         k.extend_from_slice(key);
         k
     }
