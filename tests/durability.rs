@@ -111,6 +111,9 @@ async fn cut_off_upload_leaves_nothing() {
 
 #[tokio::test]
 async fn crash_mid_upload_is_cleaned_at_start_up() {
+    if common::engines::skip("on a shared chunk backend the start-up sweep keeps chunks younger than an hour (another front end's uploads in flight)") {
+        return;
+    }
     let mut server = Server::start_with(&["--chunk-size", "1MiB"]);
     let s3 = server.client().await;
     s3.create_bucket().bucket("bkt").send().await.unwrap();
