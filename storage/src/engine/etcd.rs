@@ -23,6 +23,9 @@ use super::{Cf, ReadBounds};
 use crate::error::{StorageError, StorageResult};
 use crate::keys;
 
+/// A usage counter's value (`None`: absent) and its `mod_revision`.
+type Counter = (Option<Vec<u8>>, i64);
+
 /// A commit's `Txn` operations, and each merged counter's final value.
 type TxnPlan = (Vec<TxnOp>, Vec<(Vec<u8>, Option<Vec<u8>>)>);
 
@@ -102,7 +105,7 @@ pub(crate) struct EtcdEngine {
     /// Each usage counter's value and `mod_revision` as this process last
     /// read or wrote it (full key): the base of the next merge without a
     /// read. A stale entry only fails the `Txn`'s compare, and is dropped.
-    counters: parking_lot::Mutex<HashMap<Vec<u8>, (Option<Vec<u8>>, i64)>>,
+    counters: parking_lot::Mutex<HashMap<Vec<u8>, Counter>>,
 }
 
 impl EtcdEngine {
@@ -457,7 +460,7 @@ impl EtcdEngine {
 
     /// A usage counter's value and `mod_revision`: as this process last saw
     /// it, or read now.
-    fn counter(&self, cf: Cf, key: &[u8], full: &[u8]) -> StorageResult<(Option<Vec<u8>>, i64)> {
+    fn counter(&self, cf: Cf, key: &[u8], full: &[u8]) -> StorageResult<Counter> {
         if let Some(known) = self.counters.lock().get(full) {
             return Ok(known.clone());
         }
