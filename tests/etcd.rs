@@ -122,6 +122,24 @@ async fn objects_round_trip_with_metadata_on_etcd() {
     // Version ids stay increasing across the restart.
     let v3 = put_after_restart(&c).await;
     assert!(v3 > v2, "{v3} after {v2}");
+
+    // A graceful stop ends without a panic (the engine's own runtime was
+    // once dropped on an async worker at shutdown, which panics).
+    let pid = s.pid().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // Exited: a zombie until the harness reaps it.
+    common::eventually("kura exits", std::time::Duration::from_secs(20), || {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat.split(' ').nth(2) == Some("Z"),
+            Err(_) => true,
+        }
+    })
+    .await;
+    assert!(!s.log().contains("panicked"), "{}", s.log());
 }
 
 async fn put_after_restart(c: &aws_sdk_s3::Client) -> String {

@@ -93,7 +93,8 @@ fn etcd_err(e: etcd_client::Error) -> StorageError {
 
 /// etcd as a [`super::Engine`].
 pub(crate) struct EtcdEngine {
-    rt: tokio::runtime::Runtime,
+    /// Always `Some` until dropped (see the `Drop` impl).
+    rt: Option<tokio::runtime::Runtime>,
     client: Client,
     root: Vec<u8>,
     /// A usage counter's read-modify-write holds its stripe from the read
@@ -136,7 +137,7 @@ impl EtcdEngine {
         let mut root = url.root.as_bytes().to_vec();
         root.push(b'/');
         let engine = EtcdEngine {
-            rt,
+            rt: Some(rt),
             client,
             root,
             counter_locks: (0..COUNTER_STRIPES)
@@ -156,7 +157,8 @@ impl EtcdEngine {
     {
         let (tx, rx) = mpsc::sync_channel(1);
         let fut = f(self.client.clone());
-        self.rt.spawn(async move {
+        let rt = self.rt.as_ref().expect("the runtime lives until drop");
+        rt.spawn(async move {
             let _ = tx.send(fut.await);
         });
         rx.recv()
@@ -481,6 +483,18 @@ impl EtcdEngine {
             .await?;
             Ok(())
         })
+    }
+}
+
+impl Drop for EtcdEngine {
+    /// The store may be dropped on an async worker (the last `Arc` of the
+    /// server state goes with a cancelled task at shutdown), where dropping
+    /// a runtime panics: shut it down without waiting instead. (A graceful
+    /// stop of kura on etcd panicked so; seen in benches/scale_out.sh.)
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
