@@ -11,6 +11,9 @@ use common::Server;
 
 #[tokio::test]
 async fn backup_under_write_load_restores_every_acknowledged_object() {
+    if common::engines::skip("kura admin backup copies the RocksDB checkpoint and the local chunk files; etcd and Ceph have backups of their own") {
+        return;
+    }
     let server = Server::start_with(&["--retention", "0s", "--chunk-size", "64KiB"]);
     let s3 = server.client().await;
     s3.create_bucket().bucket("bak").send().await.unwrap();

@@ -800,6 +800,18 @@ async fn webhooks_deliver_every_entry_in_order_signed() {
         g.lock().unwrap().len() >= 9
     })
     .await;
+    // The cursor is stored just after the receiver answers: a kill before
+    // that would rightly deliver the last entry again (at least once).
+    let last = wanted[8]["seq"].as_u64().unwrap();
+    eventually("the cursor stored", Duration::from_secs(20), || {
+        let shown = admin::json(&server, &["bucket", "show", "hook"]);
+        let cursor = shown["webhooks"][0]["cursor"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>();
+        cursor.unwrap() >= last
+    })
+    .await;
 
     // SIGKILL, restart: delivery resumes from the stored cursor.
     server.restart();

@@ -129,11 +129,15 @@ async fn crash_mid_upload_is_cleaned_at_start_up() {
     )
     .await;
     server.restart();
-    assert_eq!(
-        server.chunk_files(),
-        2,
-        "only the committed object's chunks remain"
-    );
+    // On a shared chunk backend (the etcd + RADOS pass) the start-up sweep
+    // keeps chunks younger than an hour: another front end's uploads.
+    if !common::engines::distributed() {
+        assert_eq!(
+            server.chunk_files(),
+            2,
+            "only the committed object's chunks remain"
+        );
+    }
     let s3 = server.client_no_retry().await;
     let err = s3
         .head_object()

@@ -69,7 +69,11 @@ async fn a_metadata_update_copies_no_bytes() {
     assert_eq!(etag, put_etag, "same bytes, same ETag");
     assert_eq!(server.chunk_files(), files, "no chunk file written");
     // Copying 40 MiB takes far longer than one metadata batch on any disk.
-    assert!(took < Duration::from_millis(500), "took {took:?}");
+    // (On etcd it is several round trips, which on the loaded 2-core CI
+    // machine took 1.4 s once: the chunk count above is the proof there.)
+    if !common::engines::distributed() {
+        assert!(took < Duration::from_millis(500), "took {took:?}");
+    }
 
     let head = s3
         .head_object()

@@ -226,7 +226,10 @@ async fn metrics_parse_and_move_with_traffic() {
     ] {
         assert!(after.contains_key(gauge), "{gauge} missing");
     }
-    assert!(metric(&after, "kura_rocksdb_memtable_bytes") > 0.0);
+    if !common::engines::distributed() {
+        // (On etcd there is no RocksDB: the gauge is there, at 0.)
+        assert!(metric(&after, "kura_rocksdb_memtable_bytes") > 0.0);
+    }
     assert!(metric(&after, "kura_data_dir_free_bytes") > 0.0);
 
     // A write in progress makes a concurrent read of its key a 409 lock conflict.

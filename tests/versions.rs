@@ -487,6 +487,9 @@ async fn restart_mid_retention_resumes_the_purge() {
 /// version whose bytes are missing or differ.
 #[tokio::test(flavor = "multi_thread")]
 async fn restores_racing_the_purge_never_expose_removed_bytes() {
+    if common::engines::skip("watches the local chunk files to catch the purge mid-way (the cross-front-end purge race is tests/scale_out.rs)") {
+        return;
+    }
     let s = Server::start_with(&["--retention", "1s", "--chunk-size", "8KiB"]);
     let c = s.client().await;
     c.create_bucket().bucket("race").send().await.unwrap();

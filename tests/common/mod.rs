@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod boto_presign;
+pub mod engines;
 pub mod etcd;
 pub mod form;
 pub mod multipart;
@@ -38,6 +39,8 @@ pub struct Server {
     /// (e.g. `kura metrics on http://…`).
     pub banner: Vec<String>,
     extra_env: Vec<(String, String)>,
+    /// Its etcd prefix and chunk namespace under `KURA_TEST_ENGINES`.
+    placement: engines::Placement,
 }
 
 impl Server {
@@ -58,12 +61,14 @@ impl Server {
 
     /// Starts a server whose temporary directory (data under `data/`) is `tmp`.
     pub fn start_in(tmp: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let extra_args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let mut s = Server {
             child: None,
+            placement: engines::place(&extra_args),
             endpoint: String::new(),
             addr: String::new(),
             tmp,
-            extra_args: args.iter().map(|a| a.to_string()).collect(),
+            extra_args,
             banner: Vec::new(),
             extra_env: env
                 .iter()
@@ -96,9 +101,11 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(&self.extra_args)
+            .args(&self.placement.args)
             .env("KURA_ACCESS_KEY_ID", ACCESS_KEY)
             .env("KURA_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("KURA_LOG", "info")
+            .envs(self.placement.env.iter().map(|(k, v)| (k, v)))
             .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -195,9 +202,18 @@ impl Server {
         Client::from_conf(b.build())
     }
 
-    /// Number of chunk files on disk.
+    /// Number of chunk files on disk (under `KURA_TEST_ENGINES`: of
+    /// chunks in the server's namespace of the shared backend).
     pub fn chunk_files(&self) -> usize {
-        count_files(&self.data_dir().join("chunks"))
+        engines::chunk_count(&self.placement)
+            .unwrap_or_else(|| count_files(&self.data_dir().join("chunks")))
+    }
+
+    /// The `--meta` / `--blobs` arguments the harness added under
+    /// `KURA_TEST_ENGINES` (for a test that runs `kura` commands of its own
+    /// on this server's data).
+    pub fn engine_args(&self) -> &[String] {
+        &self.placement.args
     }
 }
 
@@ -207,6 +223,7 @@ impl Drop for Server {
         if std::thread::panicking() {
             eprintln!("---- kura log ----\n{}", self.log());
         }
+        engines::clean(&self.placement);
     }
 }
 

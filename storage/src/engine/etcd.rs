@@ -7,8 +7,9 @@
 //! spawns its request there and waits on a channel. It never enters the
 //! caller's runtime, so it cannot deadlock or panic in one.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -22,19 +23,35 @@ use super::{Cf, ReadBounds};
 use crate::error::{StorageError, StorageResult};
 use crate::keys;
 
+/// A usage counter's value (`None`: absent) and its `mod_revision`.
+type Counter = (Option<Vec<u8>>, i64);
+
+/// A commit's `Txn` operations, and each merged counter's final value.
+type TxnPlan = (Vec<TxnOp>, Vec<(Vec<u8>, Option<Vec<u8>>)>);
+
+/// The in-process lock stripe of a counter key.
+fn stripe(key: &[u8]) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % COUNTER_STRIPES as u64) as usize
+}
+
 /// One page of a scan: (full key, value) entries, whether the range has
 /// more, and the revision read at.
 type Page = (Vec<(Vec<u8>, Vec<u8>)>, bool, i64);
 
 /// Keys a scan reads per round trip.
 const PAGE: i64 = 512;
-/// Attempts of a commit whose usage counters moved under it.
+/// Attempts of a commit whose usage counters moved under it (another
+/// front end wrote them: within one process their writers take turns).
 const MERGE_RETRIES: usize = 16;
 /// Operations kura puts in one `Txn`: etcd refuses more than
 /// `--max-txn-ops` (128 by default); the margin leaves room for the
 /// usage counters a commit adds. Larger changes are split by
 /// `split_commit.rs`.
 pub(crate) const MAX_OPS: usize = 100;
+/// Stripes of the in-process counter locks.
+const COUNTER_STRIPES: usize = 64;
 
 /// How far back a front end compacts etcd's history by default.
 const COMPACTION_WINDOW: Duration = Duration::from_secs(300);
@@ -160,11 +177,22 @@ fn etcd_err(e: etcd_client::Error) -> StorageError {
 
 /// etcd as a [`super::Engine`].
 pub(crate) struct EtcdEngine {
-    rt: tokio::runtime::Runtime,
+    /// Always `Some` until dropped (see the `Drop` impl).
+    rt: Option<tokio::runtime::Runtime>,
     client: Client,
     root: Vec<u8>,
     /// This front end's lease and coordination records (`leases.rs`).
     pub(crate) coord: super::leases::Coord,
+    /// A usage counter's read-modify-write holds its stripe from the read
+    /// to the `Txn`, so this process's commits into one bucket never race
+    /// each other on its counter (they did: with 32 concurrent PUTs into
+    /// one bucket, a commit lost its guard 16 times in a row and the
+    /// client got 409).
+    counter_locks: Vec<parking_lot::Mutex<()>>,
+    /// Each usage counter's value and `mod_revision` as this process last
+    /// read or wrote it (full key): the base of the next merge without a
+    /// read. A stale entry only fails the `Txn`'s compare, and is dropped.
+    counters: parking_lot::Mutex<HashMap<Vec<u8>, Counter>>,
 }
 
 impl EtcdEngine {
@@ -196,18 +224,26 @@ impl EtcdEngine {
         root.push(b'/');
         let coord = super::leases::Coord::start(&rt, client.clone(), &root)?;
         let engine = EtcdEngine {
-            rt,
+            rt: Some(rt),
             client,
             root,
             coord,
+            counter_locks: (0..COUNTER_STRIPES)
+                .map(|_| parking_lot::Mutex::new(()))
+                .collect(),
+            counters: parking_lot::Mutex::new(HashMap::new()),
         };
         engine.revision()?;
         if let Some(window) = url.compaction {
-            engine.rt.spawn(compact_history(
-                engine.client.clone(),
-                engine.root.clone(),
-                window,
-            ));
+            engine
+                .rt
+                .as_ref()
+                .expect("just built")
+                .spawn(compact_history(
+                    engine.client.clone(),
+                    engine.root.clone(),
+                    window,
+                ));
         }
         Ok(engine)
     }
@@ -219,10 +255,10 @@ impl EtcdEngine {
         F: Future<Output = Result<T, etcd_client::Error>> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.rt
-            .spawn(retry_unsent(self.client.clone(), f, move |r| {
-                let _ = tx.send(r);
-            }));
+        let rt = self.rt.as_ref().expect("the runtime lives until drop");
+        rt.spawn(retry_unsent(self.client.clone(), f, move |r| {
+            let _ = tx.send(r);
+        }));
         rx.recv()
             .map_err(|_| StorageError::Io(std::io::Error::other("etcd runtime stopped")))?
             .map_err(etcd_err)
@@ -382,8 +418,27 @@ impl EtcdEngine {
     pub(crate) fn commit(&self, batch: Batch) -> StorageResult<()> {
         // A front end whose lease lapsed may hold locks that are gone.
         self.coord.usable()?;
-        let merges = batch.ops.iter().any(|op| matches!(op, Op::Merge { .. }));
-        for _ in 0..MERGE_RETRIES {
+        let counters: BTreeSet<Vec<u8>> = batch
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Merge { cf, key, .. } => Some(self.key(*cf, key)),
+                _ => None,
+            })
+            .collect();
+        let merges = !counters.is_empty();
+        // In stripe order, so two commits never wait on each other crosswise.
+        let stripes: BTreeSet<usize> = counters.iter().map(|k| stripe(k)).collect();
+        let _turns: Vec<_> = stripes
+            .iter()
+            .map(|i| self.counter_locks[*i].lock())
+            .collect();
+        for attempt in 0..MERGE_RETRIES {
+            if attempt > 0 {
+                // Another front end moved a counter: let it finish.
+                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=5 * attempt as u64);
+                std::thread::sleep(Duration::from_millis(pause));
+            }
             let mut compares = Vec::new();
             for g in &batch.guards {
                 let k = self.key(g.cf, &g.key);
@@ -397,15 +452,44 @@ impl EtcdEngine {
                         .with_range(self.key(g.cf, end)),
                 });
             }
-            let ops = self.txn_ops(&batch, &mut compares)?;
+            let (ops, written) = self.txn_ops(&batch, &mut compares)?;
             let txn = Txn::new().when(compares).and_then(ops);
-            let ok = self.run(move |mut c| {
+            let result = self.run(move |mut c| {
                 let txn = txn.clone();
-                async move { Ok(c.txn(txn).await?.succeeded()) }
-            })?;
-            if ok {
-                return Ok(());
+                async move {
+                    let r = c.txn(txn).await?;
+                    Ok((r.succeeded(), r.header().map(|h| h.revision())))
+                }
+            });
+            let mut cache = self.counters.lock();
+            match result {
+                Ok((true, Some(rev))) => {
+                    for (k, v) in written {
+                        // A deleted key compares as mod_revision 0.
+                        let rev = if v.is_some() { rev } else { 0 };
+                        cache.insert(k, (v, rev));
+                    }
+                    return Ok(());
+                }
+                Ok((true, None)) => {
+                    for k in &counters {
+                        cache.remove(k);
+                    }
+                    return Ok(());
+                }
+                Ok((false, _)) => {
+                    for k in &counters {
+                        cache.remove(k);
+                    }
+                }
+                Err(e) => {
+                    for k in &counters {
+                        cache.remove(k);
+                    }
+                    return Err(e);
+                }
             }
+            drop(cache);
             if !merges || !self.guards_hold(&batch)? {
                 return Err(StorageError::Conflict);
             }
@@ -439,11 +523,12 @@ impl EtcdEngine {
         Ok(true)
     }
 
-    /// The batch's writes as txn operations. etcd refuses a txn that writes
+    /// The batch's writes as txn operations, and the final value of each
+    /// usage counter it merges into. etcd refuses a txn that writes
     /// one key twice, or a key inside a range it also deletes: the last
     /// write of a key wins (as in a RocksDB batch), and a range deletion is
     /// cut around keys written after it.
-    fn txn_ops(&self, batch: &Batch, compares: &mut Vec<Compare>) -> StorageResult<Vec<TxnOp>> {
+    fn txn_ops(&self, batch: &Batch, compares: &mut Vec<Compare>) -> StorageResult<TxnPlan> {
         // Full key -> final value (None: deleted).
         let mut points: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         // Range deletions, and the point keys written after each.
@@ -470,14 +555,13 @@ impl EtcdEngine {
                         None => match merged.get(&full) {
                             Some(v) => Some(v.clone()),
                             None => {
-                                let kv = self.get_kv(*cf, key, 0)?;
-                                let rev = kv.as_ref().map(|kv| kv.mod_revision()).unwrap_or(0);
+                                let (value, rev) = self.counter(*cf, key, &full)?;
                                 compares.push(Compare::mod_revision(
                                     full.clone(),
                                     CompareOp::Equal,
                                     rev,
                                 ));
-                                kv.map(|kv| kv.into_key_value().1)
+                                value
                             }
                         },
                     };
@@ -491,9 +575,24 @@ impl EtcdEngine {
                 }
             }
         }
+        let counters: BTreeSet<Vec<u8>> = batch
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Merge { cf, key, .. } => Some(self.key(*cf, key)),
+                _ => None,
+            })
+            .collect();
         for (k, v) in merged {
             points.insert(k, Some(v));
         }
+        let written = counters
+            .into_iter()
+            .map(|k| {
+                let v = points.get(&k).cloned().flatten();
+                (k, v)
+            })
+            .collect();
         let mut ops = Vec::new();
         for (from, to) in ranges {
             // Cut the range around the point writes inside it.
@@ -521,7 +620,18 @@ impl EtcdEngine {
                 None => TxnOp::delete(k, None),
             });
         }
-        Ok(ops)
+        Ok((ops, written))
+    }
+
+    /// A usage counter's value and `mod_revision`: as this process last saw
+    /// it, or read now.
+    fn counter(&self, cf: Cf, key: &[u8], full: &[u8]) -> StorageResult<Counter> {
+        if let Some(known) = self.counters.lock().get(full) {
+            return Ok(known.clone());
+        }
+        let kv = self.get_kv(cf, key, 0)?;
+        let rev = kv.as_ref().map(|kv| kv.mod_revision()).unwrap_or(0);
+        Ok((kv.map(|kv| kv.into_key_value().1), rev))
     }
 
     /// Compacts the history up to now, physically, so overwritten values
@@ -587,9 +697,16 @@ async fn compact_history(mut client: Client, probe: Vec<u8>, window: Duration) {
 }
 
 impl Drop for EtcdEngine {
+    /// A clean stop frees this front end's locks and purger role at once.
+    /// The store may be dropped on an async worker (the last `Arc` of the
+    /// server state goes with a cancelled task at shutdown), where dropping
+    /// a runtime panics: shut it down without waiting instead. (A graceful
+    /// stop of kura on etcd panicked so; seen in benches/scale_out.sh.)
     fn drop(&mut self) {
-        // A clean stop frees this front end's locks and purger role at once.
         self.coord.revoke();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
@@ -631,8 +748,8 @@ impl EtcdCursor<'_> {
     }
 
     fn full(&self, key: &[u8]) -> Vec<u8> {
-        // `lower` starts with `<root>/<cf>/` (`upper` does not when the
-        // scan is unbounded above: it is then the prefix's successor).
+        // `lower` always starts with `<root>/<cf>/`; `upper` does not when
+        // it is the family's end (the prefix's successor).
         let mut k = self.lower[..self.plen].to_vec();
         k.extend_from_slice(key);
         k
