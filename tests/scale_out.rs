@@ -22,7 +22,7 @@ enum Blobs {
     /// A one-node Ceph on ports of its own (`scripts/ceph-cluster`).
     Rados { dir: tempfile::TempDir },
     /// A kura playing the S3 endpoint.
-    S3 { backend: Server },
+    S3 { backend: Box<Server> },
 }
 
 fn script() -> String {
@@ -59,7 +59,9 @@ impl Blobs {
             let backend = Server::start();
             let r = Raw::new("PUT", "/chunks").send(&backend.addr);
             assert_eq!(r.status, 200, "{r:?}");
-            return Blobs::S3 { backend };
+            return Blobs::S3 {
+                backend: Box::new(backend),
+            };
         }
         let blobs = Blobs::Rados { dir };
         assert!(

@@ -630,7 +630,7 @@ impl Store {
             }
         }
         if ranged {
-            self.delete_parts_range(&mut batch, &ukey);
+            self.delete_parts_range(&mut batch, ukey);
         }
         batch.delete_cf(self.cf(CF_UPLOADS), ukey);
         batch.delete_cf(
