@@ -412,20 +412,25 @@ impl EtcdEngine {
         })
     }
 
-    /// Applies `batch` as one `Txn`: its guards as compares; usage merges as
-    /// read-modify-write guarded by the revision read, retried when a
-    /// concurrent commit moved a counter.
-    pub(crate) fn commit(&self, batch: Batch) -> StorageResult<()> {
-        // A front end whose lease lapsed may hold locks that are gone.
-        self.coord.usable()?;
-        let counters: BTreeSet<Vec<u8>> = batch
+    /// The usage counters `batch` merges into (full keys).
+    fn counter_keys(&self, batch: &Batch) -> BTreeSet<Vec<u8>> {
+        batch
             .ops
             .iter()
             .filter_map(|op| match op {
                 Op::Merge { cf, key, .. } => Some(self.key(*cf, key)),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Applies `batch` as one `Txn`: its guards as compares; usage merges as
+    /// read-modify-write guarded by the revision read, retried when a
+    /// concurrent commit moved a counter.
+    pub(crate) fn commit(&self, batch: Batch) -> StorageResult<()> {
+        // A front end whose lease lapsed may hold locks that are gone.
+        self.coord.usable()?;
+        let counters = self.counter_keys(&batch);
         let merges = !counters.is_empty();
         // In stripe order, so two commits never wait on each other crosswise.
         let stripes: BTreeSet<usize> = counters.iter().map(|k| stripe(k)).collect();
@@ -575,14 +580,7 @@ impl EtcdEngine {
                 }
             }
         }
-        let counters: BTreeSet<Vec<u8>> = batch
-            .ops
-            .iter()
-            .filter_map(|op| match op {
-                Op::Merge { cf, key, .. } => Some(self.key(*cf, key)),
-                _ => None,
-            })
-            .collect();
+        let counters = self.counter_keys(batch);
         for (k, v) in merged {
             points.insert(k, Some(v));
         }
