@@ -264,7 +264,17 @@ async fn a_long_poll_returns_right_after_a_commit() {
     let held = started.elapsed();
     assert_eq!(status, 200);
     assert!(page["changes"].as_array().unwrap().is_empty());
-    assert_eq!(page["next"].as_str().unwrap(), cursor);
+    if common::engines::distributed() {
+        // On etcd the horizon every front end publishes moves with time, and
+        // the cursor may move over the empty stretch with it.
+        let next: u64 = page["next"].as_str().unwrap().parse().unwrap();
+        assert!(
+            next >= cursor.parse::<u64>().unwrap(),
+            "{next} before {cursor}"
+        );
+    } else {
+        assert_eq!(page["next"].as_str().unwrap(), cursor);
+    }
     assert!(held >= Duration::from_millis(950), "held {held:?}");
     assert!(held < Duration::from_secs(3), "held {held:?}");
 
@@ -368,6 +378,28 @@ async fn the_feed_survives_sigkill_during_writes() {
     }
     let acked = acked.lock().unwrap().clone();
 
+    // On etcd the killed front end's horizon record holds the feed back
+    // until its lease ends (a few seconds); embedded, this holds at once.
+    let shown = |all: &[serde_json::Value]| -> HashSet<(String, String)> {
+        all.iter()
+            .map(|e| {
+                (
+                    e["key"].as_str().unwrap().to_string(),
+                    e["versionId"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    eventually(
+        "every acknowledged change in the feed",
+        Duration::from_secs(20),
+        || {
+            let (all, _) = read_all(&server.addr, "crash", None);
+            let present = shown(&all);
+            acked.iter().all(|a| present.contains(a))
+        },
+    )
+    .await;
     let (all, _) = read_all(&server.addr, "crash", None);
     let all_seqs = seqs(&all);
     assert_increasing(&all_seqs);
@@ -817,6 +849,14 @@ async fn webhooks_deliver_every_entry_in_order_signed() {
     server.restart();
     let client = server.client().await;
     put(&client, "hook", "after-restart", b"x").await;
+    // On etcd the killed front end's horizon record holds the feed back
+    // until its lease ends (a few seconds): wait for the entry to show.
+    eventually(
+        "the entry after the restart in the feed",
+        Duration::from_secs(20),
+        || expect(&server.addr).len() >= 10,
+    )
+    .await;
     let wanted = expect(&server.addr);
     assert_eq!(wanted.len(), 10);
     let g = got.clone();
@@ -850,7 +890,15 @@ async fn webhooks_deliver_every_entry_in_order_signed() {
     let shown = admin::json(&server, &["bucket", "show", "hook"]);
     let w = &shown["webhooks"][0];
     assert_eq!(w["lag_seconds"].as_u64().unwrap(), 0);
-    assert_eq!(w["cursor"].as_str().unwrap(), wanted[9]["seq"].to_string());
+    let cursor: u64 = w["cursor"].as_str().unwrap().parse().unwrap();
+    let last = wanted[9]["seq"].as_u64().unwrap();
+    if common::engines::distributed() {
+        // On etcd the cursor may move on over the empty stretch after the
+        // last entry, with the horizon every front end publishes.
+        assert!(cursor >= last, "cursor {cursor} before {last}");
+    } else {
+        assert_eq!(cursor, last);
+    }
     assert!(w.get("secret").is_none(), "the secret is shown only once");
 }
 

@@ -213,6 +213,11 @@ async fn thousands_of_versions_delete_on_etcd() {
 /// orphan sweep removes the files.
 #[tokio::test]
 async fn a_crash_between_the_steps_of_a_commit_leaves_nothing() {
+    if common::engines::skip(
+        "counts the chunks the start-up sweep removes; a shared chunk backend keeps unreferenced chunks younger than an hour",
+    ) {
+        return;
+    }
     let Some(etcd) = Etcd::start() else { return };
     let mut s = Server::start_with_env(
         &["--meta", &etcd.meta("cut"), "--chunk-size", CHUNK],
