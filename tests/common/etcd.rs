@@ -92,18 +92,7 @@ impl Etcd {
 
     /// Every key under `prefix`, as `etcdctl get --prefix --keys-only` lists them.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
-        let out = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args(["--endpoints", &format!("http://{}", self.endpoint)])
-            .args(["get", "--prefix", "--keys-only", prefix])
-            .output()
-            .expect("etcdctl");
-        assert!(out.status.success(), "etcdctl get failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect()
+        keys_at(&format!("http://{}", self.endpoint), prefix)
     }
 }
 
@@ -249,18 +238,7 @@ impl EtcdCluster {
     /// Every key under `prefix`, as `etcdctl get --prefix --keys-only` lists
     /// them (asking the first member that answers).
     pub fn keys(&self, prefix: &str) -> Vec<String> {
-        let out = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args(["--endpoints", &self.endpoints()])
-            .args(["get", "--prefix", "--keys-only", prefix])
-            .output()
-            .expect("etcdctl");
-        assert!(out.status.success(), "etcdctl get failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect()
+        keys_at(&self.endpoints(), prefix)
     }
 }
 
@@ -270,4 +248,21 @@ impl Drop for EtcdCluster {
             self.kill(i);
         }
     }
+}
+
+/// Every key under `prefix` at `endpoints` (comma-separated URLs), as
+/// `etcdctl get --prefix --keys-only` lists them.
+fn keys_at(endpoints: &str, prefix: &str) -> Vec<String> {
+    let out = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", endpoints])
+        .args(["get", "--prefix", "--keys-only", prefix])
+        .output()
+        .expect("etcdctl");
+    assert!(out.status.success(), "etcdctl get failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }
