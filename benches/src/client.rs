@@ -145,20 +145,28 @@ impl S3 {
         Ok((parts, body))
     }
 
-    /// Creates `bucket` unless it exists already.
+    /// Creates `bucket` unless it exists already. Another client creating
+    /// it at the same moment (several load generators against several
+    /// front ends) gets 409 `OperationAborted`, as from S3: try again.
     pub async fn ensure_bucket(&self, bucket: &str) -> anyhow::Result<()> {
-        match self
-            .send_read(Method::PUT, &format!("/{bucket}"), &[], empty())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(OpError(code))
-                if code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" =>
+        for _ in 0..20 {
+            match self
+                .send_read(Method::PUT, &format!("/{bucket}"), &[], empty())
+                .await
             {
-                Ok(())
+                Ok(_) => return Ok(()),
+                Err(OpError(code))
+                    if code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" =>
+                {
+                    return Ok(())
+                }
+                Err(OpError(code)) if code == "OperationAborted" => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => anyhow::bail!("creating bucket {bucket}: {e}"),
             }
-            Err(e) => anyhow::bail!("creating bucket {bucket}: {e}"),
         }
+        anyhow::bail!("creating bucket {bucket}: still OperationAborted after 20 tries")
     }
 
     fn sign(
