@@ -69,6 +69,8 @@ pub mod stats;
 mod store;
 mod tagging;
 mod test_faults;
+#[cfg(test)]
+mod test_support;
 mod upload_expiry;
 mod usage;
 mod version_cursor;

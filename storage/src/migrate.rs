@@ -404,17 +404,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::objects::NewObject;
     use crate::{Store, StoreConfig};
 
-    fn put(s: &Store, key: &str, body: &[u8]) {
-        let lock = s.lock_key("b", key).unwrap();
-        let mut w = s.object_writer();
-        w.write(body).unwrap();
-        let data = w.finish().unwrap();
-        s.commit_object(&lock, "b", key, data, NewObject::default())
-            .unwrap();
-    }
+    use crate::test_support::put;
 
     /// Into an embedded target (the same code path as etcd, minus the
     /// network): everything verifies; a second run is refused, and with

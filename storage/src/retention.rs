@@ -290,7 +290,6 @@ mod tests {
     use crate::engine::Batch;
 
     use crate::keys::{self, CF_BUCKETS, CF_META};
-    use crate::objects::NewObject;
     use crate::rows;
     use crate::{Store, StoreConfig};
 
@@ -304,14 +303,7 @@ mod tests {
         .unwrap()
     }
 
-    fn put(s: &Store, key: &str, body: &[u8]) {
-        let lock = s.lock_key("b", key).unwrap();
-        let mut w = s.object_writer();
-        w.write(body).unwrap();
-        let data = w.finish().unwrap();
-        s.commit_object(&lock, "b", key, data, NewObject::default())
-            .unwrap();
-    }
+    use crate::test_support::put;
 
     /// Keys with more versions than a window (3 in tests), and windows that
     /// start within a key: every kept version is re-scheduled.
