@@ -17,7 +17,7 @@ use socket2::{Domain, Socket, Type};
 /// Stalled downloads: more than tokio's blocking pool (512 threads).
 const STALLED: usize = 600;
 const BIG: usize = 64 << 20;
-const SEND_TIMEOUT_SECS: u64 = 30;
+const SEND_TIMEOUT_SECS: u64 = 40;
 /// Rounds of PUT, GET and LIST per latency measurement: 240 latencies per
 /// block, so that a block's p99 is its third slowest request, not its one
 /// slowest (a single RocksDB flush stalling one fsync).
@@ -228,8 +228,15 @@ async fn stalled_downloads_hold_no_threads_and_are_cut_off() {
     // The best of a few measurements: what the stalled downloads cost shows
     // in every one of them, a burst of load from outside the test (CI runs
     // on 2 shared cores) in one or two.
-    let mut loaded = Duration::MAX;
-    for _ in 0..LOADED_TRIES {
+    // Another try only while the first failed and there is time left
+    // before the send timeout.
+    let mut loaded = normal_client_p99(&s3, ROUNDS).await;
+    for _ in 1..LOADED_TRIES {
+        if loaded <= alone_before * 2
+            || opened.elapsed() > Duration::from_secs(SEND_TIMEOUT_SECS / 2)
+        {
+            break;
+        }
         loaded = loaded.min(normal_client_p99(&s3, ROUNDS).await);
     }
     let busy_threads = threads(&server);
