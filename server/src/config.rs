@@ -25,10 +25,11 @@ pub struct ServeArgs {
     #[arg(long, env = "KURA_DATA_DIR", default_value = "./kura-data")]
     pub data_dir: PathBuf,
     /// Metadata engine: `embedded` (RocksDB in the data directory) or an etcd
-    /// cluster, `etcd://host:2379[,host:2379...]/prefix[?compaction=5m]`
+    /// cluster, `etcd://host:2379[,host:2379...]/prefix[?compaction=5m&lease=5s]`
     /// (every key kura writes starts with `prefix/`; chunk bytes go where
     /// `--blobs` says). kura compacts etcd's history older than
-    /// `compaction` (default 5m; `off` leaves it to etcd's own flags).
+    /// `compaction` (default 5m; `off` leaves it to etcd's own flags);
+    /// `lease` (2s-60s) is how long a dead front end's locks outlive it.
     #[arg(long, default_value = "embedded")]
     pub meta: kura_storage::MetaUrl,
     /// Where chunk bytes go: local files under the data directory (default),

@@ -38,9 +38,10 @@ impl std::fmt::Debug for LockTable {
 /// Exclusive right to write one key; released on drop.
 #[derive(Debug)]
 pub struct WriteLock {
-    // Declared first: the shared record goes before the local entry, so a
-    // writer of this process that gets the local lock next finds the record gone.
-    _remote: Option<RemoteLock>,
+    /// The shared record: released in `drop` before the local entry, so a
+    /// writer of this process that gets the local lock next finds it gone
+    /// (and the record's release, retried, can only ever delete this lock's).
+    remote: Option<RemoteLock>,
     table: Arc<LockTable>,
     key: Vec<u8>,
 }
@@ -53,6 +54,7 @@ impl WriteLock {
 
 impl Drop for WriteLock {
     fn drop(&mut self) {
+        drop(self.remote.take());
         self.table.writing.lock().remove(&self.key);
     }
 }
@@ -73,13 +75,13 @@ impl LockTable {
             return Err(StorageError::Conflict);
         }
         let mut lock = WriteLock {
-            _remote: None,
+            remote: None,
             table: Arc::clone(self),
             key,
         };
         if let Some(remote) = &self.remote {
             // On failure `lock` drops, releasing the local entry.
-            lock._remote = Some(remote.lock(&lock.key)?);
+            lock.remote = Some(remote.lock(&lock.key)?);
         }
         Ok(lock)
     }

@@ -12,6 +12,9 @@
 //! right after the N-th early step of any split commit, and
 //! `KURA_TEST_SPLIT_SWEEP_GRACE_MS` shortens how old a cut-off commit must
 //! be before the start-up sweep undoes it.
+//!
+//! `KURA_TEST_LOSE_RELEASES=N` (`lose_release`) makes the first N releases
+//! of an etcd coordination record fail, as if etcd had gone away.
 
 use std::sync::OnceLock;
 
@@ -58,4 +61,20 @@ pub(crate) fn split_commit_page_written(n: u32) {
 /// `KURA_TEST_SPLIT_SWEEP_GRACE_MS`, if set.
 pub(crate) fn split_sweep_grace_ms() -> Option<u64> {
     env_u64("KURA_TEST_SPLIT_SWEEP_GRACE_MS")
+}
+
+/// `KURA_TEST_LOSE_RELEASES=N`: the first N releases of a coordination
+/// record on etcd (a write lock's, a download's) get no answer, as when
+/// etcd goes away at that moment (tests/etcd.rs).
+pub(crate) fn lose_release() -> bool {
+    static LEFT: OnceLock<std::sync::atomic::AtomicU64> = OnceLock::new();
+    let left = LEFT.get_or_init(|| {
+        std::sync::atomic::AtomicU64::new(env_u64("KURA_TEST_LOSE_RELEASES").unwrap_or(0))
+    });
+    left.fetch_update(
+        std::sync::atomic::Ordering::AcqRel,
+        std::sync::atomic::Ordering::Acquire,
+        |n| n.checked_sub(1),
+    )
+    .is_ok()
 }

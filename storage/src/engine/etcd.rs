@@ -56,7 +56,8 @@ const COUNTER_STRIPES: usize = 64;
 /// How far back a front end compacts etcd's history by default.
 const COMPACTION_WINDOW: Duration = Duration::from_secs(300);
 
-/// Where the metadata lives: `etcd://h1:2379,h2:2379/root[?compaction=5m]`.
+/// Where the metadata lives:
+/// `etcd://h1:2379,h2:2379/root[?compaction=5m][&lease=5s]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EtcdUrl {
     /// `host:port` of each member.
@@ -67,6 +68,32 @@ pub struct EtcdUrl {
     /// ago (`?compaction=5m`, the default); `None` (`?compaction=off`)
     /// leaves it to etcd's `--auto-compaction-*` flags.
     pub compaction: Option<Duration>,
+    /// Time to live of the front end's etcd lease (`?lease=5s`, the
+    /// default; 2 s to 60 s): a dead front end's locks and read guards
+    /// outlive it by at most this, and a front end cut off from etcd for
+    /// about this long is fenced (503) until it has a new lease.
+    pub lease: Duration,
+}
+
+/// `30s`, `5m` or `1h` (a bare number is seconds).
+fn parse_secs(v: &str) -> Option<u64> {
+    let (n, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = n.parse().ok()?;
+    match unit {
+        "s" | "" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
+    }
+}
+
+/// The lease's time to live: whole seconds from 2 s (renewals go out every
+/// third of it, and the front end stops believing it 1 s early) to 60 s.
+fn parse_lease(v: &str) -> Result<Duration, String> {
+    match parse_secs(v) {
+        Some(secs) if (2..=60).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(format!("lease={v:?}: expected 2s to 60s, e.g. 5s")),
+    }
 }
 
 /// `30s`, `5m`, `1h` or `off`.
@@ -74,20 +101,11 @@ fn parse_compaction(v: &str) -> Result<Option<Duration>, String> {
     if v == "off" {
         return Ok(None);
     }
-    let (n, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("compaction={v:?}: expected e.g. 5m or off"))?;
-    let secs = match unit {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("compaction={v:?}: expected e.g. 5m or off")),
-    };
-    if secs == 0 {
-        return Err(format!("compaction={v:?}: use off, not 0"));
+    match parse_secs(v) {
+        Some(0) => Err(format!("compaction={v:?}: use off, not 0")),
+        Some(secs) => Ok(Some(Duration::from_secs(secs))),
+        None => Err(format!("compaction={v:?}: expected e.g. 5m or off")),
     }
-    Ok(Some(Duration::from_secs(secs)))
 }
 
 impl std::str::FromStr for EtcdUrl {
@@ -99,12 +117,14 @@ impl std::str::FromStr for EtcdUrl {
             .ok_or_else(|| format!("{s:?}: expected etcd://host:port[,host:port...]/prefix"))?;
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
         let mut compaction = Some(COMPACTION_WINDOW);
+        let mut lease = super::leases::LEASE_TTL;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("compaction", v)) => compaction = parse_compaction(v)?,
+                Some(("lease", v)) => lease = parse_lease(v)?,
                 _ => {
                     return Err(format!(
-                        "{s:?}: unknown option {pair:?} (known: compaction=5m|off)"
+                        "{s:?}: unknown option {pair:?} (known: compaction=5m|off, lease=5s)"
                     ))
                 }
             }
@@ -123,6 +143,7 @@ impl std::str::FromStr for EtcdUrl {
             endpoints,
             root: if root.is_empty() { "kura" } else { root }.to_string(),
             compaction,
+            lease,
         })
     }
 }
@@ -130,11 +151,19 @@ impl std::str::FromStr for EtcdUrl {
 impl std::fmt::Display for EtcdUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "etcd://{}/{}", self.endpoints.join(","), self.root)?;
+        let mut options = Vec::new();
         match self.compaction {
-            Some(w) if w == COMPACTION_WINDOW => Ok(()),
-            Some(w) => write!(f, "?compaction={}s", w.as_secs()),
-            None => f.write_str("?compaction=off"),
+            Some(w) if w == COMPACTION_WINDOW => {}
+            Some(w) => options.push(format!("compaction={}s", w.as_secs())),
+            None => options.push("compaction=off".to_string()),
         }
+        if self.lease != super::leases::LEASE_TTL {
+            options.push(format!("lease={}s", self.lease.as_secs()));
+        }
+        if !options.is_empty() {
+            write!(f, "?{}", options.join("&"))?;
+        }
+        Ok(())
     }
 }
 
@@ -222,7 +251,7 @@ impl EtcdEngine {
             .map_err(etcd_err)?;
         let mut root = url.root.as_bytes().to_vec();
         root.push(b'/');
-        let coord = super::leases::Coord::start(&rt, client.clone(), &root)?;
+        let coord = super::leases::Coord::start(&rt, client.clone(), &root, url.lease)?;
         let engine = EtcdEngine {
             rt: Some(rt),
             client,
@@ -843,6 +872,14 @@ mod tests {
         assert_eq!(u.compaction, None);
         assert_eq!(u.to_string().parse::<EtcdUrl>().unwrap(), u);
         assert!("etcd://h1:2379/t?compaction=0".parse::<EtcdUrl>().is_err());
+        let u: EtcdUrl = "etcd://h1:2379/t?lease=10s&compaction=off".parse().unwrap();
+        assert_eq!(u.lease, Duration::from_secs(10));
+        assert_eq!(u.to_string(), "etcd://h1:2379/t?compaction=off&lease=10s");
+        assert_eq!(u.to_string().parse::<EtcdUrl>().unwrap(), u);
+        for bad in ["1s", "61s", "2m", "x", "", "5ms"] {
+            let url = format!("etcd://h1:2379/t?lease={bad}");
+            assert!(url.parse::<EtcdUrl>().is_err(), "{url}");
+        }
         assert!("etcd://h1:2379/t?other=1".parse::<EtcdUrl>().is_err());
         assert!("http://h1:2379/x".parse::<EtcdUrl>().is_err());
         assert!("etcd:///x".parse::<EtcdUrl>().is_err());

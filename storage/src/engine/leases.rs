@@ -1,7 +1,8 @@
 //! Coordination records on etcd, bound to this front end's lease (see
 //! `docs/design.md`, "Coordination records (leased)").
 //!
-//! A front end grants one lease when it connects ([`LEASE_TTL`]) and renews
+//! A front end grants one lease when it connects (`?lease=`, default
+//! [`LEASE_TTL`]) and renews
 //! it every third of that from a task on the engine's runtime. Every record
 //! it writes here is bound to that lease, so when the process dies its
 //! records vanish within the TTL:
@@ -30,10 +31,13 @@ use parking_lot::Mutex;
 
 use crate::error::{StorageError, StorageResult};
 
-/// Time to live of a front end's lease: its records outlive it by at most this.
+/// Default time to live of a front end's lease (`?lease=` in the etcd URL):
+/// its records outlive it by at most this.
 pub(crate) const LEASE_TTL: Duration = Duration::from_secs(5);
 /// How much earlier than etcd this front end stops believing its lease.
 const MARGIN: Duration = Duration::from_millis(1000);
+/// Attempts to delete a record of this front end before giving up its lease.
+const RELEASE_ATTEMPTS: u64 = 3;
 
 /// This front end's identity and lease, and the records it holds. Cheap
 /// to clone.
@@ -47,6 +51,8 @@ struct Inner {
     prefix: Vec<u8>,
     client: Client,
     rt: tokio::runtime::Handle,
+    /// The lease's time to live, whole seconds (etcd's unit), at least 2.
+    ttl: Duration,
     /// The current lease.
     lease: AtomicI64,
     /// Milliseconds since `base` until which the lease is believed.
@@ -58,6 +64,11 @@ struct Inner {
     next_reader: AtomicU64,
     /// Whether this front end holds the purger record.
     purger: AtomicBool,
+    /// A lease this front end gives up (0: none): one of its records could
+    /// not be deleted, and would otherwise outlive its use for as long as
+    /// the front end lives (a key locked for good). The renewal task
+    /// replaces the lease, and the record goes with the old one.
+    abandoned: AtomicI64,
 }
 
 /// Write locks held, by lease generation.
@@ -79,6 +90,7 @@ impl Coord {
         rt: &tokio::runtime::Runtime,
         client: Client,
         root: &[u8],
+        ttl: Duration,
     ) -> StorageResult<Coord> {
         let mut prefix = root.to_vec();
         prefix.extend_from_slice(b"coord/");
@@ -87,13 +99,14 @@ impl Coord {
         let mut c = client.clone();
         let sent = Instant::now();
         let lease = rt
-            .block_on(async move { c.lease_grant(LEASE_TTL.as_secs() as i64, None).await })
+            .block_on(async move { c.lease_grant(ttl.as_secs() as i64, None).await })
             .map_err(etcd_err)?;
         let coord = Coord(Arc::new(Inner {
             id,
             prefix,
             client,
             rt: rt.handle().clone(),
+            ttl,
             lease: AtomicI64::new(lease.id()),
             valid_until: AtomicU64::new(0),
             base,
@@ -101,6 +114,7 @@ impl Coord {
             readers: Mutex::default(),
             next_reader: AtomicU64::new(0),
             purger: AtomicBool::new(false),
+            abandoned: AtomicI64::new(0),
         }));
         coord.believe_until(sent, lease.ttl());
         rt.spawn(keep_alive(Arc::downgrade(&coord.0)));
@@ -183,18 +197,63 @@ impl Coord {
     }
 
     /// Deletes `key` if it is still bound to `lease` (a record of a lapsed
-    /// lease may belong to another front end by now).
-    fn delete_own(&self, key: Vec<u8>, lease: i64) {
+    /// lease may belong to another front end by now). The caller still
+    /// holds what the record stands for (the key's local write lock), so
+    /// sending the delete again cannot remove a later holder's record. If
+    /// etcd answers none of the attempts, the record would stay for as long
+    /// as this front end keeps its lease: the lease is given up instead
+    /// (see `abandoned`).
+    fn release(&self, key: Vec<u8>, lease: i64) {
         let txn = Txn::new()
             .when([Compare::lease(key.clone(), CompareOp::Equal, lease)])
             .and_then([TxnOp::delete(key, None)]);
-        if let Err(e) = self.run(move |mut c| {
+        let lost = crate::test_faults::lose_release();
+        for attempt in 1..=RELEASE_ATTEMPTS {
             let txn = txn.clone();
-            async move { c.txn(txn).await.map(|_| ()) }
-        }) {
-            // The record stays until the lease ends (or the front end).
-            tracing::warn!(error = %e, "releasing a coordination record failed");
+            let sent = if lost {
+                Err(StorageError::Unavailable(
+                    "TEST-ONLY: a lost release".into(),
+                ))
+            } else {
+                self.run(move |mut c| {
+                    let txn = txn.clone();
+                    async move { c.txn(txn).await.map(|_| ()) }
+                })
+            };
+            match sent {
+                Ok(()) => return,
+                Err(e) if attempt == RELEASE_ATTEMPTS => {
+                    tracing::warn!(
+                        error = %e,
+                        lease,
+                        "releasing a coordination record failed; giving up the lease it is bound to"
+                    );
+                    self.abandon(lease);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50 * attempt)),
+            }
         }
+    }
+
+    /// Asks the renewal task to replace `lease` (if it is still the current
+    /// one): every record bound to it goes with it.
+    fn abandon(&self, lease: i64) {
+        if self.0.lease.load(Ordering::Acquire) == lease {
+            self.0.abandoned.store(lease, Ordering::Release);
+        }
+    }
+
+    /// Whether `key` is this front end's record under its current lease.
+    fn holds(&self, key: Vec<u8>) -> bool {
+        let lease = self.0.lease.load(Ordering::Acquire);
+        let id = self.0.id.as_bytes().to_vec();
+        self.run(move |mut c| {
+            let key = key.clone();
+            async move { Ok(c.get(key, None).await?.take_kvs().into_iter().next()) }
+        })
+        .ok()
+        .flatten()
+        .is_some_and(|kv| kv.lease() == lease && kv.value() == id.as_slice())
     }
 
     fn exists(&self, key: Vec<u8>, prefix: bool) -> StorageResult<bool> {
@@ -217,8 +276,15 @@ impl Coord {
         let epoch = self.0.locks.lock().epoch;
         let lease = self.0.lease.load(Ordering::Acquire);
         let full = self.key(&[b"locks/", key]);
-        if !self.create(full.clone(), self.0.id.as_bytes().to_vec())? {
-            return Err(StorageError::Conflict);
+        match self.create(full.clone(), self.0.id.as_bytes().to_vec()) {
+            Ok(true) => {}
+            Ok(false) => return Err(StorageError::Conflict),
+            Err(e) => {
+                // Sent but not answered: the record may exist. The local
+                // lock is still held, so removing it here is safe.
+                self.release(full, lease);
+                return Err(e);
+            }
         }
         let mut counts = self.0.locks.lock();
         if counts.epoch == epoch {
@@ -259,14 +325,19 @@ impl Coord {
         let n = self.0.next_reader.fetch_add(1, Ordering::Relaxed);
         let lease = self.0.lease.load(Ordering::Acquire);
         let key = self.reader_key(seq, n);
-        self.run(move |mut c| {
-            let key = key.clone();
+        let put = key.clone();
+        if let Err(e) = self.run(move |mut c| {
+            let put = put.clone();
             async move {
-                c.put(key, Vec::new(), Some(PutOptions::new().with_lease(lease)))
+                c.put(put, Vec::new(), Some(PutOptions::new().with_lease(lease)))
                     .await
                     .map(|_| ())
             }
-        })?;
+        }) {
+            // The record may exist: it would hold this version's purge off.
+            self.release(key, lease);
+            return Err(e);
+        }
         self.0.readers.lock().insert(n, seq);
         Ok(RemoteRead {
             coord: self.clone(),
@@ -293,8 +364,12 @@ impl Coord {
             return true;
         }
         let key = self.key(&[b"purger"]);
-        let held = match self.create(key, self.0.id.as_bytes().to_vec()) {
-            Ok(held) => held,
+        let held = match self.create(key.clone(), self.0.id.as_bytes().to_vec()) {
+            Ok(true) => true,
+            // Held by a live front end, or by this one already: a create
+            // sent earlier whose answer was lost may have taken it (no one
+            // else could then take it while this front end lives).
+            Ok(false) => self.holds(key),
             Err(e) => {
                 tracing::warn!(error = %e, "could not take the purger record");
                 false
@@ -370,8 +445,8 @@ impl Coord {
         let mut c = self.0.client.clone();
         let sent = Instant::now();
         let lease = match tokio::time::timeout(
-            LEASE_TTL / 3,
-            c.lease_grant(LEASE_TTL.as_secs() as i64, None),
+            self.0.ttl / 3,
+            c.lease_grant(self.0.ttl.as_secs() as i64, None),
         )
         .await
         {
@@ -421,18 +496,28 @@ async fn keep_alive(coord: Weak<Inner>) {
     let mut failed = false;
     loop {
         // After a failure, try again soon: another member may answer.
+        let Some(ttl) = coord.upgrade().map(|inner| inner.ttl) else {
+            return;
+        };
         let pause = if failed {
             Duration::from_millis(100)
         } else {
-            LEASE_TTL / 3
+            ttl / 3
         };
         tokio::time::sleep(pause).await;
         let Some(inner) = coord.upgrade() else { return };
         let coord = Coord(inner);
         let id = coord.0.lease.load(Ordering::Acquire);
+        if coord.0.abandoned.load(Ordering::Acquire) == id {
+            stream = None;
+            coord.renew().await;
+            // Not replaced (etcd did not answer): try again soon.
+            failed = coord.0.lease.load(Ordering::Acquire) == id;
+            continue;
+        }
         let sent = Instant::now();
         let mut client = coord.0.client.clone();
-        let renewed = tokio::time::timeout(LEASE_TTL / 3, async {
+        let renewed = tokio::time::timeout(ttl / 3, async {
             if stream.is_none() {
                 stream = Some(client.lease_keep_alive(id).await?);
             }
@@ -482,7 +567,7 @@ impl Drop for RemoteLock {
             }
         }
         self.coord
-            .delete_own(std::mem::take(&mut self.key), self.lease);
+            .release(std::mem::take(&mut self.key), self.lease);
     }
 }
 
@@ -505,7 +590,7 @@ impl Drop for RemoteRead {
         let key = self.coord.reader_key(self.seq, self.n);
         // Whichever lease it is bound to now, it is this front end's.
         let lease = self.coord.0.lease.load(Ordering::Acquire);
-        self.coord.delete_own(key, lease);
+        self.coord.release(key, lease);
     }
 }
 
