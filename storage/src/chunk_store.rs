@@ -13,12 +13,15 @@
 //! (`ChunkRef::crcs`) and the reader verifies them (`integrity.rs`): a
 //! backend is trusted to keep bytes, never to vouch for them.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
+
+use parking_lot::RwLock;
 
 use bytes::Bytes;
 use rand::RngCore;
@@ -61,12 +64,38 @@ pub trait ChunkBackend: Send + Sync + fmt::Debug {
     fn list(&self, visit: &mut dyn FnMut(ChunkId, Option<SystemTime>)) -> io::Result<()>;
 }
 
+/// Opens the backend registered under a number (the server's
+/// `blobs::parse` over the registry row, see `chunk_backends.rs`).
+pub(crate) type Resolve = Box<dyn Fn(u16) -> io::Result<Arc<dyn ChunkBackend>> + Send + Sync>;
+
 /// The chunks of one store (see the module docs). Cheap to clone.
-#[derive(Debug, Clone)]
+///
+/// Every call names the backend by its number ([`crate::rows::ChunkRef::backend`]):
+/// 0 is the server's own (`--blobs`, or local files) and stays a direct
+/// call; any other number is a bucket's backend, opened at its first use
+/// and kept open for the life of the process.
+#[derive(Clone)]
 pub(crate) struct ChunkStore {
     backend: Backend,
     /// Removals held back while a backup copies files (see `backup.rs`).
     pub(crate) deferred: Arc<DeferredRemovals>,
+    /// Bucket backends (numbers above 0).
+    others: Arc<Others>,
+}
+
+impl fmt::Debug for ChunkStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkStore")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The bucket backends opened so far, and how to open another.
+#[derive(Default)]
+struct Others {
+    resolve: OnceLock<Resolve>,
+    open: RwLock<HashMap<u16, Arc<dyn ChunkBackend>>>,
 }
 
 /// Static dispatch: the local default is a direct call.
@@ -76,12 +105,19 @@ enum Backend {
     Remote(Arc<dyn ChunkBackend>),
 }
 
+/// One backend, as a call reaches it.
+enum At<'a> {
+    Local(&'a LocalChunks),
+    Remote(Arc<dyn ChunkBackend>),
+}
+
 impl ChunkStore {
     /// Chunk files under `root` (created with its shard directories).
     pub(crate) fn local(root: PathBuf) -> io::Result<ChunkStore> {
         Ok(ChunkStore {
             backend: Backend::Local(LocalChunks::open(root)?),
             deferred: Default::default(),
+            others: Default::default(),
         })
     }
 
@@ -90,7 +126,48 @@ impl ChunkStore {
         ChunkStore {
             backend: Backend::Remote(backend),
             deferred: Default::default(),
+            others: Default::default(),
         }
+    }
+
+    /// Sets how backend numbers above 0 are opened (once, at start-up).
+    pub(crate) fn set_resolver(&self, resolve: Resolve) {
+        let _ = self.others.resolve.set(resolve);
+    }
+
+    /// The backend numbered `n`: the server's own for 0 (no lookup, no
+    /// lock), else a bucket backend, opened at its first use.
+    #[inline]
+    fn at(&self, n: u16) -> io::Result<At<'_>> {
+        if n == crate::rows::SERVER_BACKEND {
+            return Ok(match &self.backend {
+                Backend::Local(l) => At::Local(l),
+                Backend::Remote(r) => At::Remote(Arc::clone(r)),
+            });
+        }
+        self.other(n).map(At::Remote)
+    }
+
+    /// Bucket backend `n` (see [`ChunkStore::at`]).
+    pub(crate) fn other(&self, n: u16) -> io::Result<Arc<dyn ChunkBackend>> {
+        if let Some(b) = self.others.open.read().get(&n) {
+            return Ok(Arc::clone(b));
+        }
+        let resolve = self.others.resolve.get().ok_or_else(|| {
+            io::Error::other(format!("chunk backend {n} is not known to this process"))
+        })?;
+        // Opened outside the lock (it may connect); two first uses at once
+        // open it twice and keep one.
+        let opened = resolve(n)?;
+        Ok(Arc::clone(
+            self.others.open.write().entry(n).or_insert(opened),
+        ))
+    }
+
+    /// Forgets an opened bucket backend, so its next use opens it again
+    /// (its credentials were replaced).
+    pub(crate) fn forget(&self, n: u16) {
+        self.others.open.write().remove(&n);
     }
 
     /// A fresh random id.
@@ -100,7 +177,7 @@ impl ChunkStore {
         id
     }
 
-    /// The local chunk tree, if chunks are local files.
+    /// The local chunk tree, if the server's chunks are local files.
     pub(crate) fn local_files(&self) -> Option<&LocalChunks> {
         match &self.backend {
             Backend::Local(l) => Some(l),
@@ -108,7 +185,7 @@ impl ChunkStore {
         }
     }
 
-    /// Where the chunks go, for logs and reports.
+    /// Where the server's chunks go, for logs and reports.
     pub(crate) fn describe(&self) -> String {
         match &self.backend {
             Backend::Local(l) => l.root().display().to_string(),
@@ -116,13 +193,13 @@ impl ChunkStore {
         }
     }
 
-    /// Starts a new chunk; `expected` bytes at most will be written to it
-    /// (a remote chunk is buffered whole: it is sent in one request).
-    pub(crate) fn create(&self, id: &ChunkId, expected: u64) -> io::Result<ChunkSink> {
-        match &self.backend {
-            Backend::Local(l) => Ok(ChunkSink::File(l.create(id)?)),
-            Backend::Remote(r) => Ok(ChunkSink::Buffer {
-                backend: Arc::clone(r),
+    /// Starts a new chunk in backend `n`; `expected` bytes at most will be
+    /// written to it (a remote chunk is buffered whole: it is sent in one request).
+    pub(crate) fn create(&self, n: u16, id: &ChunkId, expected: u64) -> io::Result<ChunkSink> {
+        match self.at(n)? {
+            At::Local(l) => Ok(ChunkSink::File(l.create(id)?)),
+            At::Remote(r) => Ok(ChunkSink::Buffer {
+                backend: r,
                 id: *id,
                 buf: Vec::with_capacity(expected.min(64 << 20) as usize),
             }),
@@ -131,35 +208,36 @@ impl ChunkStore {
 
     /// Makes the directory entries of `ids` durable (local files; a remote
     /// chunk is durable once `put` returned).
-    pub(crate) fn sync_dirs_of(&self, ids: &[ChunkId]) -> io::Result<()> {
-        match &self.backend {
-            Backend::Local(l) => l.sync_dirs_of(ids),
-            Backend::Remote(_) => Ok(()),
+    pub(crate) fn sync_dirs_of(&self, n: u16, ids: &[ChunkId]) -> io::Result<()> {
+        match self.at(n)? {
+            At::Local(l) => l.sync_dirs_of(ids),
+            At::Remote(_) => Ok(()),
         }
     }
 
-    /// Opens chunk `id` for reading (a remote chunk is reached at the first read).
-    pub(crate) fn open(&self, id: &ChunkId) -> io::Result<OpenChunk> {
-        match &self.backend {
-            Backend::Local(l) => Ok(OpenChunk::File(l.open_read(id)?)),
-            Backend::Remote(r) => Ok(OpenChunk::Remote(Arc::clone(r), *id)),
+    /// Opens chunk `id` of backend `n` for reading (a remote chunk is
+    /// reached at the first read).
+    pub(crate) fn open(&self, n: u16, id: &ChunkId) -> io::Result<OpenChunk> {
+        match self.at(n)? {
+            At::Local(l) => Ok(OpenChunk::File(l.open_read(id)?)),
+            At::Remote(r) => Ok(OpenChunk::Remote(r, *id)),
         }
     }
 
     /// Removes a chunk; a missing one is fine (purges are idempotent).
     /// Held back while a backup runs.
-    pub(crate) fn remove(&self, id: &ChunkId) -> io::Result<()> {
-        if self.deferred.defer(id) {
+    pub(crate) fn remove(&self, n: u16, id: &ChunkId) -> io::Result<()> {
+        if self.deferred.defer(n, id) {
             return Ok(());
         }
-        self.remove_now(id)
+        self.remove_now(n, id)
     }
 
     /// Removes a chunk even while a backup runs.
-    pub(crate) fn remove_now(&self, id: &ChunkId) -> io::Result<()> {
-        match &self.backend {
-            Backend::Local(l) => l.remove(id),
-            Backend::Remote(r) => r.delete(id),
+    pub(crate) fn remove_now(&self, n: u16, id: &ChunkId) -> io::Result<()> {
+        match self.at(n)? {
+            At::Local(l) => l.remove(id),
+            At::Remote(r) => r.delete(id),
         }
     }
 
@@ -170,43 +248,48 @@ impl ChunkStore {
     /// may be an async thread dropping a cut-off request.
     pub(crate) fn remove_abandoned(
         &self,
+        n: u16,
         ids: Vec<ChunkId>,
         pending: Option<std::thread::JoinHandle<io::Result<()>>>,
     ) {
-        let remove = |store: &ChunkStore, ids: &[ChunkId]| {
+        let remove = move |store: &ChunkStore, ids: &[ChunkId]| {
             for id in ids {
-                if let Err(e) = store.remove(id) {
+                if let Err(e) = store.remove(n, id) {
                     tracing::warn!(chunk = %hex::encode(id), error = %e, "could not remove chunk of aborted upload");
                 }
             }
         };
-        match &self.backend {
-            Backend::Local(_) => remove(self, &ids),
-            Backend::Remote(_) => {
-                let store = self.clone();
-                let spawned = std::thread::Builder::new()
-                    .name("kura-chunk-cleanup".into())
-                    .spawn(move || {
-                        if let Some(p) = pending {
-                            let _ = p.join();
-                        }
-                        remove(&store, &ids);
-                    });
-                if let Err(e) = spawned {
-                    // Left as orphans: the sweep or `fsck --repair` removes them.
-                    tracing::warn!(error = %e, "could not start the clean-up of an aborted upload");
+        if n == crate::rows::SERVER_BACKEND && !self.is_remote() {
+            return remove(self, &ids);
+        }
+        let store = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("kura-chunk-cleanup".into())
+            .spawn(move || {
+                if let Some(p) = pending {
+                    let _ = p.join();
                 }
-            }
+                remove(&store, &ids);
+            });
+        if let Err(e) = spawned {
+            // Left as orphans: the sweep or `fsck --repair` removes them.
+            tracing::warn!(error = %e, "could not start the clean-up of an aborted upload");
         }
     }
 
-    /// Visits every chunk the store holds (and, locally, every other file
-    /// in the chunk tree, with no id).
-    pub(crate) fn list(&self, mut visit: impl FnMut(Listed)) -> io::Result<()> {
-        match &self.backend {
-            Backend::Local(l) => l.walk(|id, path| {
+    /// Visits every chunk the server's backend holds (and, locally, every
+    /// other file in the chunk tree, with no id).
+    pub(crate) fn list(&self, visit: impl FnMut(Listed)) -> io::Result<()> {
+        self.list_in(crate::rows::SERVER_BACKEND, visit)
+    }
+
+    /// [`ChunkStore::list`] of backend `n`.
+    pub(crate) fn list_in(&self, n: u16, mut visit: impl FnMut(Listed)) -> io::Result<()> {
+        match self.at(n)? {
+            At::Local(l) => l.walk(|id, path| {
                 visit(Listed {
                     id,
+                    backend: n,
                     name: path
                         .file_name()
                         .unwrap_or_default()
@@ -215,9 +298,10 @@ impl ChunkStore {
                     place: Place::File(path.to_path_buf()),
                 })
             }),
-            Backend::Remote(r) => r.list(&mut |id, modified| {
+            At::Remote(r) => r.list(&mut |id, modified| {
                 visit(Listed {
                     id: Some(id),
+                    backend: n,
                     name: hex::encode(id),
                     place: Place::Remote(modified),
                 })
@@ -233,13 +317,13 @@ impl ChunkStore {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             },
-            (Place::Remote(_), Some(id)) => self.remove_now(&id),
+            (Place::Remote(_), Some(id)) => self.remove_now(listed.backend, &id),
             (Place::Remote(_), None) => Ok(()),
         }
     }
 
-    /// Whether chunks are in a backend other than local files (shared,
-    /// maybe, by several front ends: see the start-up sweep).
+    /// Whether the server's chunks are in a backend other than local files
+    /// (shared, maybe, by several front ends: see the start-up sweep).
     pub(crate) fn is_remote(&self) -> bool {
         matches!(self.backend, Backend::Remote(_))
     }
@@ -250,6 +334,8 @@ impl ChunkStore {
 pub(crate) struct Listed {
     /// Its id, if its name is one.
     pub(crate) id: Option<ChunkId>,
+    /// The backend it is in.
+    pub(crate) backend: u16,
     /// Its name (a file name, or the id in hex).
     pub(crate) name: String,
     place: Place,

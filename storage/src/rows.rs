@@ -474,11 +474,63 @@ pub struct PurgeEntry {
     pub seq: u64,
     /// Chunk files to remove even though no version row lists them any more
     /// (a version deleted by id is hidden at once; its files go when no
-    /// download reads them).
-    pub chunks: Vec<[u8; 16]>,
+    /// download reads them), each with the backend holding it.
+    pub chunks: Vec<ChunkAt>,
 }
 
-impl Row for PurgeEntry {}
+/// Format 2: each chunk of [`PurgeEntry::chunks`] names its backend.
+impl Row for PurgeEntry {
+    const FORMAT: u8 = FORMAT_V2;
+
+    fn upgrade(format: u8, raw: &[u8]) -> StorageResult<Self> {
+        #[derive(Deserialize)]
+        struct V1 {
+            bucket: String,
+            key: String,
+            seq: u64,
+            chunks: Vec<[u8; 16]>,
+        }
+        match format {
+            FORMAT_V1 => {
+                let old: V1 = postcard_decode(raw)?;
+                Ok(PurgeEntry {
+                    bucket: old.bucket,
+                    key: old.key,
+                    seq: old.seq,
+                    chunks: old
+                        .chunks
+                        .into_iter()
+                        .map(|id| ChunkAt {
+                            id,
+                            backend: SERVER_BACKEND,
+                        })
+                        .collect(),
+                })
+            }
+            other => Err(StorageError::Corrupt(format!(
+                "unknown purge entry format {other}"
+            ))),
+        }
+    }
+}
+
+/// Where one chunk is: its id in its backend (what removing it takes).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct ChunkAt {
+    /// The chunk's id.
+    pub id: [u8; 16],
+    /// The backend holding it ([`ChunkRef::backend`]).
+    pub backend: u16,
+}
+
+impl From<&ChunkRef> for ChunkAt {
+    fn from(c: &ChunkRef) -> ChunkAt {
+        ChunkAt {
+            id: c.id,
+            backend: c.backend,
+        }
+    }
+}
 
 /// What the expiry queue names: one upload.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

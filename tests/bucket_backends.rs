@@ -1,0 +1,336 @@
+//! Per-bucket chunk backends (`kura admin bucket set NAME --backend URL`):
+//! one front end, two buckets, two backends — the server's own chunk
+//! store, and a second kura on loopback playing an S3 endpoint. Each test
+//! counts where the bytes landed: the front end's own chunks
+//! (`Server::chunk_files`, local files or its RADOS namespace under
+//! `KURA_TEST_ENGINES`) and the objects in the backend kura's bucket.
+
+use crate::common;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use common::{admin, pattern, Server, ACCESS_KEY, SECRET_KEY};
+use std::time::Duration;
+
+/// The backend kura's bucket, and the prefix the bucket backend writes under.
+const BUCKET: &str = "chunks";
+const PREFIX: &str = "remote/";
+const MIB: usize = 1 << 20;
+
+/// A backend kura with its bucket; a front end (1 MiB chunks, deleted
+/// versions purged at once) with the buckets `local` and `remote`, the
+/// latter set to the backend kura by `kura admin bucket set`.
+async fn setup() -> (Server, Client, Server, Client, String) {
+    let backend = Server::start();
+    let raw = backend.client().await;
+    raw.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let front = Server::start_with(&["--chunk-size", "1MiB", "--retention", "0s"]);
+    let s3 = front.client_no_retry().await;
+    for b in ["local", "remote"] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let url = format!("s3://{BUCKET}/remote@{}", backend.endpoint);
+    set_backend(&front, "remote", &url);
+    (backend, raw, front, s3, url)
+}
+
+fn set_backend(front: &Server, bucket: &str, url: &str) -> String {
+    admin::run(
+        front,
+        &[
+            "bucket",
+            "set",
+            bucket,
+            "--backend",
+            url,
+            "--backend-access-key-id",
+            ACCESS_KEY,
+            "--backend-secret-access-key",
+            SECRET_KEY,
+        ],
+    )
+}
+
+/// The chunk objects the backend kura holds for the bucket backend.
+async fn backend_chunks(raw: &Client) -> usize {
+    let out = raw
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix(PREFIX)
+        .send()
+        .await
+        .unwrap();
+    out.contents().len()
+}
+
+async fn put(s3: &Client, bucket: &str, key: &str, body: &[u8]) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn get(s3: &Client, bucket: &str, key: &str) -> Vec<u8> {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+async fn copy(s3: &Client, from: &str, to: (&str, &str)) {
+    s3.copy_object()
+        .bucket(to.0)
+        .key(to.1)
+        .copy_source(from)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Polls until both counts are as expected (the purger runs in the background).
+async fn wait_counts(front: &Server, raw: &Client, local: usize, remote: usize) {
+    let mut seen = (0, 0);
+    for _ in 0..150 {
+        seen = (front.chunk_files(), backend_chunks(raw).await);
+        if seen == (local, remote) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "chunks (server's, bucket backend's): {seen:?}, expected {:?}",
+        (local, remote)
+    );
+}
+
+#[tokio::test]
+async fn two_buckets_on_two_backends() {
+    let (_backend, raw, mut front, s3, url) = setup().await;
+    let a = pattern(2 * MIB + 500, 1);
+    let b = pattern(2 * MIB + 700, 2);
+    put(&s3, "local", "a", &a).await;
+    put(&s3, "remote", "b", &b).await;
+    assert_eq!(get(&s3, "local", "a").await, a);
+    assert_eq!(get(&s3, "remote", "b").await, b);
+    assert_eq!(
+        front.chunk_files(),
+        3,
+        "the local bucket's chunks are the server's"
+    );
+    assert_eq!(
+        backend_chunks(&raw).await,
+        3,
+        "the remote bucket's chunks are in its backend"
+    );
+
+    // Multipart into the remote bucket: its parts' chunks go there too.
+    let parts = [pattern(5 * MIB, 3), pattern(300_000, 4)];
+    let upload = common::multipart::create_upload(&s3, "remote", "multi").await;
+    let mut done = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        done.push(
+            common::multipart::upload_part(&s3, "remote", "multi", &upload, i as i32 + 1, part)
+                .await,
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket("remote")
+        .key("multi")
+        .upload_id(&upload)
+        .multipart_upload(common::multipart::completed(done))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(&s3, "remote", "multi").await, parts.concat());
+    assert_eq!(
+        (front.chunk_files(), backend_chunks(&raw).await),
+        (3, 3 + 6)
+    );
+
+    // Copies across backends copy the bytes; the sources keep theirs.
+    copy(&s3, "remote/b", ("local", "b-copy")).await;
+    copy(&s3, "local/a", ("remote", "a-copy")).await;
+    assert_eq!(get(&s3, "local", "b-copy").await, b);
+    assert_eq!(get(&s3, "remote", "a-copy").await, a);
+    assert_eq!(
+        (front.chunk_files(), backend_chunks(&raw).await),
+        (3 + 3, 9 + 3)
+    );
+
+    // Back to the server's backend: new objects go there, old ones stay
+    // readable where they are.
+    let shown = admin::run(&front, &["bucket", "set", "remote", "--backend", "default"]);
+    assert!(shown.contains("backend=default"), "{shown}");
+    let c = pattern(MIB + 1, 5);
+    put(&s3, "remote", "c", &c).await;
+    assert_eq!(
+        (front.chunk_files(), backend_chunks(&raw).await),
+        (6 + 2, 12)
+    );
+    assert_eq!(get(&s3, "remote", "b").await, b);
+    assert_eq!(get(&s3, "remote", "multi").await, parts.concat());
+
+    // And to the backend kura again (its URL keeps its number).
+    let shown = set_backend(&front, "remote", &url);
+    assert!(shown.contains("(number 1)"), "{shown}");
+
+    // A restart keeps everything readable (the registry is in the metadata).
+    front.restart();
+    let s3 = front.client_no_retry().await;
+    for (bucket, key, body) in [
+        ("local", "a", &a),
+        ("remote", "b", &b),
+        ("local", "b-copy", &b),
+        ("remote", "a-copy", &a),
+        ("remote", "c", &c),
+    ] {
+        assert_eq!(&get(&s3, bucket, key).await, body, "{bucket}/{key}");
+    }
+    assert_eq!(get(&s3, "remote", "multi").await, parts.concat());
+    let d = pattern(MIB + 3, 6);
+    put(&s3, "remote", "d", &d).await;
+    assert_eq!(
+        (front.chunk_files(), backend_chunks(&raw).await),
+        (8, 12 + 2)
+    );
+
+    // Deleted (retention 0): each chunk is removed from its own backend.
+    for (bucket, key) in [("remote", "b"), ("remote", "c"), ("remote", "multi")] {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    wait_counts(&front, &raw, 8 - 2, 14 - 3 - 6).await;
+    // An aborted upload's parts go from the backend they were written to.
+    let upload = common::multipart::create_upload(&s3, "remote", "gone").await;
+    common::multipart::upload_part(&s3, "remote", "gone", &upload, 1, &pattern(MIB + 5, 7)).await;
+    assert_eq!(backend_chunks(&raw).await, 5 + 2);
+    s3.abort_multipart_upload()
+        .bucket("remote")
+        .key("gone")
+        .upload_id(&upload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(backend_chunks(&raw).await, 5);
+    assert_eq!(get(&s3, "local", "b-copy").await, b);
+    assert_eq!(get(&s3, "remote", "d").await, d);
+}
+
+#[tokio::test]
+async fn settings_show_no_secret_and_bad_backends_are_refused() {
+    let (backend, _raw, front, _s3, url) = setup().await;
+    let shown = admin::run(&front, &["bucket", "show", "remote"]);
+    assert!(shown.contains(&format!("backend={url}")), "{shown}");
+    let json = admin::json(&front, &["bucket", "show", "remote"]);
+    assert_eq!(json["backend"]["url"], url.as_str());
+    assert_eq!(json["backend"]["number"], 1);
+    assert_eq!(json["backend"]["access_key_id"], "KURA…");
+    for out in [
+        shown,
+        json.to_string(),
+        admin::run(&front, &["bucket", "list"]),
+    ] {
+        assert!(
+            !out.contains(SECRET_KEY),
+            "the secret is never shown: {out}"
+        );
+        assert!(!out.contains(ACCESS_KEY), "the key id is masked: {out}");
+    }
+    assert!(admin::json(&front, &["bucket", "show", "local"])["backend"].is_null());
+
+    let refused = |args: &[&str]| {
+        let mut all = vec!["bucket", "set", "local"];
+        all.extend_from_slice(args);
+        let out = admin::run_as(&front, ACCESS_KEY, SECRET_KEY, &all);
+        assert!(!out.ok, "{args:?} was accepted: {}", out.stdout);
+        out.stderr
+    };
+    let creds = [
+        "--backend-access-key-id",
+        ACCESS_KEY,
+        "--backend-secret-access-key",
+    ];
+    // Nothing listens on port 1; a malformed URL; an unknown scheme; no
+    // credentials; a bucket the endpoint does not have; a wrong secret.
+    let unreachable = refused(&[
+        "--backend",
+        &format!("s3://{BUCKET}@http://127.0.0.1:1"),
+        creds[0],
+        creds[1],
+        creds[2],
+        SECRET_KEY,
+    ]);
+    assert!(unreachable.contains("cannot use"), "{unreachable}");
+    let malformed = refused(&[
+        "--backend",
+        "s3://no-endpoint",
+        creds[0],
+        creds[1],
+        creds[2],
+        SECRET_KEY,
+    ]);
+    assert!(malformed.contains("no endpoint"), "{malformed}");
+    let scheme = refused(&["--backend", "ftp://x"]);
+    assert!(scheme.contains("backend must be"), "{scheme}");
+    let no_creds = refused(&["--backend", &url]);
+    assert!(no_creds.contains("needs access_key_id"), "{no_creds}");
+    let no_bucket = format!("s3://not-there@{}", backend.endpoint);
+    refused(&[
+        "--backend",
+        &no_bucket,
+        creds[0],
+        creds[1],
+        creds[2],
+        SECRET_KEY,
+    ]);
+    let wrong = refused(&[
+        "--backend",
+        &url,
+        creds[0],
+        creds[1],
+        creds[2],
+        "wrong-secret-000000000000000000000000000",
+    ]);
+    assert!(
+        !wrong.contains("wrong-secret"),
+        "the secret is not echoed: {wrong}"
+    );
+    // None of it changed anything.
+    assert!(admin::json(&front, &["bucket", "show", "local"])["backend"].is_null());
+    assert_eq!(
+        admin::json(&front, &["bucket", "show", "remote"])["backend"]["url"],
+        url.as_str()
+    );
+    let missing = admin::run_as(
+        &front,
+        ACCESS_KEY,
+        SECRET_KEY,
+        &[
+            "bucket",
+            "set",
+            "nope",
+            "--backend",
+            &url,
+            creds[0],
+            creds[1],
+            creds[2],
+            SECRET_KEY,
+        ],
+    );
+    assert!(
+        !missing.ok && missing.stderr.contains("NoSuchBucket"),
+        "{}",
+        missing.stderr
+    );
+}
