@@ -400,3 +400,188 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::chunk_store::ChunkId;
+    use crate::engine::MetaUrl;
+    use crate::objects::NewObject;
+    use crate::{StoreConfig, StoreTuning};
+
+    /// A backend of plain files in a directory of its own, standing in for
+    /// a remote one (the integration test uses a real S3 endpoint).
+    #[derive(Debug)]
+    struct DirChunks(PathBuf);
+
+    impl ChunkBackend for DirChunks {
+        fn describe(&self) -> String {
+            self.0.display().to_string()
+        }
+        fn put(&self, id: &ChunkId, data: Bytes) -> io::Result<()> {
+            std::fs::write(self.0.join(hex::encode(id)), data)
+        }
+        fn read(&self, id: &ChunkId, offset: u64, len: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+            let all = std::fs::read(self.0.join(hex::encode(id)))?;
+            let end = (offset + len).min(all.len() as u64) as usize;
+            buf.extend_from_slice(&all[(offset as usize).min(end)..end]);
+            Ok(())
+        }
+        fn stored_len(&self, id: &ChunkId) -> io::Result<u64> {
+            Ok(std::fs::metadata(self.0.join(hex::encode(id)))?.len())
+        }
+        fn delete(&self, id: &ChunkId) -> io::Result<()> {
+            match std::fs::remove_file(self.0.join(hex::encode(id))) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        }
+        fn list(&self, visit: &mut dyn FnMut(ChunkId, Option<SystemTime>)) -> io::Result<()> {
+            for e in std::fs::read_dir(&self.0)? {
+                let e = e?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(id) = hex::decode(&name)
+                    .ok()
+                    .and_then(|v| ChunkId::try_from(v).ok())
+                {
+                    visit(id, e.metadata()?.modified().ok());
+                }
+            }
+            Ok(())
+        }
+    }
+
+    fn open(dir: &std::path::Path) -> Store {
+        let opener: BackendOpener = Arc::new(|spec: &BackendSpec| {
+            let path = spec
+                .url
+                .strip_prefix("dir://")
+                .ok_or_else(|| io::Error::other("bad url"))?;
+            Ok(Arc::new(DirChunks(path.into())) as Arc<dyn ChunkBackend>)
+        });
+        Store::open_on(
+            StoreConfig {
+                data_dir: dir.join("data"),
+                chunk_size: 16,
+                inline_threshold: 4,
+                retention: Duration::ZERO,
+            },
+            StoreTuning::default(),
+            &MetaUrl::Embedded,
+            None,
+            Some(opener),
+        )
+        .unwrap()
+    }
+
+    fn files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).unwrap().count()
+    }
+
+    /// The registry reuses a URL's number and keeps secrets sealed; a
+    /// bucket's objects go to its backend, are read and purged there, and
+    /// a switch back leaves them readable; the setting survives a reopen.
+    #[test]
+    fn buckets_write_to_their_backend_and_purge_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (one, two) = (tmp.path().join("one"), tmp.path().join("two"));
+        std::fs::create_dir_all(&one).unwrap();
+        std::fs::create_dir_all(&two).unwrap();
+        let spec = |dir: &PathBuf, secret: &str| BackendSpec {
+            url: format!("dir://{}", dir.display()),
+            access_key_id: Some("AKID".into()),
+            secret_access_key: Some(secret.into()),
+            region: None,
+        };
+        let s = open(tmp.path());
+        s.create_bucket("b").unwrap();
+        s.create_bucket("c").unwrap();
+        assert_eq!(s.bucket_backend_number("b").unwrap(), 0);
+        s.probe_backend(&spec(&one, "topsecret-1")).unwrap();
+        assert_eq!(files(&one), 0, "the probe cleans up");
+        assert_eq!(
+            s.set_bucket_backend("b", Some(&spec(&one, "topsecret-1")))
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.set_bucket_backend("c", Some(&spec(&two, "topsecret-2")))
+                .unwrap(),
+            2
+        );
+        // The same URL again: its number, with the credentials given last.
+        assert_eq!(
+            s.set_bucket_backend("c", Some(&spec(&one, "topsecret-3")))
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.backend_spec(1)
+                .unwrap()
+                .unwrap()
+                .secret_access_key
+                .as_deref(),
+            Some("topsecret-3")
+        );
+        for (_, v) in s
+            .bounded_from(CF_META, REGISTRY_PREFIX, REGISTRY_PREFIX)
+            .map(|r| r.unwrap())
+        {
+            assert!(!v.windows(9).any(|w| w == b"topsecret"), "sealed at rest");
+        }
+        assert!(matches!(
+            s.set_bucket_backend("nope", Some(&spec(&one, "x"))),
+            Err(StorageError::NoSuchBucket)
+        ));
+
+        let put = |key: &str, body: &[u8]| {
+            let lock = s.lock_key("b", key).unwrap();
+            let mut w = s.object_writer_in("b").unwrap();
+            w.write(body).unwrap();
+            let data = w.finish().unwrap();
+            s.commit_object(&lock, "b", key, data, NewObject::default())
+                .unwrap()
+        };
+        let body = b"forty bytes of data, in three chunks...".to_vec();
+        let row = put("k", &body);
+        assert!(row.chunks().iter().all(|c| c.backend == 1));
+        let mut local = 0;
+        s.inner.chunks.list(|_| local += 1).unwrap();
+        assert_eq!((files(&one), local), (3, 0));
+        let read = |key: &str| {
+            let (_, mut r) = s.open_object("b", key, None).unwrap();
+            let mut out = Vec::new();
+            loop {
+                let frame = r.next_frame(1 << 20).unwrap();
+                if frame.is_empty() {
+                    return out;
+                }
+                out.extend_from_slice(&frame);
+            }
+        };
+        assert_eq!(read("k"), body);
+
+        // Back to the server's backend: the old object stays where it is.
+        assert_eq!(s.set_bucket_backend("b", None).unwrap(), 0);
+        let local = put("l", &body);
+        assert!(local.chunks().iter().all(|c| c.backend == 0));
+        assert_eq!(read("k"), body);
+        drop(s);
+
+        // Reopened (the sweep lists every backend, and keeps what is referenced).
+        let s = open(tmp.path());
+        assert_eq!(s.bucket_backend_number("c").unwrap(), 1);
+        assert_eq!(s.bucket_backend_number("b").unwrap(), 0);
+        assert_eq!(files(&one), 3);
+        let lock = s.lock_key("b", "k").unwrap();
+        s.delete_object(&lock, "b", "k").unwrap();
+        drop(lock);
+        s.purge_due().unwrap();
+        assert_eq!(files(&one), 0, "purged from its own backend");
+        let (_, mut r) = s.open_object("b", "l", None).unwrap();
+        assert_eq!(r.next_frame(1 << 20).unwrap().len(), 16);
+    }
+}

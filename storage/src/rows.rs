@@ -572,6 +572,45 @@ mod tests {
         assert!(decode::<ObjectRow>(&[]).is_err());
     }
 
+    /// Purge entries of format 1 (chunk ids only) read as chunks on the
+    /// server's backend; format 2 keeps each chunk's backend.
+    #[test]
+    fn format_1_purge_entries_upgrade() {
+        #[derive(Serialize)]
+        struct V1 {
+            bucket: String,
+            key: String,
+            seq: u64,
+            chunks: Vec<[u8; 16]>,
+        }
+        let mut raw = vec![FORMAT_V1];
+        raw.extend(
+            postcard::to_allocvec(&V1 {
+                bucket: "b".into(),
+                key: "k".into(),
+                seq: 7,
+                chunks: vec![[3; 16]],
+            })
+            .unwrap(),
+        );
+        let old: PurgeEntry = decode(&raw).unwrap();
+        assert_eq!(
+            (old.seq, old.chunks.clone()),
+            (
+                7,
+                vec![ChunkAt {
+                    id: [3; 16],
+                    backend: 0
+                }]
+            )
+        );
+        let mut new = old;
+        new.chunks[0].backend = 4;
+        let again = encode(&new);
+        assert_eq!(again[0], FORMAT_V2);
+        assert_eq!(decode::<PurgeEntry>(&again).unwrap(), new);
+    }
+
     /// Rows written before versioning states (format 1) still decode: their
     /// versions have their own ids, their buckets are `Enabled`.
     #[test]
