@@ -48,7 +48,7 @@ impl Drop for Deferral<'_> {
     fn drop(&mut self) {
         let chunks = &self.0.inner.chunks;
         let held = {
-            let mut s = chunks.deferred.state.lock();
+            let mut s = chunks.deferred().state.lock();
             s.0 -= 1;
             if s.0 > 0 {
                 return;
@@ -97,7 +97,7 @@ impl Store {
         }
         fs::create_dir_all(dir)?;
         {
-            let mut s = self.inner.chunks.deferred.state.lock();
+            let mut s = self.inner.chunks.deferred().state.lock();
             s.0 += 1;
         }
         let _deferral = Deferral(self);
@@ -166,7 +166,7 @@ impl Store {
 #[cfg(test)]
 impl Store {
     fn chunks_deferral_begin(&self) {
-        self.inner.chunks.deferred.state.lock().0 += 1;
+        self.inner.chunks.deferred().state.lock().0 += 1;
     }
 
     fn chunks_deferral_end(&self) {

@@ -77,10 +77,17 @@ pub(crate) type Resolve = Box<dyn Fn(u16) -> io::Result<Arc<dyn ChunkBackend>> +
 #[derive(Clone)]
 pub(crate) struct ChunkStore {
     backend: Backend,
+    /// What every clone shares (one `Arc`, so a clone costs what it did
+    /// before bucket backends existed).
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
     /// Removals held back while a backup copies files (see `backup.rs`).
-    pub(crate) deferred: Arc<DeferredRemovals>,
+    deferred: DeferredRemovals,
     /// Bucket backends (numbers above 0).
-    others: Arc<Others>,
+    others: Others,
 }
 
 impl fmt::Debug for ChunkStore {
@@ -116,8 +123,7 @@ impl ChunkStore {
     pub(crate) fn local(root: PathBuf) -> io::Result<ChunkStore> {
         Ok(ChunkStore {
             backend: Backend::Local(LocalChunks::open(root)?),
-            deferred: Default::default(),
-            others: Default::default(),
+            shared: Default::default(),
         })
     }
 
@@ -125,14 +131,18 @@ impl ChunkStore {
     pub(crate) fn remote(backend: Arc<dyn ChunkBackend>) -> ChunkStore {
         ChunkStore {
             backend: Backend::Remote(backend),
-            deferred: Default::default(),
-            others: Default::default(),
+            shared: Default::default(),
         }
     }
 
     /// Sets how backend numbers above 0 are opened (once, at start-up).
     pub(crate) fn set_resolver(&self, resolve: Resolve) {
-        let _ = self.others.resolve.set(resolve);
+        let _ = self.shared.others.resolve.set(resolve);
+    }
+
+    /// Removals held back while a backup copies files (see `backup.rs`).
+    pub(crate) fn deferred(&self) -> &DeferredRemovals {
+        &self.shared.deferred
     }
 
     /// The backend numbered `n`: the server's own for 0 (no lookup, no
@@ -150,24 +160,23 @@ impl ChunkStore {
 
     /// Bucket backend `n` (see [`ChunkStore::at`]).
     pub(crate) fn other(&self, n: u16) -> io::Result<Arc<dyn ChunkBackend>> {
-        if let Some(b) = self.others.open.read().get(&n) {
+        let others = &self.shared.others;
+        if let Some(b) = others.open.read().get(&n) {
             return Ok(Arc::clone(b));
         }
-        let resolve = self.others.resolve.get().ok_or_else(|| {
+        let resolve = others.resolve.get().ok_or_else(|| {
             io::Error::other(format!("chunk backend {n} is not known to this process"))
         })?;
         // Opened outside the lock (it may connect); two first uses at once
         // open it twice and keep one.
         let opened = resolve(n)?;
-        Ok(Arc::clone(
-            self.others.open.write().entry(n).or_insert(opened),
-        ))
+        Ok(Arc::clone(others.open.write().entry(n).or_insert(opened)))
     }
 
     /// Forgets an opened bucket backend, so its next use opens it again
     /// (its credentials were replaced).
     pub(crate) fn forget(&self, n: u16) {
-        self.others.open.write().remove(&n);
+        self.shared.others.open.write().remove(&n);
     }
 
     /// A fresh random id.
@@ -227,7 +236,7 @@ impl ChunkStore {
     /// Removes a chunk; a missing one is fine (purges are idempotent).
     /// Held back while a backup runs.
     pub(crate) fn remove(&self, n: u16, id: &ChunkId) -> io::Result<()> {
-        if self.deferred.defer(n, id) {
+        if self.shared.deferred.defer(n, id) {
             return Ok(());
         }
         self.remove_now(n, id)
