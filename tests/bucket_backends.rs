@@ -374,3 +374,85 @@ async fn settings_show_no_secret_and_bad_backends_are_refused() {
         missing.stderr
     );
 }
+
+/// The chunk objects the backend kura holds under `prefix`.
+async fn chunks_under(raw: &Client, prefix: &str) -> usize {
+    let out = raw
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    out.contents().len()
+}
+
+/// Two front ends on one etcd (their own chunks in one S3 prefix of the
+/// backend kura): a bucket's backend set on one front end applies on the
+/// other within about a second (its cached setting expires), and the
+/// other front end reads the chunks of a backend it never opened (from
+/// the registry in etcd).
+#[tokio::test]
+async fn a_switch_on_one_front_end_reaches_the_other() {
+    let Some(etcd) = common::etcd::Etcd::start() else {
+        return;
+    };
+    let backend = Server::start();
+    let raw = backend.client().await;
+    raw.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let meta = etcd.meta("bucket-backends");
+    let blobs = format!("s3://{BUCKET}/server@{}", backend.endpoint);
+    let args = ["--meta", &meta, "--blobs", &blobs, "--chunk-size", "1MiB"];
+    let env = [
+        ("KURA_BLOBS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("KURA_BLOBS_SECRET_ACCESS_KEY", SECRET_KEY),
+    ];
+    let a = Server::start_with_env(&args, &env);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("data")).unwrap();
+    std::fs::copy(
+        a.data_dir().join("access-keys.key"),
+        tmp.path().join("data/access-keys.key"),
+    )
+    .unwrap();
+    let b = Server::start_in(tmp, &args, &env);
+    let (sa, sb) = (a.client().await, b.client().await);
+    sa.create_bucket().bucket("xyz").send().await.unwrap();
+    let body = pattern(MIB + 10, 8);
+    // B caches the bucket's setting (the server's backend) with this PUT.
+    put(&sb, "xyz", "before", &body).await;
+    assert_eq!(chunks_under(&raw, "server/").await, 2);
+
+    let url = format!("s3://{BUCKET}/remote@{}", backend.endpoint);
+    set_backend(&a, "xyz", &url);
+    put(&sa, "xyz", "on-a", &body).await;
+    assert_eq!(chunks_under(&raw, PREFIX).await, 2, "at once on A");
+    assert_eq!(
+        get(&sb, "xyz", "on-a").await,
+        body,
+        "B opens backend 1 itself"
+    );
+
+    // B follows within its cache's second (a PUT routed by the stale
+    // entry lands in the server's backend, and stays readable).
+    let started = std::time::Instant::now();
+    let mut n = 0;
+    loop {
+        n += 1;
+        put(&sb, "xyz", &format!("on-b-{n}"), &body).await;
+        if chunks_under(&raw, PREFIX).await == 2 + 2 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "B still writes to the old backend after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in 1..=n {
+        assert_eq!(get(&sa, "xyz", &format!("on-b-{i}")).await, body);
+    }
+    assert_eq!(get(&sa, "xyz", "before").await, body);
+    assert!(admin::run(&b, &["bucket", "show", "xyz"]).contains(&format!("backend={url}")));
+}
