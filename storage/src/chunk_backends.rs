@@ -52,6 +52,10 @@ const REGISTRY_PREFIX: &[u8] = b"chunk_backend/";
 const BUCKET_PREFIX: &[u8] = b"bucket_backend/";
 /// How long a front end on a shared engine trusts a cached bucket setting.
 pub const SHARED_TTL: Duration = Duration::from_secs(1);
+/// How long a front end on a shared engine uses an opened bucket backend
+/// before it reads its registry row again (new credentials set on another
+/// front end).
+pub const SHARED_REFRESH: Duration = Duration::from_secs(10);
 
 /// A chunk backend as registered: where, and how to sign in.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -77,6 +81,9 @@ impl fmt::Debug for BackendSpec {
 }
 
 impl Row for BackendSpec {}
+
+/// A backend opened from a registry row, with the row.
+type OpenedWith = (BackendSpec, Arc<dyn ChunkBackend>);
 
 /// Opens a backend from its spec (the server's `blobs::parse`).
 pub type BackendOpener =
@@ -145,7 +152,10 @@ impl Store {
     /// whether any bucket has one (embedded).
     pub(crate) fn start_bucket_backends(&self) -> StorageResult<()> {
         let weak = Arc::downgrade(&self.inner);
-        self.inner.chunks.set_resolver(Box::new(move |n| {
+        // What each number was opened with: read again, an unchanged row
+        // keeps its open backend (a RADOS connection is not made anew).
+        let opened: parking_lot::Mutex<HashMap<u16, OpenedWith>> = Default::default();
+        let resolve = move |n: u16| -> io::Result<Arc<dyn ChunkBackend>> {
             let inner = weak
                 .upgrade()
                 .ok_or_else(|| io::Error::other("the store is closed"))?;
@@ -154,14 +164,25 @@ impl Store {
                 .backend_spec(n)
                 .map_err(io::Error::other)?
                 .ok_or_else(|| io::Error::other(format!("chunk backend {n} is not registered")))?;
+            if let Some((was, backend)) = opened.lock().get(&n) {
+                if *was == spec {
+                    return Ok(Arc::clone(backend));
+                }
+            }
             let opener = store.inner.backends.opener.as_ref().ok_or_else(|| {
                 io::Error::other(format!(
                     "chunk backend {n} ({}) cannot be opened by this process",
                     spec.url
                 ))
             })?;
-            opener(&spec)
-        }));
+            let backend = opener(&spec)?;
+            opened.lock().insert(n, (spec, Arc::clone(&backend)));
+            Ok(backend)
+        };
+        // On a shared engine another front end may give a backend new
+        // credentials: its row is read again after `SHARED_REFRESH`.
+        let refresh = self.inner.backends.shared.then_some(SHARED_REFRESH);
+        self.inner.chunks.set_resolver(Box::new(resolve), refresh);
         if !self.inner.backends.shared {
             let mut it = self.bounded(CF_META, BUCKET_PREFIX.to_vec());
             it.seek(BUCKET_PREFIX);

@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::RwLock;
 
@@ -101,9 +101,13 @@ impl fmt::Debug for ChunkStore {
 /// The bucket backends opened so far, and how to open another.
 #[derive(Default)]
 struct Others {
-    resolve: OnceLock<Resolve>,
-    open: RwLock<HashMap<u16, Arc<dyn ChunkBackend>>>,
+    resolve: OnceLock<(Resolve, Option<Duration>)>,
+    /// Each opened backend, and when its registry row was last read.
+    open: RwLock<HashMap<u16, Opened>>,
 }
+
+/// An opened bucket backend, and when its registry row was last read.
+type Opened = (Arc<dyn ChunkBackend>, Instant);
 
 /// Static dispatch: the local default is a direct call.
 #[derive(Debug, Clone)]
@@ -135,9 +139,12 @@ impl ChunkStore {
         }
     }
 
-    /// Sets how backend numbers above 0 are opened (once, at start-up).
-    pub(crate) fn set_resolver(&self, resolve: Resolve) {
-        let _ = self.shared.others.resolve.set(resolve);
+    /// Sets how backend numbers above 0 are opened (once, at start-up),
+    /// and how long an opened one is used before it is resolved again
+    /// (`None`: until [`ChunkStore::forget`]; on a shared engine another
+    /// front end may replace its credentials).
+    pub(crate) fn set_resolver(&self, resolve: Resolve, refresh: Option<Duration>) {
+        let _ = self.shared.others.resolve.set((resolve, refresh));
     }
 
     /// Removals held back while a backup copies files (see `backup.rs`).
@@ -161,16 +168,35 @@ impl ChunkStore {
     /// Bucket backend `n` (see [`ChunkStore::at`]).
     pub(crate) fn other(&self, n: u16) -> io::Result<Arc<dyn ChunkBackend>> {
         let others = &self.shared.others;
-        if let Some(b) = others.open.read().get(&n) {
-            return Ok(Arc::clone(b));
-        }
-        let resolve = others.resolve.get().ok_or_else(|| {
+        let (resolve, refresh) = others.resolve.get().ok_or_else(|| {
             io::Error::other(format!("chunk backend {n} is not known to this process"))
         })?;
-        // Opened outside the lock (it may connect); two first uses at once
-        // open it twice and keep one.
-        let opened = resolve(n)?;
-        Ok(Arc::clone(others.open.write().entry(n).or_insert(opened)))
+        let cached = others.open.read().get(&n).cloned();
+        if let Some((b, at)) = &cached {
+            if refresh.is_none_or(|r| at.elapsed() < r) {
+                return Ok(Arc::clone(b));
+            }
+        }
+        // Resolved outside the lock (it may connect); two first uses at
+        // once resolve it twice and keep the later.
+        match resolve(n) {
+            Ok(opened) => {
+                others
+                    .open
+                    .write()
+                    .insert(n, (Arc::clone(&opened), Instant::now()));
+                Ok(opened)
+            }
+            // The metadata engine did not answer: the backend opened
+            // before still serves (its row is read again next time).
+            Err(e) => match cached {
+                Some((b, _)) => {
+                    tracing::warn!(backend = n, error = %e, "could not read a chunk backend's registry row again");
+                    Ok(b)
+                }
+                None => Err(e),
+            },
+        }
     }
 
     /// Forgets an opened bucket backend, so its next use opens it again
