@@ -9,6 +9,10 @@
 //! other backend (an S3-compatible endpoint, Ceph RADOS) implements
 //! [`ChunkBackend`]; a network round trip dwarfs the virtual call there.
 //!
+//! Each call names the backend by number: 0 is the server's own (the
+//! enum above), any other a bucket's own backend (`chunk_backends.rs`),
+//! reached through the same trait.
+//!
 //! Whatever the backend, a chunk's block CRC32Cs live in its metadata row
 //! (`ChunkRef::crcs`) and the reader verifies them (`integrity.rs`): a
 //! backend is trusted to keep bytes, never to vouch for them.
@@ -72,8 +76,9 @@ pub(crate) type Resolve = Box<dyn Fn(u16) -> io::Result<Arc<dyn ChunkBackend>> +
 ///
 /// Every call names the backend by its number ([`crate::rows::ChunkRef::backend`]):
 /// 0 is the server's own (`--blobs`, or local files) and stays a direct
-/// call; any other number is a bucket's backend, opened at its first use
-/// and kept open for the life of the process.
+/// call; any other number is a bucket's backend (`chunk_backends.rs`),
+/// opened at its first use and kept open (on a shared engine its registry
+/// row is read again every few seconds, for new credentials).
 #[derive(Clone)]
 pub(crate) struct ChunkStore {
     backend: Backend,
@@ -166,7 +171,7 @@ impl ChunkStore {
     }
 
     /// Bucket backend `n` (see [`ChunkStore::at`]).
-    pub(crate) fn other(&self, n: u16) -> io::Result<Arc<dyn ChunkBackend>> {
+    fn other(&self, n: u16) -> io::Result<Arc<dyn ChunkBackend>> {
         let others = &self.shared.others;
         let (resolve, refresh) = others.resolve.get().ok_or_else(|| {
             io::Error::other(format!("chunk backend {n} is not known to this process"))
