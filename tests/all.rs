@@ -10,6 +10,7 @@ mod backup;
 mod bad_input;
 mod bench_tool;
 mod blob_backends;
+mod bucket_backends;
 mod bucket_queries;
 mod buckets;
 mod changes;

@@ -1,7 +1,7 @@
 //! `kura admin migrate` (issue 15): an embedded data directory with every
 //! kind of object (inline, one chunk, many chunks, versions and delete
 //! markers, a completed and an unfinished multipart upload, tags, an access
-//! key) is copied offline into a fresh etcd and an S3 backend (a second
+//! key, a bucket with a chunk backend of its own) is copied offline into a fresh etcd and an S3 backend (a second
 //! kura), and a kura started on the migrated engines answers exactly as
 //! the original did.
 
@@ -117,11 +117,42 @@ async fn an_embedded_data_directory_migrates_to_etcd_and_an_s3_backend() {
         return;
     }
     let Some(etcd) = Etcd::start() else { return };
+    // The target chunk backend: a backend kura's bucket (also the source's
+    // bucket `archive` keeps its chunks there, under `archive/`).
+    let backend = Server::start();
+    let raw = backend.client().await;
+    raw.create_bucket().bucket(CHUNKS).send().await.unwrap();
 
     // The original: embedded, 1 MiB chunks, versioned.
     let mut old = Server::start_with(&["--chunk-size", "1MiB"]);
     let c = old.client().await;
     c.create_bucket().bucket(BUCKET).send().await.unwrap();
+    // A bucket with a chunk backend of its own: its chunks stay there, and
+    // its setting (the backend's number and registry row) moves as stored.
+    c.create_bucket().bucket("archive").send().await.unwrap();
+    let archive_url = format!("s3://{CHUNKS}/archive@{}", backend.endpoint);
+    common::admin::run(
+        &old,
+        &[
+            "bucket",
+            "set",
+            "archive",
+            "--backend",
+            &archive_url,
+            "--backend-access-key-id",
+            ACCESS_KEY,
+            "--backend-secret-access-key",
+            SECRET_KEY,
+        ],
+    );
+    let archived = pattern((1 << 20) + 5, 10);
+    c.put_object()
+        .bucket("archive")
+        .key("kept")
+        .body(ByteStream::from(archived.clone()))
+        .send()
+        .await
+        .unwrap();
     enable_versioning(&c, BUCKET).await;
     put(&c, "inline", b"small enough to live in its row".to_vec()).await;
     put(&c, "one-chunk", pattern(300 << 10, 1)).await;
@@ -171,10 +202,7 @@ async fn an_embedded_data_directory_migrates_to_etcd_and_an_s3_backend() {
     assert!(local_chunks >= 13, "{local_chunks} chunk files");
     old.stop();
 
-    // The targets: a fresh etcd prefix and a backend kura's bucket.
-    let backend = Server::start();
-    let raw = backend.client().await;
-    raw.create_bucket().bucket(CHUNKS).send().await.unwrap();
+    // The targets: a fresh etcd prefix and the backend kura's bucket.
     let blobs = format!("s3://{CHUNKS}/migrated@{}", backend.endpoint);
     let meta = etcd.meta("migrated");
     let new_tmp = tempfile::tempdir().unwrap();
@@ -201,12 +229,14 @@ async fn an_embedded_data_directory_migrates_to_etcd_and_an_s3_backend() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["problems"], serde_json::json!([]));
     assert_eq!(report["chunks_copied"], local_chunks as u64);
-    // Current rows: inline, one-chunk, many-chunks, dir/versions, multi.
-    assert_eq!(report["objects_verified"], 5, "{report}");
+    // Current rows: inline, one-chunk, many-chunks, dir/versions, multi,
+    // and archive/kept.
+    assert_eq!(report["objects_verified"], 6, "{report}");
     // In `versions`: two older dir/versions, the deleted object's bytes and
     // the delete marker on top of it.
     assert_eq!(report["versions_verified"], 4, "{report}");
     assert_eq!(report["parts_verified"], 1, "{report}");
+    assert_eq!(report["chunks_in_bucket_backends"], 2, "{report}");
     assert!(report["chunks_verified"].as_u64().unwrap() >= 13);
     assert!(!etcd.keys("migrated/objects/").is_empty());
     let in_backend = raw
@@ -288,4 +318,26 @@ async fn an_embedded_data_directory_migrates_to_etcd_and_an_s3_backend() {
         0,
         "no chunk is local on the new front end"
     );
+    // The bucket with its own backend: read where it was, and written
+    // there again (its number and the registry came along).
+    assert_eq!(get_version(&c, "archive", "kept", None).await, archived);
+    let archive_chunks = || async {
+        raw.list_objects_v2()
+            .bucket(CHUNKS)
+            .prefix("archive/")
+            .send()
+            .await
+            .unwrap()
+            .key_count()
+            .unwrap_or(0)
+    };
+    assert_eq!(archive_chunks().await, 2);
+    c.put_object()
+        .bucket("archive")
+        .key("new")
+        .body(ByteStream::from(archived.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(archive_chunks().await, 4);
 }

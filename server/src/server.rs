@@ -68,6 +68,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.store_tuning(),
         &args.meta,
         blobs,
+        Some(crate::blobs::opener()),
     )
     .context("opening the store")?;
     if let Some(secs) = args.lifecycle_day_secs {

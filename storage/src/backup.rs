@@ -25,17 +25,18 @@ use crate::store::Store;
 #[derive(Debug, Default)]
 pub(crate) struct DeferredRemovals {
     /// Backups running, and the removals they hold back.
-    state: Mutex<(usize, Vec<ChunkId>)>,
+    state: Mutex<(usize, Vec<(u16, ChunkId)>)>,
 }
 
 impl DeferredRemovals {
-    /// Holds back the removal of `id` if a backup runs (returns `true`).
-    pub(crate) fn defer(&self, id: &ChunkId) -> bool {
+    /// Holds back the removal of `id` from backend `n` if a backup runs
+    /// (returns `true`).
+    pub(crate) fn defer(&self, n: u16, id: &ChunkId) -> bool {
         let mut s = self.state.lock();
         if s.0 == 0 {
             return false;
         }
-        s.1.push(*id);
+        s.1.push((n, *id));
         true
     }
 }
@@ -47,15 +48,15 @@ impl Drop for Deferral<'_> {
     fn drop(&mut self) {
         let chunks = &self.0.inner.chunks;
         let held = {
-            let mut s = chunks.deferred.state.lock();
+            let mut s = chunks.deferred().state.lock();
             s.0 -= 1;
             if s.0 > 0 {
                 return;
             }
             std::mem::take(&mut s.1)
         };
-        for id in held {
-            if let Err(e) = chunks.remove_now(&id) {
+        for (n, id) in held {
+            if let Err(e) = chunks.remove_now(n, &id) {
                 // Left as an orphan: the next start sweeps it.
                 tracing::warn!(chunk = %hex::encode(id), error = %e, "deferred chunk removal failed");
             }
@@ -96,7 +97,7 @@ impl Store {
         }
         fs::create_dir_all(dir)?;
         {
-            let mut s = self.inner.chunks.deferred.state.lock();
+            let mut s = self.inner.chunks.deferred().state.lock();
             s.0 += 1;
         }
         let _deferral = Deferral(self);
@@ -165,7 +166,7 @@ impl Store {
 #[cfg(test)]
 impl Store {
     fn chunks_deferral_begin(&self) {
-        self.inner.chunks.deferred.state.lock().0 += 1;
+        self.inner.chunks.deferred().state.lock().0 += 1;
     }
 
     fn chunks_deferral_end(&self) {

@@ -9,16 +9,23 @@
 //! other backend (an S3-compatible endpoint, Ceph RADOS) implements
 //! [`ChunkBackend`]; a network round trip dwarfs the virtual call there.
 //!
+//! Each call names the backend by number: 0 is the server's own (the
+//! enum above), any other a bucket's own backend (`chunk_backends.rs`),
+//! reached through the same trait.
+//!
 //! Whatever the backend, a chunk's block CRC32Cs live in its metadata row
 //! (`ChunkRef::crcs`) and the reader verifies them (`integrity.rs`): a
 //! backend is trusted to keep bytes, never to vouch for them.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::RwLock;
 
 use bytes::Bytes;
 use rand::RngCore;
@@ -61,13 +68,51 @@ pub trait ChunkBackend: Send + Sync + fmt::Debug {
     fn list(&self, visit: &mut dyn FnMut(ChunkId, Option<SystemTime>)) -> io::Result<()>;
 }
 
+/// Opens the backend registered under a number (the server's
+/// `blobs::parse` over the registry row, see `chunk_backends.rs`).
+pub(crate) type Resolve = Box<dyn Fn(u16) -> io::Result<Arc<dyn ChunkBackend>> + Send + Sync>;
+
 /// The chunks of one store (see the module docs). Cheap to clone.
-#[derive(Debug, Clone)]
+///
+/// Every call names the backend by its number ([`crate::rows::ChunkRef::backend`]):
+/// 0 is the server's own (`--blobs`, or local files) and stays a direct
+/// call; any other number is a bucket's backend (`chunk_backends.rs`),
+/// opened at its first use and kept open (on a shared engine its registry
+/// row is read again every few seconds, for new credentials).
+#[derive(Clone)]
 pub(crate) struct ChunkStore {
     backend: Backend,
-    /// Removals held back while a backup copies files (see `backup.rs`).
-    pub(crate) deferred: Arc<DeferredRemovals>,
+    /// What every clone shares (one `Arc`, so a clone costs what it did
+    /// before bucket backends existed).
+    shared: Arc<Shared>,
 }
+
+#[derive(Default)]
+struct Shared {
+    /// Removals held back while a backup copies files (see `backup.rs`).
+    deferred: DeferredRemovals,
+    /// Bucket backends (numbers above 0).
+    others: Others,
+}
+
+impl fmt::Debug for ChunkStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkStore")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The bucket backends opened so far, and how to open another.
+#[derive(Default)]
+struct Others {
+    resolve: OnceLock<(Resolve, Option<Duration>)>,
+    /// Each opened backend, and when its registry row was last read.
+    open: RwLock<HashMap<u16, Opened>>,
+}
+
+/// An opened bucket backend, and when its registry row was last read.
+type Opened = (Arc<dyn ChunkBackend>, Instant);
 
 /// Static dispatch: the local default is a direct call.
 #[derive(Debug, Clone)]
@@ -76,12 +121,18 @@ enum Backend {
     Remote(Arc<dyn ChunkBackend>),
 }
 
+/// One backend, as a call reaches it.
+enum At<'a> {
+    Local(&'a LocalChunks),
+    Remote(Arc<dyn ChunkBackend>),
+}
+
 impl ChunkStore {
     /// Chunk files under `root` (created with its shard directories).
     pub(crate) fn local(root: PathBuf) -> io::Result<ChunkStore> {
         Ok(ChunkStore {
             backend: Backend::Local(LocalChunks::open(root)?),
-            deferred: Default::default(),
+            shared: Default::default(),
         })
     }
 
@@ -89,8 +140,74 @@ impl ChunkStore {
     pub(crate) fn remote(backend: Arc<dyn ChunkBackend>) -> ChunkStore {
         ChunkStore {
             backend: Backend::Remote(backend),
-            deferred: Default::default(),
+            shared: Default::default(),
         }
+    }
+
+    /// Sets how backend numbers above 0 are opened (once, at start-up),
+    /// and how long an opened one is used before it is resolved again
+    /// (`None`: until [`ChunkStore::forget`]; on a shared engine another
+    /// front end may replace its credentials).
+    pub(crate) fn set_resolver(&self, resolve: Resolve, refresh: Option<Duration>) {
+        let _ = self.shared.others.resolve.set((resolve, refresh));
+    }
+
+    /// Removals held back while a backup copies files (see `backup.rs`).
+    pub(crate) fn deferred(&self) -> &DeferredRemovals {
+        &self.shared.deferred
+    }
+
+    /// The backend numbered `n`: the server's own for 0 (no lookup, no
+    /// lock), else a bucket backend, opened at its first use.
+    #[inline]
+    fn at(&self, n: u16) -> io::Result<At<'_>> {
+        if n == crate::rows::SERVER_BACKEND {
+            return Ok(match &self.backend {
+                Backend::Local(l) => At::Local(l),
+                Backend::Remote(r) => At::Remote(Arc::clone(r)),
+            });
+        }
+        self.other(n).map(At::Remote)
+    }
+
+    /// Bucket backend `n` (see [`ChunkStore::at`]).
+    fn other(&self, n: u16) -> io::Result<Arc<dyn ChunkBackend>> {
+        let others = &self.shared.others;
+        let (resolve, refresh) = others.resolve.get().ok_or_else(|| {
+            io::Error::other(format!("chunk backend {n} is not known to this process"))
+        })?;
+        let cached = others.open.read().get(&n).cloned();
+        if let Some((b, at)) = &cached {
+            if refresh.is_none_or(|r| at.elapsed() < r) {
+                return Ok(Arc::clone(b));
+            }
+        }
+        // Resolved outside the lock (it may connect); two first uses at
+        // once resolve it twice and keep the later.
+        match resolve(n) {
+            Ok(opened) => {
+                others
+                    .open
+                    .write()
+                    .insert(n, (Arc::clone(&opened), Instant::now()));
+                Ok(opened)
+            }
+            // The metadata engine did not answer: the backend opened
+            // before still serves (its row is read again next time).
+            Err(e) => match cached {
+                Some((b, _)) => {
+                    tracing::warn!(backend = n, error = %e, "could not read a chunk backend's registry row again");
+                    Ok(b)
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    /// Forgets an opened bucket backend, so its next use opens it again
+    /// (its credentials were replaced).
+    pub(crate) fn forget(&self, n: u16) {
+        self.shared.others.open.write().remove(&n);
     }
 
     /// A fresh random id.
@@ -100,7 +217,7 @@ impl ChunkStore {
         id
     }
 
-    /// The local chunk tree, if chunks are local files.
+    /// The local chunk tree, if the server's chunks are local files.
     pub(crate) fn local_files(&self) -> Option<&LocalChunks> {
         match &self.backend {
             Backend::Local(l) => Some(l),
@@ -108,7 +225,7 @@ impl ChunkStore {
         }
     }
 
-    /// Where the chunks go, for logs and reports.
+    /// Where the server's chunks go, for logs and reports.
     pub(crate) fn describe(&self) -> String {
         match &self.backend {
             Backend::Local(l) => l.root().display().to_string(),
@@ -116,13 +233,13 @@ impl ChunkStore {
         }
     }
 
-    /// Starts a new chunk; `expected` bytes at most will be written to it
-    /// (a remote chunk is buffered whole: it is sent in one request).
-    pub(crate) fn create(&self, id: &ChunkId, expected: u64) -> io::Result<ChunkSink> {
-        match &self.backend {
-            Backend::Local(l) => Ok(ChunkSink::File(l.create(id)?)),
-            Backend::Remote(r) => Ok(ChunkSink::Buffer {
-                backend: Arc::clone(r),
+    /// Starts a new chunk in backend `n`; `expected` bytes at most will be
+    /// written to it (a remote chunk is buffered whole: it is sent in one request).
+    pub(crate) fn create(&self, n: u16, id: &ChunkId, expected: u64) -> io::Result<ChunkSink> {
+        match self.at(n)? {
+            At::Local(l) => Ok(ChunkSink::File(l.create(id)?)),
+            At::Remote(r) => Ok(ChunkSink::Buffer {
+                backend: r,
                 id: *id,
                 buf: Vec::with_capacity(expected.min(64 << 20) as usize),
             }),
@@ -131,35 +248,36 @@ impl ChunkStore {
 
     /// Makes the directory entries of `ids` durable (local files; a remote
     /// chunk is durable once `put` returned).
-    pub(crate) fn sync_dirs_of(&self, ids: &[ChunkId]) -> io::Result<()> {
-        match &self.backend {
-            Backend::Local(l) => l.sync_dirs_of(ids),
-            Backend::Remote(_) => Ok(()),
+    pub(crate) fn sync_dirs_of(&self, n: u16, ids: &[ChunkId]) -> io::Result<()> {
+        match self.at(n)? {
+            At::Local(l) => l.sync_dirs_of(ids),
+            At::Remote(_) => Ok(()),
         }
     }
 
-    /// Opens chunk `id` for reading (a remote chunk is reached at the first read).
-    pub(crate) fn open(&self, id: &ChunkId) -> io::Result<OpenChunk> {
-        match &self.backend {
-            Backend::Local(l) => Ok(OpenChunk::File(l.open_read(id)?)),
-            Backend::Remote(r) => Ok(OpenChunk::Remote(Arc::clone(r), *id)),
+    /// Opens chunk `id` of backend `n` for reading (a remote chunk is
+    /// reached at the first read).
+    pub(crate) fn open(&self, n: u16, id: &ChunkId) -> io::Result<OpenChunk> {
+        match self.at(n)? {
+            At::Local(l) => Ok(OpenChunk::File(l.open_read(id)?)),
+            At::Remote(r) => Ok(OpenChunk::Remote(r, *id)),
         }
     }
 
     /// Removes a chunk; a missing one is fine (purges are idempotent).
     /// Held back while a backup runs.
-    pub(crate) fn remove(&self, id: &ChunkId) -> io::Result<()> {
-        if self.deferred.defer(id) {
+    pub(crate) fn remove(&self, n: u16, id: &ChunkId) -> io::Result<()> {
+        if self.shared.deferred.defer(n, id) {
             return Ok(());
         }
-        self.remove_now(id)
+        self.remove_now(n, id)
     }
 
     /// Removes a chunk even while a backup runs.
-    pub(crate) fn remove_now(&self, id: &ChunkId) -> io::Result<()> {
-        match &self.backend {
-            Backend::Local(l) => l.remove(id),
-            Backend::Remote(r) => r.delete(id),
+    pub(crate) fn remove_now(&self, n: u16, id: &ChunkId) -> io::Result<()> {
+        match self.at(n)? {
+            At::Local(l) => l.remove(id),
+            At::Remote(r) => r.delete(id),
         }
     }
 
@@ -170,43 +288,48 @@ impl ChunkStore {
     /// may be an async thread dropping a cut-off request.
     pub(crate) fn remove_abandoned(
         &self,
+        n: u16,
         ids: Vec<ChunkId>,
         pending: Option<std::thread::JoinHandle<io::Result<()>>>,
     ) {
-        let remove = |store: &ChunkStore, ids: &[ChunkId]| {
+        let remove = move |store: &ChunkStore, ids: &[ChunkId]| {
             for id in ids {
-                if let Err(e) = store.remove(id) {
+                if let Err(e) = store.remove(n, id) {
                     tracing::warn!(chunk = %hex::encode(id), error = %e, "could not remove chunk of aborted upload");
                 }
             }
         };
-        match &self.backend {
-            Backend::Local(_) => remove(self, &ids),
-            Backend::Remote(_) => {
-                let store = self.clone();
-                let spawned = std::thread::Builder::new()
-                    .name("kura-chunk-cleanup".into())
-                    .spawn(move || {
-                        if let Some(p) = pending {
-                            let _ = p.join();
-                        }
-                        remove(&store, &ids);
-                    });
-                if let Err(e) = spawned {
-                    // Left as orphans: the sweep or `fsck --repair` removes them.
-                    tracing::warn!(error = %e, "could not start the clean-up of an aborted upload");
+        if n == crate::rows::SERVER_BACKEND && !self.is_remote() {
+            return remove(self, &ids);
+        }
+        let store = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("kura-chunk-cleanup".into())
+            .spawn(move || {
+                if let Some(p) = pending {
+                    let _ = p.join();
                 }
-            }
+                remove(&store, &ids);
+            });
+        if let Err(e) = spawned {
+            // Left as orphans: the sweep or `fsck --repair` removes them.
+            tracing::warn!(error = %e, "could not start the clean-up of an aborted upload");
         }
     }
 
-    /// Visits every chunk the store holds (and, locally, every other file
-    /// in the chunk tree, with no id).
-    pub(crate) fn list(&self, mut visit: impl FnMut(Listed)) -> io::Result<()> {
-        match &self.backend {
-            Backend::Local(l) => l.walk(|id, path| {
+    /// Visits every chunk the server's backend holds (and, locally, every
+    /// other file in the chunk tree, with no id).
+    pub(crate) fn list(&self, visit: impl FnMut(Listed)) -> io::Result<()> {
+        self.list_in(crate::rows::SERVER_BACKEND, visit)
+    }
+
+    /// [`ChunkStore::list`] of backend `n`.
+    pub(crate) fn list_in(&self, n: u16, mut visit: impl FnMut(Listed)) -> io::Result<()> {
+        match self.at(n)? {
+            At::Local(l) => l.walk(|id, path| {
                 visit(Listed {
                     id,
+                    backend: n,
                     name: path
                         .file_name()
                         .unwrap_or_default()
@@ -215,9 +338,10 @@ impl ChunkStore {
                     place: Place::File(path.to_path_buf()),
                 })
             }),
-            Backend::Remote(r) => r.list(&mut |id, modified| {
+            At::Remote(r) => r.list(&mut |id, modified| {
                 visit(Listed {
                     id: Some(id),
+                    backend: n,
                     name: hex::encode(id),
                     place: Place::Remote(modified),
                 })
@@ -233,13 +357,13 @@ impl ChunkStore {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             },
-            (Place::Remote(_), Some(id)) => self.remove_now(&id),
+            (Place::Remote(_), Some(id)) => self.remove_now(listed.backend, &id),
             (Place::Remote(_), None) => Ok(()),
         }
     }
 
-    /// Whether chunks are in a backend other than local files (shared,
-    /// maybe, by several front ends: see the start-up sweep).
+    /// Whether the server's chunks are in a backend other than local files
+    /// (shared, maybe, by several front ends: see the start-up sweep).
     pub(crate) fn is_remote(&self) -> bool {
         matches!(self.backend, Backend::Remote(_))
     }
@@ -250,6 +374,8 @@ impl ChunkStore {
 pub(crate) struct Listed {
     /// Its id, if its name is one.
     pub(crate) id: Option<ChunkId>,
+    /// The backend it is in.
+    pub(crate) backend: u16,
     /// Its name (a file name, or the id in hex).
     pub(crate) name: String,
     place: Place,

@@ -20,13 +20,13 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::changes::ChangeEntry;
-use crate::chunks::ChunkId;
+
 use crate::completed::CompletedUpload;
 use crate::error::{StorageError, StorageResult};
 use crate::keys::{self, CF_CHUNKS, CF_OBJECTS, CF_PARTS, CF_UPLOADS, CF_UPLOAD_EXPIRY};
 use crate::locks::WriteLock;
 use crate::objects::NewObject;
-use crate::rows::{self, ChunkRef, DataLocation, ObjectRow, UploadRef};
+use crate::rows::{self, ChunkAt, ChunkRef, DataLocation, ObjectRow, UploadRef};
 use crate::store::{now_ms, Store};
 use crate::writer::{ObjectWriter, WrittenData};
 
@@ -271,7 +271,12 @@ impl Store {
     /// A writer for part data: always chunk files (never inline), so the
     /// parts' chunks can become the object's chunks as they are.
     pub fn part_writer(&self) -> ObjectWriter {
-        ObjectWriter::new(self.inner.chunks.clone(), self.inner.config.chunk_size, 0)
+        ObjectWriter::new(
+            self.inner.chunks.clone(),
+            0,
+            self.inner.config.chunk_size,
+            0,
+        )
     }
 
     /// The exclusive right to upload one part number of one upload;
@@ -343,7 +348,7 @@ impl Store {
         pkey: &[u8],
         (bucket, key, upload_id): (&str, &str, &str),
         row: &PartRow,
-    ) -> StorageResult<Vec<ChunkId>> {
+    ) -> StorageResult<Vec<ChunkAt>> {
         let mut batch = Batch::default();
         let upload = self.upload(bucket, key, upload_id)?;
         if self.shared() {
@@ -363,11 +368,11 @@ impl Store {
             for c in &row.chunks {
                 batch.put_cf(self.cf(CF_CHUNKS), c.id, upload.seq.to_be_bytes());
             }
-            let replaced: Vec<ChunkId> = previous
-                .map(|p| p.chunks.iter().map(|c| c.id).collect())
+            let replaced: Vec<ChunkAt> = previous
+                .map(|p| p.chunks.iter().map(ChunkAt::from).collect())
                 .unwrap_or_default();
-            for id in &replaced {
-                batch.delete_cf(self.cf(CF_CHUNKS), id);
+            for c in &replaced {
+                batch.delete_cf(self.cf(CF_CHUNKS), c.id);
             }
             self.write_synced(batch)?;
             Ok(replaced)
@@ -461,7 +466,7 @@ impl Store {
         new: NewObject,
         remember_until_ms: u64,
         claim: &Option<crate::guards::Claim>,
-    ) -> StorageResult<(ObjectRow, Vec<ChunkId>)> {
+    ) -> StorageResult<(ObjectRow, Vec<ChunkAt>)> {
         {
             let upload = self.upload(bucket, key, upload_id)?;
             let (parts, _) = self.list_parts(bucket, key, upload_id, 0, usize::MAX)?;
@@ -539,7 +544,7 @@ impl Store {
                 if !used.contains(number) {
                     for c in &part.chunks {
                         batch.delete_cf(self.cf(CF_CHUNKS), c.id);
-                        dropped.push(c.id);
+                        dropped.push(ChunkAt::from(c));
                     }
                 }
                 if !ranged {
@@ -579,7 +584,7 @@ impl Store {
         key: &str,
         upload_id: &str,
         expires_ms: u64,
-    ) -> StorageResult<Vec<ChunkId>> {
+    ) -> StorageResult<Vec<ChunkAt>> {
         let ukey = keys::upload_key(bucket, key, upload_id)?;
         let claim = if self.shared() {
             self.retry_guarded(|| {
@@ -613,7 +618,7 @@ impl Store {
         ukey: &[u8],
         expires_ms: u64,
         claim: &Option<crate::guards::Claim>,
-    ) -> StorageResult<Vec<ChunkId>> {
+    ) -> StorageResult<Vec<ChunkAt>> {
         let mut batch = Batch::default();
         self.finish_claim(&mut batch, claim);
         let mut removed = Vec::new();
@@ -623,7 +628,7 @@ impl Store {
             let part: PartRow = rows::decode(&v)?;
             for c in &part.chunks {
                 batch.delete_cf(self.cf(CF_CHUNKS), c.id);
-                removed.push(c.id);
+                removed.push(ChunkAt::from(c));
             }
             if !ranged {
                 batch.delete_cf(self.cf(CF_PARTS), &k);
@@ -652,10 +657,10 @@ impl Store {
 
     /// Chunk files whose rows are already gone: a failure only leaves an
     /// orphan for the start-up sweep.
-    pub(crate) fn remove_chunk_files(&self, ids: &[ChunkId]) {
-        for id in ids {
-            if let Err(e) = self.inner.chunks.remove(id) {
-                tracing::warn!(chunk = %hex::encode(id), error = %e, "could not remove chunk file");
+    pub(crate) fn remove_chunk_files(&self, chunks: &[ChunkAt]) {
+        for c in chunks {
+            if let Err(e) = self.inner.chunks.remove(c.backend, &c.id) {
+                tracing::warn!(chunk = %hex::encode(c.id), backend = c.backend, error = %e, "could not remove chunk file");
             }
         }
     }

@@ -14,7 +14,7 @@ use crate::changes::{ChangeEntry, ChangeEvent};
 use crate::chunk_owners;
 use crate::error::StorageResult;
 use crate::keys::{self, CF_CHUNKS, CF_PURGE, CF_VERSIONS};
-use crate::rows::{self, ObjectRow, PurgeEntry};
+use crate::rows::{self, ChunkAt, ObjectRow, PurgeEntry};
 use crate::store::{now_ms, Store};
 
 /// Due purge entries read at once.
@@ -116,8 +116,8 @@ impl Store {
             );
             return Ok(false);
         }
-        for id in &files {
-            self.inner.chunks.remove(id)?;
+        for c in &files {
+            self.inner.chunks.remove(c.backend, &c.id)?;
         }
         #[cfg(test)]
         if let Some(hook) = &*self.inner.purge_hook.lock() {
@@ -132,8 +132,8 @@ impl Store {
         let mut rows = files.chunks(page.saturating_sub(1).max(1)).peekable();
         while let Some(group) = rows.next() {
             let mut batch = Batch::default();
-            for id in group {
-                batch.delete_cf(self.cf(CF_CHUNKS), id);
+            for c in group {
+                batch.delete_cf(self.cf(CF_CHUNKS), c.id);
             }
             if rows.peek().is_none() {
                 batch.delete_cf(self.cf(CF_PURGE), purge_key);
@@ -160,7 +160,7 @@ impl Store {
         &self,
         purge_key: &[u8],
         entry: &PurgeEntry,
-    ) -> StorageResult<Option<Vec<[u8; 16]>>> {
+    ) -> StorageResult<Option<Vec<ChunkAt>>> {
         let _latch = self
             .inner
             .latches
@@ -176,7 +176,7 @@ impl Store {
         &self,
         purge_key: &[u8],
         entry: &PurgeEntry,
-    ) -> StorageResult<Option<Vec<[u8; 16]>>> {
+    ) -> StorageResult<Option<Vec<ChunkAt>>> {
         let version_key = keys::version_key(&entry.bucket, &entry.key, entry.seq)?;
         let mut batch = Batch::default();
         let row: Option<ObjectRow> = match self.inner.db.get(self.cf(CF_VERSIONS), &version_key)? {
@@ -197,7 +197,7 @@ impl Store {
         let row = row.filter(|r| r.expires_ms <= due);
         let mut candidates = entry.chunks.clone();
         if let Some(row) = &row {
-            candidates.extend(row.chunks().iter().map(|c| c.id));
+            candidates.extend(row.chunks().iter().map(ChunkAt::from));
             batch.delete_cf(self.cf(CF_VERSIONS), &version_key);
             self.add_usage(
                 &mut batch,
@@ -210,14 +210,16 @@ impl Store {
         // them) only loses this version from its owners, in this batch.
         let mut files = Vec::with_capacity(candidates.len());
         // One batched read (a round trip per page on etcd, not per file).
-        let owners = self.chunk_owners_of(&candidates)?;
-        for (id, owners) in candidates.into_iter().zip(owners) {
+        let ids: Vec<[u8; 16]> = candidates.iter().map(|c| c.id).collect();
+        let owners = self.chunk_owners_of(&ids)?;
+        for (chunk, owners) in candidates.into_iter().zip(owners) {
+            let id = chunk.id;
             let others: Vec<u64> = owners.iter().copied().filter(|&s| s != entry.seq).collect();
             if others.is_empty() {
                 // No live version owns it (a metadata-only update only
                 // adds owners to the current version's files, which list
                 // that version): no guard needed.
-                files.push(id);
+                files.push(chunk);
             } else {
                 // A metadata-only update on another front end may add an
                 // owner meanwhile: it must not be lost.
@@ -254,12 +256,30 @@ impl Store {
     /// uploads are in progress, so there only chunks older than
     /// [`REMOTE_SWEEP_GRACE`] go (younger ones wait for the next start, or
     /// `kura fsck --repair`).
+    ///
+    /// Every bucket backend (`chunk_backends.rs`) is swept the same way,
+    /// as a remote one; one that cannot be reached now is left for the next
+    /// start (it must not keep the server from starting).
     pub(crate) fn sweep_orphan_chunks(&self) -> StorageResult<usize> {
+        let mut removed = self.sweep_orphan_chunks_in(crate::rows::SERVER_BACKEND)?;
+        for n in self.backend_numbers()? {
+            match self.sweep_orphan_chunks_in(n) {
+                Ok(r) => removed += r,
+                Err(e) => {
+                    tracing::warn!(backend = n, error = %e, "could not sweep a bucket's chunk backend")
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// [`Store::sweep_orphan_chunks`] of backend `n`.
+    fn sweep_orphan_chunks_in(&self, n: u16) -> StorageResult<usize> {
         let mut orphans = Vec::new();
         let mut lookup_error = None;
-        let remote = self.inner.chunks.is_remote();
+        let remote = n != crate::rows::SERVER_BACKEND || self.inner.chunks.is_remote();
         let now = std::time::SystemTime::now();
-        self.inner.chunks.list(|listed| {
+        self.inner.chunks.list_in(n, |listed| {
             if remote
                 && listed
                     .modified()

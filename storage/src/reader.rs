@@ -230,7 +230,9 @@ fn open_chunk<'a>(
     index: usize,
 ) -> io::Result<&'a mut OpenChunk> {
     if !matches!(open, Some((i, _)) if *i == index) {
-        let file = store.open(&chunk.id).map_err(|e| damaged(chunk, e))?;
+        let file = store
+            .open(chunk.backend, &chunk.id)
+            .map_err(|e| damaged(chunk, e))?;
         *open = Some((index, file));
     }
     Ok(&mut open.as_mut().expect("chunk file open").1)
@@ -280,7 +282,7 @@ mod tests {
             .iter()
             .map(|data| {
                 let id = ChunkStore::new_id();
-                let mut sink = store.create(&id, data.len() as u64).unwrap();
+                let mut sink = store.create(0, &id, data.len() as u64).unwrap();
                 sink.write_all(data).unwrap();
                 sink.commit().unwrap();
                 let mut sums = BlockSums::default();

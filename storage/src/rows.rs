@@ -474,11 +474,63 @@ pub struct PurgeEntry {
     pub seq: u64,
     /// Chunk files to remove even though no version row lists them any more
     /// (a version deleted by id is hidden at once; its files go when no
-    /// download reads them).
-    pub chunks: Vec<[u8; 16]>,
+    /// download reads them), each with the backend holding it.
+    pub chunks: Vec<ChunkAt>,
 }
 
-impl Row for PurgeEntry {}
+/// Format 2: each chunk of [`PurgeEntry::chunks`] names its backend.
+impl Row for PurgeEntry {
+    const FORMAT: u8 = FORMAT_V2;
+
+    fn upgrade(format: u8, raw: &[u8]) -> StorageResult<Self> {
+        #[derive(Deserialize)]
+        struct V1 {
+            bucket: String,
+            key: String,
+            seq: u64,
+            chunks: Vec<[u8; 16]>,
+        }
+        match format {
+            FORMAT_V1 => {
+                let old: V1 = postcard_decode(raw)?;
+                Ok(PurgeEntry {
+                    bucket: old.bucket,
+                    key: old.key,
+                    seq: old.seq,
+                    chunks: old
+                        .chunks
+                        .into_iter()
+                        .map(|id| ChunkAt {
+                            id,
+                            backend: SERVER_BACKEND,
+                        })
+                        .collect(),
+                })
+            }
+            other => Err(StorageError::Corrupt(format!(
+                "unknown purge entry format {other}"
+            ))),
+        }
+    }
+}
+
+/// Where one chunk is: its id in its backend (what removing it takes).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct ChunkAt {
+    /// The chunk's id.
+    pub id: [u8; 16],
+    /// The backend holding it ([`ChunkRef::backend`]).
+    pub backend: u16,
+}
+
+impl From<&ChunkRef> for ChunkAt {
+    fn from(c: &ChunkRef) -> ChunkAt {
+        ChunkAt {
+            id: c.id,
+            backend: c.backend,
+        }
+    }
+}
 
 /// What the expiry queue names: one upload.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -518,6 +570,45 @@ mod tests {
         assert_eq!(decode::<ObjectRow>(&raw).unwrap(), row);
         assert!(decode::<ObjectRow>(&[9, 1, 2]).is_err());
         assert!(decode::<ObjectRow>(&[]).is_err());
+    }
+
+    /// Purge entries of format 1 (chunk ids only) read as chunks on the
+    /// server's backend; format 2 keeps each chunk's backend.
+    #[test]
+    fn format_1_purge_entries_upgrade() {
+        #[derive(Serialize)]
+        struct V1 {
+            bucket: String,
+            key: String,
+            seq: u64,
+            chunks: Vec<[u8; 16]>,
+        }
+        let mut raw = vec![FORMAT_V1];
+        raw.extend(
+            postcard::to_allocvec(&V1 {
+                bucket: "b".into(),
+                key: "k".into(),
+                seq: 7,
+                chunks: vec![[3; 16]],
+            })
+            .unwrap(),
+        );
+        let old: PurgeEntry = decode(&raw).unwrap();
+        assert_eq!(
+            (old.seq, old.chunks.clone()),
+            (
+                7,
+                vec![ChunkAt {
+                    id: [3; 16],
+                    backend: 0
+                }]
+            )
+        );
+        let mut new = old;
+        new.chunks[0].backend = 4;
+        let again = encode(&new);
+        assert_eq!(again[0], FORMAT_V2);
+        assert_eq!(decode::<PurgeEntry>(&again).unwrap(), new);
     }
 
     /// Rows written before versioning states (format 1) still decode: their

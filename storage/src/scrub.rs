@@ -196,16 +196,32 @@ impl Store {
     }
 
     /// Chunk files that no row lists (`referenced`, when given, must list
-    /// them too), older than `grace`.
+    /// them too), older than `grace`, in the server's backend and in every
+    /// bucket backend (named `N/ID` there).
     fn find_orphans(
         &self,
+        grace: Duration,
+        referenced: Option<&HashSet<ChunkId>>,
+    ) -> StorageResult<Vec<String>> {
+        let mut orphans = self.find_orphans_in(crate::rows::SERVER_BACKEND, grace, referenced)?;
+        for n in self.backend_numbers()? {
+            let found = self.find_orphans_in(n, grace, referenced)?;
+            orphans.extend(found.into_iter().map(|name| format!("{n}/{name}")));
+        }
+        Ok(orphans)
+    }
+
+    /// [`Store::find_orphans`] in backend `n`.
+    fn find_orphans_in(
+        &self,
+        n: u16,
         grace: Duration,
         referenced: Option<&HashSet<ChunkId>>,
     ) -> StorageResult<Vec<String>> {
         let now = SystemTime::now();
         let mut orphans = Vec::new();
         let mut failed = None;
-        self.inner.chunks.list(|found| {
+        self.inner.chunks.list_in(n, |found| {
             let listed = match found.id {
                 Some(id) => {
                     referenced.is_some_and(|r| r.contains(&id))
@@ -288,13 +304,18 @@ impl Store {
         if repair {
             for name in &report.orphans {
                 // Only files named like chunks (anything else is reported).
-                let Some(id) = hex::decode(name)
+                // A bucket backend's chunk is named `N/ID`.
+                let (n, hex_id) = match name.split_once('/') {
+                    Some((n, id)) => (n.parse::<u16>().unwrap_or(u16::MAX), id),
+                    None => (crate::rows::SERVER_BACKEND, name.as_str()),
+                };
+                let Some(id) = hex::decode(hex_id)
                     .ok()
                     .and_then(|v| ChunkId::try_from(v).ok())
                 else {
                     continue;
                 };
-                self.inner.chunks.remove(&id)?;
+                self.inner.chunks.remove(n, &id)?;
                 tracing::info!(chunk = %name, "fsck: removed orphan chunk file");
             }
         }
@@ -319,7 +340,7 @@ impl Store {
         {
             let (_, v) = item?;
             let entry: PurgeEntry = rows::decode(&v)?;
-            ids.extend(entry.chunks);
+            ids.extend(entry.chunks.iter().map(|c| c.id));
         }
         Ok(ids)
     }
@@ -336,7 +357,7 @@ pub(crate) fn check_chunk_in(
 ) -> (u64, Option<(bool, String)>) {
     let missing = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
     let opened = chunks
-        .open(&chunk.id)
+        .open(chunk.backend, &chunk.id)
         .and_then(|f| Ok((f.stored_len()?, f)));
     let (len, mut file) = match opened {
         Ok(found) => found,

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
+use crate::chunk_backends::{BackendOpener, Backends};
 use crate::chunk_store::{ChunkBackend, ChunkStore};
 use crate::engine::{Batch, Cf, Cursor, Engine, Entries, Expect, MetaUrl, ReadBounds};
 use crate::error::{StorageError, StorageResult};
@@ -65,6 +66,8 @@ pub(crate) struct Inner {
     /// The metadata engine (see `engine/`).
     pub(crate) db: Engine,
     pub(crate) chunks: ChunkStore,
+    /// The buckets' own chunk backends (see `chunk_backends.rs`).
+    pub(crate) backends: Backends,
     pub(crate) locks: Arc<LockTable>,
     pub(crate) readers: Arc<Readers>,
     /// Short sections over one key's version rows (see `latches.rs`).
@@ -130,18 +133,20 @@ impl Store {
 
     /// [`Store::open`] with RocksDB memory bounds of its own.
     pub fn open_with(config: StoreConfig, tuning: StoreTuning) -> StorageResult<Store> {
-        Store::open_on(config, tuning, &MetaUrl::Embedded, None)
+        Store::open_on(config, tuning, &MetaUrl::Embedded, None, None)
     }
 
     /// [`Store::open_with`] on the metadata engine `meta`, with the chunks
-    /// in `blobs` instead of local files under the data directory when given.
+    /// in `blobs` instead of local files under the data directory when
+    /// given, and the buckets' own backends opened by `opener`.
     pub fn open_on(
         config: StoreConfig,
         tuning: StoreTuning,
         meta: &MetaUrl,
         blobs: Option<Arc<dyn ChunkBackend>>,
+        opener: Option<BackendOpener>,
     ) -> StorageResult<Store> {
-        let store = Store::open_unswept_on(config, tuning, meta, blobs)?;
+        let store = Store::open_unswept_on(config, tuning, meta, blobs, opener)?;
         // Owner rows of commits a crash cut off first, so their files are
         // orphans for the sweep below.
         store.sweep_split_commits()?;
@@ -159,16 +164,19 @@ impl Store {
     /// Opens the store but leaves orphan chunk files where they are, for
     /// `kura fsck` to report (and remove only when asked to).
     pub fn open_unswept(config: StoreConfig, tuning: StoreTuning) -> StorageResult<Store> {
-        Store::open_unswept_on(config, tuning, &MetaUrl::Embedded, None)
+        Store::open_unswept_on(config, tuning, &MetaUrl::Embedded, None, None)
     }
 
     /// [`Store::open_unswept`] on the metadata engine `meta`, with the
-    /// chunks in `blobs` when given.
+    /// chunks in `blobs` when given; `opener` opens the buckets' own
+    /// backends (`chunk_backends.rs`; without one, chunks in them cannot be
+    /// reached).
     pub fn open_unswept_on(
         config: StoreConfig,
         tuning: StoreTuning,
         meta: &MetaUrl,
         blobs: Option<Arc<dyn ChunkBackend>>,
+        opener: Option<BackendOpener>,
     ) -> StorageResult<Store> {
         std::fs::create_dir_all(&config.data_dir)?;
         let db = Engine::open(meta, &config.data_dir.join("meta"), &tuning)?;
@@ -198,10 +206,12 @@ impl Store {
         };
         let changes = crate::change_log::ChangeLog::recover(&db)?;
         let coord = db.coord().cloned();
+        let backends = Backends::new(opener, db.is_shared());
         let store = Store {
             inner: Arc::new(Inner {
                 db,
                 chunks,
+                backends,
                 locks: Arc::new(LockTable::new(coord.clone())),
                 readers: Arc::new(Readers::new(coord.clone())),
                 latches: Latches::default(),
@@ -222,6 +232,7 @@ impl Store {
                 lifecycle_day_ms: crate::lifecycle::DAY_MS.into(),
             }),
         };
+        store.start_bucket_backends()?;
         crate::change_log::sync_horizons(&store.inner)?;
         store.resume_reschedules()?;
         if !sealed {
@@ -318,10 +329,13 @@ impl Store {
         Ok(s.next)
     }
 
-    /// A writer for a new object's bytes.
+    /// A writer for a new object's bytes on the server's backend (the
+    /// server writes through [`Store::object_writer_in`], which follows
+    /// the bucket's backend).
     pub fn object_writer(&self) -> ObjectWriter {
         ObjectWriter::new(
             self.inner.chunks.clone(),
+            crate::rows::SERVER_BACKEND,
             self.inner.config.chunk_size,
             self.inner.config.inline_threshold,
         )
@@ -476,9 +490,11 @@ impl Store {
         batch.delete_cf(self.cf(CF_META), keys::bucket_tags_key(name));
         self.drop_bucket_lifecycle(&mut batch, name);
         self.drop_bucket_usage(&mut batch, name);
+        self.drop_bucket_backend(&mut batch, name);
         self.finish_claim(&mut batch, claim);
         self.expect_present(&mut batch, CF_BUCKETS, name.as_bytes());
         self.write_synced(batch)?;
+        self.forget_bucket_backend(name);
         Ok(())
     }
 }

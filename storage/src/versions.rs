@@ -206,7 +206,7 @@ impl Store {
             bucket: bucket.to_string(),
             key: key.to_string(),
             seq,
-            chunks: removed.chunks().iter().map(|c| c.id).collect(),
+            chunks: removed.chunks().iter().map(rows::ChunkAt::from).collect(),
         };
         batch.put_cf(
             self.cf(CF_PURGE),
@@ -247,7 +247,7 @@ impl Store {
                 bucket: bucket.to_string(),
                 key,
                 seq,
-                chunks: row.chunks().iter().map(|c| c.id).collect(),
+                chunks: row.chunks().iter().map(rows::ChunkAt::from).collect(),
             };
             batch.delete_cf(self.cf(CF_VERSIONS), k);
             batch.put_cf(

@@ -17,6 +17,8 @@ use crate::rows::{ChunkRef, DataLocation};
 #[derive(Debug)]
 pub(crate) struct ChunkCleanup {
     store: ChunkStore,
+    /// The backend the chunks are in.
+    backend: u16,
     ids: Vec<ChunkId>,
     /// The commit of the last full chunk, if still running when the
     /// upload was dropped (a remote chunk is removed only after it).
@@ -33,7 +35,8 @@ impl Drop for ChunkCleanup {
     fn drop(&mut self) {
         if !self.ids.is_empty() {
             let ids = std::mem::take(&mut self.ids);
-            self.store.remove_abandoned(ids, self.pending.take());
+            self.store
+                .remove_abandoned(self.backend, ids, self.pending.take());
         }
     }
 }
@@ -72,7 +75,10 @@ impl WrittenData {
 }
 
 impl ObjectWriter {
-    pub(crate) fn new(store: ChunkStore, chunk_size: u64, inline_max: usize) -> Self {
+    /// A writer into backend number `backend` of `store` (the bucket's,
+    /// taken when the upload starts: it finishes there whatever happens
+    /// to the bucket's setting meanwhile).
+    pub(crate) fn new(store: ChunkStore, backend: u16, chunk_size: u64, inline_max: usize) -> Self {
         ObjectWriter {
             chunk_size: chunk_size.max(1),
             inline_max,
@@ -82,6 +88,7 @@ impl ObjectWriter {
             chunks: Vec::new(),
             cleanup: ChunkCleanup {
                 store,
+                backend,
                 ids: Vec::new(),
                 pending: None,
             },
@@ -128,12 +135,15 @@ impl ObjectWriter {
             let id = ChunkStore::new_id();
             // Registered for cleanup before the file exists, so no window leaks it.
             self.cleanup.ids.push(id);
-            let file = self.cleanup.store.create(&id, self.chunk_size)?;
+            let file = self
+                .cleanup
+                .store
+                .create(self.cleanup.backend, &id, self.chunk_size)?;
             self.chunks.push(ChunkRef {
                 id,
                 len: 0,
                 crcs: Vec::new(),
-                backend: crate::rows::SERVER_BACKEND,
+                backend: self.cleanup.backend,
             });
             self.current = Some((file, 0, BlockSums::default()));
         }
@@ -185,11 +195,14 @@ impl ObjectWriter {
         let location = if self.chunks.is_empty() {
             DataLocation::Inline(std::mem::take(&mut self.inline))
         } else {
-            self.cleanup.store.sync_dirs_of(&self.cleanup.ids)?;
+            self.cleanup
+                .store
+                .sync_dirs_of(self.cleanup.backend, &self.cleanup.ids)?;
             DataLocation::Chunks(std::mem::take(&mut self.chunks))
         };
         let cleanup = ChunkCleanup {
             store: self.cleanup.store.clone(),
+            backend: self.cleanup.backend,
             ids: std::mem::take(&mut self.cleanup.ids),
             pending: None,
         };
@@ -228,7 +241,7 @@ mod tests {
     #[test]
     fn small_objects_stay_inline() {
         let (_t, s) = store();
-        let mut w = ObjectWriter::new(s.clone(), 10, 8);
+        let mut w = ObjectWriter::new(s.clone(), 0, 10, 8);
         assert!(w.stays_in_memory(8));
         w.write(b"abc").unwrap();
         assert!(w.stays_in_memory(5) && !w.stays_in_memory(6));
@@ -242,7 +255,7 @@ mod tests {
     #[test]
     fn large_objects_are_chunked_and_cleaned_on_drop() {
         let (_t, s) = store();
-        let mut w = ObjectWriter::new(s.clone(), 10, 4);
+        let mut w = ObjectWriter::new(s.clone(), 0, 10, 4);
         w.write(b"abc").unwrap();
         w.write(&[7u8; 25]).unwrap();
         assert!(!w.stays_in_memory(0), "its chunks need syncing");
@@ -261,7 +274,7 @@ mod tests {
     #[test]
     fn dropped_writer_cleans_up() {
         let (_t, s) = store();
-        let mut w = ObjectWriter::new(s.clone(), 10, 0);
+        let mut w = ObjectWriter::new(s.clone(), 0, 10, 0);
         w.write(&[1u8; 15]).unwrap();
         assert_eq!(files(&s), 2);
         drop(w);

@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use http::Response;
 use kura_protocol::{S3Error, S3ErrorCode, S3Result};
-use kura_storage::{BucketRow, WebhookRow};
+use kura_storage::{BackendSpec, BucketRow, WebhookRow};
 
 use rand::RngCore;
 
 use super::json;
-use super::types::{BucketSettings, BucketUpdate, NewWebhook, WebhookInfo};
+use super::types::{
+    BackendInfo, BucketSettings, BucketUpdate, NewBackend, NewWebhook, WebhookInfo,
+};
 use crate::clock::rfc3339;
 use crate::errors::{blocking, StorageResultExt};
 use crate::response::Body;
@@ -45,7 +47,58 @@ fn settings(state: &AppState, name: &str, row: &BucketRow) -> BucketSettings {
             .usage(name)
             .ok()
             .map(|u| super::types::BucketUsage::of(name, u)),
+        backend: state
+            .store
+            .bucket_backend(name)
+            .ok()
+            .flatten()
+            .map(|b| BackendInfo {
+                number: b.number,
+                url: b.url,
+                access_key_id: b.access_key_id.as_deref().map(mask),
+                region: b.region,
+            }),
     }
+}
+
+/// An access key id as shown: its first 4 characters.
+fn mask(id: &str) -> String {
+    let shown: String = id.chars().take(4).collect();
+    format!("{shown}…")
+}
+
+/// Checks a new backend before the bucket depends on it: the URL parses,
+/// an S3 endpoint has credentials, and a probe chunk can be written, read
+/// back and deleted there. Blocking.
+fn check_backend(state: &AppState, b: &NewBackend) -> S3Result<BackendSpec> {
+    let url = b.url.trim();
+    if !url.starts_with("s3://") && !url.starts_with("rados://") {
+        return Err(S3Error::invalid_argument(
+            "backend must be s3://BUCKET[/PREFIX]@http(s)://HOST[:PORT], rados://POOL?conf=FILE, \
+             or null for the server's own",
+        ));
+    }
+    if url.starts_with("s3://")
+        && (b.access_key_id.as_deref().unwrap_or("").is_empty()
+            || b.secret_access_key.as_deref().unwrap_or("").is_empty())
+    {
+        return Err(S3Error::invalid_argument(
+            "an s3:// backend needs access_key_id and secret_access_key",
+        ));
+    }
+    let spec = BackendSpec {
+        url: url.to_string(),
+        access_key_id: b.access_key_id.clone(),
+        secret_access_key: b.secret_access_key.clone(),
+        region: b.region.clone().filter(|r| !r.is_empty()),
+    };
+    state.store.probe_backend(&spec).map_err(|e| {
+        S3Error::invalid_argument(format!(
+            "cannot use {url} as a chunk backend (a test chunk could not be written, read \
+             back and deleted there): {e}"
+        ))
+    })?;
+    Ok(spec)
 }
 
 fn webhooks(state: &AppState, bucket: &str) -> Vec<WebhookInfo> {
@@ -204,7 +257,26 @@ pub async fn update(
     }
     let st = Arc::clone(state);
     let bucket = name.to_string();
+    let switched = u.backend.is_some();
     blocking(move || {
+        // Checked before any setting changes: a backend that cannot work
+        // leaves the bucket as it was.
+        let backend = match &u.backend {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(b)) => {
+                st.store
+                    .bucket(&bucket)
+                    .s3()?
+                    .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchBucket))?;
+                Some(Some(check_backend(&st, b)?))
+            }
+        };
+        if let Some(backend) = &backend {
+            st.store
+                .set_bucket_backend(&bucket, backend.as_ref())
+                .s3()?;
+        }
         if let Some(max) = u.max_object_size {
             st.store.set_bucket_max_object_size(&bucket, max).s3()?;
         }
@@ -225,7 +297,7 @@ pub async fn update(
         Ok(())
     })
     .await?;
-    tracing::info!(bucket = %name, "bucket settings updated");
+    tracing::info!(bucket = %name, backend_changed = switched, "bucket settings updated");
     show(state, name).await
 }
 

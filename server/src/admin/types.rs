@@ -100,6 +100,49 @@ pub struct BucketSettings {
     /// What the bucket holds now.
     #[serde(default)]
     pub usage: Option<BucketUsage>,
+    /// The chunk backend of the bucket's new objects (`None`: the
+    /// server's own, `--blobs` or local files).
+    #[serde(default)]
+    pub backend: Option<BackendInfo>,
+}
+
+/// A bucket's own chunk backend, as shown (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// Its number in the server's registry (what chunk references record).
+    pub number: u16,
+    /// Its URL (`s3://BUCKET[/PREFIX]@http(s)://HOST[:PORT]`).
+    pub url: String,
+    /// The access key id it signs with, masked (its first 4 characters).
+    pub access_key_id: Option<String>,
+    /// Its region, if set.
+    pub region: Option<String>,
+}
+
+/// `backend` of a `BucketUpdate`: where the bucket's new chunks go.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NewBackend {
+    /// `s3://BUCKET[/PREFIX]@http(s)://HOST[:PORT]` (or `rados://POOL?conf=FILE`).
+    pub url: String,
+    /// Access key id for an S3 endpoint.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// Its secret: stored sealed, never shown back.
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+    /// Region the endpoint expects in signatures (default `us-east-1`).
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+impl std::fmt::Debug for NewBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewBackend")
+            .field("url", &self.url)
+            .field("access_key_id", &self.access_key_id)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A bucket's usage counters (`GET /usage`, and in its settings).
@@ -240,6 +283,14 @@ pub struct BucketUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub max_objects: Option<Option<u64>>,
+    /// The chunk backend of the bucket's new objects; `null` returns to
+    /// the server's. Objects already stored stay where they are.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub backend: Option<Option<NewBackend>>,
 }
 
 /// Distinguishes a field set to `null` (`Some(None)`) from an absent one (`None`).

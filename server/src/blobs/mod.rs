@@ -122,6 +122,20 @@ pub fn parse(url: &str, creds: &BlobCredentials) -> anyhow::Result<Arc<dyn Chunk
     )
 }
 
+/// Opens the buckets' own backends (`kura admin bucket set NAME --backend
+/// URL`) from their registry rows: the same URLs as `--blobs`, with the
+/// credentials registered with them.
+pub fn opener() -> kura_storage::BackendOpener {
+    Arc::new(|spec: &kura_storage::BackendSpec| {
+        let creds = BlobCredentials {
+            access_key_id: spec.access_key_id.clone(),
+            secret_access_key: spec.secret_access_key.clone(),
+            region: spec.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        };
+        parse(&spec.url, &creds).map_err(|e| std::io::Error::other(format!("{e:#}")))
+    })
+}
+
 /// Writes the `blobs` file durably (temporary name, fsync, rename, fsync the directory).
 fn record(data_dir: &Path, file: &Path, what: &str) -> anyhow::Result<()> {
     use std::io::Write;

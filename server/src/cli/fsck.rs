@@ -58,6 +58,7 @@ pub fn run(args: FsckArgs) -> anyhow::Result<()> {
         // checked online (`kura admin scrub`).
         &kura_storage::MetaUrl::Embedded,
         blobs,
+        Some(crate::blobs::opener()),
     )
     .with_context(|| {
         format!(

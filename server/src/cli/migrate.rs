@@ -107,6 +107,12 @@ fn print_report(r: &MigrateReport) {
         r.chunks_verified,
         r.bytes_verified
     );
+    if r.chunks_in_bucket_backends > 0 {
+        println!(
+            "{} chunks stay in their buckets' own backends (the registry is copied)",
+            r.chunks_in_bucket_backends
+        );
+    }
     for p in &r.problems {
         println!("PROBLEM {p}");
     }

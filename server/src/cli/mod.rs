@@ -23,7 +23,7 @@ use clap::{Args, Subcommand};
 use http::Method;
 use serde_json::json;
 
-use crate::admin::types::{BucketUpdate, KeyUpdate, NewKey, NewWebhook};
+use crate::admin::types::{BucketUpdate, KeyUpdate, NewBackend, NewKey, NewWebhook};
 use crate::config::{parse_duration, parse_size};
 use client::Client;
 pub use client::Connection;
@@ -192,6 +192,20 @@ pub enum BucketCommand {
         /// Object-count quota, e.g. `1000000`; `none` removes it.
         #[arg(long)]
         max_objects: Option<String>,
+        /// Where the bucket's new objects' bytes go: `s3://BUCKET[/PREFIX]@http(s)://HOST[:PORT]`
+        /// (checked with a test chunk first), or `default` for the server's own. Objects already
+        /// stored stay readable where they are.
+        #[arg(long)]
+        backend: Option<String>,
+        /// Access key id for `--backend`.
+        #[arg(long, env = "KURA_BACKEND_ACCESS_KEY_ID")]
+        backend_access_key_id: Option<String>,
+        /// Secret access key for `--backend` (stored encrypted, never shown back).
+        #[arg(long, env = "KURA_BACKEND_SECRET_ACCESS_KEY", hide_env_values = true)]
+        backend_secret_access_key: Option<String>,
+        /// Region the `--backend` endpoint expects in signatures (default `us-east-1`).
+        #[arg(long)]
+        backend_region: Option<String>,
     },
     /// Objects, bytes and trash (noncurrent versions) per bucket.
     Usage,
@@ -362,6 +376,10 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                 multipart_expiry,
                 quota,
                 max_objects,
+                backend,
+                backend_access_key_id,
+                backend_secret_access_key,
+                backend_region,
             } => {
                 let update = BucketUpdate {
                     max_object_size: none_or(max_object_size, parse_size)?,
@@ -377,6 +395,15 @@ async fn run_async(args: AdminArgs) -> anyhow::Result<()> {
                         s.parse::<u64>()
                             .map_err(|_| format!("invalid object count {s:?}"))
                     })?,
+                    backend: backend.map(|url| match url.as_str() {
+                        "default" | "none" => None,
+                        _ => Some(NewBackend {
+                            url,
+                            access_key_id: backend_access_key_id,
+                            secret_access_key: backend_secret_access_key,
+                            region: backend_region,
+                        }),
+                    }),
                 };
                 (
                     client

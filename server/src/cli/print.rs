@@ -147,6 +147,20 @@ pub fn text(shape: Shape, v: &Value) {
         }
         Shape::Bucket => {
             println!("{}", bucket_line(v));
+            if let Some(b) = v.get("backend").filter(|b| !b.is_null()) {
+                let key = b
+                    .get("access_key_id")
+                    .and_then(Value::as_str)
+                    .map(|k| format!("  access_key_id={k}"))
+                    .unwrap_or_default();
+                println!(
+                    "  backend={}  (number {}){key}",
+                    s(b, "url"),
+                    n(b, "number")
+                );
+            } else {
+                println!("  backend=default");
+            }
             for w in v
                 .get("webhooks")
                 .and_then(Value::as_array)

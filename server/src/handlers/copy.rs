@@ -95,7 +95,7 @@ pub async fn copy_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Resp
     }
     super::kit::admission::admit_write(&ctx.state, &bucket, Some(&key), Some(row.size))?;
 
-    let copied = copy_stream(reader, store.object_writer(), &[]).await?;
+    let copied = copy_stream(reader, store.object_writer_in(&bucket).s3()?, &[]).await?;
     // A copy is a new single-part object: its ETag is the MD5 of its bytes,
     // whatever the source's was. Full-object checksums still describe the
     // bytes; composite ones (multipart sources) would not.

@@ -132,7 +132,12 @@ pub async fn upload_part(
     let mut payload = payload.with_limit(limit).with_quota(room);
     let default = upload_algorithm(&upload).is_none();
     let algorithms = checksum::algorithms(requested.as_ref(), default);
-    let ingested = ingest_with(store.part_writer(), &mut payload, &algorithms).await?;
+    let ingested = ingest_with(
+        store.part_writer_in(&bucket).s3()?,
+        &mut payload,
+        &algorithms,
+    )
+    .await?;
     let checksum = checksum::verify(requested.as_ref(), &ingested.checksums, payload.trailers())?;
     let crc64nvme = default
         .then(|| checksum::computed(&ingested.checksums, checksum::DEFAULT_ALGORITHM))

@@ -53,7 +53,7 @@ pub async fn upload_part_copy(
     // The upload's algorithm, or the default CRC64NVME if it has none.
     let algorithm = upload_algorithm(&upload);
     let computed = algorithm.unwrap_or(checksum::DEFAULT_ALGORITHM);
-    let copied = copy_stream(reader, store.part_writer(), &[computed]).await?;
+    let copied = copy_stream(reader, store.part_writer_in(&bucket).s3()?, &[computed]).await?;
     let sum = &copied.checksums[0];
     let new = NewPart {
         etag: format!("\"{}\"", hex::encode(copied.md5)),

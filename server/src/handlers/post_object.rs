@@ -104,7 +104,12 @@ pub async fn post_object(
         size_limit: limit,
         quota_room: room,
     };
-    let ingested = ingest_with(store.object_writer(), &mut source, &algorithms).await?;
+    let ingested = ingest_with(
+        store.object_writer_in(&bucket).s3()?,
+        &mut source,
+        &algorithms,
+    )
+    .await?;
     if source.received < min {
         return Err(S3Error::with_message(
             S3ErrorCode::EntityTooSmall,

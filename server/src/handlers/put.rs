@@ -52,7 +52,12 @@ pub async fn put_object(ctx: Ctx, bucket: String, key: String) -> S3Result<Respo
     let (payload, rest) = ctx.payload(length);
     let mut payload = payload.with_limit(limit).with_quota(room);
     let algorithms = checksum::algorithms(requested.as_ref(), requested.is_none());
-    let ingested = ingest_with(store.object_writer(), &mut payload, &algorithms).await?;
+    let ingested = ingest_with(
+        store.object_writer_in(&bucket).s3()?,
+        &mut payload,
+        &algorithms,
+    )
+    .await?;
     let checksum =
         match checksum::verify(requested.as_ref(), &ingested.checksums, payload.trailers())? {
             Some(c) => Some(c),

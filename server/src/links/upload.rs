@@ -244,7 +244,12 @@ pub async fn upload(
         size_limit: limit,
         quota_room: room,
     };
-    let ingested = ingest_with(store.object_writer(), &mut source, &algorithms).await?;
+    let ingested = ingest_with(
+        store.object_writer_in(&bucket).s3()?,
+        &mut source,
+        &algorithms,
+    )
+    .await?;
     let etag = format!("\"{}\"", hex::encode(ingested.md5));
     let checksum = checksum::computed(&ingested.checksums, checksum::DEFAULT_ALGORITHM);
     let new = NewObject {
