@@ -173,7 +173,10 @@ impl Store {
             tags: new.tags,
             part_checksums: Vec::new(),
         };
-        let row = self.retry_guarded(|| {
+        // The row of the last attempt, kept to read its commit point again
+        // if the commit's answer is lost (`unknown_outcome.rs`).
+        let mut sent: Option<ObjectRow> = None;
+        let result = self.retry_guarded(|| {
             // The key's current row must still be the one replaced here
             // when the batch commits (another front end may delete or
             // restore a version of the key meanwhile).
@@ -189,11 +192,25 @@ impl Store {
             self.expect_read(&mut batch, CF_OBJECTS, &object_key, raw.as_deref());
             self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
             also(&mut batch)?;
-            self.write_logged(batch, bucket, &[change])?;
-            Ok(row)
-        })?;
-        data.cleanup.disarm();
-        Ok(row)
+            let written = self.write_logged(batch, bucket, &[change]);
+            sent = Some(row);
+            written
+        });
+        let mut row = || sent.take().expect("an attempt was sent");
+        match result {
+            Ok(()) => {
+                data.cleanup.disarm();
+                Ok(row())
+            }
+            Err(StorageError::CommitUnknown(why)) => {
+                // Whatever the answer, the chunk files stay.
+                data.cleanup.disarm();
+                let row = row();
+                self.settle_unknown(why, || self.version_committed(bucket, key, row.seq))?;
+                Ok(row)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Adds to `batch` what making `row` the key's current version takes

@@ -12,6 +12,13 @@
 //! right after the N-th early step of any split commit, and
 //! `KURA_TEST_SPLIT_SWEEP_GRACE_MS` shortens how old a cut-off commit must
 //! be before the start-up sweep undoes it.
+//!
+//! For commits whose outcome is unknown (etcd; the request was sent, the
+//! answer never came): `KURA_TEST_ETCD_LOSE_ANSWER=<text>[,<text>…]`
+//! applies every commit that puts a key whose `<family>/<key bytes>`
+//! contains one of the texts, then reports it as of unknown outcome;
+//! `KURA_TEST_ETCD_LOSE_REQUEST` reports such a commit as of unknown
+//! outcome without sending it.
 
 use std::sync::OnceLock;
 
@@ -58,4 +65,49 @@ pub(crate) fn split_commit_page_written(n: u32) {
 /// `KURA_TEST_SPLIT_SWEEP_GRACE_MS`, if set.
 pub(crate) fn split_sweep_grace_ms() -> Option<u64> {
     env_u64("KURA_TEST_SPLIT_SWEEP_GRACE_MS")
+}
+
+/// What the test-only switches do to one etcd commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CommitFault {
+    /// Applied, but reported as of unknown outcome.
+    LoseAnswer,
+    /// Not sent, and reported as of unknown outcome.
+    LoseRequest,
+}
+
+/// The fault `KURA_TEST_ETCD_LOSE_ANSWER` / `_REQUEST` puts on a commit of
+/// `batch` (one that writes a key containing the configured text).
+pub(crate) fn etcd_commit_fault(batch: &crate::engine::Batch) -> Option<CommitFault> {
+    static FAULTS: OnceLock<Vec<(CommitFault, Vec<u8>)>> = OnceLock::new();
+    let faults = FAULTS.get_or_init(|| {
+        let mut v = Vec::new();
+        for (name, fault) in [
+            ("KURA_TEST_ETCD_LOSE_ANSWER", CommitFault::LoseAnswer),
+            ("KURA_TEST_ETCD_LOSE_REQUEST", CommitFault::LoseRequest),
+        ] {
+            let texts = std::env::var(name).unwrap_or_default();
+            for text in texts.split(',').filter(|t| !t.is_empty()) {
+                tracing::warn!("{name} is set: TEST-ONLY, commits are reported as failed");
+                v.push((fault, text.as_bytes().to_vec()));
+            }
+        }
+        v
+    });
+    if faults.is_empty() {
+        return None;
+    }
+    faults.iter().find_map(|(fault, text)| {
+        batch
+            .ops
+            .iter()
+            .any(|op| match op {
+                crate::engine::Op::Put { cf, key, .. } => [cf.0.as_bytes(), b"/", key]
+                    .concat()
+                    .windows(text.len())
+                    .any(|w| w == text.as_slice()),
+                _ => false,
+            })
+            .then_some(*fault)
+    })
 }
