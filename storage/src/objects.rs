@@ -247,7 +247,7 @@ impl Store {
         for c in row.chunks() {
             batch.put_cf(self.cf(CF_CHUNKS), c.id, row.seq.to_be_bytes());
         }
-        let lifecycle = self.bucket_lifecycle(bucket)?;
+        let lifecycle = self.lifecycle_for_update(batch, bucket)?;
         self.stage_expiry(batch, lifecycle.as_ref(), bucket, key, row)?;
         if let Some(prev) = previous {
             let due = self.trash_due(lifecycle.as_ref(), &bucket_row, key, &prev, row.modified_ms);
@@ -303,8 +303,9 @@ impl Store {
         self.retry_guarded(|| self.try_delete_object(&object_key, bucket, key, batch.clone()))
     }
 
-    /// One attempt of [`Store::delete_object_in`].
-    fn try_delete_object(
+    /// One attempt of [`Store::delete_object_in`] (the caller holds the
+    /// key's write lock and the commit guard).
+    pub(crate) fn try_delete_object(
         &self,
         object_key: &[u8],
         bucket: &str,
@@ -331,7 +332,7 @@ impl Store {
             }
         }
         let now = now_ms();
-        let lifecycle = self.bucket_lifecycle(bucket)?;
+        let lifecycle = self.lifecycle_for_update(&mut batch, bucket)?;
         let marker = ObjectRow {
             seq: self.next_seq_from(floor)?,
             delete_marker: true,
