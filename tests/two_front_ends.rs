@@ -484,8 +484,8 @@ async fn until(c: &Client, want: u16, what: &str) -> Duration {
     }
 }
 
-/// A webhook receiver on loopback answering 200 to everything; what it got:
-/// each request's `x-kura-seq`.
+/// A webhook receiver on loopback answering 200 to everything after 300 ms;
+/// what it got: each request's `x-kura-seq`.
 fn seq_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<u64>>>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -519,6 +519,9 @@ fn seq_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<u64>>>) {
                 continue;
             }
             g.lock().unwrap().push(seq);
+            // A slow receiver: a delivery step takes a while, so two
+            // deliverers would overlap.
+            std::thread::sleep(Duration::from_millis(300));
             let _ = reader
                 .get_mut()
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
@@ -577,7 +580,8 @@ async fn a_webhook_is_delivered_once_by_one_front_end() {
     // have posted by now (it shares the cursor, read at its first step).
     let settle = Instant::now() + Duration::from_secs(3);
     while Instant::now() < settle {
-        assert_eq!(got.lock().unwrap().len(), 6, "{:?}", got.lock().unwrap());
+        let now = got.lock().unwrap().clone();
+        assert_eq!(now.len(), 6, "each entry once: {now:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let delivered = got.lock().unwrap().clone();
