@@ -55,5 +55,6 @@ mod streaming;
 mod tagging;
 mod tls;
 mod two_front_ends;
+mod unknown_outcome;
 mod versioning;
 mod versions;

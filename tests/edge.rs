@@ -194,9 +194,6 @@ async fn create_owned_bucket_again() {
 /// list is not the same request.
 #[tokio::test]
 async fn repeated_complete_gets_the_first_answer() {
-    if common::engines::skip("on etcd an UploadPart 2.6 s into a 3 s --multipart-expiry answered NoSuchUpload once under load; open, docs/scale-out.md") {
-        return;
-    }
     use common::multipart::{completed, upload_part};
     let mut server = Server::start_with(&["--multipart-expiry", "3s"]);
     let s3 = server.client_no_retry().await;

@@ -1,7 +1,8 @@
 //! kura on etcd within etcd's limits (issue 15): a `Txn` holds at most 128
 //! operations, so changes that grow with the data commit in steps whose
 //! last one is the commit point (`storage/src/split_commit.rs`), and
-//! batches of many versions go in pages. Each test starts its own etcd; a
+//! batches of many versions go in pages, and a long change log is trimmed
+//! as one range. Each test starts its own etcd; a
 //! 16 KiB chunk size makes a 5 MiB object 320 chunk files.
 
 use std::time::Duration;
@@ -298,4 +299,39 @@ async fn the_engine_compacts_etcds_history() {
     })
     .await;
     assert_eq!(get_version(&c, "hist", "k", None).await, b"two");
+}
+
+/// More change-log entries fall due at once than one `Txn` may delete (etcd
+/// takes 128 operations; a trim batch held up to 1,000 deletes, so on etcd
+/// it was refused on every pass and the log was never trimmed): the trim
+/// removes them as one range, and the log empties down to its trim mark.
+#[tokio::test]
+async fn a_change_log_longer_than_a_txn_is_trimmed() {
+    let Some(etcd) = Etcd::start() else { return };
+    let s = Server::start_with(&["--meta", &etcd.meta("trim"), "--retention", "1s"]);
+    let c = s.client().await;
+    c.create_bucket().bucket("trim").send().await.unwrap();
+    // The log is kept while it fills, then its retention drops back to the
+    // bucket's (1 s): 150 entries fall due at one pass.
+    common::admin::run(
+        &s,
+        &["bucket", "set", "trim", "--change-log-retention", "1h"],
+    );
+    for i in 0..150 {
+        put(&c, "trim", &format!("k{i}"), b"x".to_vec()).await;
+    }
+    assert!(count(&etcd, "trim/changes/") >= 150);
+    // Every entry older than the bucket's 1 s retention before it applies
+    // again (not a wait for an event: the entries must age).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    common::admin::run(
+        &s,
+        &["bucket", "set", "trim", "--change-log-retention", "none"],
+    );
+    eventually("the change log trimmed", Duration::from_secs(30), || {
+        // Only the trim mark is left.
+        count(&etcd, "trim/changes/") <= 1
+    })
+    .await;
+    assert!(!s.log().contains("change log trim failed"), "{}", s.log());
 }

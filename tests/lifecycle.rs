@@ -102,6 +102,13 @@ async fn wait_gone(s3: &Client, bucket: &str, key: &str) {
     }
 }
 
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -427,16 +434,18 @@ async fn upload_tickets_have_a_deadline_and_expire() {
     assert_eq!(short.abort_rule_id(), Some("tickets"));
     let deadline = short.abort_date().expect("x-amz-abort-date").secs();
     assert!(
-        (before..=now_secs() + 1).contains(&deadline),
+        (before + 1..=now_secs() + 2).contains(&deadline),
         "{deadline} vs {before}"
     );
     let id = short.upload_id().unwrap().to_string();
 
-    // Deadlines are whole seconds: within [start + expiry - 1, end + expiry].
+    // Deadlines are whole seconds, rounded up: an upload lives at least its
+    // expiry, so the deadline is at or after the request's start + expiry
+    // (to the millisecond), and at most a second past its end + expiry.
     let ticket = |key: &'static str| {
         let s3 = s3.clone();
         async move {
-            let start = now_secs();
+            let start = now_ms();
             let out = s3
                 .create_multipart_upload()
                 .bucket("bkt")
@@ -444,15 +453,19 @@ async fn upload_tickets_have_a_deadline_and_expire() {
                 .send()
                 .await
                 .unwrap();
-            (start, out, now_secs())
+            (start, out, now_ms())
         }
+    };
+    let within = |at: i64, start: u64, end: u64, expiry: u64| {
+        let at = at as u64 * 1000;
+        at >= start + expiry && at <= end + expiry + 1000
     };
     let (start, long, end) = ticket("other/f").await;
     assert_eq!(long.abort_rule_id(), None);
     let at = long.abort_date().unwrap().secs();
     assert!(
-        (start + 86_399..=end + 86_400).contains(&at),
-        "server expiry: {at} from {start}"
+        within(at, start, end, 86_400_000),
+        "server expiry: {at} from {start} ms"
     );
 
     common::admin::run(
@@ -464,7 +477,7 @@ async fn upload_tickets_have_a_deadline_and_expire() {
     let (start, two_h, end) = ticket("other/g").await;
     let at = two_h.abort_date().unwrap().secs();
     assert!(
-        (start + 7_199..=end + 7_200).contains(&at),
+        within(at, start, end, 7_200_000),
         "bucket expiry: {at} from {start}"
     );
 

@@ -21,6 +21,10 @@ pub fn storage_to_s3(e: StorageError) -> S3Error {
             tracing::warn!(%why, "refused: coordination unavailable");
             S3Error::new(S3ErrorCode::ServiceUnavailable).header("retry-after", "1")
         }
+        StorageError::CommitUnknown(why) => {
+            tracing::error!(%why, "metadata commit outcome unknown");
+            S3Error::new(S3ErrorCode::ServiceUnavailable).header("retry-after", "1")
+        }
         StorageError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => disk_full(&e),
         StorageError::Db(e) if e.to_string().contains("No space left") => disk_full(&e),
         e @ (StorageError::Db(_) | StorageError::Io(_) | StorageError::Corrupt(_)) => {

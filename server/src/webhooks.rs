@@ -6,7 +6,14 @@
 //! (synced) only after a 2xx, so a restart resumes where delivery stood.
 //! All of it runs on its own tasks: a receiver that is down never slows a
 //! request.
+//!
+//! Front ends sharing a metadata engine deliver from one place: only the
+//! front end holding the purger role posts (two deliverers would send
+//! every entry twice, interleaved out of order, and move one cursor back
+//! and forth). A webhook registered on another front end is found by the
+//! purger's periodic look at the registered webhooks.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,8 +37,31 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How long one POST may take.
 const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Starts delivery for every registered webhook (at server start).
+/// How often a front end sharing the engine looks for webhooks registered
+/// on other front ends.
+const DISCOVER_EVERY: Duration = Duration::from_secs(2);
+
+/// The webhooks this process runs a delivery task for: (bucket, id).
+static RUNNING: std::sync::Mutex<BTreeSet<(String, String)>> =
+    std::sync::Mutex::new(BTreeSet::new());
+
+/// Starts delivery for every registered webhook (at server start), and on
+/// a shared engine keeps looking for webhooks other front ends register.
 pub fn start_all(state: &Arc<AppState>) {
+    start_registered(state);
+    if state.store.is_shared() {
+        let state = Arc::clone(state);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(DISCOVER_EVERY).await;
+                let s = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || start_registered(&s)).await;
+            }
+        });
+    }
+}
+
+fn start_registered(state: &Arc<AppState>) {
     match state.store.webhooks() {
         Ok(all) => {
             for (bucket, id, _) in all {
@@ -42,10 +72,20 @@ pub fn start_all(state: &Arc<AppState>) {
     }
 }
 
-/// Starts delivery for one webhook; the task ends when it is removed.
+/// Starts delivery for one webhook (unless this process runs it already);
+/// the task ends when it is removed.
 pub fn spawn(state: Arc<AppState>, bucket: String, id: String) {
+    let running = (bucket.clone(), id.clone());
+    if !RUNNING
+        .lock()
+        .expect("not poisoned")
+        .insert(running.clone())
+    {
+        return;
+    }
     tokio::spawn(async move {
         deliver(state, &bucket, &id).await;
+        RUNNING.lock().expect("not poisoned").remove(&running);
         tracing::info!(bucket, webhook = id, "webhook removed; delivery stopped");
     });
 }
@@ -70,6 +110,12 @@ async fn deliver(state: Arc<AppState>, bucket: &str, id: &str) {
     let mut commits = state.changes.clone();
     loop {
         commits.borrow_and_update();
+        // Only the purger delivers (see the module docs); on the embedded
+        // engine this process always is. (No I/O: flags in memory.)
+        if !state.store.holds_purger() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
         match step(&state, bucket, id).await {
             Ok(Step::Idle) => {
                 let _ = tokio::time::timeout(Duration::from_secs(60), commits.changed()).await;

@@ -401,28 +401,44 @@ impl Store {
 
     /// One batch of [`Store::trim_changes`]: entries below `cutoff` go, and
     /// the trim mark moves to the last of them, atomically.
+    ///
+    /// Runs on the purger only. The entries below the cutoff are below
+    /// every front end's horizon, so nobody writes among them; the one row
+    /// another front end may change meanwhile is the trim mark (a bucket
+    /// deletion sets it to its horizon): on a shared engine the batch
+    /// requires the mark as read, so a trim never moves it back. On an
+    /// engine that limits its commits (etcd) the entries go as one range.
     fn trim_batch(&self, bucket: &str, cutoff: u64) -> StorageResult<usize> {
+        let mark = keys::change_key(bucket, 0)?;
+        let mut batch = Batch::default();
+        if self.shared() {
+            let read = self.inner.db.get_owned(self.cf(CF_CHANGES), &mark)?;
+            self.expect_read(&mut batch, CF_CHANGES, &mark, read.as_deref());
+        }
+        let ranged = self.inner.db.max_ops_per_commit().is_some();
+        let first = keys::change_key(bucket, 1)?;
         let bounds = ReadBounds::below(keys::change_key(bucket, cutoff)?);
         let mut it = self.inner.db.cursor(self.cf(CF_CHANGES), bounds);
-        it.seek(keys::change_key(bucket, 1)?);
+        it.seek(&first);
         let plen = keys::bucket_prefix(bucket)?.len();
-        let mut batch = Batch::default();
         let mut n = 0;
         let mut last = None;
         while it.valid() && n < TRIM_BATCH {
             let Some(k) = it.key() else { break };
             last = keys::change_key_seq(plen, k);
-            batch.delete_cf(self.cf(CF_CHANGES), k);
+            if !ranged {
+                batch.delete_cf(self.cf(CF_CHANGES), k);
+            }
             n += 1;
             it.next();
         }
         it.status()?;
         if let Some(last) = last {
-            batch.put_cf(
-                self.cf(CF_CHANGES),
-                keys::change_key(bucket, 0)?,
-                last.to_be_bytes(),
-            );
+            if ranged {
+                let end = keys::change_key(bucket, last.saturating_add(1))?;
+                batch.delete_range_cf(self.cf(CF_CHANGES), &first, end);
+            }
+            batch.put_cf(self.cf(CF_CHANGES), &mark, last.to_be_bytes());
             self.write_synced(batch)?;
         }
         Ok(n)

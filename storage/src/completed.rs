@@ -87,6 +87,27 @@ impl Store {
     /// remove nothing.
     pub(crate) fn forget_completed_uploads(&self, bucket: &str) -> StorageResult<usize> {
         let bprefix = keys::bucket_prefix(bucket)?;
+        if self.inner.db.max_ops_per_commit().is_some() {
+            // An engine that limits its commits (etcd): one range, however
+            // many completions the bucket remembers.
+            let n = self
+                .inner
+                .db
+                .entries(
+                    self.cf(CF_COMPLETED_UPLOADS),
+                    ReadBounds::prefix(&bprefix),
+                    Some(&bprefix),
+                )
+                .count();
+            if n > 0 {
+                let end =
+                    keys::prefix_successor(&bprefix).expect("a bucket prefix has a successor");
+                let mut batch = Batch::default();
+                batch.delete_range_cf(self.cf(CF_COMPLETED_UPLOADS), &bprefix, end);
+                self.write_synced(batch)?;
+            }
+            return Ok(n);
+        }
         let iter = self.inner.db.entries(
             self.cf(CF_COMPLETED_UPLOADS),
             ReadBounds::prefix(&bprefix),

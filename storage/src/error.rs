@@ -46,6 +46,13 @@ pub enum StorageError {
     /// the engine could not be reached to take a coordination record.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A commit was sent to the metadata engine but its answer never came
+    /// (timeout, connection lost, member gone): it may or may not have
+    /// been applied. Nothing it would own may be removed on this error
+    /// (the chunk files of a write stay, for the orphan sweep if unused);
+    /// the client gets 503 and may retry.
+    #[error("commit outcome unknown: {0}")]
+    CommitUnknown(String),
     /// Data on disk that cannot be decoded.
     #[error("corrupt metadata: {0}")]
     Corrupt(String),

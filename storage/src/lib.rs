@@ -72,6 +72,7 @@ mod tagging;
 mod test_faults;
 #[cfg(test)]
 mod test_support;
+mod unknown_outcome;
 mod upload_expiry;
 mod usage;
 mod version_cursor;

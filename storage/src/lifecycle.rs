@@ -220,6 +220,26 @@ impl Store {
         }
     }
 
+    /// `bucket`'s lifecycle configuration, read for a commit whose rows
+    /// depend on it (an expiry queued, a trash deadline, an expiry acted
+    /// on): on a shared engine `batch` then requires it unchanged, so a
+    /// commit that read the rules before another front end changed them
+    /// retries under the new ones (an object written meanwhile could
+    /// otherwise miss both its own queue entry and the enqueue pass).
+    pub(crate) fn lifecycle_for_update(
+        &self,
+        batch: &mut Batch,
+        bucket: &str,
+    ) -> StorageResult<Option<LifecycleConfig>> {
+        if !self.shared() {
+            return self.bucket_lifecycle(bucket);
+        }
+        let key = config_key(bucket);
+        let raw = self.inner.db.get_owned(self.cf(CF_LIFECYCLE), &key)?;
+        self.expect_read(batch, CF_LIFECYCLE, &key, raw.as_deref());
+        raw.map(|r| rows::decode(&r)).transpose()
+    }
+
     /// Puts (replaces) `bucket`'s lifecycle configuration. Objects already
     /// in the bucket are enqueued by a background pass
     /// ([`Store::run_lifecycle`]), resumable after a crash; the trash is
@@ -251,8 +271,10 @@ impl Store {
         config: Option<&LifecycleConfig>,
     ) -> StorageResult<()> {
         let _guard = self.bucket_lock(bucket)?;
-        self.require_bucket(bucket)?;
         let mut batch = Batch::default();
+        // The bucket lock keeps a deletion out on every front end; the
+        // guard (shared engine) also refuses a bucket being deleted.
+        self.bucket_for_update(&mut batch, bucket)?;
         match config {
             Some(c) => {
                 batch.put_cf(self.cf(CF_LIFECYCLE), config_key(bucket), rows::encode(c));
@@ -367,8 +389,8 @@ impl Store {
         expiry: Option<Duration>,
     ) -> StorageResult<()> {
         let _guard = self.bucket_lock(bucket)?;
-        self.require_bucket(bucket)?;
         let mut batch = Batch::default();
+        self.bucket_for_update(&mut batch, bucket)?;
         match expiry {
             Some(d) => batch.put_cf(
                 self.cf(CF_META),

@@ -194,6 +194,14 @@ impl Store {
     }
 
     /// Re-checks one due entry and acts on it. `true` if it expired the object.
+    ///
+    /// Under the key's write lock (leased on a shared engine, so no front
+    /// end writes the key meanwhile). On a shared engine the commit also
+    /// requires what the verdict was drawn from: the entry still queued (a
+    /// purger that lost its role mid-pass and its successor never both act
+    /// on it), the rules and the current row as read (a tag change or new
+    /// rules on another front end take the key's lock no more than this
+    /// does); on `Conflict` the verdict is drawn again.
     fn expire_one(&self, qkey: &[u8], entry: &DueEntry, now: u64) -> StorageResult<bool> {
         let lock = match self.lock_key(&entry.bucket, &entry.key) {
             Ok(lock) => lock,
@@ -201,36 +209,55 @@ impl Store {
             Err(StorageError::Conflict) => return Ok(false),
             Err(e) => return Err(e),
         };
-        let config = self.bucket_lifecycle(&entry.bucket)?;
-        let current = match self.current(&entry.bucket, &entry.key) {
-            Ok(c) => c,
-            Err(StorageError::NoSuchBucket) => None,
-            Err(e) => return Err(e),
-        };
-        let verdict = verdict(
-            config.as_ref(),
-            entry,
-            current.as_ref(),
-            now,
-            self.lifecycle_day_ms(),
-        );
-        let mut batch = Batch::default();
-        batch.delete_cf(self.cf(CF_LIFECYCLE), qkey);
-        match verdict {
-            Verdict::Drop => {
-                self.write_synced(batch)?;
-                Ok(false)
+        let object_key = keys::object_key(&entry.bucket, &entry.key)?;
+        let _bucket = self.commit_guard();
+        let expired = self.retry_guarded(|| {
+            let mut batch = Batch::default();
+            self.expect_present(&mut batch, CF_LIFECYCLE, qkey);
+            let config = self.lifecycle_for_update(&mut batch, &entry.bucket)?;
+            let current = match self.current_for_update(&entry.bucket, &entry.key) {
+                Ok((row, raw)) => {
+                    self.expect_read(&mut batch, CF_OBJECTS, &object_key, raw.as_deref());
+                    row
+                }
+                Err(StorageError::NoSuchBucket) => None,
+                Err(e) => return Err(e),
+            };
+            let verdict = verdict(
+                config.as_ref(),
+                entry,
+                current.as_ref(),
+                now,
+                self.lifecycle_day_ms(),
+            );
+            batch.delete_cf(self.cf(CF_LIFECYCLE), qkey);
+            match verdict {
+                Verdict::Drop => {
+                    self.write_synced(batch)?;
+                    Ok(false)
+                }
+                Verdict::Later(at) => {
+                    self.enqueue_expiry(&mut batch, &entry.bucket, &entry.key, entry.seq, at);
+                    self.write_synced(batch)?;
+                    Ok(false)
+                }
+                Verdict::Expire => {
+                    self.try_delete_object(&object_key, &entry.bucket, &entry.key, batch)?;
+                    Ok(true)
+                }
             }
-            Verdict::Later(at) => {
-                self.enqueue_expiry(&mut batch, &entry.bucket, &entry.key, entry.seq, at);
-                self.write_synced(batch)?;
-                Ok(false)
-            }
-            Verdict::Expire => {
-                self.delete_object_in(&lock, &entry.bucket, &entry.key, batch)?;
+        });
+        drop(lock);
+        match expired {
+            Ok(true) => {
                 tracing::info!(bucket = %entry.bucket, key = %entry.key, "lifecycle expiry");
                 Ok(true)
             }
+            Ok(false) => Ok(false),
+            // Still changing under it after the retries (or the entry gone
+            // with another purger): the next pass looks again.
+            Err(StorageError::Conflict) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 }

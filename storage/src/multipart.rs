@@ -327,28 +327,43 @@ impl Store {
             checksum: new.checksum,
             crc64nvme: new.crc64nvme,
         };
-        let replaced = {
+        // What the last attempt would replace, if its answer is lost.
+        let mut sent = Vec::new();
+        let result = {
             let _mp = self.inner.multipart.lock();
             self.retry_guarded(|| {
-                self.try_commit_part(&ukey, &pkey, (bucket, key, upload_id), &row)
-            })?
+                self.try_commit_part(&ukey, &pkey, (bucket, key, upload_id), &row, &mut sent)
+            })
         };
-        data.cleanup.disarm();
-        self.remove_chunk_files(&replaced);
+        match result {
+            Ok(()) => data.cleanup.disarm(),
+            Err(StorageError::CommitUnknown(why)) => {
+                // Whatever the answer, the chunk files stay
+                // (`unknown_outcome.rs`).
+                data.cleanup.disarm();
+                let encoded = rows::encode(&row);
+                self.settle_unknown(why, || self.part_committed(&pkey, &encoded))?;
+            }
+            Err(e) => return Err(e),
+        }
+        self.remove_chunk_files(&sent);
         Ok(row)
     }
 
     /// One attempt of [`Store::commit_part`]'s metadata step. On a shared
     /// engine it requires the upload's row unchanged, no Complete, Abort or
     /// expiry of it under way (their claim absent), and the part's previous
-    /// row as read; returns the replaced part's chunks.
+    /// row as read; `replaced` gets the replaced part's chunks (set before
+    /// the commit is sent).
     fn try_commit_part(
         &self,
         ukey: &[u8],
         pkey: &[u8],
         (bucket, key, upload_id): (&str, &str, &str),
         row: &PartRow,
-    ) -> StorageResult<Vec<ChunkAt>> {
+        replaced: &mut Vec<ChunkAt>,
+    ) -> StorageResult<()> {
+        replaced.clear();
         let mut batch = Batch::default();
         let upload = self.upload(bucket, key, upload_id)?;
         if self.shared() {
@@ -368,14 +383,15 @@ impl Store {
             for c in &row.chunks {
                 batch.put_cf(self.cf(CF_CHUNKS), c.id, upload.seq.to_be_bytes());
             }
-            let replaced: Vec<ChunkAt> = previous
+            let previous_chunks: Vec<ChunkAt> = previous
                 .map(|p| p.chunks.iter().map(ChunkAt::from).collect())
                 .unwrap_or_default();
-            for c in &replaced {
+            for c in &previous_chunks {
                 batch.delete_cf(self.cf(CF_CHUNKS), c.id);
             }
-            self.write_synced(batch)?;
-            Ok(replaced)
+            let written = self.write_synced(batch);
+            *replaced = previous_chunks;
+            written
         }
     }
 

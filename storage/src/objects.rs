@@ -173,7 +173,10 @@ impl Store {
             tags: new.tags,
             part_checksums: Vec::new(),
         };
-        let row = self.retry_guarded(|| {
+        // The row of the last attempt, kept to read its commit point again
+        // if the commit's answer is lost (`unknown_outcome.rs`).
+        let mut sent: Option<ObjectRow> = None;
+        let result = self.retry_guarded(|| {
             // The key's current row must still be the one replaced here
             // when the batch commits (another front end may delete or
             // restore a version of the key meanwhile).
@@ -189,11 +192,25 @@ impl Store {
             self.expect_read(&mut batch, CF_OBJECTS, &object_key, raw.as_deref());
             self.stage_current(&mut batch, bucket, key, &mut row, previous, new.public)?;
             also(&mut batch)?;
-            self.write_logged(batch, bucket, &[change])?;
-            Ok(row)
-        })?;
-        data.cleanup.disarm();
-        Ok(row)
+            let written = self.write_logged(batch, bucket, &[change]);
+            sent = Some(row);
+            written
+        });
+        let mut row = || sent.take().expect("an attempt was sent");
+        match result {
+            Ok(()) => {
+                data.cleanup.disarm();
+                Ok(row())
+            }
+            Err(StorageError::CommitUnknown(why)) => {
+                // Whatever the answer, the chunk files stay.
+                data.cleanup.disarm();
+                let row = row();
+                self.settle_unknown(why, || self.version_committed(bucket, key, row.seq))?;
+                Ok(row)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Adds to `batch` what making `row` the key's current version takes
@@ -230,7 +247,7 @@ impl Store {
         for c in row.chunks() {
             batch.put_cf(self.cf(CF_CHUNKS), c.id, row.seq.to_be_bytes());
         }
-        let lifecycle = self.bucket_lifecycle(bucket)?;
+        let lifecycle = self.lifecycle_for_update(batch, bucket)?;
         self.stage_expiry(batch, lifecycle.as_ref(), bucket, key, row)?;
         if let Some(prev) = previous {
             let due = self.trash_due(lifecycle.as_ref(), &bucket_row, key, &prev, row.modified_ms);
@@ -286,8 +303,9 @@ impl Store {
         self.retry_guarded(|| self.try_delete_object(&object_key, bucket, key, batch.clone()))
     }
 
-    /// One attempt of [`Store::delete_object_in`].
-    fn try_delete_object(
+    /// One attempt of [`Store::delete_object_in`] (the caller holds the
+    /// key's write lock and the commit guard).
+    pub(crate) fn try_delete_object(
         &self,
         object_key: &[u8],
         bucket: &str,
@@ -314,7 +332,7 @@ impl Store {
             }
         }
         let now = now_ms();
-        let lifecycle = self.bucket_lifecycle(bucket)?;
+        let lifecycle = self.lifecycle_for_update(&mut batch, bucket)?;
         let marker = ObjectRow {
             seq: self.next_seq_from(floor)?,
             delete_marker: true,

@@ -37,6 +37,16 @@ impl Store {
         }
     }
 
+    /// Whether this process holds the purger role now, without trying to
+    /// take it ([`Store::is_purger`] does, once a second): for the tasks
+    /// that follow the purger (webhook delivery).
+    pub fn holds_purger(&self) -> bool {
+        match self.inner.db.coord() {
+            None => true,
+            Some(coord) => coord.purger_held(),
+        }
+    }
+
     /// Purges the versions due by now, up to 10,000 of them per call
     /// (a large backlog goes over several calls). Versions with active
     /// readers are skipped, and retried on a later call, without holding up

@@ -104,8 +104,8 @@ impl Store {
             .latches
             .keys(object_keys.iter().map(Vec::as_slice));
 
-        let lifecycle = self.bucket_lifecycle(bucket)?;
         let mut batch = Batch::default();
+        let lifecycle = self.lifecycle_for_update(&mut batch, bucket)?;
         let mut it = self
             .inner
             .db

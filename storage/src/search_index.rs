@@ -253,9 +253,16 @@ impl Store {
     /// index, and writes the difference in one batch. Commits into every
     /// bucket wait meanwhile (a rebuild is an operator's repair, run rarely),
     /// so no change slips between the scan and the write.
+    ///
+    /// On a shared engine the barrier holds only this front end's commits:
+    /// there [`Store::reindex_guarded`] writes the difference in pages, each
+    /// requiring the rows of the objects it touches as they were read.
     pub fn reindex(&self, bucket: &str) -> StorageResult<ReindexReport> {
         let _no_commits = self.commit_barrier();
         self.require_bucket(bucket)?;
+        if self.shared() {
+            return self.retry_guarded(|| self.reindex_guarded(bucket));
+        }
         let bp = keys::bucket_prefix(bucket)?;
         let mut wanted = BTreeSet::new();
         let mut objects = 0;
@@ -285,6 +292,106 @@ impl Store {
         for added in wanted.difference(&existing) {
             batch.put_cf(cf, added, []);
             report.added += 1;
+        }
+        if !batch.is_empty() {
+            self.write_synced(batch)?;
+        }
+        Ok(report)
+    }
+}
+
+impl Store {
+    /// [`Store::reindex`] on a shared engine. Objects and index are read at
+    /// one snapshot; the difference goes in pages (etcd's limits), each
+    /// guarded by the rows of the objects its entries name, as read (or
+    /// absent). A write of an object commits its row and its entries
+    /// together, so an unchanged row means its entries at the snapshot are
+    /// still all it has; a changed one fails the page (`Conflict`), and the
+    /// rebuild runs again. Pages already written were right when written.
+    fn reindex_guarded(&self, bucket: &str) -> StorageResult<ReindexReport> {
+        use std::collections::BTreeMap;
+
+        use crate::engine::ReadBounds;
+        const PAGE_OPS: usize = 90;
+        const PAGE_GUARDS: usize = 90;
+
+        let bp = keys::bucket_prefix(bucket)?;
+        let snapshot = self.inner.db.snapshot()?;
+        // Object key -> its row as read.
+        let mut rows_read: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut wanted = BTreeSet::new();
+        let mut it = self
+            .inner
+            .db
+            .cursor(self.cf(CF_OBJECTS), ReadBounds::prefix(&bp).at(&snapshot));
+        it.seek(&bp);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let key = keys::object_key_name(bp.len(), k)
+                .ok_or_else(|| StorageError::Corrupt("object key".into()))?;
+            let row: ObjectRow = rows::decode(v)?;
+            wanted.extend(entries(&bp, key, &row));
+            rows_read.insert(key.to_string(), v.to_vec());
+            it.next();
+        }
+        it.status()?;
+        let mut existing = BTreeSet::new();
+        let mut it = self
+            .inner
+            .db
+            .cursor(self.cf(CF_SEARCH), ReadBounds::prefix(&bp).at(&snapshot));
+        it.seek(&bp);
+        while let Some(k) = it.key() {
+            existing.insert(k.to_vec());
+            it.next();
+        }
+        it.status()?;
+        let mut report = ReindexReport {
+            objects: rows_read.len() as u64,
+            entries: wanted.len() as u64,
+            ..Default::default()
+        };
+        // The difference by the object each entry names (`None`: an entry
+        // naming nothing readable, removed unguarded).
+        let mut by_object: BTreeMap<Option<String>, Vec<(Vec<u8>, bool)>> = BTreeMap::new();
+        for gone in existing.difference(&wanted) {
+            let object = entry_object_key(bp.len(), gone).map(str::to_string);
+            by_object
+                .entry(object)
+                .or_default()
+                .push((gone.clone(), false));
+            report.removed += 1;
+        }
+        for added in wanted.difference(&existing) {
+            let object = entry_object_key(bp.len(), added).map(str::to_string);
+            by_object
+                .entry(object)
+                .or_default()
+                .push((added.clone(), true));
+            report.added += 1;
+        }
+        let cf = self.cf(CF_SEARCH);
+        let mut batch = Batch::default();
+        let mut guards = 0;
+        for (object, diff) in by_object {
+            if !batch.is_empty()
+                && (batch.ops.len() + diff.len() > PAGE_OPS || guards >= PAGE_GUARDS)
+            {
+                self.write_synced(std::mem::take(&mut batch))?;
+                guards = 0;
+            }
+            if let Some(object) = &object {
+                let row_key = keys::object_key(bucket, object)?;
+                let read = rows_read.get(object).map(Vec::as_slice);
+                self.expect_read(&mut batch, CF_OBJECTS, row_key, read);
+                guards += 1;
+            }
+            for (entry, add) in diff {
+                if add {
+                    batch.put_cf(cf, entry, []);
+                } else {
+                    batch.delete_cf(cf, entry);
+                }
+            }
         }
         if !batch.is_empty() {
             self.write_synced(batch)?;

@@ -54,6 +54,18 @@ const SWEEP_GRACE_MS: u64 = 10 * 60 * 1000;
 const PENDING: u8 = 0;
 const UNDOING: u8 = 1;
 
+/// A failure known to have left the change uncommitted: an unknown
+/// outcome of an early step (the commit point was never sent) or of a
+/// commit point since fenced off is no longer unknown.
+fn not_applied(e: StorageError) -> StorageError {
+    match e {
+        StorageError::CommitUnknown(why) => StorageError::Io(std::io::Error::other(format!(
+            "{why} (the change is not committed)"
+        ))),
+        e => e,
+    }
+}
+
 /// One row of an undo page: the key and its value before and after.
 type UndoRow = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
 
@@ -163,7 +175,9 @@ impl Store {
             let written = self.write_page(&token, pages, &head_pending, page, &mut row_guards);
             if let Err(e) = written {
                 self.undo_after_failure(&token);
-                return Err(e);
+                // The commit point was never sent: whatever became of this
+                // page, the change is not committed.
+                return Err(not_applied(e));
             }
             pages += 1;
             start = end;
@@ -179,8 +193,28 @@ impl Store {
             }
         }
         if let Err(e) = self.inner.db.commit(last, Durability::Synced) {
-            self.undo_after_failure(&token);
-            return Err(e);
+            if !matches!(e, StorageError::CommitUnknown(_)) {
+                self.undo_after_failure(&token);
+                return Err(e);
+            }
+            // Sent, but no answer: the head says what happened. Gone, the
+            // change committed (a sweep removes only heads older than
+            // `SWEEP_GRACE_MS`, far beyond a request's timeout); still
+            // pending, marking it undoing makes the commit point's guard
+            // fail should the request still arrive, and then it never will.
+            return match self.fence_split(&token) {
+                Ok(true) => {
+                    if let Err(e) = self.drop_pages(&token) {
+                        tracing::warn!(error = %e, "could not drop the undo pages of a split commit");
+                    }
+                    Ok(())
+                }
+                Ok(false) => {
+                    self.undo_after_failure(&token);
+                    Err(not_applied(e))
+                }
+                Err(_) => Err(e),
+            };
         }
         if !inline_pages {
             // Best-effort: a sweep drops pages whose head is gone.
@@ -250,26 +284,11 @@ impl Store {
     /// gone: then only the pages go). First marks the head as being undone,
     /// so no page of a commit still in progress can land after the scan.
     fn undo_split(&self, token: &[u8; 16]) -> StorageResult<()> {
+        if self.fence_split(token)? {
+            return self.drop_pages(token);
+        }
         let meta = self.cf(CF_META);
         let head = head_key(token);
-        loop {
-            let Some(raw) = self.inner.db.get_owned(meta, &head)? else {
-                return self.drop_pages(token);
-            };
-            let (created, state) = parse_head(&raw)
-                .ok_or_else(|| StorageError::Corrupt("split commit head".into()))?;
-            if state == UNDOING {
-                break;
-            }
-            let mut batch = Batch::default();
-            batch.put_cf(meta, &head, head_value(created, UNDOING));
-            batch.expect(meta, &head, Expect::Value(raw));
-            match self.inner.db.commit(batch, Durability::Synced) {
-                Ok(()) => break,
-                Err(StorageError::Conflict) => continue,
-                Err(e) => return Err(e),
-            }
-        }
         let chunks = self.cf(CF_CHUNKS);
         for (page_key, raw) in self.split_pages(token)? {
             let undo: Vec<UndoRow> = crate::rows::postcard_decode(&raw)?;
@@ -308,6 +327,32 @@ impl Store {
         let mut batch = Batch::default();
         batch.delete_cf(meta, &head);
         self.inner.db.commit(batch, Durability::Synced)
+    }
+
+    /// Settles whether the change `token` committed: `true` if it did (its
+    /// head is gone), `false` if it never will (its head is now marked
+    /// undoing, so its commit point's guard fails).
+    fn fence_split(&self, token: &[u8; 16]) -> StorageResult<bool> {
+        let meta = self.cf(CF_META);
+        let head = head_key(token);
+        loop {
+            let Some(raw) = self.inner.db.get_owned(meta, &head)? else {
+                return Ok(true);
+            };
+            let (created, state) = parse_head(&raw)
+                .ok_or_else(|| StorageError::Corrupt("split commit head".into()))?;
+            if state == UNDOING {
+                return Ok(false);
+            }
+            let mut batch = Batch::default();
+            batch.put_cf(meta, &head, head_value(created, UNDOING));
+            batch.expect(meta, &head, Expect::Value(raw));
+            match self.inner.db.commit(batch, Durability::Synced) {
+                Ok(()) => return Ok(false),
+                Err(StorageError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The undo pages of `token`: (key, value).

@@ -98,7 +98,7 @@ impl Store {
             // Lifecycle rules may filter on tags: the current version is
             // queued again under the new ones (a stale entry is re-checked
             // and dropped when it comes due).
-            let lifecycle = self.bucket_lifecycle(bucket)?;
+            let lifecycle = self.lifecycle_for_update(&mut batch, bucket)?;
             self.stage_expiry(&mut batch, lifecycle.as_ref(), bucket, key, &row)?;
         }
         let change = ChangeEntry::of(ChangeEvent::Metadata, key, &row);

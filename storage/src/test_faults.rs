@@ -15,6 +15,13 @@
 //!
 //! `KURA_TEST_LOSE_RELEASES=N` (`lose_release`) makes the first N releases
 //! of an etcd coordination record fail, as if etcd had gone away.
+//!
+//! For commits whose outcome is unknown (etcd; the request was sent, the
+//! answer never came): `KURA_TEST_ETCD_LOSE_ANSWER=<text>[,<text>…]`
+//! applies every commit that puts a key whose `<family>/<key bytes>`
+//! contains one of the texts, then reports it as of unknown outcome;
+//! `KURA_TEST_ETCD_LOSE_REQUEST` reports such a commit as of unknown
+//! outcome without sending it.
 
 use std::sync::OnceLock;
 
@@ -77,4 +84,49 @@ pub(crate) fn lose_release() -> bool {
         |n| n.checked_sub(1),
     )
     .is_ok()
+}
+
+/// What the test-only switches do to one etcd commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CommitFault {
+    /// Applied, but reported as of unknown outcome.
+    LoseAnswer,
+    /// Not sent, and reported as of unknown outcome.
+    LoseRequest,
+}
+
+/// The fault `KURA_TEST_ETCD_LOSE_ANSWER` / `_REQUEST` puts on a commit of
+/// `batch` (one that writes a key containing the configured text).
+pub(crate) fn etcd_commit_fault(batch: &crate::engine::Batch) -> Option<CommitFault> {
+    static FAULTS: OnceLock<Vec<(CommitFault, Vec<u8>)>> = OnceLock::new();
+    let faults = FAULTS.get_or_init(|| {
+        let mut v = Vec::new();
+        for (name, fault) in [
+            ("KURA_TEST_ETCD_LOSE_ANSWER", CommitFault::LoseAnswer),
+            ("KURA_TEST_ETCD_LOSE_REQUEST", CommitFault::LoseRequest),
+        ] {
+            let texts = std::env::var(name).unwrap_or_default();
+            for text in texts.split(',').filter(|t| !t.is_empty()) {
+                tracing::warn!("{name} is set: TEST-ONLY, commits are reported as failed");
+                v.push((fault, text.as_bytes().to_vec()));
+            }
+        }
+        v
+    });
+    if faults.is_empty() {
+        return None;
+    }
+    faults.iter().find_map(|(fault, text)| {
+        batch
+            .ops
+            .iter()
+            .any(|op| match op {
+                crate::engine::Op::Put { cf, key, .. } => [cf.0.as_bytes(), b"/", key]
+                    .concat()
+                    .windows(text.len())
+                    .any(|w| w == text.as_slice()),
+                _ => false,
+            })
+            .then_some(*fault)
+    })
 }

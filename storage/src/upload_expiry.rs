@@ -55,12 +55,29 @@ impl Store {
                     }
                 } else {
                     // Completed or aborted: only the queue entry is left, and
-                    // the record of a completion (remembered until now).
+                    // the record of a completion if this entry is the
+                    // record's own deadline. An entry read before a Complete
+                    // committed (here or on another front end) is the
+                    // upload's old deadline: the record it just wrote stays.
+                    let at = u64::from_be_bytes(expiry_key[..8].try_into().expect("8 bytes"));
                     let mut batch = Batch::default();
                     batch.delete_cf(self.cf(CF_UPLOAD_EXPIRY), &expiry_key);
-                    batch.delete_cf(self.cf(CF_COMPLETED_UPLOADS), &ukey);
-                    self.write_synced(batch)?;
-                    continue;
+                    let record = self
+                        .inner
+                        .db
+                        .get_owned(self.cf(CF_COMPLETED_UPLOADS), &ukey)?;
+                    if let Some(raw) = record {
+                        let rec: crate::completed::CompletedUpload = rows::decode(&raw)?;
+                        if rec.expires_ms <= at {
+                            self.expect_read(&mut batch, CF_COMPLETED_UPLOADS, &ukey, Some(&raw));
+                            batch.delete_cf(self.cf(CF_COMPLETED_UPLOADS), &ukey);
+                        }
+                    }
+                    match self.write_synced(batch) {
+                        // The record changed meanwhile: the next pass decides.
+                        Ok(()) | Err(crate::StorageError::Conflict) => continue,
+                        Err(e) => return Err(e),
+                    }
                 }
             };
             self.remove_chunk_files(&removed);
@@ -95,5 +112,85 @@ impl Store {
         }
         self.forget_completed_uploads(bucket)?;
         Ok(found.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::engine::Batch;
+    use crate::keys::{self, CF_UPLOAD_EXPIRY};
+    use crate::multipart::{NewPart, NewUpload};
+    use crate::objects::NewObject;
+    use crate::rows::{self, UploadRef};
+    use crate::store::now_ms;
+    use crate::{Store, StoreConfig};
+
+    /// The expiry pass read an upload's deadline entry, then a Complete
+    /// (on this or another front end) committed before the pass looked
+    /// at the upload: the entry is the upload's old deadline, and the
+    /// record the Complete just wrote (remembered much longer) stays, so
+    /// a repeated Complete still gets the first answer.
+    #[test]
+    fn an_old_deadline_entry_leaves_a_fresh_completion_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(StoreConfig {
+            data_dir: dir.path().to_path_buf(),
+            chunk_size: 16,
+            inline_threshold: 4,
+            retention: Duration::from_secs(60),
+        })
+        .unwrap();
+        s.create_bucket("b").unwrap();
+        let deadline = now_ms() + 60_000;
+        let (id, _) = s
+            .create_upload(
+                "b",
+                "k",
+                NewUpload {
+                    expires_ms: deadline,
+                    ..NewUpload::default()
+                },
+            )
+            .unwrap();
+        let lock = s.lock_part("b", "k", &id, 1).unwrap();
+        let mut w = s.part_writer();
+        w.write(b"part one").unwrap();
+        let part = NewPart {
+            etag: "\"p1\"".into(),
+            checksum: None,
+            crc64nvme: None,
+        };
+        s.commit_part(&lock, ("b", "k", &id), 1, w.finish().unwrap(), part)
+            .unwrap();
+        drop(lock);
+        let lock = s.lock_key("b", "k").unwrap();
+        let chosen = [(1, "\"p1\"".to_string())];
+        let new = NewObject {
+            etag: "\"e-1\"".into(),
+            ..NewObject::default()
+        };
+        s.complete_upload(&lock, "b", "k", &id, &chosen, new, now_ms() + 3_600_000)
+            .unwrap();
+        // The upload's own deadline entry, as the pass read it before the
+        // Complete removed it; and that deadline now past.
+        let ukey = keys::upload_key("b", "k", &id).unwrap();
+        let past = now_ms() - 1;
+        let mut batch = Batch::default();
+        let upload = UploadRef {
+            bucket: "b".into(),
+            key: "k".into(),
+            upload_id: id.clone(),
+        };
+        batch.put_cf(
+            s.cf(CF_UPLOAD_EXPIRY),
+            keys::upload_expiry_key(past, &ukey),
+            rows::encode(&upload),
+        );
+        s.write_synced(batch).unwrap();
+        s.expire_uploads().unwrap();
+        let record = s.completed_upload("b", "k", &id).unwrap();
+        assert_eq!(record.map(|r| r.etag), Some("\"e-1\"".to_string()));
     }
 }

@@ -255,8 +255,15 @@ impl Store {
     /// correction is added as a merge operand (the difference, not an
     /// overwrite), so writes and purges may go on meanwhile: whatever they
     /// add after the snapshot is kept.
+    ///
+    /// Under the bucket's lock (leased on a shared engine): two recomputes
+    /// of one bucket, on one front end or two, would each add the same
+    /// correction, and one finishing after the bucket's deletion would
+    /// leave counters for a later bucket of the same name.
     pub fn recompute_usage(&self, bucket: &str) -> StorageResult<(Usage, Usage)> {
-        self.require_bucket(bucket)?;
+        let _guard = self.bucket_lock(bucket)?;
+        let mut batch = Batch::default();
+        self.bucket_for_update(&mut batch, bucket)?;
         let snapshot = self.inner.db.snapshot()?;
         let before = if self.shared() {
             self.sharded_usage(bucket, Some(&snapshot))?
@@ -279,7 +286,6 @@ impl Store {
                 trash_objects: scanned.trash_objects - before.trash_objects,
                 trash_bytes: scanned.trash_bytes - before.trash_bytes,
             };
-            let mut batch = Batch::default();
             self.add_usage(&mut batch, bucket, diff);
             self.write_synced(batch)?;
         }

@@ -51,8 +51,9 @@ impl Store {
         row: &WebhookRow,
         cursor: u64,
     ) -> StorageResult<()> {
-        self.require_bucket(bucket)?;
         let mut batch = Batch::default();
+        // On a shared engine: not into a bucket another front end deletes.
+        self.bucket_for_update(&mut batch, bucket)?;
         batch.put_cf(
             self.cf(CF_WEBHOOKS),
             key(b'w', bucket, id)?,
@@ -141,8 +142,26 @@ impl Store {
 
     /// Records that a webhook delivered everything up to `cursor`. Synced:
     /// after a restart delivery resumes there (at least once, in order).
+    ///
+    /// Only the purger delivers, but a front end that lost the role may
+    /// finish a step while its successor runs: on a shared engine the
+    /// cursor never moves back (what the other delivered stays delivered),
+    /// and a removed webhook's cursor never comes back (`Conflict`).
     pub fn set_webhook_cursor(&self, bucket: &str, id: &str, cursor: u64) -> StorageResult<()> {
         let mut batch = Batch::default();
+        if self.shared() {
+            let ckey = key(b'c', bucket, id)?;
+            let raw = self.inner.db.get_owned(self.cf(CF_WEBHOOKS), &ckey)?;
+            let stored = raw
+                .as_deref()
+                .and_then(|r| <[u8; 8]>::try_from(r).ok())
+                .map(u64::from_be_bytes);
+            if stored.is_some_and(|c| c >= cursor) {
+                return Ok(());
+            }
+            self.expect_read(&mut batch, CF_WEBHOOKS, &ckey, raw.as_deref());
+            self.expect_present(&mut batch, CF_WEBHOOKS, key(b'w', bucket, id)?);
+        }
         batch.put_cf(
             self.cf(CF_WEBHOOKS),
             key(b'c', bucket, id)?,

@@ -42,11 +42,14 @@ pub async fn create(ctx: Ctx, bucket: String, key: String) -> S3Result<Response<
     let (upload_id, expires_ms, rule_id) = blocking(move || {
         // The ticket's deadline: the bucket's (or server's) multipart
         // expiry, or a lifecycle rule's earlier one. Whole seconds, so the
-        // `x-amz-abort-date` HTTP date is the exact deadline.
+        // `x-amz-abort-date` HTTP date is the exact deadline; rounded up,
+        // so an upload lives at least its expiry (rounded down, a 3 s
+        // expiry left it between 2 and 3 s: an UploadPart 2.6 s in got
+        // NoSuchUpload, docs/scale-out.md).
         let (deadline, rule_id) = store
             .upload_deadline(&b, &k, &tags, now_ms(), server_expiry)
             .s3()?;
-        let expires_ms = deadline / 1000 * 1000;
+        let expires_ms = deadline.div_ceil(1000) * 1000;
         let (upload_id, _) = store
             .create_upload(
                 &b,

@@ -204,6 +204,36 @@ fn etcd_err(e: etcd_client::Error) -> StorageError {
     StorageError::Io(std::io::Error::other(format!("etcd: {e}")))
 }
 
+/// Whether a failed request was refused, so nothing of it was applied:
+/// never sent (no connection), or answered with an error etcd gives before
+/// proposing a change (a `Txn` too large or with too many operations, the
+/// space quota, a lease or permission refused). Anything else — a timeout,
+/// a connection lost after sending, "leader changed", "request timed out"
+/// — may have been applied.
+fn refused(e: &etcd_client::Error) -> bool {
+    use etcd_client::Error as E;
+    match e {
+        // gRPC codes: InvalidArgument 3, NotFound 5, AlreadyExists 6,
+        // PermissionDenied 7, ResourceExhausted 8, FailedPrecondition 9,
+        // OutOfRange 11, Unimplemented 12, Unauthenticated 16.
+        E::GRpcStatus(s) => matches!(s.code() as i32, 3 | 5 | 6 | 7 | 8 | 9 | 11 | 12 | 16),
+        E::InvalidArgs(_) | E::InvalidUri(_) | E::InvalidMetadataValue(_) => true,
+        E::EndpointError(_) | E::EndpointsNotManaged | E::Utf8Error(_) => true,
+        _ => unsent(e),
+    }
+}
+
+/// A failed commit's error: a refusal stays an I/O error (nothing was
+/// written); any other failure is [`StorageError::CommitUnknown`], so that
+/// the caller checks its commit point before removing anything.
+fn commit_err(e: etcd_client::Error) -> StorageError {
+    if refused(&e) {
+        etcd_err(e)
+    } else {
+        StorageError::CommitUnknown(format!("etcd: {e}"))
+    }
+}
+
 /// etcd as a [`super::Engine`].
 pub(crate) struct EtcdEngine {
     /// Always `Some` until dropped (see the `Drop` impl).
@@ -283,14 +313,27 @@ impl EtcdEngine {
         T: Send + 'static,
         F: Future<Output = Result<T, etcd_client::Error>> + Send + 'static,
     {
+        self.run_raw(f)
+            .map_err(|_| StorageError::Io(std::io::Error::other("etcd runtime stopped")))?
+            .map_err(etcd_err)
+    }
+
+    /// [`EtcdEngine::run`] with etcd's own error (`Err(())`: the runtime
+    /// stopped before answering).
+    fn run_raw<T, F>(
+        &self,
+        f: impl Fn(Client) -> F + Send + 'static,
+    ) -> Result<Result<T, etcd_client::Error>, ()>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, etcd_client::Error>> + Send + 'static,
+    {
         let (tx, rx) = mpsc::sync_channel(1);
         let rt = self.rt.as_ref().expect("the runtime lives until drop");
         rt.spawn(retry_unsent(self.client.clone(), f, move |r| {
             let _ = tx.send(r);
         }));
-        rx.recv()
-            .map_err(|_| StorageError::Io(std::io::Error::other("etcd runtime stopped")))?
-            .map_err(etcd_err)
+        rx.recv().map_err(|_| ())
     }
 
     /// The full etcd key of `key` in `cf`.
@@ -488,13 +531,30 @@ impl EtcdEngine {
             }
             let (ops, written) = self.txn_ops(&batch, &mut compares)?;
             let txn = Txn::new().when(compares).and_then(ops);
-            let result = self.run(move |mut c| {
-                let txn = txn.clone();
-                async move {
-                    let r = c.txn(txn).await?;
-                    Ok((r.succeeded(), r.header().map(|h| h.revision())))
+            let fault = crate::test_faults::etcd_commit_fault(&batch);
+            if fault == Some(crate::test_faults::CommitFault::LoseRequest) {
+                return Err(StorageError::CommitUnknown(
+                    "KURA_TEST_ETCD_LOSE_REQUEST: TEST-ONLY request lost".into(),
+                ));
+            }
+            let result = self
+                .run_raw(move |mut c| {
+                    let txn = txn.clone();
+                    async move {
+                        let r = c.txn(txn).await?;
+                        Ok((r.succeeded(), r.header().map(|h| h.revision())))
+                    }
+                })
+                .map_err(|_| StorageError::CommitUnknown("etcd runtime stopped".into()))
+                .and_then(|r| r.map_err(commit_err));
+            let result = match (fault, result) {
+                (Some(crate::test_faults::CommitFault::LoseAnswer), Ok(_)) => {
+                    Err(StorageError::CommitUnknown(
+                        "KURA_TEST_ETCD_LOSE_ANSWER: TEST-ONLY answer lost".into(),
+                    ))
                 }
-            });
+                (_, r) => r,
+            };
             let mut cache = self.counters.lock();
             match result {
                 Ok((true, Some(rev))) => {

@@ -353,6 +353,12 @@ impl Coord {
         self.exists(prefix, true)
     }
 
+    /// Whether this front end holds the purger role now (no round trip;
+    /// [`Coord::hold_purger`] takes it).
+    pub(crate) fn purger_held(&self) -> bool {
+        self.usable().is_ok() && self.0.purger.load(Ordering::Acquire)
+    }
+
     /// Whether this front end runs the purge loops: takes the `purger`
     /// record if no live front end holds it.
     pub(crate) fn hold_purger(&self) -> bool {
