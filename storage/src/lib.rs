@@ -33,6 +33,7 @@ mod bucket_configs;
 mod bucket_settings;
 mod change_log;
 mod changes;
+mod chunk_buffers;
 mod chunk_owners;
 mod chunk_store;
 mod chunks;

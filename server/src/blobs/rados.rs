@@ -18,6 +18,9 @@ use ceph::ceph::{connect_to_ceph, IoCtx, Pool, Rados};
 use ceph::error::RadosError;
 use kura_storage::{ChunkBackend, ChunkId};
 
+/// The most bytes one RADOS write carries (see [`RadosChunks::put`]).
+const PIECE: usize = 1 << 20;
+
 /// Where the chunks go: `POOL?conf=…&namespace=…&user=…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RadosTarget {
@@ -125,19 +128,41 @@ impl ChunkBackend for RadosChunks {
     }
 
     fn put(&self, id: &ChunkId, data: Bytes) -> io::Result<()> {
-        self.ioctx
-            .rados_object_write_full(&hex::encode(id), &data)
-            .map_err(|e| self.fail("storing a chunk", e))
+        // In pieces: librados copies what it is given into a buffer of its
+        // own, allocated on this thread and freed on one of its messenger
+        // threads; whole 8 MiB copies left glibc's per-thread arenas
+        // holding freed chunks, so peak RSS grew with the data written.
+        let name = hex::encode(id);
+        let mut offset = 0;
+        for piece in data.chunks(PIECE) {
+            let written = if offset == 0 {
+                // Replaces whatever a failed earlier attempt left.
+                self.ioctx.rados_object_write_full(&name, piece)
+            } else {
+                self.ioctx.rados_object_write(&name, piece, offset as u64)
+            };
+            written.map_err(|e| self.fail("storing a chunk", e))?;
+            offset += piece.len();
+        }
+        if data.is_empty() {
+            self.ioctx
+                .rados_object_write_full(&name, &[])
+                .map_err(|e| self.fail("storing a chunk", e))?;
+        }
+        Ok(())
     }
 
     fn read(&self, id: &ChunkId, offset: u64, len: u64, buf: &mut Vec<u8>) -> io::Result<()> {
-        // The crate reads up to the buffer's capacity into its start.
-        let mut got = Vec::with_capacity(len as usize);
+        if len == 0 {
+            // (the crate would read 64 KiB into an empty buffer)
+            return Ok(());
+        }
+        let mut got = ReadBuffer::take(len as usize);
         self.ioctx
-            .rados_object_read(&hex::encode(id), &mut got, offset)
+            .rados_object_read(&hex::encode(id), &mut got.0, offset)
             .map_err(|e| self.fail("reading a chunk", e))?;
-        got.truncate(len as usize);
-        buf.extend_from_slice(&got);
+        got.0.truncate(len as usize);
+        buf.extend_from_slice(&got.0);
         Ok(())
     }
 
@@ -174,6 +199,52 @@ impl ChunkBackend for RadosChunks {
             }
         }
         Ok(())
+    }
+}
+
+/// A buffer for one RADOS read, reused: the crate reads up to a buffer's
+/// capacity, so each read needs one of exactly its length, and a fresh
+/// allocation per frame, made and freed on whichever blocking thread ran
+/// the read, left memory in glibc's per-thread arenas (peak RSS grew with
+/// the bytes downloaded). Reads are mostly whole frames of one length, so
+/// a few kept buffers of the lengths last used serve nearly all of them.
+struct ReadBuffer(Vec<u8>);
+
+/// Read buffers kept at most (each a frame, about 1 MiB).
+const READ_BUFFERS_KEPT: usize = 8;
+static READ_BUFFERS: parking_lot::Mutex<Vec<Vec<u8>>> = parking_lot::Mutex::new(Vec::new());
+
+impl ReadBuffer {
+    /// An empty buffer of capacity exactly `len`.
+    fn take(len: usize) -> ReadBuffer {
+        let kept = {
+            let mut kept = READ_BUFFERS.lock();
+            kept.iter()
+                .position(|b| b.capacity() == len)
+                .map(|i| kept.swap_remove(i))
+        };
+        let mut buf = kept.unwrap_or_else(|| {
+            let mut b = Vec::new();
+            b.reserve_exact(len);
+            b
+        });
+        buf.clear();
+        ReadBuffer(buf)
+    }
+}
+
+impl Drop for ReadBuffer {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        if buf.capacity() == 0 || buf.capacity() > 2 * PIECE {
+            return;
+        }
+        let mut kept = READ_BUFFERS.lock();
+        if kept.len() >= READ_BUFFERS_KEPT {
+            // The oldest length goes: frames shrink and grow with load.
+            kept.remove(0);
+        }
+        kept.push(buf);
     }
 }
 
