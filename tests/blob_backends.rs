@@ -272,6 +272,19 @@ impl Ceph {
         self.dir.path().join("c/ceph.conf").display().to_string()
     }
 
+    /// Stops the OSD (SIGSTOP) until the guard is dropped: every placement
+    /// group hangs, as when its OSDs are stuck.
+    fn hang_osd(&self) -> HungOsd {
+        let pid = std::fs::read_to_string(self.dir.path().join("c/run/ceph-osd.0.pid")).unwrap();
+        let pid = pid.trim().to_string();
+        let stopped = std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+        HungOsd(pid)
+    }
+
     /// `rados -p kura -N NS ARGS…`, its standard output.
     fn rados(&self, ns: &str, args: &[&str]) -> String {
         let out = std::process::Command::new("rados")
@@ -285,6 +298,17 @@ impl Ceph {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// A stopped OSD, continued when dropped (also when an assertion fails).
+struct HungOsd(String);
+
+impl Drop for HungOsd {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.0])
+            .status();
     }
 }
 
@@ -305,7 +329,10 @@ async fn objects_round_trip_through_ceph_rados() {
     let Some(ceph) = Ceph::start() else {
         return;
     };
-    let url = format!("rados://kura?conf={}&namespace=front", ceph.conf());
+    let url = format!(
+        "rados://kura?conf={}&namespace=front&op_timeout=3s",
+        ceph.conf()
+    );
     let front = Server::start_with(&["--blobs", &url, "--chunk-size", "1MiB", "--retention", "0s"]);
     let s3 = front.client_no_retry().await;
     s3.create_bucket().bucket("data").send().await.unwrap();
@@ -360,4 +387,47 @@ async fn objects_round_trip_through_ceph_rados() {
         get(&s3, "k", Some("bytes=0-99".into())).await.unwrap(),
         body[..100]
     );
+
+    // A placement group that cannot answer (its only OSD hung) fails the
+    // write after `op_timeout` with 503, and nothing is committed; the
+    // same write succeeds once the OSD is back.
+    let small = pattern(300_000, 8);
+    let hung = ceph.hang_osd();
+    let started = std::time::Instant::now();
+    let err = s3
+        .put_object()
+        .bucket("data")
+        .key("stuck")
+        .body(ByteStream::from(small.clone()))
+        .send()
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    drop(hung);
+    assert_eq!(
+        err.raw_response().map(|r| r.status().as_u16()),
+        Some(503),
+        "{err:?}"
+    );
+    assert_eq!(
+        aws_sdk_s3::error::ProvideErrorMetadata::code(&err),
+        Some("ServiceUnavailable")
+    );
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(30),
+        "failed after {waited:?} (op_timeout=3s)"
+    );
+    let missing = s3
+        .head_object()
+        .bucket("data")
+        .key("stuck")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing.raw_response().map(|r| r.status().as_u16()),
+        Some(404)
+    );
+    put(&s3, "stuck", &small).await;
+    assert_eq!(get(&s3, "stuck", None).await.unwrap(), small);
 }

@@ -1,6 +1,12 @@
 //! Chunks as objects in a Ceph RADOS pool: one RADOS object per chunk,
 //! named by the chunk id in hex, in the pool and namespace of the URL
-//! `rados://POOL?conf=/etc/ceph/ceph.conf&namespace=NS&user=admin`.
+//! `rados://POOL?conf=/etc/ceph/ceph.conf&namespace=NS&user=admin&op_timeout=60s`.
+//!
+//! `op_timeout` (default [`DEFAULT_OP_TIMEOUT`], `0`: wait for ever) is
+//! librados's `rados_osd_op_timeout` and `rados_mon_op_timeout`: an
+//! operation a placement group cannot serve (below `min_size`, its OSDs
+//! hung) fails after that long, and the request with it (503), instead of
+//! holding the request, its lock and its thread until the cluster recovers.
 //!
 //! Through the official `ceph` crate (blocking librados calls, made on the
 //! storage's blocking threads). librados acknowledges a `write_full` once
@@ -10,13 +16,19 @@
 //! I/O context must not outlive its cluster handle.
 
 use std::io;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use ceph::ceph::{connect_to_ceph, IoCtx, Pool, Rados};
 use ceph::error::RadosError;
 use kura_storage::{ChunkBackend, ChunkId};
+
+/// How long a RADOS operation may wait when the URL does not say: longer
+/// than Ceph takes to notice a dead OSD and move its placement groups
+/// (~20–30 s with the default heartbeat grace), so a failover is waited
+/// out and only a placement group that stays stuck fails requests.
+pub const DEFAULT_OP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The most bytes one RADOS write carries (see [`RadosChunks::put`]).
 const PIECE: usize = 1 << 20;
@@ -32,6 +44,9 @@ pub struct RadosTarget {
     pub namespace: String,
     /// The client's id (`admin` is `client.admin`).
     pub user: String,
+    /// librados's operation timeouts (zero: none). Not part of the
+    /// backend's identity ([`RadosTarget::url`]): changing it is no move.
+    pub op_timeout: Duration,
 }
 
 impl RadosTarget {
@@ -39,13 +54,16 @@ impl RadosTarget {
     pub fn parse(rest: &str) -> anyhow::Result<RadosTarget> {
         let (pool, query) = rest.split_once('?').unwrap_or((rest, ""));
         if pool.is_empty() || pool.contains('/') {
-            bail!("expected rados://POOL?conf=/etc/ceph/ceph.conf[&namespace=NS][&user=ID]");
+            bail!(
+                "expected rados://POOL?conf=/etc/ceph/ceph.conf[&namespace=NS][&user=ID][&op_timeout=60s]"
+            );
         }
         let mut target = RadosTarget {
             pool: pool.to_string(),
             conf: "/etc/ceph/ceph.conf".into(),
             namespace: String::new(),
             user: "admin".into(),
+            op_timeout: DEFAULT_OP_TIMEOUT,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -57,7 +75,14 @@ impl RadosTarget {
                 "conf" => target.conf = v,
                 "namespace" => target.namespace = v,
                 "user" => target.user = v,
-                _ => bail!("unknown rados:// parameter {k:?} (conf, namespace, user)"),
+                "op_timeout" => {
+                    target.op_timeout = crate::config::parse_duration(&v).map_err(|e| {
+                        anyhow::anyhow!(
+                            "rados:// op_timeout={v:?}: {e} (e.g. op_timeout=30s, 2m; 0 waits for ever)"
+                        )
+                    })?;
+                }
+                _ => bail!("unknown rados:// parameter {k:?} (conf, namespace, user, op_timeout)"),
             }
         }
         Ok(target)
@@ -95,8 +120,10 @@ impl std::fmt::Debug for RadosChunks {
 impl RadosChunks {
     /// Connects to the cluster and opens the pool.
     pub fn connect(target: RadosTarget) -> anyhow::Result<RadosChunks> {
-        let cluster = connect_to_ceph(&target.user, &target.conf)
-            .map_err(|e| anyhow::anyhow!("connecting to Ceph with {}: {e}", target.conf))?;
+        let cluster = with_op_timeout(target.op_timeout, || {
+            connect_to_ceph(&target.user, &target.conf)
+        })
+        .map_err(|e| anyhow::anyhow!("connecting to Ceph with {}: {e}", target.conf))?;
         let cluster: &'static Rados = Box::leak(Box::new(cluster));
         let ioctx = cluster
             .get_rados_ioctx(&target.pool)
@@ -116,9 +143,18 @@ impl RadosChunks {
     fn fail(&self, what: &str, e: RadosError) -> io::Error {
         let kind = match &e {
             RadosError::ApiError(nix::errno::Errno::ENOENT) => io::ErrorKind::NotFound,
+            // `op_timeout` ran out (the S3 error is 503, retry later).
+            RadosError::ApiError(nix::errno::Errno::ETIMEDOUT) => io::ErrorKind::TimedOut,
             _ => io::ErrorKind::Other,
         };
-        io::Error::new(kind, format!("{what} in {}: {e}", self.target.url()))
+        let mut msg = format!("{what} in {}: {e}", self.target.url());
+        if kind == io::ErrorKind::TimedOut {
+            msg.push_str(&format!(
+                " (no answer within op_timeout={}s)",
+                self.target.op_timeout.as_secs()
+            ));
+        }
+        io::Error::new(kind, msg)
     }
 }
 
@@ -202,6 +238,36 @@ impl ChunkBackend for RadosChunks {
     }
 }
 
+/// Runs `connect` with librados's operation timeouts set to `timeout`.
+///
+/// librados takes options before it connects, and the `ceph` crate
+/// connects in the same call that creates the handle (its `config_set`
+/// refuses a handle that exists); kura has no `unsafe` code to call
+/// `rados_conf_set` itself. So the options go where librados reads them
+/// when it creates a handle: `CEPH_ARGS`, after whatever the environment
+/// already has there (they override `ceph.conf`), restored right after.
+/// Connections take turns, so none sees another's value.
+fn with_op_timeout<T>(timeout: Duration, connect: impl FnOnce() -> T) -> T {
+    static TURN: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+    let _turn = TURN.lock();
+    let before = std::env::var_os("CEPH_ARGS");
+    let secs = timeout.as_secs();
+    let mut args = before.clone().unwrap_or_default();
+    if !args.is_empty() {
+        args.push(" ");
+    }
+    args.push(format!(
+        "--rados_osd_op_timeout={secs} --rados_mon_op_timeout={secs}"
+    ));
+    std::env::set_var("CEPH_ARGS", &args);
+    let connected = connect();
+    match before {
+        Some(v) => std::env::set_var("CEPH_ARGS", v),
+        None => std::env::remove_var("CEPH_ARGS"),
+    }
+    connected
+}
+
 /// A buffer for one RADOS read, reused: the crate reads up to a buffer's
 /// capacity, so each read needs one of exactly its length, and a fresh
 /// allocation per frame, made and freed on whichever blocking thread ran
@@ -269,5 +335,30 @@ mod tests {
         );
         assert!(RadosTarget::parse("").is_err());
         assert!(RadosTarget::parse("p?color=red").is_err());
+        assert_eq!(t.op_timeout, DEFAULT_OP_TIMEOUT);
+    }
+
+    #[test]
+    fn op_timeouts_parse_and_stay_out_of_the_identity() {
+        let t = RadosTarget::parse("kura?conf=/c&op_timeout=30s").unwrap();
+        assert_eq!(t.op_timeout, Duration::from_secs(30));
+        // The data directory records the URL: a new timeout is the same backend.
+        assert_eq!(t.url(), "rados://kura?conf=/c");
+        assert_eq!(
+            RadosTarget::parse("kura?op_timeout=2m").unwrap().op_timeout,
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            RadosTarget::parse("kura?op_timeout=0").unwrap().op_timeout,
+            Duration::ZERO
+        );
+        for bad in [
+            "kura?op_timeout=",
+            "kura?op_timeout=30ms",
+            "kura?op_timeout=soon",
+        ] {
+            let e = RadosTarget::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("op_timeout"), "{bad}: {e}");
+        }
     }
 }
