@@ -276,8 +276,9 @@ fn with_op_timeout<T>(timeout: Duration, connect: impl FnOnce() -> T) -> T {
 /// a few kept buffers of the lengths last used serve nearly all of them.
 struct ReadBuffer(Vec<u8>);
 
-/// Read buffers kept at most (each a frame, about 1 MiB).
-const READ_BUFFERS_KEPT: usize = 8;
+/// Read buffers kept at most (each a frame, about 1 MiB): a download reads
+/// one frame at a time, and every buffer kept is resident.
+const READ_BUFFERS_KEPT: usize = 2;
 static READ_BUFFERS: parking_lot::Mutex<Vec<Vec<u8>>> = parking_lot::Mutex::new(Vec::new());
 
 impl ReadBuffer {
