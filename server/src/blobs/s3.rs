@@ -193,26 +193,41 @@ impl S3Chunks {
         headers: &[(http::HeaderName, String)],
         body: Bytes,
     ) -> io::Result<(StatusCode, http::HeaderMap, Bytes)> {
-        let mut req = client
-            .signed(method, path, headers, Full::new(body))
-            .map_err(to_io)?;
-        // The pooling client wants the absolute form (it sends the path).
-        *req.uri_mut() = format!(
+        let url: Uri = format!(
             "{}{path}",
             client.endpoint.to_string().trim_end_matches('/')
         )
         .parse()
         .map_err(io::Error::other)?;
-        let resp = pool.request(req).await.map_err(|e| {
-            // The chain says what failed (connecting, TLS, a closed connection).
-            let mut msg = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
-                source = s.source();
+        let mut attempt = 0;
+        let resp = loop {
+            attempt += 1;
+            let mut req = client
+                .signed(method.clone(), path, headers, Full::new(body.clone()))
+                .map_err(to_io)?;
+            // The pooling client wants the absolute form (it sends the path).
+            *req.uri_mut() = url.clone();
+            match pool.request(req).await {
+                Ok(resp) => break resp,
+                // A kept-alive connection the endpoint closed as the request
+                // went out fails it; every request here is idempotent (a
+                // chunk's bytes never change), so it goes once more, on a
+                // fresh connection if need be.
+                Err(e) if attempt == 1 && !e.is_connect() => {
+                    tracing::debug!(error = %e, "retrying a chunk backend request");
+                }
+                Err(e) => {
+                    // The chain says what failed (connecting, TLS, a closed connection).
+                    let mut msg = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        msg.push_str(&format!(": {s}"));
+                        source = s.source();
+                    }
+                    return Err(io::Error::other(msg));
+                }
             }
-            io::Error::other(msg)
-        })?;
+        };
         let (parts, body) = resp.into_parts();
         // Read to the end, so that the connection goes back to the pool.
         let body = body.collect().await.map_err(io::Error::other)?.to_bytes();
