@@ -27,26 +27,35 @@ const IDLE_MAX: usize = 4;
 /// Larger buffers are never kept (a `--chunk-size` far above the default).
 const KEEP_MAX_BYTES: usize = 64 << 20;
 
-static IDLE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Idle buffers, shared by every thread.
+#[derive(Debug)]
+struct Pool(Mutex<Vec<Vec<u8>>>);
+
+/// The process's pool.
+static POOL: Pool = Pool(Mutex::new(Vec::new()));
 
 /// A buffer holding one remote chunk while it is written and sent; back
-/// to the pool when dropped.
-#[derive(Debug, Default)]
-pub(crate) struct ChunkBuffer(Vec<u8>);
+/// to its pool when dropped.
+#[derive(Debug)]
+pub(crate) struct ChunkBuffer(Vec<u8>, &'static Pool);
 
 impl ChunkBuffer {
     /// An empty buffer with room for `capacity` bytes: a pooled one that
     /// is large enough, else a new one of exactly that size.
     pub(crate) fn take(capacity: usize) -> ChunkBuffer {
+        Self::take_from(&POOL, capacity)
+    }
+
+    fn take_from(pool: &'static Pool, capacity: usize) -> ChunkBuffer {
         let pooled = {
-            let mut idle = IDLE.lock();
+            let mut idle = pool.0.lock();
             idle.iter()
                 .position(|b| b.capacity() >= capacity)
                 .map(|i| idle.swap_remove(i))
         };
         let mut buf = pooled.unwrap_or_else(|| Vec::with_capacity(capacity));
         buf.clear();
-        ChunkBuffer(buf)
+        ChunkBuffer(buf, pool)
     }
 
     /// Appends bytes (growing the buffer past its capacity if need be).
@@ -58,12 +67,6 @@ impl ChunkBuffer {
     /// its last clone is dropped, on whatever thread.
     pub(crate) fn into_bytes(self) -> Bytes {
         Bytes::from_owner(self)
-    }
-
-    /// How many buffers wait in the pool (for tests).
-    #[cfg(test)]
-    fn idle() -> usize {
-        IDLE.lock().len()
     }
 }
 
@@ -79,7 +82,7 @@ impl Drop for ChunkBuffer {
         if buf.capacity() == 0 || buf.capacity() > KEEP_MAX_BYTES {
             return;
         }
-        let mut idle = IDLE.lock();
+        let mut idle = self.1 .0.lock();
         if idle.len() < IDLE_MAX {
             idle.push(buf);
         } else if let Some(smallest) = idle.iter_mut().min_by_key(|b| b.capacity()) {
@@ -98,8 +101,10 @@ mod tests {
 
     #[test]
     fn buffers_are_reused_across_threads_and_bounded() {
-        // One test touches the global pool, so its counts are exact.
-        let first = ChunkBuffer::take(1 << 20);
+        // A pool of the test's own: other tests may use the process's.
+        let pool: &'static Pool = Box::leak(Box::new(Pool(Mutex::new(Vec::new()))));
+        let idle = || pool.0.lock().len();
+        let first = ChunkBuffer::take_from(pool, 1 << 20);
         let ptr = first.0.as_ptr();
         let mut b = first;
         b.extend_from_slice(b"chunk");
@@ -107,32 +112,25 @@ mod tests {
         assert_eq!(&bytes[..], b"chunk");
         let clone = bytes.clone();
         std::thread::spawn(move || drop(bytes)).join().unwrap();
-        assert!(
-            !IDLE.lock().iter().any(|b| b.as_ptr() == ptr),
-            "still referenced by a clone"
-        );
+        assert_eq!(idle(), 0, "still referenced by a clone");
         drop(clone);
-        let again = ChunkBuffer::take(1 << 20);
+        assert_eq!(idle(), 1, "back when the last reference went");
+        let again = ChunkBuffer::take_from(pool, 1 << 20);
         assert_eq!(again.0.as_ptr(), ptr, "the freed buffer is reused");
         assert!(again.0.is_empty() && again.0.capacity() >= 1 << 20);
 
         let many: Vec<_> = (0..IDLE_MAX + 3)
-            .map(|_| ChunkBuffer::take(1 << 20))
+            .map(|_| ChunkBuffer::take_from(pool, 1 << 20))
             .collect();
         drop(again);
         drop(many);
-        assert_eq!(
-            ChunkBuffer::idle(),
-            IDLE_MAX,
-            "the pool keeps a bounded number"
-        );
-        let small = ChunkBuffer::take(1 << 10);
+        assert_eq!(idle(), IDLE_MAX, "the pool keeps a bounded number");
+        let small = ChunkBuffer::take_from(pool, 1 << 10);
         assert!(
             small.0.capacity() >= 1 << 20,
             "a larger pooled buffer serves a smaller chunk"
         );
-        let huge = ChunkBuffer::take(KEEP_MAX_BYTES + 1);
-        drop(huge);
-        assert!(IDLE.lock().iter().all(|b| b.capacity() <= KEEP_MAX_BYTES));
+        drop(ChunkBuffer::take_from(pool, KEEP_MAX_BYTES + 1));
+        assert!(pool.0.lock().iter().all(|b| b.capacity() <= KEEP_MAX_BYTES));
     }
 }
