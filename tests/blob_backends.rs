@@ -277,8 +277,9 @@ impl Ceph {
     fn hang_osd(&self) -> HungOsd {
         let pid = std::fs::read_to_string(self.dir.path().join("c/run/ceph-osd.0.pid")).unwrap();
         let pid = pid.trim().to_string();
-        let stopped = std::process::Command::new("kill")
-            .args(["-STOP", &pid])
+        // (the shell's own `kill`: a fresh Debian may lack procps)
+        let stopped = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -STOP {pid}")])
             .status()
             .unwrap();
         assert!(stopped.success());
@@ -306,8 +307,8 @@ struct HungOsd(String);
 
 impl Drop for HungOsd {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-CONT", &self.0])
+        let _ = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -CONT {}", self.0)])
             .status();
     }
 }
