@@ -79,7 +79,9 @@ async fn get(s3: &Client, key: &str, range: Option<String>) -> Result<Vec<u8>, S
 
 #[tokio::test]
 async fn objects_round_trip_through_an_s3_backend_and_leave_it_when_purged() {
-    let (_backend, raw, front, s3) = pair(&["--retention", "0s"]).await;
+    let (backend, raw, front, s3) = pair(&["--retention", "0s"]).await;
+    let backend_port: u16 = backend.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let closed_before = closed_connections_to(backend_port);
     let body = pattern(3 * (1 << 20) + 12_345, 1);
     put(&s3, "plain", &body).await;
     assert_eq!(get(&s3, "plain", None).await.unwrap(), body);
@@ -144,6 +146,32 @@ async fn objects_round_trip_through_an_s3_backend_and_leave_it_when_purged() {
     }
     assert_eq!(left, 4, "only the copy's chunks are left");
     assert_eq!(get(&s3, "copied", None).await.unwrap(), body);
+
+    // The front end's ~40 requests to the backend went on kept-alive
+    // connections: a connection per request would leave one closed
+    // (TIME_WAIT) each.
+    let closed = closed_connections_to(backend_port).saturating_sub(closed_before);
+    assert!(
+        closed < 5,
+        "{closed} connections to the backend opened and closed"
+    );
+}
+
+/// Client sockets in TIME_WAIT towards `port` (IPv4 loopback): one per
+/// connection a client opened there and closed in the last minute.
+fn closed_connections_to(port: u16) -> usize {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    tcp.lines()
+        .skip(1)
+        .filter(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = f
+                .get(2)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            f.get(3) == Some(&"06") && remote_port == Some(port)
+        })
+        .count()
 }
 
 #[tokio::test]
