@@ -79,7 +79,9 @@ async fn get(s3: &Client, key: &str, range: Option<String>) -> Result<Vec<u8>, S
 
 #[tokio::test]
 async fn objects_round_trip_through_an_s3_backend_and_leave_it_when_purged() {
-    let (_backend, raw, front, s3) = pair(&["--retention", "0s"]).await;
+    let (backend, raw, front, s3) = pair(&["--retention", "0s"]).await;
+    let backend_port: u16 = backend.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let closed_before = closed_connections_to(backend_port);
     let body = pattern(3 * (1 << 20) + 12_345, 1);
     put(&s3, "plain", &body).await;
     assert_eq!(get(&s3, "plain", None).await.unwrap(), body);
@@ -144,6 +146,32 @@ async fn objects_round_trip_through_an_s3_backend_and_leave_it_when_purged() {
     }
     assert_eq!(left, 4, "only the copy's chunks are left");
     assert_eq!(get(&s3, "copied", None).await.unwrap(), body);
+
+    // The front end's ~40 requests to the backend went on kept-alive
+    // connections: a connection per request would leave one closed
+    // (TIME_WAIT) each.
+    let closed = closed_connections_to(backend_port).saturating_sub(closed_before);
+    assert!(
+        closed < 5,
+        "{closed} connections to the backend opened and closed"
+    );
+}
+
+/// Client sockets in TIME_WAIT towards `port` (IPv4 loopback): one per
+/// connection a client opened there and closed in the last minute.
+fn closed_connections_to(port: u16) -> usize {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    tcp.lines()
+        .skip(1)
+        .filter(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = f
+                .get(2)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            f.get(3) == Some(&"06") && remote_port == Some(port)
+        })
+        .count()
 }
 
 #[tokio::test]
@@ -272,6 +300,20 @@ impl Ceph {
         self.dir.path().join("c/ceph.conf").display().to_string()
     }
 
+    /// Stops the OSD (SIGSTOP) until the guard is dropped: every placement
+    /// group hangs, as when its OSDs are stuck.
+    fn hang_osd(&self) -> HungOsd {
+        let pid = std::fs::read_to_string(self.dir.path().join("c/run/ceph-osd.0.pid")).unwrap();
+        let pid = pid.trim().to_string();
+        // (the shell's own `kill`: a fresh Debian may lack procps)
+        let stopped = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -STOP {pid}")])
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+        HungOsd(pid)
+    }
+
     /// `rados -p kura -N NS ARGS…`, its standard output.
     fn rados(&self, ns: &str, args: &[&str]) -> String {
         let out = std::process::Command::new("rados")
@@ -285,6 +327,17 @@ impl Ceph {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// A stopped OSD, continued when dropped (also when an assertion fails).
+struct HungOsd(String);
+
+impl Drop for HungOsd {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -CONT {}", self.0)])
+            .status();
     }
 }
 
@@ -305,7 +358,10 @@ async fn objects_round_trip_through_ceph_rados() {
     let Some(ceph) = Ceph::start() else {
         return;
     };
-    let url = format!("rados://kura?conf={}&namespace=front", ceph.conf());
+    let url = format!(
+        "rados://kura?conf={}&namespace=front&op_timeout=3s",
+        ceph.conf()
+    );
     let front = Server::start_with(&["--blobs", &url, "--chunk-size", "1MiB", "--retention", "0s"]);
     let s3 = front.client_no_retry().await;
     s3.create_bucket().bucket("data").send().await.unwrap();
@@ -360,4 +416,47 @@ async fn objects_round_trip_through_ceph_rados() {
         get(&s3, "k", Some("bytes=0-99".into())).await.unwrap(),
         body[..100]
     );
+
+    // A placement group that cannot answer (its only OSD hung) fails the
+    // write after `op_timeout` with 503, and nothing is committed; the
+    // same write succeeds once the OSD is back.
+    let small = pattern(300_000, 8);
+    let hung = ceph.hang_osd();
+    let started = std::time::Instant::now();
+    let err = s3
+        .put_object()
+        .bucket("data")
+        .key("stuck")
+        .body(ByteStream::from(small.clone()))
+        .send()
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    drop(hung);
+    assert_eq!(
+        err.raw_response().map(|r| r.status().as_u16()),
+        Some(503),
+        "{err:?}"
+    );
+    assert_eq!(
+        aws_sdk_s3::error::ProvideErrorMetadata::code(&err),
+        Some("ServiceUnavailable")
+    );
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(30),
+        "failed after {waited:?} (op_timeout=3s)"
+    );
+    let missing = s3
+        .head_object()
+        .bucket("data")
+        .key("stuck")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing.raw_response().map(|r| r.status().as_u16()),
+        Some(404)
+    );
+    put(&s3, "stuck", &small).await;
+    assert_eq!(get(&s3, "stuck", None).await.unwrap(), small);
 }

@@ -35,8 +35,10 @@ pub struct ServeArgs {
     /// Where chunk bytes go: local files under the data directory (default),
     /// `s3://BUCKET[/PREFIX]@http(s)://HOST[:PORT]` (any S3-compatible
     /// endpoint), or `rados://POOL?conf=/etc/ceph/ceph.conf[&namespace=NS]`
-    /// (Ceph RADOS); one object per chunk. A data directory keeps the backend
-    /// it was first started on.
+    /// (Ceph RADOS; `&op_timeout=60s` by default: a RADOS operation that
+    /// waits longer fails its request with 503, `0` waits for ever); one
+    /// object per chunk. A data directory keeps the backend it was first
+    /// started on.
     #[arg(long, env = "KURA_BLOBS", value_name = "URL")]
     pub blobs: Option<String>,
     /// Access key id for an `s3://` `--blobs` endpoint.

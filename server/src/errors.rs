@@ -26,6 +26,7 @@ pub fn storage_to_s3(e: StorageError) -> S3Error {
             S3Error::new(S3ErrorCode::ServiceUnavailable).header("retry-after", "1")
         }
         StorageError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => disk_full(&e),
+        StorageError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => backend_timed_out(&e),
         StorageError::Db(e) if e.to_string().contains("No space left") => disk_full(&e),
         e @ (StorageError::Db(_) | StorageError::Io(_) | StorageError::Corrupt(_)) => {
             tracing::error!(error = %e, "storage failure");
@@ -57,12 +58,25 @@ fn disk_full(e: &dyn std::fmt::Display) -> S3Error {
     S3Error::new(S3ErrorCode::InsufficientStorage).header("retry-after", "30")
 }
 
-/// An I/O failure of a write: 507 when the file system is full, else internal.
+/// 503 ServiceUnavailable: the chunk backend did not answer in time (a
+/// RADOS `op_timeout`, an S3 endpoint's request deadline); nothing was
+/// committed, and a retry may find it recovered.
+fn backend_timed_out(e: &dyn std::fmt::Display) -> S3Error {
+    tracing::warn!(error = %e, "chunk backend timed out");
+    S3Error::with_message(
+        S3ErrorCode::ServiceUnavailable,
+        "The storage backend did not answer in time. Please try again.",
+    )
+    .header("retry-after", "5")
+}
+
+/// An I/O failure of a write: 507 when the file system is full, 503 when
+/// the chunk backend timed out, else internal.
 pub fn io_to_s3(e: std::io::Error) -> S3Error {
-    if e.kind() == std::io::ErrorKind::StorageFull {
-        disk_full(&e)
-    } else {
-        internal(e)
+    match e.kind() {
+        std::io::ErrorKind::StorageFull => disk_full(&e),
+        std::io::ErrorKind::TimedOut => backend_timed_out(&e),
+        _ => internal(e),
     }
 }
 

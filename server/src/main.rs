@@ -77,6 +77,18 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    // Before any thread exists: it sets the environment librados reads.
+    #[cfg(feature = "rados")]
+    {
+        let blobs = match &cli.command {
+            Command::Serve(a) => a.blobs.as_deref(),
+            _ => None,
+        };
+        if let Err(e) = kura_server::blobs::rados::init_op_timeout(blobs) {
+            eprintln!("kura: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    }
     let json = matches!(&cli.command, Command::Serve(a) if a.log_format == LogFormat::Json);
     let filter = tracing_subscriber::EnvFilter::try_from_env("KURA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

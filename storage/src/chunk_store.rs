@@ -31,6 +31,7 @@ use bytes::Bytes;
 use rand::RngCore;
 
 use crate::backup::DeferredRemovals;
+use crate::chunk_buffers::ChunkBuffer;
 use crate::chunks::LocalChunks;
 
 /// A chunk id: 128 random bits.
@@ -241,7 +242,7 @@ impl ChunkStore {
             At::Remote(r) => Ok(ChunkSink::Buffer {
                 backend: r,
                 id: *id,
-                buf: Vec::with_capacity(expected.min(64 << 20) as usize),
+                buf: ChunkBuffer::take(expected.min(64 << 20) as usize),
             }),
         }
     }
@@ -407,7 +408,8 @@ pub(crate) enum ChunkSink {
     Buffer {
         backend: Arc<dyn ChunkBackend>,
         id: ChunkId,
-        buf: Vec<u8>,
+        /// From the pool shared across threads (`chunk_buffers.rs`).
+        buf: ChunkBuffer,
     },
 }
 
@@ -434,7 +436,7 @@ impl ChunkSink {
                 }
                 f.sync_data()
             }
-            ChunkSink::Buffer { backend, id, buf } => backend.put(&id, Bytes::from(buf)),
+            ChunkSink::Buffer { backend, id, buf } => backend.put(&id, buf.into_bytes()),
         }
     }
 }

@@ -34,6 +34,7 @@ mod bucket_settings;
 mod change_log;
 mod changes;
 mod chunk_backends;
+mod chunk_buffers;
 mod chunk_owners;
 mod chunk_store;
 mod chunks;

@@ -6,9 +6,9 @@
 //!   in hex; credentials from `--blobs-access-key-id` /
 //!   `--blobs-secret-access-key` (or `KURA_BLOBS_ACCESS_KEY_ID` /
 //!   `KURA_BLOBS_SECRET_ACCESS_KEY`), region from `--blobs-region`.
-//! * `rados://POOL?conf=/etc/ceph/ceph.conf[&namespace=NS][&user=ID]` — a
-//!   Ceph RADOS pool ([`rados`], built with the default `rados` feature),
-//!   one RADOS object per chunk named by the id in hex.
+//! * `rados://POOL?conf=/etc/ceph/ceph.conf[&namespace=NS][&user=ID][&op_timeout=60s]`
+//!   — a Ceph RADOS pool ([`rados`], built with the default `rados`
+//!   feature), one RADOS object per chunk named by the id in hex.
 //!
 //! The data directory records the backend it was first started on
 //! (`blobs` file, the URL without credentials), and a later start on

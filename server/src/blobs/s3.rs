@@ -11,6 +11,10 @@
 //! signer, `cli::client`) and sent with hyper on a runtime of this module's
 //! own: the storage engine is synchronous and calls from blocking threads,
 //! which wait for the answer on a channel and never enter an async worker.
+//! Connections are kept alive and reused (hyper-util's pooling client,
+//! TCP_NODELAY, rustls for https): a request no longer pays a TCP (and TLS)
+//! handshake, and answers are read to their end so that their connection
+//! goes back to the pool.
 
 use std::io;
 use std::sync::{mpsc, OnceLock};
@@ -30,6 +34,19 @@ use crate::cli::client::Client;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Threads of the backend's runtime (requests are I/O-bound).
 const THREADS: usize = 2;
+/// How long an idle connection stays in the pool (below the idle timeouts
+/// S3 servers commonly close keep-alive connections at).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Idle connections kept at most (one per request in flight at a peak).
+const IDLE_MAX: usize = 64;
+/// How long opening a connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The pooling HTTP client of a backend.
+type Pool = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
 
 /// Where the chunks go: `BUCKET[/PREFIX]@http(s)://HOST[:PORT]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +126,10 @@ impl S3Target {
 /// Chunks in an S3-compatible endpoint.
 pub struct S3Chunks {
     target: S3Target,
+    /// Signs requests (holds the secret).
     client: std::sync::Arc<Client>,
+    /// Sends them on kept-alive connections.
+    pool: Pool,
 }
 
 impl std::fmt::Debug for S3Chunks {
@@ -138,10 +158,80 @@ impl S3Chunks {
             region: creds.region.clone(),
             ca_bundle: std::env::var_os("KURA_BLOBS_CA_BUNDLE").map(Into::into),
         };
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+        // A request's head and body go out at once.
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        // (https is the TLS layer's; the HTTP connector sees both schemes)
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(client.tls_config()?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let pool =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(IDLE_TIMEOUT)
+                .pool_max_idle_per_host(IDLE_MAX)
+                .pool_timer(hyper_util::rt::TokioTimer::new())
+                .build(connector);
         Ok(S3Chunks {
             target,
             client: std::sync::Arc::new(client),
+            pool,
         })
+    }
+
+    /// Signs a request (`UNSIGNED-PAYLOAD`: the bytes carry a CRC32C of
+    /// their own, and kura verifies what it reads) and sends it on a pooled
+    /// connection; the answer's status, headers and whole body.
+    async fn exchange(
+        client: &Client,
+        pool: &Pool,
+        method: Method,
+        path: &str,
+        headers: &[(http::HeaderName, String)],
+        body: Bytes,
+    ) -> io::Result<(StatusCode, http::HeaderMap, Bytes)> {
+        let url: Uri = format!(
+            "{}{path}",
+            client.endpoint.to_string().trim_end_matches('/')
+        )
+        .parse()
+        .map_err(io::Error::other)?;
+        let mut attempt = 0;
+        let resp = loop {
+            attempt += 1;
+            let mut req = client
+                .signed(method.clone(), path, headers, Full::new(body.clone()))
+                .map_err(to_io)?;
+            // The pooling client wants the absolute form (it sends the path).
+            *req.uri_mut() = url.clone();
+            match pool.request(req).await {
+                Ok(resp) => break resp,
+                // A kept-alive connection the endpoint closed as the request
+                // went out fails it; every request here is idempotent (a
+                // chunk's bytes never change), so it goes once more, on a
+                // fresh connection if need be.
+                Err(e) if attempt == 1 && !e.is_connect() => {
+                    tracing::debug!(error = %e, "retrying a chunk backend request");
+                }
+                Err(e) => {
+                    // The chain says what failed (connecting, TLS, a closed connection).
+                    let mut msg = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        msg.push_str(&format!(": {s}"));
+                        source = s.source();
+                    }
+                    return Err(io::Error::other(msg));
+                }
+            }
+        };
+        let (parts, body) = resp.into_parts();
+        // Read to the end, so that the connection goes back to the pool.
+        let body = body.collect().await.map_err(io::Error::other)?.to_bytes();
+        Ok((parts.status, parts.headers, body))
     }
 
     /// Runs one request on the backend's runtime and waits for its answer.
@@ -172,16 +262,9 @@ impl S3Chunks {
         headers: Vec<(http::HeaderName, String)>,
     ) -> io::Result<(StatusCode, http::HeaderMap, Bytes)> {
         let client = std::sync::Arc::clone(&self.client);
+        let pool = self.pool.clone();
         self.run(what, async move {
-            let headers: Vec<_> = headers
-                .iter()
-                .map(|(n, v)| (n.clone(), v.as_str()))
-                .collect();
-            let answer = client
-                .send(method, &path, &headers, Vec::new())
-                .await
-                .map_err(to_io)?;
-            Ok((answer.status, answer.headers, answer.body))
+            Self::exchange(&client, &pool, method, &path, &headers, Bytes::new()).await
         })
     }
 }
@@ -193,6 +276,7 @@ impl ChunkBackend for S3Chunks {
 
     fn put(&self, id: &ChunkId, data: Bytes) -> io::Result<()> {
         let client = std::sync::Arc::clone(&self.client);
+        let pool = self.pool.clone();
         let path = self.target.object_path(id);
         let crc =
             base64::engine::general_purpose::STANDARD.encode(crc32c::crc32c(&data).to_be_bytes());
@@ -201,14 +285,10 @@ impl ChunkBackend for S3Chunks {
                 (http::header::CONTENT_LENGTH, data.len().to_string()),
                 (http::HeaderName::from_static("x-amz-checksum-crc32c"), crc),
             ];
-            let resp = client
-                .stream(Method::PUT, &path, &headers, Full::new(data))
-                .await
-                .map_err(to_io)?;
-            let status = resp.status();
-            let body = resp.into_body().collect().await.map_err(io::Error::other)?;
+            let (status, _, body) =
+                Self::exchange(&client, &pool, Method::PUT, &path, &headers, data).await?;
             if status != StatusCode::OK {
-                return Err(status_error(status, &body.to_bytes()));
+                return Err(status_error(status, &body));
             }
             Ok(())
         })

@@ -165,23 +165,6 @@ impl Client {
         Ok(Request::from_parts(parts, body))
     }
 
-    /// Sends a request with a streamed body, signed as `UNSIGNED-PAYLOAD`, on
-    /// a new connection; returns the response with its body unread.
-    pub async fn stream<B>(
-        &self,
-        method: Method,
-        path_and_query: &str,
-        headers: &[(http::header::HeaderName, String)],
-        body: B,
-    ) -> anyhow::Result<http::Response<hyper::body::Incoming>>
-    where
-        B: hyper::body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        let req = self.signed(method, path_and_query, headers, body)?;
-        self.dispatch(req).await
-    }
-
     /// Opens a connection to the endpoint (TLS for https, TCP_NODELAY: a
     /// request's head and body go out at once) and returns its sender; the
     /// connection is driven by a task of its own until the sender is dropped.
