@@ -408,14 +408,7 @@ async fn a_switch_on_one_front_end_reaches_the_other() {
         ("KURA_BLOBS_SECRET_ACCESS_KEY", SECRET_KEY),
     ];
     let a = Server::start_with_env(&args, &env);
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(tmp.path().join("data")).unwrap();
-    std::fs::copy(
-        a.data_dir().join("access-keys.key"),
-        tmp.path().join("data/access-keys.key"),
-    )
-    .unwrap();
-    let b = Server::start_in(tmp, &args, &env);
+    let b = Server::start_beside(&a, &args, &env);
     let (sa, sb) = (a.client().await, b.client().await);
     sa.create_bucket().bucket("xyz").send().await.unwrap();
     let body = pattern(MIB + 10, 8);

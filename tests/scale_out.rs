@@ -157,15 +157,11 @@ fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Dur
 /// Starts front end `i`, sharing the access-key file of `first` (every
 /// front end seals and opens the keys rows in etcd with the same key).
 fn front_end(args: &[String], env: &[(&str, &str)], first: Option<&Server>) -> Server {
-    let tmp = tempfile::tempdir().unwrap();
-    if let Some(first) = first {
-        let data = tmp.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        let key = "access-keys.key";
-        std::fs::copy(first.data_dir().join(key), data.join(key)).unwrap();
-    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Server::start_in(tmp, &args, env)
+    match first {
+        Some(first) => Server::start_beside(first, &args, env),
+        None => Server::start_in(tempfile::tempdir().unwrap(), &args, env),
+    }
 }
 
 fn purger(fronts: &[Option<Server>]) -> Option<usize> {

@@ -179,16 +179,10 @@ mod tests {
     use std::time::Duration;
 
     use crate::objects::NewObject;
-    use crate::{Store, StoreConfig};
+    use crate::Store;
 
     fn store(dir: &std::path::Path) -> Store {
-        Store::open(StoreConfig {
-            data_dir: dir.to_path_buf(),
-            chunk_size: 16,
-            inline_threshold: 4,
-            retention: Duration::ZERO,
-        })
-        .unwrap()
+        crate::test_support::store(dir, Duration::ZERO)
     }
 
     /// A purge during a backup cannot remove a file the backup's

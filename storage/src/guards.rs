@@ -293,16 +293,9 @@ mod tests {
     use super::*;
     use crate::engine::Durability;
     use crate::keys::CF_VERSIONS;
-    use crate::StoreConfig;
 
     fn store(dir: &std::path::Path) -> Store {
-        Store::open(StoreConfig {
-            data_dir: dir.to_path_buf(),
-            chunk_size: 16,
-            inline_threshold: 4,
-            retention: Duration::from_secs(60),
-        })
-        .unwrap()
+        crate::test_support::store(dir, Duration::from_secs(60))
     }
 
     #[test]

@@ -289,16 +289,10 @@ mod tests {
     use crate::lifecycle::{LifecycleConfig, LifecycleRule, RuleFilter};
     use crate::objects::NewObject;
     use crate::rows::ObjectRow;
-    use crate::{ChangeEvent, ChangeQuery, ChangeRead, StorageError, Store, StoreConfig};
+    use crate::{ChangeEvent, ChangeQuery, ChangeRead, StorageError, Store};
 
     fn store(dir: &std::path::Path) -> Store {
-        let s = Store::open(StoreConfig {
-            data_dir: dir.to_path_buf(),
-            chunk_size: 16,
-            inline_threshold: 4,
-            retention: Duration::from_secs(3600),
-        })
-        .unwrap();
+        let s = crate::test_support::store(dir, Duration::from_secs(3600));
         // A lifecycle day of 1 ms: `Days: 1` rules are due at once.
         s.set_lifecycle_day(Duration::from_millis(1));
         s

@@ -122,17 +122,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::{NewObject, StoreConfig};
+    use crate::NewObject;
 
     fn store(dir: &Path) -> Store {
-        Store::open(StoreConfig {
-            data_dir: dir.to_path_buf(),
-            chunk_size: 16,
-            inline_threshold: 4,
-            // Every retired version is due at once.
-            retention: Duration::ZERO,
-        })
-        .unwrap()
+        // Every retired version is due at once.
+        crate::test_support::store(dir, Duration::ZERO)
     }
 
     fn chunk_files(dir: &Path) -> usize {

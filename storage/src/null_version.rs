@@ -96,7 +96,7 @@ mod tests {
     use crate::objects::NewObject;
     use crate::rows::ObjectRow;
     use crate::versions::{VersionItem, VersionStart};
-    use crate::{Store, StoreConfig};
+    use crate::Store;
 
     fn put(s: &Store, key: &str, body: &[u8]) -> ObjectRow {
         let lock = s.lock_key("b", key).unwrap();
@@ -128,13 +128,7 @@ mod tests {
     }
 
     fn store(dir: &std::path::Path) -> Store {
-        let s = Store::open(StoreConfig {
-            data_dir: dir.to_path_buf(),
-            chunk_size: 16,
-            inline_threshold: 4,
-            retention: Duration::from_secs(86400),
-        })
-        .unwrap();
+        let s = crate::test_support::store(dir, Duration::from_secs(86400));
         s.create_bucket("b").unwrap();
         s
     }

@@ -328,17 +328,11 @@ mod tests {
 
     use crate::objects::NewObject;
     use crate::rows::ObjectRow;
-    use crate::{StorageError, Store, StoreConfig};
+    use crate::{StorageError, Store};
 
     fn store(dir: &std::path::Path) -> Store {
-        Store::open(StoreConfig {
-            data_dir: dir.to_path_buf(),
-            chunk_size: 16,
-            inline_threshold: 4,
-            // Every retired version is due at once.
-            retention: Duration::ZERO,
-        })
-        .unwrap()
+        // Every retired version is due at once.
+        crate::test_support::store(dir, Duration::ZERO)
     }
 
     fn put(s: &Store, key: &str, body: &[u8]) -> ObjectRow {

@@ -291,16 +291,10 @@ mod tests {
 
     use crate::keys::{self, CF_BUCKETS, CF_META};
     use crate::rows;
-    use crate::{Store, StoreConfig};
+    use crate::Store;
 
     fn store(dir: &std::path::Path) -> Store {
-        Store::open(StoreConfig {
-            data_dir: dir.to_path_buf(),
-            chunk_size: 16,
-            inline_threshold: 4,
-            retention: Duration::from_secs(86400),
-        })
-        .unwrap()
+        crate::test_support::store(dir, Duration::from_secs(86400))
     }
 
     use crate::test_support::put;

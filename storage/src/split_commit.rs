@@ -444,18 +444,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::StoreConfig;
 
     // The split itself runs only on etcd; its logic is engine-neutral, so
     // these drive it on RocksDB with a small limit.
     fn store(dir: &std::path::Path) -> Store {
-        Store::open(StoreConfig {
-            data_dir: dir.to_path_buf(),
-            chunk_size: 16,
-            inline_threshold: 4,
-            retention: std::time::Duration::from_secs(3600),
-        })
-        .unwrap()
+        crate::test_support::store(dir, std::time::Duration::from_secs(3600))
     }
 
     fn id(i: u16) -> Vec<u8> {

@@ -125,7 +125,6 @@ mod tests {
     use crate::objects::NewObject;
     use crate::rows::{self, UploadRef};
     use crate::store::now_ms;
-    use crate::{Store, StoreConfig};
 
     /// The expiry pass read an upload's deadline entry, then a Complete
     /// (on this or another front end) committed before the pass looked
@@ -135,13 +134,7 @@ mod tests {
     #[test]
     fn an_old_deadline_entry_leaves_a_fresh_completion_record() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(StoreConfig {
-            data_dir: dir.path().to_path_buf(),
-            chunk_size: 16,
-            inline_threshold: 4,
-            retention: Duration::from_secs(60),
-        })
-        .unwrap();
+        let s = crate::test_support::store(dir.path(), Duration::from_secs(60));
         s.create_bucket("b").unwrap();
         let deadline = now_ms() + 60_000;
         let (id, _) = s

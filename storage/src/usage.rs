@@ -409,16 +409,10 @@ mod tests {
 
     use super::*;
     use crate::objects::NewObject;
-    use crate::{StoreConfig, Versioning};
+    use crate::Versioning;
 
     fn store(dir: &std::path::Path) -> Store {
-        Store::open(StoreConfig {
-            data_dir: dir.to_path_buf(),
-            chunk_size: 16,
-            inline_threshold: 4,
-            retention: Duration::from_secs(86400),
-        })
-        .unwrap()
+        crate::test_support::store(dir, Duration::from_secs(86400))
     }
 
     fn put(s: &Store, key: &str, body: &[u8]) -> ObjectRow {

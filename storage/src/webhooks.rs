@@ -176,20 +176,13 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::StoreConfig;
 
     /// The signing secret never reaches RocksDB in the clear, and a row
     /// read back under another webhook's name is refused.
     #[test]
     fn rows_are_sealed() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(StoreConfig {
-            data_dir: dir.path().to_path_buf(),
-            chunk_size: 16,
-            inline_threshold: 4,
-            retention: Duration::from_secs(60),
-        })
-        .unwrap();
+        let s = crate::test_support::store(dir.path(), Duration::from_secs(60));
         s.create_bucket("b").unwrap();
         let row = WebhookRow {
             url: "http://127.0.0.1:1/hook".into(),

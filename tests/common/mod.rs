@@ -79,6 +79,18 @@ impl Server {
         s
     }
 
+    /// Another front end on the same shared engines as `first`: a data
+    /// directory of its own holding a copy of `first`'s `access-keys.key`
+    /// (every front end seals and opens the keys' rows with the same key).
+    pub fn start_beside(first: &Server, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let key = "access-keys.key";
+        std::fs::copy(first.data_dir().join(key), data.join(key)).unwrap();
+        Server::start_in(tmp, args, env)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.tmp.path().join("data")
     }
