@@ -727,7 +727,7 @@ type Received = Arc<Mutex<Vec<(u64, String, Vec<u8>)>>>;
 /// A small HTTP receiver: answers 500 to its first `fail_first` requests,
 /// and after `down_after` successes stops listening for `down_for`.
 fn receiver(fail_first: usize, down_after: usize, down_for: Duration) -> (String, Received) {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let got: Received = Arc::default();
@@ -740,34 +740,16 @@ fn receiver(fail_first: usize, down_after: usize, down_for: Duration) -> (String
                 return;
             };
             let mut reader = BufReader::new(stream);
-            let (mut len, mut seq, mut sig) = (0, 0, String::new());
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':') {
-                    match k.to_ascii_lowercase().as_str() {
-                        "content-length" => len = v.trim().parse().unwrap(),
-                        "x-kura-seq" => seq = v.trim().parse().unwrap(),
-                        "x-kura-signature" => sig = v.trim().to_string(),
-                        _ => {}
-                    }
-                }
-            }
-            let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_err() {
+            let Some(delivery) = common::webhook::read_delivery(&mut reader) else {
                 continue;
-            }
+            };
             requests += 1;
             let status = if requests <= fail_first {
                 "500 Internal Server Error"
             } else {
-                g.lock().unwrap().push((seq, sig, body));
+                g.lock()
+                    .unwrap()
+                    .push((delivery.seq, delivery.signature, delivery.body));
                 ok += 1;
                 "200 OK"
             };

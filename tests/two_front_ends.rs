@@ -479,7 +479,7 @@ async fn until(c: &Client, want: u16, what: &str) -> Duration {
 /// A webhook receiver on loopback answering 200 to everything after 300 ms;
 /// what it got: each request's `x-kura-seq`.
 fn seq_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<u64>>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -488,29 +488,10 @@ fn seq_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<u64>>>) {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
             let mut reader = BufReader::new(stream);
-            let (mut len, mut seq) = (0usize, 0u64);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':') {
-                    match k.to_ascii_lowercase().as_str() {
-                        "content-length" => len = v.trim().parse().unwrap_or(0),
-                        "x-kura-seq" => seq = v.trim().parse().unwrap_or(0),
-                        _ => {}
-                    }
-                }
-            }
-            let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_err() {
+            let Some(delivery) = common::webhook::read_delivery(&mut reader) else {
                 continue;
-            }
-            g.lock().unwrap().push(seq);
+            };
+            g.lock().unwrap().push(delivery.seq);
             // A slow receiver: a delivery step takes a while, so two
             // deliverers would overlap.
             std::thread::sleep(Duration::from_millis(300));

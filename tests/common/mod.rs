@@ -14,6 +14,7 @@ pub mod multipart;
 pub mod on_mount;
 pub mod raw;
 pub mod slow;
+pub mod webhook;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
